@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { CONTRACT_VERSION, Timestamp } from './common.js';
+
+/** How urgent an alert is; maps to Alertmanager's `severity` label. */
+export const Severity = z.enum(['info', 'warning', 'critical']);
+export type Severity = z.infer<typeof Severity>;
+
+/** Where the client stands relative to the site's bastion networks (a bounded label value). */
+export const ClientClass = z.enum(['bastion', 'non-bastion', 'local', 'unknown']);
+export type ClientClass = z.infer<typeof ClientClass>;
+
+/**
+ * One incident. The id is deterministic (rule + entity + window) so a replayed event or a restarted detector
+ * updates the same alert (`revision` grows) instead of raising a second one.
+ */
+export const Alert = z.object({
+  v: z.literal(CONTRACT_VERSION),
+  id: z.string().min(1),
+  rule: z.string().min(1),
+  severity: Severity,
+  status: z.enum(['firing', 'resolved']),
+  title: z.string(),
+  /** One line a human understands at 3 a.m.: what, how much, who, from where, when. */
+  summary: z.string(),
+  description: z.string().optional(),
+  cluster: z.string(),
+  database: z.string().optional(),
+  sessionId: z.string().optional(),
+  who: z.object({
+    login: z.string().optional(),
+    effectiveRole: z.string().optional(),
+    /** Human operator named by the bastion (logical message or application_name), when there is one. */
+    operator: z.string().optional(),
+    privileged: z.boolean().optional(),
+  }),
+  where: z.object({
+    clientAddr: z.string().optional(),
+    clientClass: ClientClass,
+    applicationName: z.string().optional(),
+  }),
+  what: z.object({
+    tables: z.array(z.string()),
+    rows: z.number().int().nonnegative().optional(),
+    bytes: z.number().int().nonnegative().optional(),
+    statements: z.number().int().nonnegative().optional(),
+  }),
+  evidence: z.object({
+    /** Ids of the events that raised or updated the alert (bounded; the newest are kept). */
+    eventIds: z.array(z.string()),
+    /** Redacted statements, bounded. */
+    statements: z.array(z.string()),
+  }),
+  tags: z.array(z.string()),
+  firstSeen: Timestamp,
+  lastSeen: Timestamp,
+  /** Grows by one at each update of the same incident. */
+  revision: z.number().int().positive(),
+});
+export type Alert = z.infer<typeof Alert>;

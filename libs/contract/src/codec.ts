@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+import { Alert } from './alert.js';
+import { DeadLetter } from './deadletter.js';
+import { VigieEvent } from './events.js';
+
+/** One problem found in a decoded value: `path` is dotted (`session.pid`, `audit.objects.0.name`). */
+export interface ContractIssue {
+  path: string;
+  message: string;
+}
+
+/** A value refused by the contract, with every offending field path. Code `VIGIE_CONTRACT_INVALID`. */
+export class ContractError extends Error {
+  readonly code = 'VIGIE_CONTRACT_INVALID';
+  readonly retriable = false;
+  constructor(
+    readonly issues: ContractIssue[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid event: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, options);
+    this.name = 'ContractError';
+  }
+}
+
+/** The outcome of decoding: a value, or the reason it was refused. Bad input is a value, not an exception. */
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: ContractError };
+
+// A producer that wrote query_id as a bare JSON number would have it rounded by JSON.parse; quote it first.
+const BARE_QUERY_ID = /"queryId":\s*(-?\d+)/g;
+
+function toIssues(error: z.ZodError): ContractIssue[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}
+
+/** Decodes bytes or text against a schema; never throws on bad input. */
+export function decodeWith<S extends z.ZodType>(schema: S, input: Buffer | string): Decoded<z.infer<S>> {
+  const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(BARE_QUERY_ID, '"queryId":"$1"');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    return { ok: false, error: new ContractError([{ path: '', message: 'not valid JSON' }], { cause }) };
+  }
+  const result = schema.safeParse(raw);
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, error: new ContractError(toIssues(result.error)) };
+}
+
+/**
+ * Encodes a value after checking it against its schema: a producer bug is caught at the source, not downstream.
+ * Throws {@link ContractError}.
+ */
+export function encodeWith<S extends z.ZodType>(schema: S, value: z.infer<S>): Buffer {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ContractError(toIssues(result.error));
+  return Buffer.from(JSON.stringify(result.data));
+}
+
+/** Decodes any v1 event. */
+export const decodeEvent = (input: Buffer | string): Decoded<VigieEvent> => decodeWith(VigieEvent, input);
+/** Validates and encodes any v1 event. */
+export const encodeEvent = (event: VigieEvent): Buffer => encodeWith(VigieEvent, event);
+/** Decodes an alert. */
+export const decodeAlert = (input: Buffer | string): Decoded<Alert> => decodeWith(Alert, input);
+/** Validates and encodes an alert. */
+export const encodeAlert = (alert: Alert): Buffer => encodeWith(Alert, alert);
+/** Decodes a dead letter. */
+export const decodeDeadLetter = (input: Buffer | string): Decoded<DeadLetter> => decodeWith(DeadLetter, input);
+/** Validates and encodes a dead letter. */
+export const encodeDeadLetter = (letter: DeadLetter): Buffer => encodeWith(DeadLetter, letter);

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { QueryId, envelope } from './common.js';
+
+/** pgaudit statement classes as printed in the log. */
+export const AuditClass = z.enum(['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC']);
+
+/** One object pgaudit named for a statement (one line per relation with `log_relation`). */
+export const AuditObject = z.object({
+  /** pgaudit object type: TABLE, VIEW, INDEX, SEQUENCE, FUNCTION, … */
+  type: z.string(),
+  /** Schema-qualified name as pgaudit printed it. */
+  name: z.string(),
+});
+
+/** What the real PostgreSQL parser says about a statement (libs/sql). */
+export const SqlAnalysis = z.object({
+  /** Top-level statement kind: select, insert, update, delete, copy, set, lock, begin, declare, fetch, ddl, … */
+  kind: z.string(),
+  /** Relations read, schema-qualified when the text qualifies them (`public.citizens`), lower-cased. */
+  reads: z.array(z.string()),
+  /** Relations written. */
+  writes: z.array(z.string()),
+  /** The top-level query has a WHERE clause. */
+  hasWhere: z.boolean(),
+  /** The top-level query has a LIMIT / FETCH FIRST. */
+  hasLimit: z.boolean(),
+  copy: z
+    .object({
+      direction: z.enum(['to', 'from']),
+      target: z.enum(['stdout', 'stdin', 'file', 'program']),
+      relation: z.string().optional(),
+      /** The COPY has a query (`COPY (SELECT …) TO …`) rather than a relation. */
+      hasQuery: z.boolean(),
+    })
+    .optional(),
+  /** Functions called anywhere in the statement, lower-cased, schema-qualified when written so. */
+  functions: z.array(z.string()),
+  /** The subset of `functions` that reads or writes server files, large objects or remote servers. */
+  dangerousFunctions: z.array(z.string()),
+  /** libpg-query fingerprint: the same for the same statement shape with other literals. */
+  fingerprint: z.string().optional(),
+  /** The statement with every literal replaced by `$n`: the only statement text that leaves a collector. */
+  redacted: z.string(),
+  /** Set when the parser refused the statement; the event is still emitted, with `redacted` made by a scanner. */
+  parseError: z.string().optional(),
+});
+export type SqlAnalysis = z.infer<typeof SqlAnalysis>;
+
+/**
+ * One SQL statement as pgaudit logged it: the several lines pgaudit writes for one statement (per relation,
+ * SESSION/OBJECT twins) merged into one event, rows counted once.
+ */
+export const StatementEvent = z.object({
+  ...envelope,
+  kind: z.literal('statement'),
+  audit: z.object({
+    /** SESSION, OBJECT, or both when twins were merged. */
+    auditTypes: z.array(z.enum(['SESSION', 'OBJECT'])),
+    statementId: z.number().int(),
+    substatementId: z.number().int(),
+    class: AuditClass,
+    /** pgaudit command (`SELECT`, `COPY`, `SET`, `LOCK TABLE`, `???`). */
+    command: z.string(),
+    objects: z.array(AuditObject),
+    /** Number of bound parameters (`pgaudit.log_parameter`); values never leave the collector. */
+    parameterCount: z.number().int().nonnegative(),
+    /** HMAC-SHA256 (hex, truncated) of each parameter value when the site configured a key: links equal values. */
+    parameterHashes: z.array(z.string()).optional(),
+    /** Rows returned/affected (`pgaudit.log_rows`); absent when not logged, unreliable for COPY in pgaudit 1.7. */
+    rows: z.number().int().nonnegative().optional(),
+  }),
+  /** Role in effect when the statement ran (after `SET ROLE`); the login role is `session.user`. */
+  effectiveRole: z.string().optional(),
+  queryId: QueryId.optional(),
+  /** Top-level transaction id from the log (`txid`), 0/absent when none was assigned: joins writes to WAL changes. */
+  txid: z.string().optional(),
+  sql: SqlAnalysis,
+});
+export type StatementEvent = z.infer<typeof StatementEvent>;
+export type AuditObject = z.infer<typeof AuditObject>;
+export type AuditClass = z.infer<typeof AuditClass>;

@@ -1,0 +1,87 @@
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from '@vigie/runtime';
+
+/** One batch of one partition, handed to the service in offset order. */
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  messages: KafkaMessage[];
+  /** Keep the group membership alive during long work. */
+  heartbeat(): Promise<void>;
+}
+
+/** Options of {@link createBatchConsumer}. */
+export interface BatchConsumerOptions {
+  groupId: string;
+  topics: readonly string[];
+  /** Where a group with no committed offset starts; the detector starts at the beginning so nothing is skipped. */
+  fromBeginning?: boolean;
+  /**
+   * Does the batch's effects (alerts sent, rows stored). Offsets are committed only after it resolves, so a crash
+   * replays the batch: handlers must be idempotent.
+   */
+  handleBatch(batch: ConsumedBatch): Promise<void>;
+  logger: Logger;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  maxBytesPerPartition?: number;
+}
+
+/** A running consumer group member. */
+export interface BatchConsumer {
+  start(): Promise<void>;
+  /** Stops fetching, lets the current batch finish and commit, leaves the group. */
+  stop(): Promise<void>;
+  /** The kafkajs consumer, for instrumentation events. */
+  readonly consumer: Consumer;
+}
+
+/** A consumer-group member using `eachBatch` with explicit offset resolution and commit-after-effects. */
+export function createBatchConsumer(
+  kafka: Kafka,
+  {
+    groupId,
+    topics,
+    fromBeginning = true,
+    handleBatch,
+    logger,
+    sessionTimeoutMs = 30_000,
+    heartbeatIntervalMs = 3_000,
+    maxBytesPerPartition = 4 << 20,
+  }: BatchConsumerOptions,
+): BatchConsumer {
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new Error(
+      `heartbeatIntervalMs (${heartbeatIntervalMs}) must be lower than sessionTimeoutMs (${sessionTimeoutMs}), ` +
+        'or the broker evicts the member between two heartbeats',
+    );
+  }
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: sessionTimeoutMs,
+    heartbeatInterval: heartbeatIntervalMs,
+    maxBytesPerPartition,
+    allowAutoTopicCreation: false,
+  });
+  return {
+    consumer,
+    async start() {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...topics], fromBeginning });
+      await consumer.run({
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          await handleBatch({ topic: batch.topic, partition: batch.partition, messages: batch.messages, heartbeat });
+          resolveOffset(batch.lastOffset());
+          await commitOffsetsIfNecessary();
+        },
+      });
+      logger.info({ groupId, topics }, 'consumer started');
+    },
+    async stop() {
+      await consumer.disconnect();
+    },
+  };
+}
