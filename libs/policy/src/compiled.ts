@@ -1,0 +1,53 @@
+import type { ClientClass } from '@vigie/contract';
+import { networkMatcher, patternMatcher, tableMatcher } from './match.js';
+import type { SitePolicy } from './schema.js';
+
+/** A policy with its patterns and networks compiled once, for use on the hot path. */
+export interface CompiledPolicy {
+  readonly policy: Readonly<SitePolicy>;
+  environmentOf(cluster: string): 'production' | 'pre-production' | undefined;
+  /** bastion / non-bastion for an IP, `local` for a Unix socket, `unknown` when there is no address. */
+  clientClass(clientAddr: string | undefined): ClientClass;
+  isReplicaHost(cluster: string, clientAddr: string | undefined): boolean;
+  isPersonalDataTable(relation: string): boolean;
+  isServiceAccount(role: string): boolean;
+  isGenericAccount(role: string): boolean;
+  isWatchlisted(role: string): boolean;
+  isVigieAccount(role: string): boolean;
+  isListedPrivileged(role: string): boolean;
+  isKnownSlot(name: string): boolean;
+  isKnownPublication(name: string): boolean;
+}
+
+/** Compiles a validated policy. */
+export function compilePolicy(policy: Readonly<SitePolicy>): CompiledPolicy {
+  const bastion = networkMatcher(policy.bastion.networks);
+  const replicas = new Map(policy.clusters.map((c) => [c.name, networkMatcher(c.replicas)]));
+  const environments = new Map(policy.clusters.map((c) => [c.name, c.environment]));
+  const personal = tableMatcher(policy.personalData.tables);
+  const service = patternMatcher(policy.roles.service);
+  const generic = patternMatcher(policy.roles.generic);
+  const watch = patternMatcher(policy.roles.watchlist);
+  const vigie = patternMatcher(policy.roles.vigie);
+  const privileged = patternMatcher(policy.roles.privileged);
+  const slots = patternMatcher(policy.replication.knownSlots);
+  const publications = patternMatcher(policy.replication.knownPublications);
+  return {
+    policy,
+    environmentOf: (cluster) => environments.get(cluster),
+    clientClass(addr) {
+      if (addr === undefined || addr === '') return 'unknown';
+      if (addr === 'local' || addr === '[local]') return 'local';
+      return bastion(addr) ? 'bastion' : 'non-bastion';
+    },
+    isReplicaHost: (cluster, addr) => addr !== undefined && (replicas.get(cluster)?.(addr) ?? false),
+    isPersonalDataTable: personal,
+    isServiceAccount: service,
+    isGenericAccount: generic,
+    isWatchlisted: watch,
+    isVigieAccount: vigie,
+    isListedPrivileged: privileged,
+    isKnownSlot: slots,
+    isKnownPublication: publications,
+  };
+}

@@ -1,0 +1,4 @@
+export * from './compiled.js';
+export * from './load.js';
+export * from './match.js';
+export * from './schema.js';

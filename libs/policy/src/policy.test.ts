@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConfigError } from '@vigie/runtime';
+import { describe, expect, it } from 'vitest';
+import { compilePolicy } from './compiled.js';
+import { DEFAULT_POLICY_FILE, loadPolicy, policyFileFrom } from './load.js';
+import { networkMatcher, tableMatcher } from './match.js';
+
+function file(text: string): string {
+  const f = join(mkdtempSync(join(tmpdir(), 'vigie-policy-')), 'policy.yaml');
+  writeFileSync(f, text);
+  return f;
+}
+
+// The shape the detector issue says a site must be able to write, verbatim.
+const ISSUE_SHAPE = `
+clusters:
+  - name: local
+    environment: production          # or pre-production
+bastion:
+  networks: ["10.20.0.0/24", "127.0.0.2/32"]   # IPv4 and IPv6 CIDRs
+businessHours:
+  timezone: Europe/Paris
+  days: [mon, tue, wed, thu, fri]
+  start: "08:00"
+  end: "19:00"
+  holidays: ["2026-12-25"]
+personalData:
+  tables: ["public.citizens", "social.*"]
+roles:
+  service: ["app_*"]                  # service accounts (patterns)
+  generic: ["postgres", "admin"]
+`;
+
+describe('site policy', () => {
+  it('accepts the documented shape and compiles it', () => {
+    const p = compilePolicy(loadPolicy(file(ISSUE_SHAPE)));
+    expect(p.environmentOf('local')).toBe('production');
+    expect(p.clientClass('10.20.0.77')).toBe('bastion');
+    expect(p.clientClass('127.0.0.2')).toBe('bastion');
+    expect(p.clientClass('::ffff:127.0.0.2')).toBe('bastion');
+    expect(p.clientClass('127.0.0.3')).toBe('non-bastion');
+    expect(p.clientClass('local')).toBe('local');
+    expect(p.clientClass(undefined)).toBe('unknown');
+    expect(p.isPersonalDataTable('public.citizens')).toBe(true);
+    expect(p.isPersonalDataTable('citizens')).toBe(true);
+    expect(p.isPersonalDataTable('social.payments')).toBe(true);
+    expect(p.isPersonalDataTable('public.pgbench_accounts')).toBe(false);
+    expect(p.isServiceAccount('app_backend')).toBe(true);
+    expect(p.isServiceAccount('dba_alice')).toBe(false);
+    expect(p.isGenericAccount('ADMIN')).toBe(true);
+    expect(p.policy.businessHours.holidays).toEqual(['2026-12-25']);
+  });
+
+  it('loads the shipped default policy', () => {
+    expect(loadPolicy(DEFAULT_POLICY_FILE).clusters[0]?.name).toBe('local');
+    expect(policyFileFrom(undefined, {})).toBe(DEFAULT_POLICY_FILE);
+    expect(policyFileFrom(undefined, { VIGIE_POLICY: '/etc/vigie/policy.yaml' })).toBe('/etc/vigie/policy.yaml');
+    expect(policyFileFrom('/x.yaml', { VIGIE_POLICY: '/etc/vigie/policy.yaml' })).toBe('/x.yaml');
+  });
+
+  it('lists every problem of a bad policy', () => {
+    const bad = file(`
+clusters:
+  - name: a
+    environment: staging
+  - name: a
+    environment: production
+bastion:
+  networks: ["10.20.0.0/33", "not-a-network"]
+businessHours:
+  timezone: Mars/Olympus
+  start: "19:00"
+  end: "08:00"
+`);
+    let error: ConfigError | undefined;
+    try {
+      loadPolicy(bad);
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    const paths = error?.problems.map((p) => p.path).sort();
+    expect(paths).toEqual([
+      'bastion.networks.0',
+      'bastion.networks.1',
+      'businessHours',
+      'businessHours.timezone',
+      'clusters',
+      'clusters.0.environment',
+    ]);
+  });
+});
+
+describe('matchers', () => {
+  it('matches IPv6 networks', () => {
+    const m = networkMatcher(['fd00:20::/64', '::1/128']);
+    expect(m('fd00:20::17')).toBe(true);
+    expect(m('fd00:21::17')).toBe(false);
+    expect(m('::1')).toBe(true);
+    expect(m('not an ip')).toBe(false);
+  });
+  it('treats pattern metacharacters literally except *', () => {
+    const t = tableMatcher(['social.*', 'public.a+b']);
+    expect(t('social.x')).toBe(true);
+    expect(t('socialxpayments')).toBe(false);
+    expect(t('public.a+b')).toBe(true);
+    expect(t('public.aab')).toBe(false);
+  });
+});

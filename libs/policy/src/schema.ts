@@ -1,0 +1,81 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const Cidr = z.string().refine((s) => {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || addr === undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return false;
+  const family = isIP(addr);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}, 'a CIDR such as 10.20.0.0/24 or fd00::/64');
+
+const HourMinute = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM (24h)');
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
+const Pattern = z.string().min(1).describe('a name, or a pattern where * matches any run of characters');
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The site policy: one YAML file that says what is normal here. Every field has a default except clusters. */
+export const SitePolicy = z.object({
+  clusters: z
+    .array(
+      z.object({
+        name: z.string().min(1).describe('cluster name, as the collectors are configured with it'),
+        environment: z.enum(['production', 'pre-production']).describe('pre-production must hold no real data'),
+        /** Networks of declared physical replicas: a walsender from elsewhere is a copy of the database leaving. */
+        replicas: z.array(Cidr).default([]).describe('networks of declared streaming replicas / backup hosts'),
+      }),
+    )
+    .min(1)
+    .refine((list) => new Set(list.map((c) => c?.name)).size === list.length, {
+      message: 'unique cluster names',
+      // Report duplicates even when an entry has another problem: every problem at once.
+      when: () => true,
+    })
+    .describe('monitored clusters'),
+  bastion: z
+    .object({ networks: z.array(Cidr).default([]).describe('approved bastion networks (IPv4 and IPv6 CIDRs)') })
+    .prefault({}),
+  businessHours: z
+    .object({
+      timezone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris').default('Europe/Paris'),
+      days: z
+        .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+        .default(['mon', 'tue', 'wed', 'thu', 'fri']),
+      start: HourMinute.default('08:00'),
+      end: HourMinute.default('19:00'),
+      holidays: z.array(IsoDate).default([]),
+    })
+    .prefault({})
+    .refine((h) => !(typeof h.start === 'string' && typeof h.end === 'string') || h.start < h.end, {
+      message: 'start must be before end (overnight windows are not supported)',
+      // Report this even when another field of the block is wrong: every problem at once.
+      when: () => true,
+    }),
+  personalData: z
+    .object({ tables: z.array(Pattern).default([]).describe('tables holding personal data (schema.table patterns)') })
+    .prefault({}),
+  roles: z
+    .object({
+      service: z.array(Pattern).default([]).describe('application service accounts'),
+      generic: z.array(Pattern).default([]).describe('shared accounts that name no person'),
+      human: z.array(Pattern).default([]).describe('named human operators (optional)'),
+      privileged: z.array(Pattern).default([]).describe('added to the privileged roles found in the catalog'),
+      watchlist: z.array(Pattern).default([]).describe('accounts under closer watch (e.g. staff about to leave)'),
+      vigie: z.array(Pattern).default([]).describe("Vigie's own accounts"),
+    })
+    .prefault({}),
+  replication: z
+    .object({
+      knownSlots: z.array(Pattern).default([]).describe('replication slots that are expected'),
+      knownPublications: z.array(Pattern).default([]).describe('publications that are expected'),
+    })
+    .prefault({}),
+});
+export type SitePolicy = z.infer<typeof SitePolicy>;
