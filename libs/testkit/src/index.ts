@@ -1,0 +1,3 @@
+export * from './kafka.js';
+export * from './pg.js';
+export * from './stack.js';

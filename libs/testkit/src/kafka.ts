@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { STACK } from './stack.js';
+
+/** A name no other test uses (topics, groups, slots, databases). */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+/** A kafkajs client for tests, quiet. */
+export function testKafka(clientId = 'vigie-test'): Kafka {
+  return new Kafka({ clientId, brokers: [...STACK.kafkaBrokers], logLevel: logLevel.NOTHING });
+}
+
+/**
+ * Reads a topic from the beginning with a fresh consumer group until `done(all messages so far)` is true or the
+ * timeout passes; returns what it read (the caller asserts on it).
+ */
+export async function readTopic(
+  topic: string,
+  done: (messages: KafkaMessage[]) => boolean,
+  { timeoutMs = 30_000, kafka = testKafka() }: { timeoutMs?: number; kafka?: Kafka } = {},
+): Promise<KafkaMessage[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('test-reader'), allowAutoTopicCreation: false });
+  const messages: KafkaMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          messages.push(message);
+          if (done(messages)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return messages;
+}

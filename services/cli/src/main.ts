@@ -1,0 +1,59 @@
+import { EXIT, describeError } from '@vigie/runtime';
+
+const SERVICES = ['collector-pglog', 'collector-replication', 'collector-egress', 'detector'] as const;
+type ServiceName = (typeof SERVICES)[number];
+
+/** What every service package exports for the CLI: `main(args, env)` runs it until SIGINT/SIGTERM. */
+interface ServiceModule {
+  main(args: string[], env: Record<string, string | undefined>): Promise<void>;
+}
+
+const USAGE = `usage:
+  vigie start                                   run the local stack, collector-pglog and the detector; print alerts
+  vigie run <service> [--config <file>] [--policy <file>]
+                                                services: ${SERVICES.join(', ')}
+  vigie replay <log files…> [--policy <file>] [--json]
+                                                run the rules over historical PostgreSQL logs (jsonlog or csvlog)
+environment: VIGIE_POLICY (site policy file), VIGIE_<SECTION>__<KEY> overrides any configuration value`;
+
+function isService(name: string | undefined): name is ServiceName {
+  return (SERVICES as readonly string[]).includes(name ?? '');
+}
+
+async function dispatch(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const env = process.env;
+  switch (command) {
+    case 'run': {
+      const [service, ...args] = rest;
+      if (!isService(service)) {
+        process.stderr.write(`vigie run: unknown service ${JSON.stringify(service ?? '')}\n${USAGE}\n`);
+        process.exit(EXIT.config);
+      }
+      const mod = (await import(`@vigie/${service}`)) as ServiceModule;
+      return mod.main(args, env);
+    }
+    case 'replay': {
+      const mod = (await import('@vigie/detector')) as { replayMain: ServiceModule['main'] };
+      return mod.replayMain(rest, env);
+    }
+    case 'start': {
+      const { startMain } = await import('./start.js');
+      return startMain(rest, env);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      process.stderr.write(`vigie: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+      process.exit(EXIT.config);
+  }
+}
+
+dispatch(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`vigie: ${describeError(error)}\n`);
+  process.exit(EXIT.failure);
+});
