@@ -1,0 +1,34 @@
+import type { Alert, VigieEvent } from '@vigie/contract';
+import type { CompiledPolicy } from '@vigie/policy';
+
+/** Tells whether a role is privileged (catalog: superuser, CREATEROLE, REPLICATION, BYPASSRLS, pg_read_all_data…; plus the policy's list). */
+export interface PrivilegedRoles {
+  isPrivileged(cluster: string, role: string): boolean;
+}
+
+/** What the engine needs; everything is already loaded and validated. */
+export interface EngineOptions {
+  policy: CompiledPolicy;
+  privileged: PrivilegedRoles;
+  /** Rules (shipped + site overrides) already validated and compiled; the engine helper defines this type. */
+  rules: unknown;
+  /** Bounds of per-session state. */
+  maxSessions?: number;
+  /** A session with no event for this long is evicted (ended sessions go sooner). */
+  idleSessionMs?: number;
+}
+
+/**
+ * The rule engine: pure, synchronous, no I/O. It is fed events in partition order and returns the alerts it
+ * raised or updated. Alert ids are deterministic (rule + entity + window) so a replayed event yields the same id
+ * and an updated `revision`, never a second alert.
+ */
+export interface DetectorEngine {
+  /** Feeds one event; returns the alerts raised or updated by it (each a full, new revision). */
+  process(event: VigieEvent): Alert[];
+  /** Advances time (wall clock, ms): returns alerts that resolved; evicts idle and ended sessions. */
+  tick(nowMs: number): Alert[];
+  /** Reloads alerts still firing (from the store, after a restart) so that new events update them. */
+  restore(alerts: readonly Alert[]): void;
+  readonly stats: { sessionsTracked: number; sessionsEvicted: number };
+}
