@@ -1,0 +1,46 @@
+-- Roles and databases of the local stack (run by stack.sh as postgres, in database postgres).
+-- Idempotent: it converges an existing cluster to this state. Passwords equal role names: this cluster
+-- listens on loopback only and holds synthetic data; never reuse these roles anywhere else.
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+
+DO $roles$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    SELECT * FROM (VALUES
+      -- a human DBA: can create roles and read everything, like most production DBAs
+      ('dba_alice',       'LOGIN CREATEROLE NOSUPERUSER NOREPLICATION'),
+      -- an external contractor with read access to the application tables
+      ('contractor_bob',  'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION'),
+      -- the application's service account
+      ('app_backend',     'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION'),
+      -- a generic shared superuser account, the kind Vigie must flag
+      ('admin',           'LOGIN SUPERUSER'),
+      -- Vigie's collectors: logical replication and statistics, owns nothing
+      ('vigie_collector', 'LOGIN REPLICATION NOCREATEROLE NOSUPERUSER'),
+      -- Vigie's own alert store
+      ('vigie',           'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION')
+    ) AS v(name, attrs)
+  LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
+      EXECUTE format('CREATE ROLE %I', r.name);
+    END IF;
+    EXECUTE format('ALTER ROLE %I %s PASSWORD %L', r.name, r.attrs, r.name);
+  END LOOP;
+END
+$roles$;
+
+GRANT pg_read_all_data TO dba_alice;
+-- pg_stat_activity shows other sessions' client fields only to these
+GRANT pg_read_all_stats TO dba_alice;
+GRANT pg_monitor, pg_read_all_stats TO vigie_collector;
+
+SELECT 'CREATE DATABASE vigie OWNER vigie'
+WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vigie') \gexec
+ALTER DATABASE vigie OWNER TO vigie;
+
+-- Vigie's own traffic must not feed back into the audit stream it watches.
+ALTER DATABASE vigie SET pgaudit.log = 'none';
+ALTER ROLE vigie_collector SET pgaudit.log = 'none';

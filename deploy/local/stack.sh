@@ -1,0 +1,736 @@
+#!/usr/bin/env bash
+# Vigie's local stack: PostgreSQL 15 + pgaudit, Kafka (KRaft, one node), Prometheus and Alertmanager,
+# on loopback only, with every byte of state under one directory.
+#
+#   bash deploy/local/stack.sh up       install what is missing, start what is stopped, wait until it answers
+#   bash deploy/local/stack.sh status   one line per component; exit 0 when all are up
+#   bash deploy/local/stack.sh down     stop what `up` started (data is kept)
+#   bash deploy/local/stack.sh reset    down, then delete the state directory
+#
+# Runs as root on Debian 12. State: ${VIGIE_STACK_DIR:-<repo>/.stack}. Kafka topics get
+# ${VIGIE_KAFKA_PARTITIONS:-3} partitions. Addresses:
+#   PostgreSQL 127.0.0.1:55432 (cluster "vigie"; socket in /var/run/postgresql)
+#   Kafka      127.0.0.1:19092 (controller 127.0.0.1:19094)
+#   Prometheus 127.0.0.1:19090, Alertmanager 127.0.0.1:19093
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd -- "$SCRIPT_DIR/../.." && pwd)
+STATE_DIR=$(realpath -m -- "${VIGIE_STACK_DIR:-$REPO_DIR/.stack}")
+readonly SCRIPT_DIR REPO_DIR STATE_DIR
+
+readonly LOG_DIR=$STATE_DIR/logs
+readonly MARKER=$STATE_DIR/.vigie-stack
+
+readonly PG_BIN=/usr/lib/postgresql/15/bin
+readonly PG_PORT=55432
+readonly PG_LISTEN='127.0.0.1,::1'
+readonly PG_SOCKET_DIR=/var/run/postgresql
+readonly PG_DIR=$STATE_DIR/postgresql
+readonly PG_DATA=$PG_DIR/data
+readonly PG_ROLES=(dba_alice contractor_bob app_backend admin vigie_collector vigie)
+
+readonly KAFKA_PORT=19092
+readonly KAFKA_CONTROLLER_PORT=19094
+readonly KAFKA_DIR=$STATE_DIR/kafka
+readonly KAFKA_POM=$SCRIPT_DIR/kafka/pom.xml
+readonly KAFKA_TOPICS=(vigie.activity.v1 vigie.changes.v1 vigie.egress.v1 vigie.alerts.v1 vigie.deadletter.v1)
+readonly KAFKA_PARTITIONS=${VIGIE_KAFKA_PARTITIONS:-3}
+
+readonly PROM_PORT=19090
+readonly PROM_DIR=$STATE_DIR/prometheus
+readonly PROM_CONFIG=$REPO_DIR/deploy/prometheus/prometheus.yml
+readonly AM_PORT=19093
+readonly AM_DIR=$STATE_DIR/alertmanager
+readonly AM_CONFIG=$REPO_DIR/deploy/alertmanager/alertmanager.yml
+
+# Marks a policy-rc.d this script wrote, so a leftover one (script killed mid-install) is recognised.
+readonly POLICY_RC_D=/usr/sbin/policy-rc.d
+readonly POLICY_RC_D_MARK='# written by vigie deploy/local/stack.sh during apt-get install'
+
+# ---------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------
+
+say() { printf '%s\n' "$*"; }
+
+# fail COMPONENT STEP MESSAGE [LOG...]: explain, show the end of the logs that tell why, exit 1.
+fail() {
+  local component=$1 step=$2 message=$3 log
+  shift 3
+  printf '%s: %s: %s\n' "$component" "$step" "$message" >&2
+  for log in "$@"; do
+    if [[ -n $log && -s $log ]]; then
+      printf '  last lines of %s:\n' "$log" >&2
+      tail -n 15 -- "$log" | sed 's/^/    /' >&2
+    fi
+  done
+  exit 1
+}
+
+# wait_for SECONDS COMMAND...: run COMMAND every half second until it succeeds; 1 on timeout.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+file_hash() { cat -- "$@" | sha256sum | cut -c1-64; }
+
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
+# port_owner PORT: prints who listens on PORT ("pid N (command)"); fails when nobody does.
+port_owner() {
+  local line pid
+  line=$(ss -Hltnp "( sport = :$1 )" 2>/dev/null | head -n 1 || true)
+  [[ -n $line ]] || return 1
+  if [[ $line =~ pid=([0-9]+) ]]; then
+    pid=${BASH_REMATCH[1]}
+    printf 'pid %s (%s)' "$pid" "$(ps -o args= -p "$pid" 2>/dev/null | cut -c1-100 || true)"
+  else
+    printf 'a process this user cannot see'
+  fi
+}
+
+# require_free_port COMPONENT PORT: fail with advice when something else already listens there.
+require_free_port() {
+  local owner
+  if owner=$(port_owner "$2"); then
+    fail "$1" "start" "port $2 is taken by $owner — stop it (if it is another Vigie checkout's stack, run \`bash deploy/local/stack.sh down\` there), then rerun"
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+http_ok() { curl --noproxy '*' -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null; }
+
+# pid_alive PIDFILE PATTERN: the pid in PIDFILE is running and its command line contains PATTERN.
+pid_alive() {
+  local pid
+  [[ -s $1 ]] || return 1
+  pid=$(<"$1")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"
+}
+
+# start_daemon PIDFILE LOGFILE COMMAND...: start COMMAND in its own session, detached from this
+# terminal; the pid written is the daemon's own (bash execs it).
+start_daemon() {
+  local pidfile=$1 logfile=$2
+  shift 2
+  rm -f -- "$pidfile"
+  # shellcheck disable=SC2016 # $$ and "$@" belong to the inner bash
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null 9>&- &
+  wait_for 5 test -s "$pidfile" || return 1
+}
+
+# stop_pid NAME PIDFILE PATTERN: SIGTERM, wait, SIGKILL after 30 s.
+stop_pid() {
+  local name=$1 pidfile=$2 pattern=$3 pid
+  if ! pid_alive "$pidfile" "$pattern"; then
+    rm -f -- "$pidfile"
+    say "$name: not running"
+    return 0
+  fi
+  pid=$(<"$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_for 30 eval "! kill -0 $pid 2>/dev/null"; then
+    say "$name: pid $pid did not stop in 30 s — sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait_for 10 eval "! kill -0 $pid 2>/dev/null" || fail "$name" "stop" "pid $pid survives SIGKILL"
+  fi
+  rm -f -- "$pidfile"
+  say "$name: stopped"
+}
+
+require_root() {
+  [[ $EUID -eq 0 ]] || fail stack "$1" "must run as root (it installs packages and runs PostgreSQL as the postgres user)"
+}
+
+# Serialise concurrent `up`/`down` on one state dir (tests and people may run them at once).
+# Daemons are started with fd 9 closed, or they would hold the lock for their whole life.
+take_lock() {
+  mkdir -p -- "$STATE_DIR" "$LOG_DIR"
+  [[ -e $MARKER ]] || printf 'Vigie local stack state (deploy/local/stack.sh). Safe to delete when the stack is down.\n' >"$MARKER"
+  exec 9>"$STATE_DIR/stack.lock"
+  flock -w 600 9 || fail stack lock "another stack.sh has held $STATE_DIR/stack.lock for 10 minutes"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# packages
+# ---------------------------------------------------------------------------------------------------
+
+ensure_packages() {
+  local wanted=(postgresql-15 postgresql-15-pgaudit prometheus prometheus-alertmanager)
+  command -v curl >/dev/null || wanted+=(curl)
+  command -v ss >/dev/null || wanted+=(iproute2)
+  [[ -n ${JAVA_HOME:-} ]] || command -v java >/dev/null || wanted+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || wanted+=(maven)
+
+  local missing=() p status
+  for p in "${wanted[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$p")
+  done
+  remove_our_policy_rc_d
+  ((${#missing[@]} > 0)) || return 0
+
+  local log=$LOG_DIR/apt.log rc=0
+  say "packages: installing ${missing[*]} (log: $log)"
+  # Keep the packages' own services (prometheus on :9090, alertmanager on :9093/:9094, a new 15/main
+  # cluster) from starting: the stack does not use them and must not take ports others may use.
+  local wrote_policy=0
+  if [[ ! -e $POLICY_RC_D ]]; then
+    printf '#!/bin/sh\n%s; safe to delete\nexit 101\n' "$POLICY_RC_D_MARK" >"$POLICY_RC_D"
+    chmod 0755 "$POLICY_RC_D"
+    wrote_policy=1
+  fi
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get update &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  } >>"$log" 2>&1 || rc=$?
+  ((wrote_policy == 0)) || rm -f -- "$POLICY_RC_D"
+  ((rc == 0)) || fail packages "apt-get install" "could not install ${missing[*]} — check the Debian mirror/proxy in /etc/apt, then rerun" "$log"
+}
+
+remove_our_policy_rc_d() {
+  if [[ -f $POLICY_RC_D ]] && grep -qF -- "$POLICY_RC_D_MARK" "$POLICY_RC_D"; then
+    rm -f -- "$POLICY_RC_D"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------
+# PostgreSQL: a cluster of our own (initdb/pg_ctl), data under the state dir, never 15/main
+# ---------------------------------------------------------------------------------------------------
+
+# pg_sql DATABASE psql-args...: as postgres over the socket, tuples only. The stack's own
+# housekeeping sessions start with pgaudit.log = 'none' (a startup option, so not even a SET is
+# logged): they are not database activity anyone should have to filter out of the audit stream.
+# Auditing stays on for every other session.
+pg_sql() {
+  local db=$1
+  shift
+  as_postgres env PGOPTIONS='-c pgaudit.log=none' \
+    "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -d "$db" "$@"
+}
+
+pg_running() { [[ -f $PG_DATA/PG_VERSION ]] && as_postgres "$PG_BIN/pg_ctl" status -D "$PG_DATA" >/dev/null 2>&1; }
+
+# pg_newest_log EXT: the current server log file with that extension (names sort by time).
+pg_newest_log() {
+  local files=("$PG_DATA"/log/*."$1")
+  [[ -e ${files[-1]} ]] && printf '%s' "${files[-1]}"
+  return 0
+}
+
+# The postgres user must be able to reach the data directory: a checkout under a 0700 directory
+# (mktemp -d) hides it. Grant search permission (o+x: no listing, no reading) on what blocks it.
+pg_ensure_reachable() {
+  local d=$STATE_DIR blocked=()
+  while [[ $d != / ]]; do
+    as_postgres test -x "$d" || blocked+=("$d")
+    d=$(dirname -- "$d")
+  done
+  ((${#blocked[@]} > 0)) || return 0
+  chmod o+x -- "${blocked[@]}"
+  say "postgresql: notice: granted search permission (chmod o+x) on ${blocked[*]} so the postgres user can reach $PG_DATA"
+}
+
+pg_init() {
+  [[ -f $PG_DATA/PG_VERSION ]] && return 0
+  if [[ -d $PG_DATA ]] && [[ -n $(ls -A -- "$PG_DATA") ]]; then
+    fail postgresql initdb "$PG_DATA exists but is not a data directory — move it away or run \`stack.sh reset\`"
+  fi
+  install -d -o postgres -g postgres -m 0755 -- "$PG_DIR"
+  rm -f -- "$PG_DIR"/*.sha256
+  local log=$PG_DIR/initdb.log
+  # Group access (0750/0640): a collector in the postgres group can read the server log.
+  as_postgres "$PG_BIN/initdb" -D "$PG_DATA" --username=postgres --auth-local=peer --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 --allow-group-access >"$log" 2>&1 ||
+    fail postgresql initdb "initdb failed" "$log"
+  printf "\n# Vigie local stack (deploy/local/stack.sh)\ninclude = 'vigie.conf'\ninclude = 'stack.conf'\n" \
+    >>"$PG_DATA/postgresql.conf"
+  say "postgresql: initialised cluster vigie in $PG_DATA"
+}
+
+# pg_install_file SOURCE NAME: copy into the data directory when different; 0 when it changed.
+pg_install_file() {
+  if cmp -s -- "$1" "$PG_DATA/$2"; then return 1; fi
+  install -o postgres -g postgres -m 0640 -- "$1" "$PG_DATA/$2"
+}
+
+# Writes the settings; prints "changed" when a running server must pick them up.
+pg_configure() {
+  local changed=0 tmp
+  tmp=$(mktemp)
+  cat >"$tmp" <<EOF
+# Written by deploy/local/stack.sh: where this cluster listens. Loopback only.
+port = $PG_PORT
+listen_addresses = '$PG_LISTEN'
+unix_socket_directories = '$PG_SOCKET_DIR'
+EOF
+  pg_install_file "$tmp" stack.conf && changed=1
+  rm -f -- "$tmp"
+  pg_install_file "$SCRIPT_DIR/postgresql/vigie.conf" vigie.conf && changed=1
+  pg_install_file "$SCRIPT_DIR/postgresql/pg_hba.conf" pg_hba.conf && changed=1
+  ((changed == 0)) || echo changed
+}
+
+pg_check_ready() {
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 &&
+    [[ $(pg_sql postgres -c "SELECT current_setting('shared_preload_libraries') ~ '(^|[ ,])pgaudit([ ,]|$)'" 2>/dev/null) == t ]]
+}
+
+pg_start() {
+  local startlog=$PG_DIR/startup.log changed
+  changed=$(pg_configure)
+  # The socket directory lives in /run: gone after a reboot on machines without postgresql-common's unit.
+  install -d -o postgres -g postgres -m 2775 -- "$PG_SOCKET_DIR"
+  if pg_running; then
+    if [[ -n $changed ]]; then
+      as_postgres "$PG_BIN/pg_ctl" reload -D "$PG_DATA" -s >/dev/null
+      sleep 1
+      if [[ $(pg_sql postgres -c "SELECT count(*) FROM pg_settings WHERE pending_restart") != 0 ]]; then
+        as_postgres "$PG_BIN/pg_ctl" restart -D "$PG_DATA" -m fast -w -t 60 -s -l "$startlog" >/dev/null 9>&- ||
+          fail postgresql restart "the server did not come back with the new settings" "$startlog" "$(pg_newest_log csv)"
+        say "postgresql: settings changed — restarted"
+      else
+        say "postgresql: settings changed — reloaded"
+      fi
+    else
+      say "postgresql: running on 127.0.0.1:$PG_PORT"
+    fi
+  else
+    require_free_port postgresql "$PG_PORT"
+    as_postgres "$PG_BIN/pg_ctl" start -D "$PG_DATA" -l "$startlog" -w -t 60 -s >/dev/null 2>&1 9>&- ||
+      fail postgresql start "the server did not start — read the log below, fix, then rerun" "$startlog" "$(pg_newest_log csv)"
+    say "postgresql: started on 127.0.0.1:$PG_PORT"
+  fi
+  wait_for 30 pg_check_ready ||
+    fail postgresql "wait" "no answer on 127.0.0.1:$PG_PORT with pgaudit loaded within 30 s" "$startlog" "$(pg_newest_log csv)"
+}
+
+# Roles, database vigie and the demo database app. Each SQL file is applied when it changed since
+# it was last applied (hash in the state dir) or what it makes is missing. Like every pg_sql session,
+# the loads run with pgaudit.log = 'none': 100,000 inserted rows must not flood the audit stream.
+pg_setup() {
+  local log=$PG_DIR/roles.log
+  local roles_sql=$SCRIPT_DIR/sql/roles.sql app_sql=$SCRIPT_DIR/sql/app-schema.sql
+  local roles_hash app_hash role_list
+  roles_hash=$(file_hash "$roles_sql")
+  app_hash=$(file_hash "$app_sql")
+  role_list=$(printf "'%s'," "${PG_ROLES[@]}")
+  role_list=${role_list%,}
+
+  local have
+  have=$(pg_sql postgres -c "SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ($role_list)) = ${#PG_ROLES[@]}
+                                    AND EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vigie')")
+  if [[ $have != t || $(cat "$PG_DIR/roles.sha256" 2>/dev/null || true) != "$roles_hash" ]]; then
+    pg_sql postgres -f "$roles_sql" >"$log" 2>&1 ||
+      fail postgresql "roles" "deploy/local/sql/roles.sql failed" "$log"
+    echo "$roles_hash" >"$PG_DIR/roles.sha256"
+    say "postgresql: roles ${PG_ROLES[*]} and database vigie ready"
+  fi
+
+  local app_exists loaded=f
+  log=$PG_DIR/app.log
+  app_exists=$(pg_sql postgres -c "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app')")
+  if [[ $app_exists == t ]]; then
+    loaded=$(pg_sql app -c "SELECT to_regclass('public.citizens') IS NOT NULL AND to_regclass('social.case_notes') IS NOT NULL")
+  fi
+  if [[ $loaded == t && $(cat "$PG_DIR/app.sha256" 2>/dev/null || true) == "$app_hash" ]]; then
+    return 0
+  fi
+  if [[ $app_exists == t ]]; then
+    if [[ $loaded == t ]]; then
+      say "postgresql: deploy/local/sql/app-schema.sql changed — recreating database app"
+    else
+      say "postgresql: database app is incomplete — recreating it"
+    fi
+    pg_sql postgres -c "DROP DATABASE app WITH (FORCE)" >"$log" 2>&1 ||
+      fail postgresql "demo data" "could not drop database app" "$log"
+  fi
+  local started=$SECONDS
+  pg_sql postgres -c "CREATE DATABASE app" >"$log" 2>&1 || fail postgresql "demo data" "could not create database app" "$log"
+  pg_sql app --single-transaction -f "$app_sql" >>"$log" 2>&1 ||
+    fail postgresql "demo data" "deploy/local/sql/app-schema.sql failed (nothing was kept)" "$log"
+  echo "$app_hash" >"$PG_DIR/app.sha256"
+  say "postgresql: demo database app loaded ($(pg_sql app -c 'SELECT count(*) FROM public.citizens') citizens, $((SECONDS - started)) s)"
+}
+
+pg_up() {
+  pg_ensure_reachable
+  pg_init
+  pg_start
+  pg_setup
+}
+
+pg_down() {
+  if ! pg_running; then
+    say "postgresql: not running"
+    return 0
+  fi
+  local pid
+  pid=$(head -n 1 "$PG_DATA/postmaster.pid")
+  if ! as_postgres "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m fast -w -t 60 -s >/dev/null 2>&1; then
+    say "postgresql: fast shutdown timed out — immediate shutdown"
+    as_postgres "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m immediate -w -t 30 -s >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait_for 30 eval "! kill -0 $pid 2>/dev/null" || fail postgresql stop "postmaster pid $pid is still running"
+  say "postgresql: stopped"
+}
+
+pg_status() {
+  local facts
+  if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 &&
+    facts=$(pg_sql postgres -F ' ' -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_preload_libraries=' || current_setting('shared_preload_libraries') || ', wal_level=' || current_setting('wal_level')" 2>/dev/null); then
+    status_line postgresql up "127.0.0.1:$PG_PORT" "$facts, data $PG_DATA"
+  else
+    status_line postgresql down "127.0.0.1:$PG_PORT" "$(pg_running && echo 'running but not answering' || echo 'not running')"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Kafka: KRaft, combined broker + controller, jars from Maven Central
+# ---------------------------------------------------------------------------------------------------
+
+java_bin() { if [[ -n ${JAVA_HOME:-} ]]; then echo "$JAVA_HOME/bin/java"; else command -v java || true; fi; }
+
+kafka_require_java() {
+  local java version
+  java=$(java_bin)
+  [[ -n $java && -x $java ]] || fail kafka java "java not found — apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"
+  version=$("$java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+  if ! [[ $version =~ ^[0-9]+$ ]] || ((version < 17)); then
+    fail kafka java "$java is Java ${version:-unknown}; Kafka 4 needs 17 or newer — apt-get install openjdk-17-jre-headless and set JAVA_HOME"
+  fi
+}
+
+# Short-lived admin JVMs: C1 only and a small heap start in well under a second.
+kafka_tool() {
+  timeout 60 "$(java_bin)" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m \
+    -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2-tools.properties" \
+    -cp "$KAFKA_DIR/libs/*" "$@"
+}
+
+kafka_topics() { kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --command-config "$KAFKA_DIR/config/admin.properties" "$@"; }
+
+kafka_jars() {
+  local hash log=$LOG_DIR/maven.log
+  hash=$(file_hash "$KAFKA_POM")
+  [[ $(cat "$KAFKA_DIR/libs/.pom.sha256" 2>/dev/null || true) == "$hash" ]] && return 0
+  command -v mvn >/dev/null || fail kafka "download jars" "mvn not found — apt-get install maven"
+  say "kafka: downloading jars from Maven Central (log: $log)"
+  rm -rf -- "$KAFKA_DIR/libs.new"
+  if ! mvn -B -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$KAFKA_DIR/libs.new" >"$log" 2>&1; then
+    if grep -qE 'UnknownHost|Could not transfer|Connection (refused|timed out|reset)|Network is unreachable|Could not resolve' "$log"; then
+      fail kafka "download jars" "Maven could not reach Maven Central — check network/proxy (~/.m2/settings.xml), then rerun" "$log"
+    fi
+    fail kafka "download jars" "mvn dependency:copy-dependencies failed on deploy/local/kafka/pom.xml" "$log"
+  fi
+  rm -rf -- "$KAFKA_DIR/libs"
+  mv -- "$KAFKA_DIR/libs.new" "$KAFKA_DIR/libs"
+  echo "$hash" >"$KAFKA_DIR/libs/.pom.sha256"
+}
+
+# Prints "changed" when the broker's configuration file was rewritten.
+kafka_configure() {
+  local tmp
+  mkdir -p -- "$KAFKA_DIR/config" "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+  tmp=$(mktemp)
+  cat >"$tmp" <<EOF
+# Written by deploy/local/stack.sh: one node that is both broker and controller (KRaft), loopback only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.network.threads=2
+num.io.threads=4
+num.partitions=$KAFKA_PARTITIONS
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Topics are created explicitly: auto-creation under KRaft is racy
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+EOF
+  if ! cmp -s -- "$tmp" "$KAFKA_DIR/config/server.properties"; then
+    mv -- "$tmp" "$KAFKA_DIR/config/server.properties"
+    echo changed
+  else
+    rm -f -- "$tmp"
+  fi
+  printf 'request.timeout.ms=5000\ndefault.api.timeout.ms=10000\n' >"$KAFKA_DIR/config/admin.properties"
+}
+
+kafka_format() {
+  [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
+  local id log=$KAFKA_DIR/logs/format.log
+  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
+  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  kafka_tool kafka.tools.StorageTool format --cluster-id "$id" --config "$KAFKA_DIR/config/server.properties" >"$log" 2>&1 ||
+    fail kafka "format storage" "kafka.tools.StorageTool format failed" "$log"
+  echo "$id" >"$KAFKA_DIR/cluster.id"
+  say "kafka: storage formatted (cluster id $id)"
+}
+
+kafka_running() { pid_alive "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/libs"; }
+
+kafka_listed() { kafka_topics --list >"$KAFKA_DIR/logs/topics.list" 2>>"$KAFKA_DIR/logs/tools.log"; }
+
+kafka_start() {
+  require_free_port kafka "$KAFKA_PORT"
+  require_free_port kafka "$KAFKA_CONTROLLER_PORT"
+  start_daemon "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/kafka.out" \
+    "$(java_bin)" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" \
+    -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$KAFKA_DIR/config/server.properties" ||
+    fail kafka start "the JVM did not start" "$KAFKA_DIR/logs/kafka.out"
+  say "kafka: started on 127.0.0.1:$KAFKA_PORT (pid $(<"$KAFKA_DIR/kafka.pid"))"
+}
+
+kafka_wait() {
+  local deadline=$((SECONDS + 90))
+  while :; do
+    kafka_running ||
+      fail kafka wait "the broker exited during startup" "$KAFKA_DIR/logs/kafka.out" "$KAFKA_DIR/logs/server.log"
+    if port_open "$KAFKA_PORT" && kafka_listed; then return 0; fi
+    ((SECONDS < deadline)) ||
+      fail kafka wait "the broker does not list topics on 127.0.0.1:$KAFKA_PORT after 90 s" "$KAFKA_DIR/logs/tools.log" "$KAFKA_DIR/logs/server.log"
+    sleep 1
+  done
+}
+
+kafka_create_topics() {
+  local topic missing=()
+  for topic in "${KAFKA_TOPICS[@]}"; do
+    grep -qxF -- "$topic" "$KAFKA_DIR/logs/topics.list" || missing+=("$topic")
+  done
+  ((${#missing[@]} > 0)) || return 0
+  for topic in "${missing[@]}"; do
+    kafka_topics --create --if-not-exists --topic "$topic" --partitions "$KAFKA_PARTITIONS" --replication-factor 1 \
+      >>"$KAFKA_DIR/logs/tools.log" 2>&1 ||
+      fail kafka "create topics" "could not create $topic" "$KAFKA_DIR/logs/tools.log"
+  done
+  say "kafka: created topics ${missing[*]} ($KAFKA_PARTITIONS partitions)"
+}
+
+kafka_up() {
+  kafka_require_java
+  kafka_jars
+  local changed
+  changed=$(kafka_configure)
+  kafka_format
+  if kafka_running && [[ -n $changed ]]; then
+    say "kafka: server.properties changed — restarting"
+    stop_pid kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/libs" >/dev/null
+  fi
+  if kafka_running; then say "kafka: running on 127.0.0.1:$KAFKA_PORT"; else kafka_start; fi
+  kafka_wait
+  kafka_create_topics
+}
+
+kafka_status() {
+  if kafka_running && kafka_listed; then
+    local n total
+    total=$(grep -c . "$KAFKA_DIR/logs/topics.list" || true)
+    n=$(grep -cxF -f <(printf '%s\n' "${KAFKA_TOPICS[@]}") "$KAFKA_DIR/logs/topics.list" || true)
+    status_line kafka up "127.0.0.1:$KAFKA_PORT" "$total topics ($n/${#KAFKA_TOPICS[@]} vigie.*), controller 127.0.0.1:$KAFKA_CONTROLLER_PORT, $(kafka_version)"
+    ((n == ${#KAFKA_TOPICS[@]}))
+  else
+    status_line kafka down "127.0.0.1:$KAFKA_PORT" "$(kafka_running && echo 'running but not listing topics' || echo 'not running')"
+    return 1
+  fi
+}
+
+kafka_version() {
+  local jars=("$KAFKA_DIR"/libs/kafka_2.13-*.jar)
+  [[ -e ${jars[0]} ]] || return 0
+  local jar=${jars[0]##*/kafka_2.13-}
+  printf 'kafka %s' "${jar%.jar}"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Prometheus and Alertmanager (Debian's binaries, our own processes, configs from deploy/)
+# ---------------------------------------------------------------------------------------------------
+
+prom_config_hash() { file_hash "$PROM_CONFIG" "$REPO_DIR"/deploy/prometheus/rules/*.yml; }
+
+prom_check_config() {
+  promtool check config "$PROM_CONFIG" >"$PROM_DIR/check.log" 2>&1 ||
+    fail prometheus "check config" "promtool rejects deploy/prometheus/prometheus.yml or its rules — fix them, then rerun" "$PROM_DIR/check.log"
+}
+
+prom_running() { pid_alive "$PROM_DIR/prometheus.pid" "$PROM_DIR/data"; }
+
+prom_up() {
+  mkdir -p -- "$PROM_DIR/data"
+  local hash
+  hash=$(prom_config_hash)
+  if prom_running; then
+    if [[ $(cat "$PROM_DIR/config.sha256" 2>/dev/null || true) != "$hash" ]]; then
+      prom_check_config
+      kill -HUP "$(<"$PROM_DIR/prometheus.pid")"
+      echo "$hash" >"$PROM_DIR/config.sha256"
+      say "prometheus: configuration changed — reloaded"
+    else
+      say "prometheus: running on 127.0.0.1:$PROM_PORT"
+    fi
+  else
+    prom_check_config
+    require_free_port prometheus "$PROM_PORT"
+    start_daemon "$PROM_DIR/prometheus.pid" "$PROM_DIR/prometheus.log" \
+      prometheus --config.file="$PROM_CONFIG" --storage.tsdb.path="$PROM_DIR/data" \
+      --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle ||
+      fail prometheus start "the process did not start" "$PROM_DIR/prometheus.log"
+    echo "$hash" >"$PROM_DIR/config.sha256"
+    say "prometheus: started on 127.0.0.1:$PROM_PORT (pid $(<"$PROM_DIR/prometheus.pid"))"
+  fi
+  wait_for 60 http_ok "http://127.0.0.1:$PROM_PORT/-/ready" ||
+    fail prometheus wait "not ready on 127.0.0.1:$PROM_PORT/-/ready after 60 s" "$PROM_DIR/prometheus.log"
+}
+
+am_check_config() {
+  amtool check-config "$AM_CONFIG" >"$AM_DIR/check.log" 2>&1 ||
+    fail alertmanager "check config" "amtool rejects deploy/alertmanager/alertmanager.yml — fix it, then rerun" "$AM_DIR/check.log"
+}
+
+am_running() { pid_alive "$AM_DIR/alertmanager.pid" "$AM_DIR/data"; }
+
+am_up() {
+  mkdir -p -- "$AM_DIR/data"
+  local hash
+  hash=$(file_hash "$AM_CONFIG")
+  if am_running; then
+    if [[ $(cat "$AM_DIR/config.sha256" 2>/dev/null || true) != "$hash" ]]; then
+      am_check_config
+      kill -HUP "$(<"$AM_DIR/alertmanager.pid")"
+      echo "$hash" >"$AM_DIR/config.sha256"
+      say "alertmanager: configuration changed — reloaded"
+    else
+      say "alertmanager: running on 127.0.0.1:$AM_PORT"
+    fi
+  else
+    am_check_config
+    require_free_port alertmanager "$AM_PORT"
+    # An empty --cluster.listen-address turns gossip off: nothing binds :9094.
+    start_daemon "$AM_DIR/alertmanager.pid" "$AM_DIR/alertmanager.log" \
+      prometheus-alertmanager --config.file="$AM_CONFIG" --storage.path="$AM_DIR/data" \
+      --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= ||
+      fail alertmanager start "the process did not start" "$AM_DIR/alertmanager.log"
+    echo "$hash" >"$AM_DIR/config.sha256"
+    say "alertmanager: started on 127.0.0.1:$AM_PORT (pid $(<"$AM_DIR/alertmanager.pid"))"
+  fi
+  wait_for 60 http_ok "http://127.0.0.1:$AM_PORT/-/ready" ||
+    fail alertmanager wait "not ready on 127.0.0.1:$AM_PORT/-/ready after 60 s" "$AM_DIR/alertmanager.log"
+}
+
+http_status() { # http_status NAME PORT RUNNING_FN
+  if http_ok "http://127.0.0.1:$2/-/ready"; then
+    status_line "$1" up "127.0.0.1:$2" "ready"
+  else
+    status_line "$1" down "127.0.0.1:$2" "$($3 && echo 'running but not ready' || echo 'not running')"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------------
+
+status_line() { printf '%-13s %-5s %-16s %s\n' "$1" "$2" "$3" "$4"; }
+
+cmd_up() {
+  require_root up
+  take_lock
+  local started=$SECONDS
+  ensure_packages
+  pg_up
+  kafka_up
+  am_up
+  prom_up
+  say "stack: up in $((SECONDS - started)) s (state: $STATE_DIR)"
+}
+
+cmd_status() {
+  require_root status
+  local rc=0
+  pg_status || rc=1
+  if [[ -d $KAFKA_DIR/libs ]]; then kafka_status || rc=1; else status_line kafka down "127.0.0.1:$KAFKA_PORT" "not installed"; rc=1; fi
+  http_status prometheus "$PROM_PORT" prom_running || rc=1
+  http_status alertmanager "$AM_PORT" am_running || rc=1
+  return "$rc"
+}
+
+# Processes of this stack that are still alive: anything whose command line names the state dir,
+# plus the postmaster's children (their titles are rewritten to "postgres: vigie: …").
+leftover_processes() {
+  ps -eo pid=,ppid=,args= | awk -v dir="$STATE_DIR" -v pm="${1:-0}" -v self=$$ '
+    $1 == self { next }
+    index($0, dir) > 0 && $0 !~ /(^| )(ps|awk|stack\.sh) / { print; next }
+    pm != 0 && ($1 == pm || $2 == pm) { print }'
+}
+
+cmd_down() {
+  require_root down
+  if [[ ! -d $STATE_DIR ]]; then
+    say "stack: nothing to stop ($STATE_DIR does not exist)"
+    return 0
+  fi
+  take_lock
+  local postmaster=0
+  [[ -f $PG_DATA/postmaster.pid ]] && postmaster=$(head -n 1 "$PG_DATA/postmaster.pid")
+  stop_pid prometheus "$PROM_DIR/prometheus.pid" "$PROM_DIR/data"
+  stop_pid alertmanager "$AM_DIR/alertmanager.pid" "$AM_DIR/data"
+  stop_pid kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/libs"
+  pg_down
+  local left
+  left=$(leftover_processes "$postmaster")
+  [[ -z $left ]] || fail stack down "processes of this stack are still running:"$'\n'"$left"
+  say "stack: down (data kept in $STATE_DIR)"
+}
+
+cmd_reset() {
+  require_root reset
+  cmd_down
+  if [[ -d $STATE_DIR ]]; then
+    [[ -e $MARKER ]] || fail stack reset "$STATE_DIR has no $(basename -- "$MARKER") marker — not deleting a directory this script did not create"
+    rm -rf -- "$STATE_DIR"
+    say "stack: deleted $STATE_DIR"
+  fi
+}
+
+usage() {
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+main() {
+  case "${1:-}" in
+    up) cmd_up ;;
+    status) cmd_status ;;
+    down) cmd_down ;;
+    reset) cmd_reset ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
