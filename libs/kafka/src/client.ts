@@ -32,6 +32,8 @@ export function createKafka(
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, timestamp: _t, logger: _l, ...rest } = entry;
+        // Expected by design: our own send loop retries forever on a fresh producer (see producer.ts).
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
         log[LEVEL[level] ?? 'info'](rest, message);
       },
     // The producer and consumer wrappers own retries (forever, with backoff); kafkajs' own stay short.

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
 
 /** A message ready for Kafka: the value is already encoded by `@vigie/contract`. */
@@ -67,7 +67,13 @@ export function createReliableProducer(
 
   const fresh = async (): Promise<Producer> => {
     if (producer) return producer;
-    const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const p = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // murmur2, the Java client's partitioner: a key lands on the same partition whoever produced it.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await p.connect();
     producer = p;
     return p;

@@ -1,0 +1,121 @@
+import { STACK, testKafka, uniqueName } from '@vigie/testkit';
+import { createLogger } from '@vigie/runtime';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKafka } from './client.js';
+import { createBatchConsumer } from './consumer.js';
+import { createReliableProducer } from './producer.js';
+import { ensureTopics } from './topics.js';
+
+const logger = createLogger('kafka-int-test', { level: 'warn' });
+const kafka = createKafka({ brokers: [...STACK.kafkaBrokers], clientId: 'kafka-int-test' }, logger);
+
+describe('kafkajs 2.2.4 against the stack broker', () => {
+  const topic = uniqueName('test.kafka');
+  const admin = testKafka().admin();
+  afterAll(async () => {
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it('sends 10,000 keyed messages with the idempotent producer and a consumer group reads every one, in order per key', async () => {
+    await ensureTopics(kafka, [topic], { partitions: 4 });
+    // Creating again is a no-op, not an error.
+    await ensureTopics(kafka, [topic], { partitions: 4 });
+
+    const keys = Array.from({ length: 50 }, (_, i) => `local/6b07e274.${(0x1000 + i).toString(16)}`);
+    const total = 10_000;
+    const producer = createReliableProducer(kafka, { logger });
+    const batch: { topic: string; key: string; value: Buffer }[] = [];
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < total; i += 1) {
+      const key = keys[i % keys.length] as string;
+      batch.push({ topic, key, value: Buffer.from(JSON.stringify({ key, seq: Math.floor(i / keys.length) })) });
+      if (batch.length === 500) sends.push(producer.send(batch.splice(0)));
+    }
+    sends.push(producer.send(batch.splice(0)));
+    await Promise.all(sends);
+    expect(producer.state).toBe('ready');
+    await producer.stop();
+
+    const seen = new Map<string, number[]>();
+    let count = 0;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const partitions = new Set<number>();
+    const consumer = createBatchConsumer(kafka, {
+      groupId: uniqueName('test-group'),
+      topics: [topic],
+      logger,
+      handleBatch: async ({ messages, partition }) => {
+        partitions.add(partition);
+        for (const m of messages) {
+          const { key, seq } = JSON.parse(m.value?.toString() ?? '{}') as { key: string; seq: number };
+          expect(m.key?.toString()).toBe(key);
+          let list = seen.get(key);
+          if (!list) seen.set(key, (list = []));
+          list.push(seq);
+          count += 1;
+        }
+        if (count >= total) resolveDone();
+      },
+    });
+    await consumer.start();
+    await Promise.race([
+      done,
+      new Promise((_, rej) => setTimeout(() => rej(new Error(`read ${count}/${total}`)), 60_000)),
+    ]);
+    await consumer.stop();
+
+    expect(count).toBe(total);
+    expect(seen.size).toBe(keys.length);
+    for (const key of keys) {
+      const seqs = seen.get(key) ?? [];
+      expect(seqs).toEqual(Array.from({ length: total / keys.length }, (_, i) => i));
+    }
+    // Keys spread over the partitions (murmur2), and each key stayed in order within its partition.
+    expect(partitions.size).toBeGreaterThan(1);
+  });
+
+  it('commits offsets only after the handler: a second member of the group does not re-read committed messages', async () => {
+    const t = uniqueName('test.commit');
+    await ensureTopics(kafka, [t], { partitions: 1 });
+    const producer = createReliableProducer(kafka, { logger });
+    await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic: t, key: 'k', value: Buffer.from(String(i)) })));
+    const groupId = uniqueName('test-commit-group');
+    const first: string[] = [];
+    const c1 = createBatchConsumer(kafka, {
+      groupId,
+      topics: [t],
+      logger,
+      handleBatch: async ({ messages }) => {
+        for (const m of messages) first.push(m.value?.toString() ?? '');
+      },
+    });
+    await c1.start();
+    const deadline = Date.now() + 30_000;
+    while (first.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await c1.stop();
+    expect(first).toHaveLength(20);
+
+    await producer.send([{ topic: t, key: 'k', value: Buffer.from('20') }]);
+    await producer.stop();
+    const second: string[] = [];
+    const c2 = createBatchConsumer(kafka, {
+      groupId,
+      topics: [t],
+      logger,
+      handleBatch: async ({ messages }) => {
+        for (const m of messages) second.push(m.value?.toString() ?? '');
+      },
+    });
+    await c2.start();
+    const deadline2 = Date.now() + 30_000;
+    while (second.length < 1 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
+    await c2.stop();
+    expect(second).toEqual(['20']);
+    await admin.connect();
+    await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+});
