@@ -15,6 +15,8 @@ const alias = [
 export default defineConfig({
   resolve: { alias },
   test: {
+    // Under CI, a JSON report as well, from which .ci/run prints the plain 'N passed, N failed' line.
+    reporters: process.env['CI'] ? ['default', ['json', { outputFile: 'dist/test-results.json' }]] : ['default'],
     projects: [
       {
         resolve: { alias },
