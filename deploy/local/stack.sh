@@ -229,14 +229,18 @@ pg_newest_log() {
 
 # The postgres user must be able to reach the data directory: a checkout under a 0700 directory
 # (mktemp -d) hides it. Grant search permission (o+x: no listing, no reading) on what blocks it.
+# Walk down from /: a directory below a blocked one only looks blocked.
 pg_ensure_reachable() {
-  local d=$STATE_DIR blocked=()
-  while [[ $d != / ]]; do
-    as_postgres test -x "$d" || blocked+=("$d")
-    d=$(dirname -- "$d")
+  local d='' part parts blocked=()
+  IFS=/ read -ra parts <<<"${STATE_DIR#/}"
+  for part in "${parts[@]}"; do
+    d=$d/$part
+    if ! as_postgres test -x "$d"; then
+      chmod o+x -- "$d"
+      blocked+=("$d")
+    fi
   done
   ((${#blocked[@]} > 0)) || return 0
-  chmod o+x -- "${blocked[@]}"
   say "postgresql: notice: granted search permission (chmod o+x) on ${blocked[*]} so the postgres user can reach $PG_DATA"
 }
 
@@ -386,12 +390,24 @@ pg_down() {
 
 pg_status() {
   local facts
-  if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 &&
-    facts=$(pg_sql postgres -F ' ' -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_preload_libraries=' || current_setting('shared_preload_libraries') || ', wal_level=' || current_setting('wal_level')" 2>/dev/null); then
+  if pg_running && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2 &&
+    facts=$(pg_sql postgres -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ', shared_preload_libraries=' || current_setting('shared_preload_libraries') || ', wal_level=' || current_setting('wal_level')" 2>/dev/null); then
     status_line postgresql up "127.0.0.1:$PG_PORT" "$facts, data $PG_DATA"
   else
-    status_line postgresql down "127.0.0.1:$PG_PORT" "$(pg_running && echo 'running but not answering' || echo 'not running')"
+    status_line postgresql down "127.0.0.1:$PG_PORT" "$(why_down pg_running "$PG_PORT" 'running but not answering')"
     return 1
+  fi
+}
+
+# why_down RUNNING_FN PORT WHAT_IF_RUNNING: the reason a status line says "down".
+why_down() {
+  local owner
+  if "$1"; then
+    printf '%s' "$3"
+  elif owner=$(port_owner "$2"); then
+    printf 'not running (port %s is taken by %s)' "$2" "$owner"
+  else
+    printf 'not running'
   fi
 }
 
@@ -553,7 +569,7 @@ kafka_status() {
     status_line kafka up "127.0.0.1:$KAFKA_PORT" "$total topics ($n/${#KAFKA_TOPICS[@]} vigie.*), controller 127.0.0.1:$KAFKA_CONTROLLER_PORT, $(kafka_version)"
     ((n == ${#KAFKA_TOPICS[@]}))
   else
-    status_line kafka down "127.0.0.1:$KAFKA_PORT" "$(kafka_running && echo 'running but not listing topics' || echo 'not running')"
+    status_line kafka down "127.0.0.1:$KAFKA_PORT" "$(why_down kafka_running "$KAFKA_PORT" 'running but not listing topics')"
     return 1
   fi
 }
@@ -641,10 +657,10 @@ am_up() {
 }
 
 http_status() { # http_status NAME PORT RUNNING_FN
-  if http_ok "http://127.0.0.1:$2/-/ready"; then
+  if "$3" && http_ok "http://127.0.0.1:$2/-/ready"; then
     status_line "$1" up "127.0.0.1:$2" "ready"
   else
-    status_line "$1" down "127.0.0.1:$2" "$($3 && echo 'running but not ready' || echo 'not running')"
+    status_line "$1" down "127.0.0.1:$2" "$(why_down "$3" "$2" 'running but not ready')"
     return 1
   fi
 }
@@ -671,7 +687,7 @@ cmd_status() {
   require_root status
   local rc=0
   pg_status || rc=1
-  if [[ -d $KAFKA_DIR/libs ]]; then kafka_status || rc=1; else status_line kafka down "127.0.0.1:$KAFKA_PORT" "not installed"; rc=1; fi
+  kafka_status || rc=1
   http_status prometheus "$PROM_PORT" prom_running || rc=1
   http_status alertmanager "$AM_PORT" am_running || rc=1
   return "$rc"
