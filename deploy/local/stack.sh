@@ -443,7 +443,8 @@ kafka_jars() {
   command -v mvn >/dev/null || fail kafka "download jars" "mvn not found — apt-get install maven"
   say "kafka: downloading jars from Maven Central (log: $log)"
   rm -rf -- "$KAFKA_DIR/libs.new"
-  if ! mvn -B -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime \
+  # The plugin by full coordinates: no prefix lookup in remote metadata, and a pinned version.
+  if ! mvn -B -Dstyle.color=never -f "$KAFKA_POM" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$KAFKA_DIR/libs.new" >"$log" 2>&1; then
     if grep -qE 'UnknownHost|Could not transfer|Connection (refused|timed out|reset)|Network is unreachable|Could not resolve' "$log"; then
       fail kafka "download jars" "Maven could not reach Maven Central — check network/proxy (~/.m2/settings.xml), then rerun" "$log"
@@ -453,6 +454,7 @@ kafka_jars() {
   rm -rf -- "$KAFKA_DIR/libs"
   mv -- "$KAFKA_DIR/libs.new" "$KAFKA_DIR/libs"
   echo "$hash" >"$KAFKA_DIR/libs/.pom.sha256"
+  KAFKA_JARS_CHANGED=1
 }
 
 # Prints "changed" when the broker's configuration file was rewritten.
@@ -552,8 +554,8 @@ kafka_up() {
   local changed
   changed=$(kafka_configure)
   kafka_format
-  if kafka_running && [[ -n $changed ]]; then
-    say "kafka: server.properties changed — restarting"
+  if kafka_running && [[ -n $changed || -n ${KAFKA_JARS_CHANGED:-} ]]; then
+    say "kafka: $([[ -n $changed ]] && echo server.properties || echo jars) changed — restarting"
     stop_pid kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/libs" >/dev/null
   fi
   if kafka_running; then say "kafka: running on 127.0.0.1:$KAFKA_PORT"; else kafka_start; fi
