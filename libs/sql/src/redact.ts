@@ -77,9 +77,10 @@ export function redactSql(sql: string): Redaction {
 }
 
 // Quoted strings (backslash treated as an escape, which can only make a literal longer), dollar-quoted bodies,
-// quoted identifiers, comments and digit runs not glued to an identifier; anything unterminated runs to the end.
+// quoted identifiers, comments and numbers not glued to an identifier, with whatever letters follow them (0x…,
+// 1e5, 123abc); anything unterminated runs to the end.
 const FALLBACK_PATTERN =
-  /--[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?(?:\$\1\$|$)|(?:\b[eEbBxX]|\b[uU]&)?'(?:[^'\\]|''|\\[\s\S])*(?:'|$)|"(?:[^"]|"")*(?:"|$)|(?<![A-Za-z_0-9$])\.?\d[\d_.]*(?:[eE][+-]?\d+)?/g;
+  /--[^\n\r]*|\/\*[\s\S]*?(?:\*\/|$)|\$([A-Za-z_][A-Za-z_0-9]*)?\$[\s\S]*?(?:\$\1\$|$)|(?:\b[eEbBxX]|\b[uU]&)?'(?:[^'\\]|''|\\[\s\S])*(?:'|$)|"(?:[^"]|"")*(?:"|$)|(?<![A-Za-z_0-9$])\.?\d(?:[eE][+-]|[\w.])*/g;
 
 /**
  * Last-resort redactor, only used if {@link redactSql} ever throws: a single regular expression that replaces

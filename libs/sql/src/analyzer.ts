@@ -1,0 +1,216 @@
+import type { SqlAnalysis } from '@vigie/contract';
+import type * as LibPgQueryModule from 'libpg-query';
+import { collectObjects } from './collect-objects.js';
+import { copyInfo } from './copy-info.js';
+import { isDangerousFunction } from './dangerous-functions.js';
+import { VigieSqlError } from './errors.js';
+import { LruCache } from './lru-cache.js';
+import { createParameterHasher } from './parameter-hash.js';
+import { sanitizeParseError } from './parse-error.js';
+import { nodeOf, unwrapNode } from './parse-tree.js';
+import { queryBounds } from './query-bounds.js';
+import { redactByPattern, redactSql } from './redact.js';
+import { guessKind, statementKind } from './statement-kind.js';
+
+type LibPgQuery = typeof LibPgQueryModule;
+
+/** Settings of {@link createSqlAnalyzer}. */
+export interface SqlAnalyzerOptions {
+  /** Most analyses kept, keyed by statement shape (the text with literals replaced). 0 disables the cache. */
+  cacheSize?: number;
+  /**
+   * Longest shape (in characters) worth caching: one-off giant statements (`INSERT … VALUES` with thousands of rows)
+   * would otherwise pin megabytes each.
+   */
+  maxCachedLength?: number;
+  /** Site secret for {@link SqlAnalyzer.hashParameter}; without it no parameter hashes are produced. */
+  hmacKey?: string | Buffer;
+}
+
+/** Cache counters, for the collector's metrics. */
+export interface SqlCacheStats {
+  size: number;
+  capacity: number;
+  hits: number;
+  misses: number;
+}
+
+/** Analyses SQL statements with PostgreSQL's own parser; see {@link createSqlAnalyzer}. */
+export interface SqlAnalyzer {
+  /**
+   * What a statement does, with every literal redacted. Never throws: a statement the parser refuses (truncated,
+   * `<not logged>`, a syntax error) still gets a kind guessed from its first word, a redacted text and a
+   * `parseError` that says what and where but quotes nothing. The result is frozen and may be shared between calls.
+   */
+  analyze(sql: string): SqlAnalysis;
+  /** HMAC of a bound parameter value for `parameterHashes`, or undefined when no `hmacKey` was configured. */
+  hashParameter(value: string): string | undefined;
+  /** Cache size and hit/miss counts since creation. */
+  cacheStats(): SqlCacheStats;
+}
+
+function freeze(analysis: SqlAnalysis): SqlAnalysis {
+  Object.freeze(analysis.reads);
+  Object.freeze(analysis.writes);
+  Object.freeze(analysis.functions);
+  Object.freeze(analysis.dangerousFunctions);
+  if (analysis.copy !== undefined) Object.freeze(analysis.copy);
+  return Object.freeze(analysis);
+}
+
+function unparsed(kind: string, redacted: string, parseError: string): SqlAnalysis {
+  return freeze({
+    kind,
+    reads: [],
+    writes: [],
+    hasWhere: false,
+    hasLimit: false,
+    functions: [],
+    dangerousFunctions: [],
+    redacted,
+    parseError,
+  });
+}
+
+const EMPTY: SqlAnalysis = freeze({
+  kind: 'empty',
+  reads: [],
+  writes: [],
+  hasWhere: false,
+  hasLimit: false,
+  functions: [],
+  dangerousFunctions: [],
+  redacted: '',
+});
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new VigieSqlError('VIGIE_SQL_CONFIG', `${name} must be a non-negative integer, got ${value}`);
+  }
+}
+
+/**
+ * Loads PostgreSQL's parser (libpg-query, WebAssembly) and returns an analyzer. Analyses are cached by statement
+ * shape: statements that differ only in literal values (the usual case in a log) cost one lexer pass and a map
+ * lookup after the first. Throws `VIGIE_SQL_INIT` (not retriable) when the parser cannot be loaded and
+ * `VIGIE_SQL_CONFIG` for invalid options.
+ */
+export async function createSqlAnalyzer({
+  cacheSize = 10_000,
+  maxCachedLength = 4096,
+  hmacKey,
+}: SqlAnalyzerOptions = {}): Promise<SqlAnalyzer> {
+  checkCount('cacheSize', cacheSize);
+  checkCount('maxCachedLength', maxCachedLength);
+  let pg: LibPgQuery;
+  try {
+    pg = await import('libpg-query');
+    await pg.loadModule();
+  } catch (cause) {
+    throw new VigieSqlError('VIGIE_SQL_INIT', 'cannot load the PostgreSQL parser (libpg-query WebAssembly)', {
+      cause,
+    });
+  }
+  const { parseSync, fingerprintSync } = pg;
+  const cache = new LruCache<string, SqlAnalysis>(cacheSize);
+  const hasher = hmacKey === undefined ? undefined : createParameterHasher(hmacKey);
+  let hits = 0;
+  let misses = 0;
+
+  /** Analysis of a statement that parses; `cache` says whether the result may be cached under its shape. */
+  function analyzeParsed(
+    statements: readonly { stmt?: unknown }[],
+    redacted: string,
+    shape: string,
+    sql: string,
+  ): { analysis: SqlAnalysis; cacheable: boolean } {
+    const first = statements[0]?.stmt;
+    const node = unwrapNode(first);
+    const objects = collectObjects(statements);
+    const bounds = queryBounds(first);
+    // A COPY hidden behind another statement of a multi-statement string is still a COPY.
+    let copy: SqlAnalysis['copy'];
+    for (const { stmt } of statements) {
+      const copyStmt = nodeOf(stmt, 'CopyStmt');
+      if (copyStmt !== undefined) {
+        copy = copyInfo(copyStmt);
+        break;
+      }
+    }
+    // Fingerprint the shape, not the text: libpg-query's fingerprint keeps some literals (FETCH counts, COPY file
+    // names, COMMENT text), and a shape-keyed cache must not make the fingerprint depend on which literal came first.
+    let fingerprint: string | undefined;
+    let cacheable = true;
+    try {
+      fingerprint = fingerprintSync(shape);
+    } catch {
+      cacheable = false;
+      try {
+        fingerprint = fingerprintSync(sql);
+      } catch {
+        // Parsed but not fingerprintable: leave it out rather than guess.
+      }
+    }
+    const analysis: SqlAnalysis = {
+      kind: node === undefined ? 'other' : statementKind(node[0], node[1]),
+      reads: objects.reads,
+      writes: objects.writes,
+      hasWhere: bounds.hasWhere,
+      hasLimit: bounds.hasLimit,
+      ...(copy === undefined ? {} : { copy }),
+      functions: objects.functions,
+      dangerousFunctions: objects.functions.filter(isDangerousFunction),
+      ...(fingerprint === undefined ? {} : { fingerprint }),
+      redacted,
+    };
+    return { analysis: freeze(analysis), cacheable };
+  }
+
+  function analyzeOrThrow(sql: string): SqlAnalysis {
+    const { redacted, shape } = redactSql(sql);
+    if (shape === '') return EMPTY;
+    const fits = shape.length <= maxCachedLength;
+    if (fits) {
+      const hit = cache.get(shape);
+      if (hit !== undefined) {
+        hits++;
+        return hit;
+      }
+    }
+    misses++;
+    let statements: readonly { stmt?: unknown }[];
+    try {
+      statements = parseSync(sql).stmts ?? [];
+    } catch (error) {
+      // Not cached: whether and where a statement fails can depend on its literals (`U&'\zzzz'`).
+      return unparsed(guessKind(redacted), redacted, sanitizeParseError(error));
+    }
+    if (statements.length === 0) return EMPTY;
+    const { analysis, cacheable } = analyzeParsed(statements, redacted, shape, sql);
+    if (fits && cacheable) cache.set(shape, analysis);
+    return analysis;
+  }
+
+  return {
+    analyze(sql: string): SqlAnalysis {
+      try {
+        return analyzeOrThrow(typeof sql === 'string' ? sql : String(sql));
+      } catch {
+        // A bug in this library must cost one statement's detail, never the statement or the collector.
+        let redacted: string;
+        try {
+          redacted = redactSql(String(sql)).redacted;
+        } catch {
+          redacted = redactByPattern(String(sql));
+        }
+        return unparsed(guessKind(redacted), redacted, 'internal analysis error');
+      }
+    },
+    hashParameter(value: string): string | undefined {
+      return hasher?.(value);
+    },
+    cacheStats(): SqlCacheStats {
+      return { size: cache.size, capacity: cache.capacity, hits, misses };
+    },
+  };
+}

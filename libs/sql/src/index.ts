@@ -1,0 +1,4 @@
+export { createSqlAnalyzer, type SqlAnalyzer, type SqlAnalyzerOptions, type SqlCacheStats } from './analyzer.js';
+export { isDangerousFunction } from './dangerous-functions.js';
+export { VigieSqlError, type SqlErrorCode } from './errors.js';
+export { redactSql, type Redaction } from './redact.js';
