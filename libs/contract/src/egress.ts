@@ -5,7 +5,10 @@ import { envelope } from './common.js';
 export const EgressSampleEvent = z.object({
   ...envelope,
   kind: z.literal('egress.sample'),
-  /** `tcp` sockets carry counters; a `unix` session has none, reported as such rather than as zero bytes. */
+  /**
+   * `tcp` sockets carry counters; a `unix` session has none, reported as such rather than as zero bytes: on a
+   * `unix` sample the byte fields are 0 and mean "not measurable", never "nothing sent".
+   */
   transport: z.enum(['tcp', 'unix']),
   /** Total bytes sent on the socket so far (`bytes_sent`). */
   bytesSent: z.number().int().nonnegative(),
@@ -15,5 +18,11 @@ export const EgressSampleEvent = z.object({
   bytesReceived: z.number().int().nonnegative().optional(),
   /** The socket closed: these are its final counters. */
   final: z.boolean(),
+  /**
+   * The client end of the TCP socket as the kernel reported it. On a final sample whose session could not be
+   * joined (the connection opened and closed between two looks at pg_stat_activity), `session` is absent and this
+   * is the only identity: the event is then keyed `<cluster>/egress/<address>`.
+   */
+  peer: z.object({ addr: z.string().min(1), port: z.number().int().min(0).max(65535) }).optional(),
 });
 export type EgressSampleEvent = z.infer<typeof EgressSampleEvent>;
