@@ -7,19 +7,32 @@
 #   bash deploy/local/stack.sh down     stop what `up` started (data is kept)
 #   bash deploy/local/stack.sh reset    down, then delete the state directory
 #
-# Runs as root on Debian 12. State: ${VIGIE_STACK_DIR:-<repo>/.stack}. Kafka topics get
-# ${VIGIE_KAFKA_PARTITIONS:-3} partitions. Addresses:
-#   PostgreSQL 127.0.0.1:55432 (cluster "vigie"; socket in /var/run/postgresql)
-#   Kafka      127.0.0.1:19092 (controller 127.0.0.1:19094)
-#   Prometheus 127.0.0.1:19090, Alertmanager 127.0.0.1:19093
+# Runs as root on Debian 12. Kafka topics get ${VIGIE_KAFKA_PARTITIONS:-3} partitions.
+#   PostgreSQL 127.0.0.1:55432 (socket in /var/run/postgresql), Kafka 127.0.0.1:19092 (controller
+#   127.0.0.1:19094), Prometheus 127.0.0.1:19090, Alertmanager 127.0.0.1:19093.
+#
+# State, all under ${VIGIE_STACK_DIR:-<repo>/.stack}:
+#   postgresql/data       the cluster (server log: postgresql/data/log/*.json, *.csv)
+#   kafka/                libs/ (jars), config/, data/, kafka.pid
+#   prometheus/data, alertmanager/data, *.pid next to them
+#   logs/                 apt, maven, postgresql/, kafka/, prometheus, alertmanager
+#
+# The PostgreSQL cluster is made with initdb/pg_ctl, not pg_createcluster: a Debian cluster is
+# registered machine-wide in /etc/postgresql/15/<name>, so two checkouts would fight over one name
+# and `reset` would leave its configuration behind. pg_lsclusters does not list it.
 set -euo pipefail
+umask 022 # state and logs readable by other local users (the postgres user must traverse them)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd -- "$SCRIPT_DIR/../.." && pwd)
 STATE_DIR=$(realpath -m -- "${VIGIE_STACK_DIR:-$REPO_DIR/.stack}")
 readonly SCRIPT_DIR REPO_DIR STATE_DIR
 
+# Every log the stack writes is under logs/, except PostgreSQL's own server log, which lives in
+# $PG_DATA/log where collector-pglog reads it.
 readonly LOG_DIR=$STATE_DIR/logs
+readonly PG_LOG_DIR=$LOG_DIR/postgresql
+readonly KAFKA_LOG_DIR=$LOG_DIR/kafka
 readonly MARKER=$STATE_DIR/.vigie-stack
 
 readonly PG_BIN=/usr/lib/postgresql/15/bin
@@ -58,7 +71,7 @@ say() { printf '%s\n' "$*"; }
 fail() {
   local component=$1 step=$2 message=$3 log
   shift 3
-  printf '%s: %s: %s\n' "$component" "$step" "$message" >&2
+  printf 'stack.sh: %s: %s: %s\n' "$component" "$step" "$message" >&2
   for log in "$@"; do
     if [[ -n $log && -s $log ]]; then
       printf '  last lines of %s:\n' "$log" >&2
@@ -113,8 +126,9 @@ pid_alive() {
   [[ -s $1 ]] || return 1
   pid=$(<"$1")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [[ -r /proc/$pid/cmdline ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$2"
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$2"* ]]
 }
 
 # start_daemon PIDFILE LOGFILE COMMAND...: start COMMAND in its own session, detached from this
@@ -251,7 +265,7 @@ pg_init() {
   fi
   install -d -o postgres -g postgres -m 0755 -- "$PG_DIR"
   rm -f -- "$PG_DIR"/*.sha256
-  local log=$PG_DIR/initdb.log
+  local log=$PG_LOG_DIR/initdb.log
   # Group access (0750/0640): a collector in the postgres group can read the server log.
   as_postgres "$PG_BIN/initdb" -D "$PG_DATA" --username=postgres --auth-local=peer --auth-host=scram-sha-256 \
     --encoding=UTF8 --locale=C.UTF-8 --allow-group-access >"$log" 2>&1 ||
@@ -290,7 +304,7 @@ pg_check_ready() {
 }
 
 pg_start() {
-  local startlog=$PG_DIR/startup.log changed
+  local startlog=$PG_LOG_DIR/startup.log changed
   changed=$(pg_configure)
   # The socket directory lives in /run: gone after a reboot on machines without postgresql-common's unit.
   install -d -o postgres -g postgres -m 2775 -- "$PG_SOCKET_DIR"
@@ -299,7 +313,7 @@ pg_start() {
       as_postgres "$PG_BIN/pg_ctl" reload -D "$PG_DATA" -s >/dev/null
       sleep 1
       if [[ $(pg_sql postgres -c "SELECT count(*) FROM pg_settings WHERE pending_restart") != 0 ]]; then
-        as_postgres "$PG_BIN/pg_ctl" restart -D "$PG_DATA" -m fast -w -t 60 -s -l "$startlog" >/dev/null 9>&- ||
+        as_postgres "$PG_BIN/pg_ctl" restart -D "$PG_DATA" -m fast -w -t 60 -s -l "$startlog" >/dev/null 2>&1 9>&- ||
           fail postgresql restart "the server did not come back with the new settings" "$startlog" "$(pg_newest_log csv)"
         say "postgresql: settings changed — restarted"
       else
@@ -322,7 +336,7 @@ pg_start() {
 # it was last applied (hash in the state dir) or what it makes is missing. Like every pg_sql session,
 # the loads run with pgaudit.log = 'none': 100,000 inserted rows must not flood the audit stream.
 pg_setup() {
-  local log=$PG_DIR/roles.log
+  local log=$PG_LOG_DIR/roles.log
   local roles_sql=$SCRIPT_DIR/sql/roles.sql app_sql=$SCRIPT_DIR/sql/app-schema.sql
   local roles_hash app_hash role_list
   roles_hash=$(file_hash "$roles_sql")
@@ -341,7 +355,7 @@ pg_setup() {
   fi
 
   local app_exists loaded=f
-  log=$PG_DIR/app.log
+  log=$PG_LOG_DIR/app.log
   app_exists=$(pg_sql postgres -c "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'app')")
   if [[ $app_exists == t ]]; then
     loaded=$(pg_sql app -c "SELECT to_regclass('public.citizens') IS NOT NULL AND to_regclass('social.case_notes') IS NOT NULL")
@@ -368,6 +382,7 @@ pg_setup() {
 
 pg_up() {
   pg_ensure_reachable
+  install -d -o postgres -g postgres -m 0755 -- "$PG_LOG_DIR"
   pg_init
   pg_start
   pg_setup
@@ -460,7 +475,7 @@ kafka_jars() {
 # Prints "changed" when the broker's configuration file was rewritten.
 kafka_configure() {
   local tmp
-  mkdir -p -- "$KAFKA_DIR/config" "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+  mkdir -p -- "$KAFKA_DIR/config" "$KAFKA_DIR/data" "$KAFKA_LOG_DIR"
   tmp=$(mktemp)
   cat >"$tmp" <<EOF
 # Written by deploy/local/stack.sh: one node that is both broker and controller (KRaft), loopback only.
@@ -498,7 +513,7 @@ EOF
 
 kafka_format() {
   [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
-  local id log=$KAFKA_DIR/logs/format.log
+  local id log=$KAFKA_LOG_DIR/format.log
   # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
   id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   kafka_tool kafka.tools.StorageTool format --cluster-id "$id" --config "$KAFKA_DIR/config/server.properties" >"$log" 2>&1 ||
@@ -509,16 +524,17 @@ kafka_format() {
 
 kafka_running() { pid_alive "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/libs"; }
 
-kafka_listed() { kafka_topics --list >"$KAFKA_DIR/logs/topics.list" 2>>"$KAFKA_DIR/logs/tools.log"; }
+# kafka_listed: the broker answers; its topics, one a line, are left in KAFKA_TOPIC_LIST.
+kafka_listed() { KAFKA_TOPIC_LIST=$(kafka_topics --list 2>>"$KAFKA_LOG_DIR/tools.log"); }
 
 kafka_start() {
   require_free_port kafka "$KAFKA_PORT"
   require_free_port kafka "$KAFKA_CONTROLLER_PORT"
-  start_daemon "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/kafka.out" \
+  start_daemon "$KAFKA_DIR/kafka.pid" "$KAFKA_LOG_DIR/kafka.out" \
     "$(java_bin)" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$KAFKA_LOG_DIR" -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" \
     -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$KAFKA_DIR/config/server.properties" ||
-    fail kafka start "the JVM did not start" "$KAFKA_DIR/logs/kafka.out"
+    fail kafka start "the JVM did not start" "$KAFKA_LOG_DIR/kafka.out"
   say "kafka: started on 127.0.0.1:$KAFKA_PORT (pid $(<"$KAFKA_DIR/kafka.pid"))"
 }
 
@@ -526,10 +542,10 @@ kafka_wait() {
   local deadline=$((SECONDS + 90))
   while :; do
     kafka_running ||
-      fail kafka wait "the broker exited during startup" "$KAFKA_DIR/logs/kafka.out" "$KAFKA_DIR/logs/server.log"
+      fail kafka wait "the broker exited during startup" "$KAFKA_LOG_DIR/kafka.out" "$KAFKA_LOG_DIR/server.log"
     if port_open "$KAFKA_PORT" && kafka_listed; then return 0; fi
     ((SECONDS < deadline)) ||
-      fail kafka wait "the broker does not list topics on 127.0.0.1:$KAFKA_PORT after 90 s" "$KAFKA_DIR/logs/tools.log" "$KAFKA_DIR/logs/server.log"
+      fail kafka wait "the broker does not list topics on 127.0.0.1:$KAFKA_PORT after 90 s" "$KAFKA_LOG_DIR/tools.log" "$KAFKA_LOG_DIR/server.log"
     sleep 1
   done
 }
@@ -537,13 +553,13 @@ kafka_wait() {
 kafka_create_topics() {
   local topic missing=()
   for topic in "${KAFKA_TOPICS[@]}"; do
-    grep -qxF -- "$topic" "$KAFKA_DIR/logs/topics.list" || missing+=("$topic")
+    grep -qxF -- "$topic" <<<"$KAFKA_TOPIC_LIST" || missing+=("$topic")
   done
   ((${#missing[@]} > 0)) || return 0
   for topic in "${missing[@]}"; do
     kafka_topics --create --if-not-exists --topic "$topic" --partitions "$KAFKA_PARTITIONS" --replication-factor 1 \
-      >>"$KAFKA_DIR/logs/tools.log" 2>&1 ||
-      fail kafka "create topics" "could not create $topic" "$KAFKA_DIR/logs/tools.log"
+      >>"$KAFKA_LOG_DIR/tools.log" 2>&1 ||
+      fail kafka "create topics" "could not create $topic" "$KAFKA_LOG_DIR/tools.log"
   done
   say "kafka: created topics ${missing[*]} ($KAFKA_PARTITIONS partitions)"
 }
@@ -566,8 +582,8 @@ kafka_up() {
 kafka_status() {
   if kafka_running && kafka_listed; then
     local n total
-    total=$(grep -c . "$KAFKA_DIR/logs/topics.list" || true)
-    n=$(grep -cxF -f <(printf '%s\n' "${KAFKA_TOPICS[@]}") "$KAFKA_DIR/logs/topics.list" || true)
+    total=$(grep -c . <<<"$KAFKA_TOPIC_LIST" || true)
+    n=$(grep -cxF -f <(printf '%s\n' "${KAFKA_TOPICS[@]}") <<<"$KAFKA_TOPIC_LIST" || true)
     status_line kafka up "127.0.0.1:$KAFKA_PORT" "$total topics ($n/${#KAFKA_TOPICS[@]} vigie.*), controller 127.0.0.1:$KAFKA_CONTROLLER_PORT, $(kafka_version)"
     ((n == ${#KAFKA_TOPICS[@]}))
   else
@@ -590,8 +606,8 @@ kafka_version() {
 prom_config_hash() { file_hash "$PROM_CONFIG" "$REPO_DIR"/deploy/prometheus/rules/*.yml; }
 
 prom_check_config() {
-  promtool check config "$PROM_CONFIG" >"$PROM_DIR/check.log" 2>&1 ||
-    fail prometheus "check config" "promtool rejects deploy/prometheus/prometheus.yml or its rules — fix them, then rerun" "$PROM_DIR/check.log"
+  promtool check config "$PROM_CONFIG" >"$LOG_DIR/prometheus-check.log" 2>&1 ||
+    fail prometheus "check config" "promtool rejects deploy/prometheus/prometheus.yml or its rules — fix them, then rerun" "$LOG_DIR/prometheus-check.log"
 }
 
 prom_running() { pid_alive "$PROM_DIR/prometheus.pid" "$PROM_DIR/data"; }
@@ -612,20 +628,19 @@ prom_up() {
   else
     prom_check_config
     require_free_port prometheus "$PROM_PORT"
-    start_daemon "$PROM_DIR/prometheus.pid" "$PROM_DIR/prometheus.log" \
+    start_daemon "$PROM_DIR/prometheus.pid" "$LOG_DIR/prometheus.log" \
       prometheus --config.file="$PROM_CONFIG" --storage.tsdb.path="$PROM_DIR/data" \
       --storage.tsdb.retention.time=7d --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle ||
-      fail prometheus start "the process did not start" "$PROM_DIR/prometheus.log"
+      fail prometheus start "the process did not start" "$LOG_DIR/prometheus.log"
     echo "$hash" >"$PROM_DIR/config.sha256"
     say "prometheus: started on 127.0.0.1:$PROM_PORT (pid $(<"$PROM_DIR/prometheus.pid"))"
   fi
-  wait_for 60 http_ok "http://127.0.0.1:$PROM_PORT/-/ready" ||
-    fail prometheus wait "not ready on 127.0.0.1:$PROM_PORT/-/ready after 60 s" "$PROM_DIR/prometheus.log"
+  wait_http_ready prometheus "$PROM_PORT" prom_running "$LOG_DIR/prometheus.log"
 }
 
 am_check_config() {
-  amtool check-config "$AM_CONFIG" >"$AM_DIR/check.log" 2>&1 ||
-    fail alertmanager "check config" "amtool rejects deploy/alertmanager/alertmanager.yml — fix it, then rerun" "$AM_DIR/check.log"
+  amtool check-config "$AM_CONFIG" >"$LOG_DIR/alertmanager-check.log" 2>&1 ||
+    fail alertmanager "check config" "amtool rejects deploy/alertmanager/alertmanager.yml — fix it, then rerun" "$LOG_DIR/alertmanager-check.log"
 }
 
 am_running() { pid_alive "$AM_DIR/alertmanager.pid" "$AM_DIR/data"; }
@@ -647,15 +662,24 @@ am_up() {
     am_check_config
     require_free_port alertmanager "$AM_PORT"
     # An empty --cluster.listen-address turns gossip off: nothing binds :9094.
-    start_daemon "$AM_DIR/alertmanager.pid" "$AM_DIR/alertmanager.log" \
+    start_daemon "$AM_DIR/alertmanager.pid" "$LOG_DIR/alertmanager.log" \
       prometheus-alertmanager --config.file="$AM_CONFIG" --storage.path="$AM_DIR/data" \
       --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= ||
-      fail alertmanager start "the process did not start" "$AM_DIR/alertmanager.log"
+      fail alertmanager start "the process did not start" "$LOG_DIR/alertmanager.log"
     echo "$hash" >"$AM_DIR/config.sha256"
     say "alertmanager: started on 127.0.0.1:$AM_PORT (pid $(<"$AM_DIR/alertmanager.pid"))"
   fi
-  wait_for 60 http_ok "http://127.0.0.1:$AM_PORT/-/ready" ||
-    fail alertmanager wait "not ready on 127.0.0.1:$AM_PORT/-/ready after 60 s" "$AM_DIR/alertmanager.log"
+  wait_http_ready alertmanager "$AM_PORT" am_running "$LOG_DIR/alertmanager.log"
+}
+
+# wait_http_ready NAME PORT RUNNING_FN LOG: until /-/ready answers 200; fail early if the process dies.
+wait_http_ready() {
+  local deadline=$((SECONDS + 60))
+  until http_ok "http://127.0.0.1:$2/-/ready"; do
+    "$3" || fail "$1" wait "the process exited during startup" "$4"
+    ((SECONDS < deadline)) || fail "$1" wait "not ready on http://127.0.0.1:$2/-/ready after 60 s" "$4"
+    sleep 0.5
+  done
 }
 
 http_status() { # http_status NAME PORT RUNNING_FN
@@ -675,6 +699,8 @@ status_line() { printf '%-13s %-5s %-16s %s\n' "$1" "$2" "$3" "$4"; }
 
 cmd_up() {
   require_root up
+  [[ $KAFKA_PARTITIONS =~ ^[1-9][0-9]*$ ]] ||
+    fail kafka config "VIGIE_KAFKA_PARTITIONS must be a positive integer, not '$KAFKA_PARTITIONS'"
   take_lock
   local started=$SECONDS
   ensure_packages
@@ -695,12 +721,14 @@ cmd_status() {
   return "$rc"
 }
 
-# Processes of this stack that are still alive: anything whose command line names the state dir,
-# plus the postmaster's children (their titles are rewritten to "postgres: vigie: …").
+# leftover_processes POSTMASTER_PID: processes `up` started that are still alive, found by the
+# paths on their command lines (not by name: other Kafkas and Prometheuses are none of our
+# business), plus the postmaster's children, whose titles read "postgres: vigie: …".
 leftover_processes() {
-  ps -eo pid=,ppid=,args= | awk -v dir="$STATE_DIR" -v pm="${1:-0}" -v self=$$ '
-    $1 == self { next }
-    index($0, dir) > 0 && $0 !~ /(^| )(ps|awk|stack\.sh) / { print; next }
+  ps -eo pid=,ppid=,args= | awk -v pm="${1:-0}" -v pg="-D $PG_DATA" -v kafka="$KAFKA_DIR/libs/" \
+    -v prom="--storage.tsdb.path=$PROM_DIR/data" -v am="--storage.path=$AM_DIR/data" '
+    $3 == "awk" { next }
+    index($0, pg) || index($0, kafka) || index($0, prom) || index($0, am) { print; next }
     pm != 0 && ($1 == pm || $2 == pm) { print }'
 }
 
@@ -733,8 +761,8 @@ cmd_reset() {
   fi
 }
 
-usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+usage() { # the header comment of this file
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
 }
 
 main() {
