@@ -1,0 +1,247 @@
+import type { Pgoutput } from 'pg-logical-replication';
+import type { Registry } from 'prom-client';
+import { encodeEvent, entityKey, type VigieEvent } from '@vigie/contract';
+import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
+import type { CompiledPolicy } from '@vigie/policy';
+import { buildHttpServer, createMetricsRegistry, rateLimited, type Logger, type Readiness } from '@vigie/runtime';
+import { createTxnAggregator } from './aggregate-txn.js';
+import type { ReplicationConfig } from './config.js';
+import { lsnToNumber } from './lsn.js';
+import { createReplicationMetrics } from './metrics.js';
+import { ensureReplication, type PgConnection } from './setup-replication.js';
+import { createKafkaSink } from './sink-kafka.js';
+import { createReplicationSource } from './source-replication.js';
+import { createSlotHealthPoller, type HealthSnapshot } from './source-slot-health.js';
+
+/** Dependencies of {@link createReplicationCollector}. */
+export interface ReplicationCollectorDeps {
+  logger: Logger;
+  policy: CompiledPolicy;
+  /** Defaults to a fresh registry labelled `collector-replication`. */
+  registry?: Registry;
+  /** Start the HTTP server (/metrics, /healthz, /readyz); tests turn it off. Default true. */
+  http?: boolean;
+}
+
+/** A built collector: nothing runs until `start()`. */
+export interface ReplicationCollector {
+  /** Creates the publication/slot/topics if missing, then streams. Resolves once the loops are started. */
+  start(): Promise<void>;
+  /** Stops reading, waits for Kafka to acknowledge what was read, confirms it to the server, disconnects. */
+  stop(): Promise<void>;
+  readiness(): Readiness;
+  /** Runs one slot/publication poll now and publishes it. */
+  pollHealth(): Promise<HealthSnapshot | undefined>;
+  readonly registry: Registry;
+  /** Last LSN confirmed to the server. */
+  readonly confirmedLsn: bigint;
+  /** Whether rows are inspected for personal data (policy says pre-production, or forced). */
+  readonly scansPersonalData: boolean;
+  /** Port the HTTP server listens on, once started (0 before). */
+  readonly httpPort: number;
+}
+
+/**
+ * Builds the replication collector: pgoutput stream → per-transaction summary → Kafka, confirming a commit LSN to
+ * the server only once Kafka acknowledged it and everything before; plus the slot/publication health poller.
+ */
+export function createReplicationCollector(
+  config: Readonly<ReplicationConfig>,
+  { logger, policy, registry = createMetricsRegistry('collector-replication'), http = true }: ReplicationCollectorDeps,
+): ReplicationCollector {
+  const metrics = createReplicationMetrics(registry);
+  const environment = policy.environmentOf(config.cluster);
+  const scansPersonalData =
+    config.personalData.scan === 'on' || (config.personalData.scan === 'auto' && environment === 'pre-production');
+  if (environment === undefined) {
+    logger.warn({ cluster: config.cluster }, 'cluster not in the site policy: treated as production (no row scan)');
+  }
+
+  const connection: PgConnection = {
+    host: config.connection.host,
+    port: config.connection.port,
+    database: config.connection.database,
+    user: config.connection.user,
+    ...(config.connection.password !== undefined ? { password: config.connection.password } : {}),
+  };
+  const setup: PgConnection | undefined = config.setup
+    ? {
+        ...connection,
+        user: config.setup.user,
+        ...(config.setup.password !== undefined ? { password: config.setup.password } : { password: undefined }),
+      }
+    : undefined;
+
+  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
+  const producer = createReliableProducer(kafka, { logger });
+  const sink = createKafkaSink({
+    producer,
+    logger,
+    maxBatch: config.batch.maxEvents,
+    onConfirmed: (lsn) => source.confirm(lsn),
+    onSent: (n) => metrics.eventsSent.inc(n),
+  });
+  const aggregator = createTxnAggregator({
+    cluster: config.cluster,
+    messagePrefix: config.messages.prefix,
+    maxMessages: config.messages.maxPerTxn,
+    maxMessageChars: config.messages.maxChars,
+    scanPersonalData: scansPersonalData,
+  });
+  const changes = {
+    insert: metrics.changes.labels({ op: 'insert' }),
+    update: metrics.changes.labels({ op: 'update' }),
+    delete: metrics.changes.labels({ op: 'delete' }),
+    truncate: metrics.changes.labels({ op: 'truncate' }),
+  };
+  const logUnknown = rateLimited(60_000, (suppressed: number, tag: string) =>
+    logger.warn({ tag, suppressed }, 'unexpected pgoutput message ignored'),
+  );
+
+  const publish = (event: VigieEvent, key: string, ackLsn?: bigint) => {
+    const topic = event.kind === 'collector.heartbeat' ? config.topics.activity : config.topics.changes;
+    sink.push({ topic, key, value: encodeEvent(event) }, ackLsn);
+    metrics.pendingEvents.set(sink.pending);
+  };
+
+  const onMessage = async (lsn: string, m: Pgoutput.Message): Promise<void> => {
+    switch (m.tag) {
+      case 'begin':
+        aggregator.begin(m.xid, m.commitLsn, m.commitTime as bigint);
+        return;
+      case 'insert':
+        changes.insert.inc();
+        aggregator.change('insert', m.relation, m.new);
+        return;
+      case 'update':
+        changes.update.inc();
+        aggregator.change('update', m.relation, m.new);
+        return;
+      case 'delete':
+        changes.delete.inc();
+        aggregator.change('delete', m.relation, null);
+        return;
+      case 'truncate':
+        changes.truncate.inc(m.relations.length);
+        aggregator.truncate(m.relations);
+        return;
+      case 'message': {
+        const kept = aggregator.message(m.prefix, m.content, m.transactional);
+        metrics.messages.inc({ kept: kept ? 'true' : 'false' });
+        return;
+      }
+      case 'commit': {
+        const done = aggregator.commit(m.commitEndLsn, lsn);
+        metrics.transactions.inc();
+        if (done.personalDataValues > 0) metrics.personalData.inc(done.personalDataValues);
+        publish(done.event, entityKey(config.cluster, `xid/${done.event.xid}`), done.ackLsn);
+        // Backpressure: with Kafka slow or down, stop reading (flow control pauses the socket) instead of buffering.
+        if (sink.pending > config.batch.maxPending) await sink.whenAtMost(Math.floor(config.batch.maxPending / 2));
+        return;
+      }
+      case 'relation':
+      case 'type':
+      case 'origin':
+        return;
+      default:
+        logUnknown((m as { tag: string }).tag);
+    }
+  };
+
+  const source = createReplicationSource({
+    connection,
+    slot: config.slot,
+    publication: config.publication,
+    logger,
+    maxBackoffMs: config.reconnect.maxBackoffMs,
+    handler: {
+      onMessage,
+      onDisconnect: () => aggregator.reset(),
+      isSettled: () => !aggregator.open && sink.pending === 0,
+    },
+    onConnectionChange: (up) => metrics.connected.set(up ? 1 : 0),
+    onReconnect: (reason) => metrics.reconnects.inc({ reason }),
+    onConfirmed: (lsn) => {
+      metrics.confirmedLsn.set(lsnToNumber(lsn));
+      metrics.pendingEvents.set(sink.pending);
+    },
+    onReceived: (lsn) => metrics.receivedLsn.set(lsnToNumber(lsn)),
+    // A slot dropped while we run is created again (at the server's current position: the gap is visible in the
+    // slot events and the logs). A lost slot is not: see VIGIE_REPLICATION_SLOT_LOST.
+    beforeConnect: async () => {
+      await ensureReplication({ connection, setup, slot: config.slot, publication: config.publication, logger });
+    },
+  });
+
+  const health = createSlotHealthPoller({
+    connection,
+    cluster: config.cluster,
+    ownSlot: config.slot,
+    ownPublication: config.publication,
+    isKnownSlot: (n) => policy.isKnownSlot(n),
+    isKnownPublication: (n) => policy.isKnownPublication(n),
+    intervalMs: config.health.intervalMs,
+    maxSlotSeries: config.health.maxSlotSeries,
+    metrics,
+    logger,
+    emit: ({ slots, publications, heartbeat }) => {
+      for (const s of slots) publish(s, entityKey(config.cluster, `slot/${s.slot}`));
+      for (const p of publications) publish(p, entityKey(config.cluster, `publication/${p.database}/${p.publication}`));
+      publish(heartbeat, entityKey(config.cluster, `collector/collector-replication/${heartbeat.instance}`));
+    },
+  });
+
+  const server = http ? buildHttpServer({ registry, readiness: () => readiness() }) : undefined;
+  let httpPort = 0;
+
+  const readiness = (): Readiness => {
+    const reasons: string[] = [];
+    if (!source.connected) reasons.push(`replication: ${source.lastError ?? 'not connected'}`);
+    if (producer.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'failing'}`);
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  return {
+    async start() {
+      await ensureReplication({ connection, setup, slot: config.slot, publication: config.publication, logger });
+      await ensureTopics(kafka, [...new Set([config.topics.changes, config.topics.activity])], {
+        partitions: config.kafka.partitions,
+      });
+      if (server) {
+        await server.listen({ host: config.http.host, port: config.http.port });
+        const address = server.server.address();
+        httpPort = typeof address === 'object' && address ? address.port : 0;
+      }
+      source.start();
+      health.start();
+      logger.info(
+        {
+          slot: config.slot,
+          publication: config.publication,
+          scansPersonalData,
+          environment: environment ?? 'unknown',
+        },
+        'collector-replication started',
+      );
+    },
+    async stop() {
+      await health.stop();
+      // Confirm what Kafka has, while the connection is still open; the rest is sent again next time.
+      await source.stop(async () => {
+        await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      });
+      await producer.stop();
+      await server?.close();
+    },
+    readiness,
+    pollHealth: () => health.pollOnce(),
+    registry,
+    get confirmedLsn() {
+      return source.confirmedLsn;
+    },
+    scansPersonalData,
+    get httpPort() {
+      return httpPort;
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { parseArgs } from 'node:util';
+import { compilePolicy, loadPolicy, policyFileFrom } from '@vigie/policy';
+import { EXIT, createLogger, loadConfig, runService } from '@vigie/runtime';
+import { createReplicationCollector } from './app.js';
+import { ReplicationConfig } from './config.js';
+
+const USAGE = 'usage: vigie run collector-replication [--config <file>] [--policy <file>]';
+
+/** Entry point of `vigie run collector-replication`: the only place that reads the environment and exits. */
+export async function main(args: string[], env: Record<string, string | undefined>): Promise<void> {
+  let values: { config?: string | undefined; policy?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { config: { type: 'string' }, policy: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(EXIT.config);
+  }
+  await runService(async () => {
+    const config = loadConfig(ReplicationConfig, { file: values.config, env });
+    const policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
+    const logger = createLogger('collector-replication', { level: config.log.level });
+    const collector = createReplicationCollector(config, { logger, policy });
+    await collector.start();
+    return { stop: () => collector.stop(), logger };
+  });
+}
