@@ -1,0 +1,18 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Checks an `Authorization: Bearer <token>` header in constant time: both sides are hashed first so the
+ * comparison always runs on equal-length digests and leaks neither the token nor its length.
+ */
+export function bearerChecker(token: string | undefined): (header: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const expected = createHash('sha256').update(token).digest();
+  return (header) => {
+    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const given = createHash('sha256')
+      .update(match?.[1] ?? '')
+      .digest();
+    // Compare even when the header is missing, so every refusal costs the same.
+    return timingSafeEqual(given, expected) && match !== null;
+  };
+}

@@ -1,0 +1,126 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { z } from 'zod';
+import type { AlertStore, StoredAlert } from '../store/alert-store.js';
+import { bearerChecker } from './auth.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { AckBody, AlertParams, AlertQuery, SessionParams, TimelineQuery, type ApiError } from './schemas.js';
+
+/** Options of {@link registerApi}. */
+export interface ApiOptions {
+  store: Pick<AlertStore, 'listAlerts' | 'getAlert' | 'ack' | 'sessionTimeline'>;
+  /** Bearer token; undefined = anonymous access (only when the config allowed it). */
+  token: string | undefined;
+  /** Base URL used in links (`http://127.0.0.1:18080`); a function because the port is known only after listen. */
+  baseUrl: () => string;
+  /** Called when an alert is acknowledged (audit log: who, which alert id). */
+  onAck?: (id: string, by: string) => void;
+}
+
+const OPENAPI_PATH = '/api/openapi.json';
+
+function parse<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  reply: FastifyReply,
+  where: string,
+): z.infer<S> | undefined {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const body: ApiError = {
+    error: 'VIGIE_API_BAD_REQUEST',
+    message: `invalid ${where}`,
+    details: result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  };
+  void reply.code(400).send(body);
+  return undefined;
+}
+
+function notFound(reply: FastifyReply, what: string) {
+  const body: ApiError = { error: 'VIGIE_API_NOT_FOUND', message: `${what} not found` };
+  return reply.code(404).send(body);
+}
+
+/**
+ * Adds the evidence API to the service's fastify server (the one that already serves /metrics, /healthz and
+ * /readyz). Every `/api/*` route but the OpenAPI document needs the bearer token; inputs are validated with the
+ * zod schemas the OpenAPI document is built from, so the two cannot drift.
+ */
+export function registerApi(app: FastifyInstance, { store, token, baseUrl, onAck }: ApiOptions): void {
+  const authorized = bearerChecker(token);
+  const links = (s: StoredAlert) => {
+    const a = s.alert;
+    const base = baseUrl();
+    const self = `${base}/api/alerts/${encodeURIComponent(a.id)}`;
+    return {
+      ...s,
+      links: {
+        self,
+        ...(a.sessionId !== undefined
+          ? {
+              timeline: `${base}/api/sessions/${encodeURIComponent(a.cluster)}/${encodeURIComponent(a.sessionId)}`,
+            }
+          : {}),
+      },
+    };
+  };
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0] ?? '';
+    if (!path.startsWith('/api/') || path === OPENAPI_PATH) return;
+    if (!authorized(req.headers.authorization)) {
+      const body: ApiError = { error: 'VIGIE_API_UNAUTHORIZED', message: 'missing or wrong bearer token' };
+      await reply.code(401).header('www-authenticate', 'Bearer realm="vigie"').send(body);
+    }
+  });
+
+  let openapi: Record<string, unknown> | undefined;
+  app.get(OPENAPI_PATH, async () => (openapi ??= buildOpenApiDocument(baseUrl())));
+
+  app.get('/api/alerts', async (req, reply) => {
+    const q = parse(AlertQuery, req.query, reply, 'query string');
+    if (!q) return reply;
+    const alerts = await store.listAlerts({
+      ...(q.rule !== undefined ? { rule: q.rule } : {}),
+      ...(q.severity !== undefined ? { severity: q.severity } : {}),
+      ...(q.status !== undefined ? { status: q.status } : {}),
+      ...(q.since !== undefined ? { since: new Date(q.since) } : {}),
+      ...(q.role !== undefined ? { role: q.role } : {}),
+      ...(q.cluster !== undefined ? { cluster: q.cluster } : {}),
+      limit: q.limit,
+    });
+    return { alerts: alerts.map(links) };
+  });
+
+  app.get('/api/alerts/:id', async (req, reply) => {
+    const p = parse(AlertParams, req.params, reply, 'path');
+    if (!p) return reply;
+    const found = await store.getAlert(p.id);
+    return found ? links(found) : notFound(reply, 'alert');
+  });
+
+  app.post('/api/alerts/:id/ack', async (req, reply) => {
+    const p = parse(AlertParams, req.params, reply, 'path');
+    if (!p) return reply;
+    const body = parse(AckBody, req.body, reply, 'body');
+    if (!body) return reply;
+    const acked = await store.ack(p.id, body.by, body.comment);
+    if (!acked) return notFound(reply, 'alert');
+    onAck?.(p.id, body.by);
+    return links(acked);
+  });
+
+  app.get('/api/sessions/:cluster/:sessionId', async (req, reply) => {
+    const p = parse(SessionParams, req.params, reply, 'path');
+    if (!p) return reply;
+    const q = parse(TimelineQuery, req.query, reply, 'query string');
+    if (!q) return reply;
+    const rows = await store.sessionTimeline(p.cluster, p.sessionId, q.limit + 1);
+    if (rows.length === 0) return notFound(reply, 'session timeline');
+    return {
+      cluster: p.cluster,
+      sessionId: p.sessionId,
+      events: rows.slice(0, q.limit).map(({ eventId, ts, kind, body }) => ({ eventId, ts, kind, body })),
+      truncated: rows.length > q.limit,
+    };
+  });
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { Alert, SessionId, Severity } from '@vigie/contract';
+
+/** Query string of `GET /api/alerts`. */
+export const AlertQuery = z
+  .object({
+    rule: z.string().min(1).max(200).optional().describe('Rule id, e.g. `dump`.'),
+    severity: Severity.optional(),
+    status: z.enum(['firing', 'resolved']).optional(),
+    since: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe('Only alerts last seen at or after this instant (ISO 8601).'),
+    role: z.string().min(1).max(200).optional().describe('Login or effective role.'),
+    cluster: z.string().min(1).max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type AlertQuery = z.infer<typeof AlertQuery>;
+
+/** Path parameters of `/api/alerts/:id`. */
+export const AlertParams = z.object({ id: z.string().min(1).max(500) });
+
+/** Path parameters of `/api/sessions/:cluster/:sessionId`. */
+export const SessionParams = z.object({ cluster: z.string().min(1).max(200), sessionId: SessionId });
+
+/** Query string of the session timeline. */
+export const TimelineQuery = z.object({ limit: z.coerce.number().int().min(1).max(5000).default(1000) }).strict();
+
+/** Body of `POST /api/alerts/:id/ack`. */
+export const AckBody = z
+  .object({
+    by: z.string().trim().min(1).max(200).describe('Who acknowledges (a name or on-call handle).'),
+    comment: z.string().max(2000).optional(),
+  })
+  .strict();
+export type AckBody = z.infer<typeof AckBody>;
+
+/** What a human did with an alert. */
+export const AckInfo = z.object({ at: z.iso.datetime(), by: z.string(), comment: z.string().optional() });
+
+/** An alert as the API returns it. */
+export const AlertRecord = z.object({
+  alert: Alert,
+  ack: AckInfo.optional(),
+  updatedAt: z.iso.datetime(),
+  links: z.object({ self: z.string(), timeline: z.string().optional() }),
+});
+
+/** Response of `GET /api/alerts`. */
+export const AlertList = z.object({ alerts: z.array(AlertRecord) });
+
+/** One redacted event of a session timeline. */
+export const TimelineEvent = z.object({
+  eventId: z.string(),
+  ts: z.iso.datetime(),
+  kind: z.string(),
+  body: z.record(z.string(), z.unknown()),
+});
+
+/** Response of `GET /api/sessions/:cluster/:sessionId`. */
+export const SessionTimeline = z.object({
+  cluster: z.string(),
+  sessionId: z.string(),
+  events: z.array(TimelineEvent),
+  /** True when `limit` cut the timeline. */
+  truncated: z.boolean(),
+});
+
+/** Every 4xx/5xx body. */
+export const ApiError = z.object({
+  error: z.string().describe('A VIGIE_API_* code.'),
+  message: z.string(),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type ApiError = z.infer<typeof ApiError>;

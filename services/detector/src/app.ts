@@ -1,0 +1,259 @@
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Alert } from '@vigie/contract';
+import {
+  createBatchConsumer,
+  createKafka,
+  createReliableProducer,
+  ensureTopics,
+  type BatchConsumer,
+} from '@vigie/kafka';
+import type { ReliableProducer } from '@vigie/kafka';
+import { compilePolicy, loadPolicy, type CompiledPolicy } from '@vigie/policy';
+import {
+  buildHttpServer,
+  createLogger,
+  createMetricsRegistry,
+  describeError,
+  VigieError,
+  type Logger,
+  type Readiness,
+} from '@vigie/runtime';
+import { registerApi } from './api/routes.js';
+import type { DetectorConfig } from './config.js';
+import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
+import { createDetectorMetrics, type EventSource } from './metrics.js';
+import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
+import { createBatchHandler, type AlertListener } from './sinks/batch-handler.js';
+import { alertMessages, deadLetterMessages } from './sinks/kafka-messages.js';
+import { createAlertStore, type AlertStore } from './store/alert-store.js';
+import { createTimelineRecorder } from './store/timeline.js';
+
+/** What the detector needs besides its config; everything has a default. Tests and `vigie start` inject some. */
+export interface DetectorDeps {
+  logger?: Logger;
+  registry?: Registry;
+  /** The compiled site policy (default: the shipped local policy). */
+  policy?: CompiledPolicy;
+  /** Privileged roles (default: the policy's `roles.privileged` list only). */
+  privileged?: PrivilegedRoles;
+  /** Builds the rule engine (default: the shipped rules plus `engine.rulesFile`). */
+  createEngine?: (args: {
+    config: DetectorConfig;
+    policy: CompiledPolicy;
+    privileged: PrivilegedRoles;
+  }) => DetectorEngine;
+}
+
+/** A running detector, as `main.ts`, `vigie start` and the tests drive it. */
+export interface Detector {
+  /** Migrates the store, restores firing alerts, listens, joins the consumer group. Throws VigieError. */
+  start(): Promise<void>;
+  /** Leaves the group after the current batch, delivers what it can to Alertmanager, closes everything. */
+  stop(): Promise<void>;
+  /** Every alert state the detector delivered (after Kafka and the store have it); returns an unsubscribe. */
+  onAlert(listener: AlertListener): () => void;
+  /** Base URL of the API and /metrics once started (`http://127.0.0.1:18080`). */
+  readonly url: string;
+  readonly port: number;
+  readiness(): Readiness;
+  /** Waits until Alertmanager has every queued alert state (tests, shutdown). */
+  flushAlertmanager(timeoutMs?: number): Promise<boolean>;
+  readonly logger: Logger;
+}
+
+const RESOLVED_REPUSH_MS = 15 * 60_000;
+const RETENTION_EVERY_MS = 60 * 60_000;
+
+/**
+ * Builds the detector from its config: consumer group → engine → sinks (Kafka alerts, PostgreSQL store,
+ * Alertmanager) → API and metrics. No side effect until `start()`.
+ */
+export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}): Detector {
+  const logger = deps.logger ?? createLogger('detector', { level: config.log.level });
+  const registry = deps.registry ?? createMetricsRegistry('detector');
+  const policy = deps.policy ?? compilePolicy(loadPolicy());
+  const privileged: PrivilegedRoles = deps.privileged ?? {
+    isPrivileged: (_cluster, role) => policy.isListedPrivileged(role),
+  };
+  if (!deps.createEngine) {
+    throw new VigieError('VIGIE_DETECTOR_NO_ENGINE', 'no rule engine factory given');
+  }
+  const engine = deps.createEngine({ config, policy, privileged });
+  const store: AlertStore = createAlertStore({
+    connectionString: config.store.connectionString,
+    schema: config.store.schema,
+  });
+  const timeline = createTimelineRecorder({
+    preAlertEvents: config.store.timelinePreAlertEvents,
+    maxEventsPerSession: config.store.timelineMaxEventsPerSession,
+    maxSessions: config.engine.maxSessions,
+  });
+  const sources = new Map<string, EventSource>([
+    [config.topics.activity, 'activity'],
+    [config.topics.egress, 'egress'],
+    [config.topics.changes, 'changes'],
+  ]);
+
+  let alertmanager: AlertmanagerSink | undefined;
+  let producer: ReliableProducer | undefined;
+  let consumer: BatchConsumer | undefined;
+  let stopping = false;
+  let consuming = false;
+  let storeError: string | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let url = '';
+  let port = 0;
+
+  const metrics = createDetectorMetrics(registry, {
+    sessionsTracked: () => engine.stats.sessionsTracked,
+    activeAlerts: () => handler.activeByRule(),
+    alertmanagerQueue: () => alertmanager?.queued ?? 0,
+  });
+
+  const handler = createBatchHandler({
+    engine,
+    policy,
+    metrics,
+    timeline,
+    logger,
+    cluster: config.cluster,
+    sources,
+    isStopping: () => stopping,
+    sinks: {
+      publish: async (alerts, deadLetters) => {
+        if (!producer) throw new VigieError('VIGIE_DETECTOR_NOT_STARTED', 'producer not started');
+        await producer.send([
+          ...alertMessages(alerts, config.topics.alerts),
+          ...deadLetterMessages(deadLetters, config.topics.deadletter),
+        ]);
+      },
+      store,
+      notify: (alerts) => alertmanager?.enqueue(alerts),
+    },
+  });
+
+  const http = buildHttpServer({
+    registry,
+    readiness: () => readiness(),
+  });
+
+  function readiness(): Readiness {
+    const reasons: string[] = [];
+    if (!consuming) reasons.push('consumer: not in the group yet');
+    if (producer?.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
+    if (storeError !== undefined) reasons.push(`store: ${storeError}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  const every = (ms: number, fn: () => Promise<void>) => {
+    const t = setInterval(() => {
+      fn().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'periodic task failed'));
+    }, ms);
+    t.unref();
+    timers.push(t);
+  };
+
+  return {
+    get url() {
+      return url;
+    },
+    get port() {
+      return port;
+    },
+    logger,
+    readiness,
+    onAlert: (listener) => handler.onAlert(listener),
+    flushAlertmanager: (timeoutMs) => alertmanager?.flush(timeoutMs) ?? Promise.resolve(true),
+
+    async start() {
+      const applied = await store.migrate();
+      if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
+
+      registerApi(http, {
+        store,
+        token: config.api.token,
+        baseUrl: () => url,
+        onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
+      });
+      await http.listen({ host: config.http.host, port: config.http.port });
+      port = (http.server.address() as AddressInfo).port;
+      url = config.http.publicUrl ?? `http://${config.http.host}:${port}`;
+
+      if (config.alertmanager.url !== '') {
+        alertmanager = createAlertmanagerSink({
+          url: config.alertmanager.url,
+          links: { apiBaseUrl: url, runbookBaseUrl: config.alertmanager.runbookBaseUrl },
+          logger,
+          resendIntervalMs: config.alertmanager.resendIntervalMs,
+          timeoutMs: config.alertmanager.timeoutMs,
+          maxQueue: config.alertmanager.maxQueue,
+          onPushFailure: () => metrics.pushFailures.inc(),
+          onDropped: () => metrics.pushDropped.inc(),
+          onDelivered: (alert: Alert, at: number) =>
+            metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000)),
+        });
+        alertmanager.start();
+      }
+
+      // Restart safety: the engine continues the incidents the store says are firing (same ids, next revision),
+      // and Alertmanager gets them again in case the previous process died before pushing.
+      const firing = await store.loadFiring(config.cluster);
+      handler.restore(firing);
+      const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS), config.cluster);
+      alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
+      logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+
+      const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
+      const inputs = [config.topics.activity, config.topics.egress, config.topics.changes];
+      await ensureTopics(kafka, [...inputs, config.topics.alerts, config.topics.deadletter], {
+        partitions: config.kafka.partitions,
+      });
+      producer = createReliableProducer(kafka, { logger });
+      consumer = createBatchConsumer(kafka, {
+        groupId: config.kafka.groupId,
+        topics: inputs,
+        logger,
+        handleBatch: async (batch) => {
+          await handler.handleBatch(
+            batch.topic,
+            batch.partition,
+            batch.messages.map((m) => ({ offset: m.offset, value: m.value })),
+          );
+        },
+      });
+      consumer.consumer.on(consumer.consumer.events.GROUP_JOIN, () => (consuming = true));
+      consumer.consumer.on(consumer.consumer.events.CRASH, () => (consuming = false));
+      await consumer.start();
+
+      every(config.engine.tickIntervalMs, async () => {
+        if (stopping) return;
+        await handler.tick(Date.now());
+        timeline.evictIdle(Date.now() - config.engine.idleSessionMs);
+        try {
+          await store.ping();
+          storeError = undefined;
+        } catch (error) {
+          storeError = describeError(error);
+        }
+      });
+      every(RETENTION_EVERY_MS, async () => {
+        const days = config.store.timelineRetentionDays;
+        const removed = await store.pruneTimeline(new Date(Date.now() - days * 86_400_000));
+        if (removed > 0) logger.info({ removed }, 'old timeline events pruned');
+      });
+      logger.info({ url, groupId: config.kafka.groupId, topics: inputs }, 'detector started');
+    },
+
+    async stop() {
+      stopping = true;
+      for (const t of timers) clearInterval(t);
+      await consumer?.stop().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'consumer stop'));
+      consuming = false;
+      await alertmanager?.stop();
+      await producer?.stop();
+      await http.close();
+      await store.close();
+    },
+  };
+}

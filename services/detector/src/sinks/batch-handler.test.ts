@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { encodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
+import { compilePolicy, loadPolicy } from '@vigie/policy';
+import { createLogger } from '@vigie/runtime';
+import type { DetectorEngine } from '../engine/types.js';
+import { createDetectorMetrics } from '../metrics.js';
+import type { RoleSeen, TimelineEntry } from '../store/alert-store.js';
+import { createTimelineRecorder } from '../store/timeline.js';
+import { createBatchHandler } from './batch-handler.js';
+import { sampleAlert, sampleStatement } from './fixtures.js';
+
+/** A stand-in engine: alerts on any statement that COPYs, one incident per session. */
+function copyEngine(): DetectorEngine & { seen: string[] } {
+  const revisions = new Map<string, number>();
+  const seen: string[] = [];
+  return {
+    seen,
+    process(event: VigieEvent): Alert[] {
+      seen.push(event.id);
+      if (event.kind !== 'statement' || !event.sql.redacted.startsWith('COPY')) return [];
+      const id = `dump:${event.cluster}:${event.session?.id ?? ''}`;
+      const revision = (revisions.get(id) ?? 0) + 1;
+      revisions.set(id, revision);
+      return [sampleAlert({ id, sessionId: event.session?.id, revision, lastSeen: event.ts })];
+    },
+    tick: () => [],
+    restore(alerts) {
+      for (const a of alerts) revisions.set(a.id, a.revision);
+    },
+    stats: { sessionsTracked: 1, sessionsEvicted: 0 },
+  };
+}
+
+function setup() {
+  const engine = copyEngine();
+  const registry = new Registry();
+  const metrics = createDetectorMetrics(registry, {
+    sessionsTracked: () => 0,
+    activeAlerts: () => handler.activeByRule(),
+    alertmanagerQueue: () => 0,
+  });
+  const published: { alerts: Alert[]; deadLetters: DeadLetter[] }[] = [];
+  const stored: Alert[] = [];
+  const timeline: TimelineEntry[] = [];
+  const roles: RoleSeen[] = [];
+  const notified: Alert[] = [];
+  const handler = createBatchHandler({
+    engine,
+    policy: compilePolicy(loadPolicy()),
+    metrics,
+    timeline: createTimelineRecorder({ preAlertEvents: 8, maxEventsPerSession: 100, maxSessions: 100 }),
+    logger: createLogger('test', { level: 'silent' }),
+    cluster: 'local',
+    sources: new Map([['act', 'activity' as const]]),
+    sinks: {
+      publish: async (alerts, deadLetters) => {
+        published.push({ alerts: [...alerts], deadLetters: [...deadLetters] });
+      },
+      store: {
+        upsertAlerts: async (a) => void stored.push(...a),
+        appendTimeline: async (e) => void timeline.push(...e),
+        touchRoles: async (r) => void roles.push(...r),
+      },
+      notify: (a) => void notified.push(...a),
+    },
+  });
+  return { engine, registry, handler, published, stored, timeline, roles, notified };
+}
+
+const msg = (offset: number, event: VigieEvent | string) => ({
+  offset: String(offset),
+  value: typeof event === 'string' ? Buffer.from(event) : encodeEvent(event),
+});
+
+describe('batch handler', () => {
+  it('feeds events in order, sends each alert state to every sink, and dead-letters bad messages', async () => {
+    const s = setup();
+    const events = [
+      sampleStatement('a.1', 1, 'SET extra_float_digits TO 3'),
+      sampleStatement('a.1', 2, 'BEGIN'),
+      sampleStatement('a.1', 3, 'COPY public.citizens (id, nir) TO stdout;'),
+      sampleStatement('a.1', 4, 'COPY social.payments (id, iban) TO stdout;'),
+    ];
+    await s.handler.handleBatch('act', 0, [
+      msg(10, events[0]!),
+      msg(11, '{"nir":"1850775123456"'),
+      msg(12, events[1]!),
+      { offset: '13', value: null },
+      msg(14, events[2]!),
+      msg(15, events[3]!),
+    ]);
+    expect(s.engine.seen).toEqual(['local:a.1:1', 'local:a.1:2', 'local:a.1:3', 'local:a.1:4']);
+    expect(s.published).toHaveLength(1);
+    expect(s.published[0]?.alerts.map((a) => a.revision)).toEqual([1, 2]);
+    expect(s.published[0]?.deadLetters.map((d) => [d.id, d.reason])).toEqual([
+      ['detector:act:0:11', 'undecodable'],
+      ['detector:act:0:13', 'undecodable'],
+    ]);
+    expect(s.published[0]?.deadLetters[0]?.excerpt).not.toContain('1850775123456');
+    expect(s.stored.map((a) => a.revision)).toEqual([1, 2]);
+    expect(s.notified).toHaveLength(2);
+    // The session alerted at its third event: its buffered events and the later one are in the timeline, once.
+    expect(s.timeline.map((e) => e.eventId)).toEqual(['local:a.1:1', 'local:a.1:2', 'local:a.1:3', 'local:a.1:4']);
+    expect(s.roles).toEqual([{ cluster: 'local', role: 'dba_alice', ts: events[3]!.ts, clientAddr: '127.0.0.3' }]);
+
+    const text = await s.registry.metrics();
+    expect(text).toMatch(/vigie_events_consumed_total\{source="activity"\} 4/);
+    expect(text).toMatch(/vigie_records_rejected_total\{reason="undecodable"\} 2/);
+    expect(text).toMatch(/vigie_alerts_total\{rule="dump",severity="critical"\} 1/);
+    expect(text).toMatch(/vigie_alerts_active\{rule="dump",severity="critical"\} 1/);
+  });
+
+  it('continues a restored incident instead of raising a new one', async () => {
+    const s = setup();
+    s.handler.restore([sampleAlert({ id: 'dump:local:a.1', sessionId: 'a.1', revision: 4 })]);
+    await s.handler.handleBatch('act', 0, [msg(1, sampleStatement('a.1', 9, 'COPY x TO stdout;'))]);
+    expect(s.stored.map((a) => [a.id, a.revision])).toEqual([['dump:local:a.1', 5]]);
+    const text = await s.registry.metrics();
+    expect(text).not.toMatch(/vigie_alerts_total\{/);
+  });
+
+  it('counts egress bytes by client class and records collector heartbeats', async () => {
+    const s = setup();
+    const egress: VigieEvent = {
+      v: 1,
+      id: 'local:e:1',
+      kind: 'egress.sample',
+      cluster: 'local',
+      ts: '2026-11-26T08:00:00.000Z',
+      session: { id: 'a.1', pid: 1, clientAddr: '127.0.0.2' },
+      transport: 'tcp',
+      bytesSent: 5000,
+      bytesSentDelta: 1234,
+      final: false,
+    };
+    const heartbeat: VigieEvent = {
+      v: 1,
+      id: 'local:hb:1',
+      kind: 'collector.heartbeat',
+      cluster: 'local',
+      ts: '2026-11-26T08:00:00.000Z',
+      collector: 'collector-pglog',
+      instance: 'db1',
+    };
+    await s.handler.handleBatch('act', 0, [msg(1, egress), msg(2, heartbeat)]);
+    const text = await s.registry.metrics();
+    expect(text).toMatch(/vigie_egress_bytes_total\{client_class="bastion"\} 1234/);
+    expect(text).toMatch(
+      /vigie_collector_last_heartbeat_timestamp_seconds\{collector="collector-pglog",cluster="local"\} 1795680000/,
+    );
+  });
+
+  it('serializes ticks with batches', async () => {
+    const s = setup();
+    const order: string[] = [];
+    s.engine.tick = () => {
+      order.push('tick');
+      return [];
+    };
+    const original = s.engine.process.bind(s.engine);
+    s.engine.process = (e) => {
+      order.push('event');
+      return original(e);
+    };
+    const a = s.handler.handleBatch('act', 0, [msg(1, sampleStatement('a.1', 1, 'x'))]);
+    const t = s.handler.tick(Date.now());
+    const b = s.handler.handleBatch('act', 0, [msg(2, sampleStatement('a.1', 2, 'x'))]);
+    await Promise.all([a, t, b]);
+    expect(order).toEqual(['event', 'tick', 'event']);
+  });
+});

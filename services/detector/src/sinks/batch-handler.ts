@@ -1,0 +1,220 @@
+import { ContractError, decodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
+import type { CompiledPolicy } from '@vigie/policy';
+import { backoffMs, describeError, rateLimited, type Logger } from '@vigie/runtime';
+import type { DetectorEngine } from '../engine/types.js';
+import type { DetectorMetrics, EventSource } from '../metrics.js';
+import type { AlertStore, RoleSeen, TimelineEntry } from '../store/alert-store.js';
+import type { TimelineRecorder } from '../store/timeline.js';
+import { deadLetterOf } from './kafka-messages.js';
+
+/** A consumed message, as much of it as the handler needs. */
+export interface InputMessage {
+  offset: string;
+  value: Buffer | null;
+}
+
+/** The durable effects of a batch; the batch's offsets are committed only after they resolve. */
+export interface BatchSinks {
+  /** Alerts and dead letters to Kafka (resolves when acknowledged). */
+  publish(alerts: readonly Alert[], deadLetters: readonly DeadLetter[]): Promise<void>;
+  store: Pick<AlertStore, 'upsertAlerts' | 'appendTimeline' | 'touchRoles'>;
+  /** Alertmanager: queued, never awaited (the store restores firing alerts at restart, so nothing is lost). */
+  notify?: (alerts: readonly Alert[]) => void;
+}
+
+/** Options of {@link createBatchHandler}. */
+export interface BatchHandlerOptions {
+  engine: DetectorEngine;
+  policy: CompiledPolicy;
+  metrics: DetectorMetrics;
+  sinks: BatchSinks;
+  timeline: TimelineRecorder;
+  logger: Logger;
+  cluster: string;
+  /** Topic name → the `source` label. */
+  sources: ReadonlyMap<string, EventSource>;
+  /** True once the service is stopping: store retries give up so the batch is not committed. */
+  isStopping?: () => boolean;
+}
+
+/** Alert states the batch handler produced, for listeners (`vigie start` prints them). */
+export type AlertListener = (alert: Alert) => void;
+
+/**
+ * Turns consumed batches and clock ticks into the detector's effects. Everything goes through one queue: the
+ * engine is synchronous and not re-entrant, and a tick's resolutions must not interleave with a batch's updates
+ * to the same alert between the engine and the sinks.
+ */
+export interface BatchHandler {
+  handleBatch(topic: string, partition: number, messages: readonly InputMessage[]): Promise<void>;
+  tick(nowMs: number): Promise<void>;
+  /** Restores firing alerts into the engine and marks their sessions for the timeline. */
+  restore(alerts: readonly Alert[]): void;
+  onAlert(listener: AlertListener): () => void;
+  /** Firing alerts by rule and severity (the `vigie_alerts_active` gauge). */
+  activeByRule(): { rule: string; severity: string; count: number }[];
+}
+
+/** Creates the {@link BatchHandler}. */
+export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
+  const { engine, policy, metrics, sinks, timeline, logger, cluster, sources } = o;
+  const isStopping = o.isStopping ?? (() => false);
+  const listeners = new Set<AlertListener>();
+  const active = new Map<string, { rule: string; severity: string }>();
+  let evictedSeen = engine.stats.sessionsEvicted;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  const logRejected = rateLimited(10_000, (suppressed, topic: string, partition: number, offset: string) =>
+    logger.warn({ topic, partition, offset, suppressed }, 'undecodable message sent to the dead-letter topic'),
+  );
+
+  const logEngineError = rateLimited(10_000, (suppressed, kind: string, error: unknown) =>
+    logger.error({ kind, suppressed, error: describeError(error) }, 'rule engine failed on an event; skipped'),
+  );
+
+  /** Retries a durable write until it lands: the batch must not commit before its effects. */
+  const durably = async (what: string, fn: () => Promise<void>) => {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await fn();
+        return;
+      } catch (error) {
+        metrics.storeFailures.inc();
+        if (isStopping()) throw error;
+        if (attempt === 0 || attempt % 10 === 0) {
+          logger.warn({ attempt, what, error: describeError(error) }, 'store write failed; retrying');
+        }
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, { baseMs: 200, maxMs: 10_000 })));
+      }
+    }
+  };
+
+  const track = (alerts: readonly Alert[]) => {
+    for (const a of alerts) {
+      if (a.status === 'firing') {
+        if (a.revision === 1 && !active.has(a.id)) metrics.alertsTotal.labels(a.rule, a.severity).inc();
+        active.set(a.id, { rule: a.rule, severity: a.severity });
+      } else {
+        active.delete(a.id);
+      }
+    }
+  };
+
+  const syncEvictions = () => {
+    const now = engine.stats.sessionsEvicted;
+    if (now > evictedSeen) metrics.sessionsEvicted.inc(now - evictedSeen);
+    evictedSeen = now;
+  };
+
+  const effects = async (alerts: Alert[], deadLetters: DeadLetter[], entries: TimelineEntry[], roles: RoleSeen[]) => {
+    await Promise.all([
+      sinks.publish(alerts, deadLetters),
+      durably('alerts', () => sinks.store.upsertAlerts(alerts)),
+      durably('timeline', () => sinks.store.appendTimeline(entries)),
+      durably('roles', () => sinks.store.touchRoles(roles)),
+    ]);
+    track(alerts);
+    if (alerts.length > 0) {
+      sinks.notify?.(alerts);
+      for (const a of alerts) for (const l of listeners) l(a);
+    }
+  };
+
+  const observe = (event: VigieEvent, roles: Map<string, RoleSeen>) => {
+    if (event.kind === 'egress.sample') {
+      metrics.egressBytes.labels(policy.clientClass(event.session?.clientAddr)).inc(event.bytesSentDelta);
+    } else if (event.kind === 'collector.heartbeat') {
+      metrics.heartbeat.labels(event.collector, event.cluster).set(Date.parse(event.ts) / 1000);
+    }
+    const user = event.session?.user;
+    if (user !== undefined && (event.kind === 'session.start' || event.kind === 'statement')) {
+      const seen: RoleSeen = { cluster: event.cluster, role: user, ts: event.ts };
+      if (event.session?.clientAddr !== undefined) seen.clientAddr = event.session.clientAddr;
+      const key = `${event.cluster}/${user}`;
+      const prev = roles.get(key);
+      if (!prev || seen.ts >= prev.ts) roles.set(key, seen);
+    }
+  };
+
+  return {
+    handleBatch(topic, partition, messages) {
+      return serial(async () => {
+        const end = metrics.batchSeconds.startTimer();
+        const source = sources.get(topic) ?? 'activity';
+        const alerts: Alert[] = [];
+        const deadLetters: DeadLetter[] = [];
+        const entries: TimelineEntry[] = [];
+        const roles = new Map<string, RoleSeen>();
+        let consumed = 0;
+        for (const m of messages) {
+          const decoded = m.value === null ? undefined : decodeEvent(m.value);
+          if (!decoded?.ok) {
+            const error = decoded?.error ?? new ContractError([{ path: '', message: 'empty message' }]);
+            const letter = deadLetterOf({ topic, partition, offset: m.offset, value: m.value, error }, cluster);
+            deadLetters.push(letter);
+            metrics.rejected.labels(letter.reason).inc();
+            logRejected(topic, partition, m.offset);
+            continue;
+          }
+          const event = decoded.value;
+          consumed += 1;
+          observe(event, roles);
+          const entry = timeline.observe(event);
+          if (entry) entries.push(entry);
+          let raised: Alert[];
+          try {
+            raised = engine.process(event);
+          } catch (error) {
+            // A rule bug on one event must not stall the partition forever (the batch would be retried endlessly).
+            metrics.engineErrors.inc();
+            logEngineError(event.kind, error);
+            continue;
+          }
+          for (const alert of raised) {
+            alerts.push(alert);
+            if (alert.sessionId !== undefined) entries.push(...timeline.markAlerting(alert.cluster, alert.sessionId));
+          }
+        }
+        metrics.eventsConsumed.labels(source).inc(consumed);
+        syncEvictions();
+        await effects(alerts, deadLetters, entries, [...roles.values()]);
+        end();
+      });
+    },
+    tick(nowMs) {
+      return serial(async () => {
+        const alerts = engine.tick(nowMs);
+        syncEvictions();
+        if (alerts.length > 0) await effects(alerts, [], [], []);
+      });
+    },
+    restore(alerts) {
+      engine.restore(alerts);
+      for (const a of alerts) {
+        if (a.status !== 'firing') continue;
+        active.set(a.id, { rule: a.rule, severity: a.severity });
+        if (a.sessionId !== undefined) timeline.markAlerting(a.cluster, a.sessionId);
+      }
+    },
+    onAlert(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    activeByRule() {
+      const counts = new Map<string, { rule: string; severity: string; count: number }>();
+      for (const { rule, severity } of active.values()) {
+        const key = `${rule}\u0000${severity}`;
+        const c = counts.get(key);
+        if (c) c.count += 1;
+        else counts.set(key, { rule, severity, count: 1 });
+      }
+      return [...counts.values()];
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ContractError, decodeAlert, decodeDeadLetter } from '@vigie/contract';
+import { alertMessages, deadLetterMessages, deadLetterOf, redactedExcerpt } from './kafka-messages.js';
+import { sampleAlert } from './fixtures.js';
+
+describe('kafka messages', () => {
+  it('keys alerts by id and encodes them per the contract', () => {
+    const [m] = alertMessages([sampleAlert()], 'alerts');
+    expect(m?.key).toBe('dump:local:6b07e26d.1a57');
+    const decoded = decodeAlert(m?.value ?? '');
+    expect(decoded.ok && decoded.value.revision).toBe(1);
+  });
+
+  it('redacts values but keeps keys in the excerpt', () => {
+    const text = redactedExcerpt(Buffer.from('{"kind":"statement","nir":"1850775123456","pid":4242}'));
+    expect(text).toBe('{"kind":"…","nir":"…","pid":0}');
+    expect(text).not.toContain('1850775123456');
+  });
+
+  it('builds a dead letter with the source position and a deterministic id', () => {
+    const error = new ContractError([{ path: 'session.pid', message: 'Invalid input: expected number' }]);
+    const letter = deadLetterOf(
+      { topic: 't', partition: 2, offset: '41', value: Buffer.from('{"session":{"pid":"x"}}'), error },
+      'local',
+      new Date('2026-11-26T00:00:00Z'),
+    );
+    expect(letter).toMatchObject({
+      id: 'detector:t:2:41',
+      reason: 'invalid_event',
+      source: { file: 'kafka:t/2', offset: 41 },
+      detail: 'session.pid: Invalid input: expected number',
+    });
+    const [m] = deadLetterMessages([letter], 'dl');
+    const back = decodeDeadLetter(m?.value ?? '');
+    expect(back.ok).toBe(true);
+  });
+
+  it('calls non-JSON undecodable', () => {
+    const error = new ContractError([{ path: '', message: 'not valid JSON' }]);
+    const letter = deadLetterOf({ topic: 't', partition: 0, offset: '0', value: Buffer.from('{oops'), error }, 'c');
+    expect(letter.reason).toBe('undecodable');
+  });
+});

@@ -1,0 +1,65 @@
+/** One schema change of the alert store, applied once, in order, inside the startup transaction. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * The store's migrations. Append only: an applied migration is never edited (a site's database already has it);
+ * a change is a new entry with the next version.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'alerts, session timelines, role last-seen',
+    sql: `
+CREATE TABLE alerts (
+  id             text PRIMARY KEY,
+  rule           text NOT NULL,
+  severity       text NOT NULL,
+  status         text NOT NULL,
+  cluster        text NOT NULL,
+  database       text,
+  session_id     text,
+  login          text,
+  effective_role text,
+  client_addr    text,
+  client_class   text NOT NULL,
+  first_seen     timestamptz NOT NULL,
+  last_seen      timestamptz NOT NULL,
+  revision       integer NOT NULL,
+  acked_at       timestamptz,
+  acked_by       text,
+  ack_comment    text,
+  updated_at     timestamptz NOT NULL DEFAULT now(),
+  -- The whole alert as published on vigie.alerts.v1, evidence included.
+  body           jsonb NOT NULL
+);
+CREATE INDEX alerts_last_seen_idx ON alerts (last_seen DESC);
+CREATE INDEX alerts_firing_idx ON alerts (cluster) WHERE status = 'firing';
+CREATE INDEX alerts_rule_idx ON alerts (rule, last_seen DESC);
+
+-- Redacted timeline of the sessions that raised an alert (bounded per session, pruned by age).
+CREATE TABLE session_events (
+  cluster    text NOT NULL,
+  session_id text NOT NULL,
+  event_id   text NOT NULL,
+  ts         timestamptz NOT NULL,
+  kind       text NOT NULL,
+  body       jsonb NOT NULL,
+  PRIMARY KEY (cluster, session_id, event_id)
+);
+CREATE INDEX session_events_ts_idx ON session_events (ts);
+
+-- When each role was last active and from where: input for first-seen / not-seen-for-N-days rules.
+CREATE TABLE role_last_seen (
+  cluster          text NOT NULL,
+  role             text NOT NULL,
+  last_seen        timestamptz NOT NULL,
+  last_client_addr text,
+  PRIMARY KEY (cluster, role)
+);
+`,
+  },
+];

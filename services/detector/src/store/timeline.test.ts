@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { sampleStatement } from '../sinks/fixtures.js';
+import { createTimelineRecorder } from './timeline.js';
+
+describe('timeline recorder', () => {
+  it('buffers recent events and writes them once the session alerts, then every later event up to a cap', () => {
+    const t = createTimelineRecorder({ preAlertEvents: 3, maxEventsPerSession: 5, maxSessions: 10 });
+    for (let i = 1; i <= 5; i += 1) expect(t.observe(sampleStatement('a.1', i, `SELECT ${i}`))).toBeUndefined();
+    const flushed = t.markAlerting('local', 'a.1');
+    expect(flushed.map((e) => e.eventId)).toEqual(['local:a.1:3', 'local:a.1:4', 'local:a.1:5']);
+    expect(flushed[0]?.body).toMatchObject({ class: 'READ', command: 'SELECT', text: 'SELECT 3' });
+    expect(t.markAlerting('local', 'a.1')).toEqual([]);
+    const later = [6, 7, 8].map((i) => t.observe(sampleStatement('a.1', i, 'x')));
+    expect(later.map((e) => e?.eventId)).toEqual(['local:a.1:6', 'local:a.1:7', undefined]);
+  });
+
+  it('bounds the number of sessions, least recently active first', () => {
+    const t = createTimelineRecorder({ preAlertEvents: 2, maxEventsPerSession: 5, maxSessions: 2 });
+    t.observe(sampleStatement('a.1', 1, 'x'));
+    t.observe(sampleStatement('b.2', 1, 'x'));
+    t.observe(sampleStatement('a.1', 2, 'x'));
+    t.observe(sampleStatement('c.3', 1, 'x'));
+    expect(t.size).toBe(2);
+    expect(t.markAlerting('local', 'a.1')).toHaveLength(2);
+    expect(t.markAlerting('local', 'b.2')).toEqual([]);
+  });
+
+  it('evicts idle sessions', () => {
+    let now = 0;
+    const t = createTimelineRecorder({ preAlertEvents: 2, maxEventsPerSession: 5, maxSessions: 10 }, () => now);
+    t.observe(sampleStatement('a.1', 1, 'x'));
+    now = 1000;
+    t.observe(sampleStatement('b.2', 1, 'x'));
+    t.evictIdle(500);
+    expect(t.size).toBe(1);
+  });
+});

@@ -1,0 +1,157 @@
+import type { VigieEvent } from '@vigie/contract';
+import type { TimelineEntry } from './alert-store.js';
+
+/** Longest statement text kept in a timeline entry (already redacted by the collector). */
+const MAX_TEXT = 1000;
+
+/** Options of {@link createTimelineRecorder}. */
+export interface TimelineRecorderOptions {
+  /** Recent events kept in memory per session, written out when the session alerts. */
+  preAlertEvents: number;
+  /** Most events written for one alerting session. */
+  maxEventsPerSession: number;
+  /** Most sessions buffered at once (least recently active dropped first). */
+  maxSessions: number;
+}
+
+/**
+ * Decides which events go to the session timeline table. Storing every event of every session would cost a write
+ * per event (tens of thousands a second); the timeline matters for sessions with an alert. So each session keeps a
+ * small ring of its latest events in memory; when the session raises an alert the ring is written, and so is every
+ * later event of that session, up to a cap. Memory and rows are bounded: `maxSessions × preAlertEvents` entries,
+ * `maxEventsPerSession` rows per alerting session, plus retention by age in the store.
+ */
+export interface TimelineRecorder {
+  /** Records an event; returns it as an entry to write now when its session is alerting. */
+  observe(event: VigieEvent): TimelineEntry | undefined;
+  /** Marks a session alerting; returns its buffered entries to write. */
+  markAlerting(cluster: string, sessionId: string): TimelineEntry[];
+  /** Drops sessions idle since before `olderThanMs` (wall clock). */
+  evictIdle(olderThanMs: number): void;
+  readonly size: number;
+}
+
+interface SessionBuffer {
+  ring: TimelineEntry[];
+  alerting: boolean;
+  written: number;
+  touchedMs: number;
+}
+
+/** The redacted, compact form of an event for the timeline: counts, names and redacted text, no values. */
+export function timelineBody(event: VigieEvent): Record<string, unknown> {
+  const s = event.session;
+  switch (event.kind) {
+    case 'statement':
+      return {
+        class: event.audit.class,
+        command: event.audit.command,
+        objects: event.audit.objects.map((o) => o.name),
+        ...(event.audit.rows !== undefined ? { rows: event.audit.rows } : {}),
+        ...(event.effectiveRole !== undefined ? { effectiveRole: event.effectiveRole } : {}),
+        sqlKind: event.sql.kind,
+        ...(event.sql.copy ? { copy: event.sql.copy } : {}),
+        text: event.sql.redacted.length > MAX_TEXT ? `${event.sql.redacted.slice(0, MAX_TEXT)}…` : event.sql.redacted,
+      };
+    case 'session.start':
+      return {
+        user: s?.user,
+        database: s?.database,
+        clientAddr: s?.clientAddr,
+        applicationName: s?.applicationName,
+        ...(event.ssl !== undefined ? { ssl: true } : {}),
+      };
+    case 'session.end':
+      return { durationMs: event.durationMs };
+    case 'egress.sample':
+      return { bytesSent: event.bytesSent, bytesSentDelta: event.bytesSentDelta, final: event.final };
+    case 'replication.command':
+      return { command: event.command, text: event.text.slice(0, MAX_TEXT) };
+    case 'session.error':
+      return { sqlstate: event.sqlstate, message: event.message.slice(0, MAX_TEXT) };
+    case 'auth.failure':
+      return { sqlstate: event.sqlstate, reason: event.reason };
+    case 'change.txn':
+      return { xid: event.xid, totalRows: event.totalRows, tables: event.tables.map((t) => t.table) };
+    default:
+      return {};
+  }
+}
+
+/** Creates a {@link TimelineRecorder}; `now` is injectable for tests. */
+export function createTimelineRecorder(
+  { preAlertEvents, maxEventsPerSession, maxSessions }: TimelineRecorderOptions,
+  now: () => number = Date.now,
+): TimelineRecorder {
+  // Map insertion order is the LRU order: a touched session is re-inserted at the end.
+  const sessions = new Map<string, SessionBuffer>();
+
+  const touch = (key: string, create: boolean): SessionBuffer | undefined => {
+    let buf = sessions.get(key);
+    if (buf) {
+      sessions.delete(key);
+    } else if (create) {
+      buf = { ring: [], alerting: false, written: 0, touchedMs: 0 };
+      while (sessions.size >= maxSessions) {
+        const oldest = sessions.keys().next();
+        if (oldest.done) break;
+        sessions.delete(oldest.value);
+      }
+    } else {
+      return undefined;
+    }
+    buf.touchedMs = now();
+    sessions.set(key, buf);
+    return buf;
+  };
+
+  return {
+    observe(event) {
+      const sessionId = event.session?.id;
+      if (sessionId === undefined) return undefined;
+      const key = `${event.cluster}/${sessionId}`;
+      const buf = touch(key, true);
+      if (!buf) return undefined;
+      const entry: TimelineEntry = {
+        cluster: event.cluster,
+        sessionId,
+        eventId: event.id,
+        ts: event.ts,
+        kind: event.kind,
+        body: timelineBody(event),
+      };
+      let out: TimelineEntry | undefined;
+      if (buf.alerting) {
+        if (buf.written < maxEventsPerSession) {
+          buf.written += 1;
+          out = entry;
+        }
+      } else if (preAlertEvents > 0) {
+        buf.ring.push(entry);
+        if (buf.ring.length > preAlertEvents) buf.ring.shift();
+      }
+      // An ended session sends nothing more; its buffer (not its alerting mark for replays) can go.
+      if (event.kind === 'session.end' && !buf.alerting) sessions.delete(key);
+      return out;
+    },
+    markAlerting(cluster, sessionId) {
+      const buf = touch(`${cluster}/${sessionId}`, true);
+      if (!buf || buf.alerting) return [];
+      buf.alerting = true;
+      const out = buf.ring.slice(0, maxEventsPerSession);
+      buf.written = out.length;
+      buf.ring = [];
+      return out;
+    },
+    evictIdle(olderThanMs) {
+      for (const [key, buf] of sessions) {
+        // LRU order: the first recent one ends the scan.
+        if (buf.touchedMs >= olderThanMs) break;
+        sessions.delete(key);
+      }
+    },
+    get size() {
+      return sessions.size;
+    },
+  };
+}
