@@ -31,4 +31,11 @@ export interface DetectorEngine {
   /** Reloads alerts still firing (from the store, after a restart) so that new events update them. */
   restore(alerts: readonly Alert[]): void;
   readonly stats: { sessionsTracked: number; sessionsEvicted: number };
+  /**
+   * Emits every alert changed since its last emission (updates are bounded: see the engine README in index.ts),
+   * e.g. before a graceful stop or at the end of a replay. Optional so that test doubles need not implement it.
+   */
+  flush?(): Alert[];
+  /** Current state of every alert the engine holds (firing and recently resolved), e.g. for a replay's output. */
+  alerts?(): Alert[];
 }

@@ -1,0 +1,96 @@
+import type { Alert, VigieEvent } from '@vigie/contract';
+import { VigieError } from '@vigie/runtime';
+import { createAlertBook } from './alert-book.js';
+import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
+import { createSessionTable } from './session-table.js';
+import type { DetectorEngine, EngineOptions } from './types.js';
+
+/** Grace after `session.end` before a session's state goes and its incidents resolve (late egress samples). */
+const ENDED_GRACE_MS = 60_000;
+
+function isRuleSet(value: unknown): value is RuleSet {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Array.isArray((value as RuleSet).rules) &&
+    (value as RuleSet).rules.every((r) => typeof r.onEvent === 'function')
+  );
+}
+
+/**
+ * Creates the rule engine: pure and synchronous (no I/O, no wall clock except what `tick` is given), so a replay
+ * of the same events yields the same alerts as the live detector.
+ */
+export function createEngine(options: EngineOptions): DetectorEngine {
+  const { policy, privileged, maxSessions = 100_000, idleSessionMs = 30 * 60_000 } = options;
+  if (!isRuleSet(options.rules)) {
+    throw new VigieError(
+      'VIGIE_DETECTOR_RULES_INVALID',
+      'EngineOptions.rules must be the value returned by loadRules()',
+    );
+  }
+  const rules: readonly CompiledRule[] = options.rules.rules;
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  const timeZone = policy.policy.businessHours.timezone;
+  const dumpSessions = new Set<string>();
+  const sessions = createSessionTable({
+    maxSessions,
+    idleMs: idleSessionMs,
+    endedGraceMs: ENDED_GRACE_MS,
+    onEvict: (s) => dumpSessions.delete(s.key),
+  });
+  const alerts = createAlertBook({
+    endedGraceMs: ENDED_GRACE_MS,
+    summarize(rule) {
+      const r = byId.get(rule);
+      return r === undefined ? undefined : (alert, facts) => r.summarize(alert, facts, timeZone);
+    },
+  });
+  const ctx: RuleContext = { policy, privileged, alerts, dumpSessions };
+  const classify = (addr: string | undefined) => policy.clientClass(addr);
+
+  return {
+    process(event: VigieEvent): Alert[] {
+      if (event.kind === 'collector.heartbeat') return [];
+      const tsMs = Date.parse(event.ts);
+      let session;
+      if (event.session !== undefined) {
+        const user = event.session.user;
+        // Vigie's own accounts (collectors, the store owner) are not operator activity.
+        if (user !== undefined && policy.isVigieAccount(user)) return [];
+        session = sessions.touch(event.cluster, event.session, tsMs, classify);
+        if (event.kind === 'statement' && event.effectiveRole !== undefined)
+          session.effectiveRole = event.effectiveRole;
+        if (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)) session.endedAtMs = tsMs;
+        if (session.effectiveRole !== undefined && policy.isVigieAccount(session.effectiveRole)) return [];
+      }
+      for (const rule of rules) {
+        if (rule.accepts(session, event)) rule.onEvent(event, session, ctx);
+      }
+      return alerts.drain();
+    },
+    tick(nowMs: number): Alert[] {
+      // Incidents first: they read the end time of sessions that the sweep below is about to evict.
+      alerts.tick(nowMs, (key) => sessions.get(key)?.endedAtMs);
+      sessions.sweep(nowMs);
+      for (const rule of rules) rule.onTick?.(nowMs);
+      return alerts.drain();
+    },
+    restore(restored: readonly Alert[]): void {
+      alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs);
+      for (const a of restored) {
+        if (a.rule === 'dump' && a.status === 'firing' && a.sessionId !== undefined) {
+          dumpSessions.add(`${a.cluster}/${a.sessionId}`);
+        }
+      }
+    },
+    flush(): Alert[] {
+      alerts.flush();
+      return alerts.drain();
+    },
+    alerts: () => alerts.all(),
+    get stats() {
+      return { sessionsTracked: sessions.size, sessionsEvicted: sessions.evicted };
+    },
+  };
+}

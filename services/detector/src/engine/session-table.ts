@@ -1,0 +1,120 @@
+import type { ClientClass, SessionInfo } from '@vigie/contract';
+
+/** What the engine remembers about one database session (partition-local). */
+export interface SessionState {
+  /** `<cluster>/<session_id>`. */
+  readonly key: string;
+  readonly cluster: string;
+  readonly id: string;
+  login?: string;
+  database?: string;
+  clientAddr?: string;
+  clientClass: ClientClass;
+  applicationName?: string;
+  backendType?: string;
+  startedAtMs?: number;
+  /** Role in effect after `SET ROLE` (last statement's effective role). */
+  effectiveRole?: string;
+  /** Event time of the newest event seen for the session. */
+  lastEventMs: number;
+  /** Event time of `session.end` (or a final egress sample), when seen. */
+  endedAtMs?: number;
+  /** Number of events seen. */
+  events: number;
+  /** Per-rule state, keyed by rule id; each rule type owns the shape of its entry. */
+  readonly rules: Map<string, unknown>;
+}
+
+/** Bounded table of sessions: LRU on event arrival, capped, with idle/ended eviction on `sweep`. */
+export interface SessionTable {
+  /** Gets or creates the session of an event; refreshes what the event says about it. */
+  touch(
+    cluster: string,
+    info: SessionInfo,
+    tsMs: number,
+    classify: (addr: string | undefined) => ClientClass,
+  ): SessionState;
+  get(key: string): SessionState | undefined;
+  /** Evicts ended sessions older than `endedGraceMs` and idle ones older than `idleMs`; returns the evicted. */
+  sweep(nowMs: number): SessionState[];
+  readonly size: number;
+  /** Total evictions (idle, ended and over the cap) since creation. */
+  readonly evicted: number;
+}
+
+/** Creates the session table. `onEvict` sees every session that leaves (for cleanup of alert links). */
+export function createSessionTable({
+  maxSessions = 100_000,
+  idleMs = 30 * 60_000,
+  endedGraceMs = 60_000,
+  onEvict = (_s: SessionState): void => undefined,
+}: {
+  maxSessions?: number;
+  idleMs?: number;
+  endedGraceMs?: number;
+  onEvict?: (s: SessionState) => void;
+} = {}): SessionTable {
+  // A Map iterates in insertion order: delete + set on each touch keeps the least recently used first.
+  const sessions = new Map<string, SessionState>();
+  let evicted = 0;
+
+  function evict(s: SessionState): void {
+    sessions.delete(s.key);
+    evicted += 1;
+    onEvict(s);
+  }
+
+  return {
+    touch(cluster, info, tsMs, classify) {
+      const key = `${cluster}/${info.id}`;
+      let s = sessions.get(key);
+      if (s === undefined) {
+        s = {
+          key,
+          cluster,
+          id: info.id,
+          clientClass: classify(info.clientAddr),
+          lastEventMs: tsMs,
+          events: 0,
+          rules: new Map(),
+        };
+        if (sessions.size >= maxSessions) {
+          const oldest = sessions.values().next().value;
+          if (oldest !== undefined) evict(oldest);
+        }
+      } else {
+        sessions.delete(key);
+      }
+      sessions.set(key, s);
+      s.events += 1;
+      // Events can arrive slightly out of order across topics: time only moves forward.
+      if (tsMs > s.lastEventMs) s.lastEventMs = tsMs;
+      if (info.user !== undefined) s.login = info.user;
+      if (info.database !== undefined) s.database = info.database;
+      if (info.clientAddr !== undefined && info.clientAddr !== s.clientAddr) {
+        s.clientAddr = info.clientAddr;
+        s.clientClass = classify(info.clientAddr);
+      }
+      if (info.applicationName !== undefined) s.applicationName = info.applicationName;
+      if (info.backendType !== undefined) s.backendType = info.backendType;
+      if (info.startedAt !== undefined && s.startedAtMs === undefined) s.startedAtMs = Date.parse(info.startedAt);
+      return s;
+    },
+    get: (key) => sessions.get(key),
+    sweep(nowMs) {
+      const out: SessionState[] = [];
+      for (const s of sessions.values()) {
+        const ended = s.endedAtMs !== undefined && nowMs - s.endedAtMs >= endedGraceMs;
+        if (ended || nowMs - s.lastEventMs >= idleMs) out.push(s);
+      }
+      for (const s of out) evict(s);
+      return out;
+    },
+    get size() {
+      return sessions.size;
+    },
+    get evicted() {
+      return evicted;
+    },
+  };
+}

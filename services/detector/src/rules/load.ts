@@ -1,0 +1,166 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { VigieEvent } from '@vigie/contract';
+import { ConfigError, readYamlFile, type ConfigProblem } from '@vigie/runtime';
+import type { z } from 'zod';
+import type { CompiledRule, RuleSet } from '../engine/rule-api.js';
+import type { SessionState } from '../engine/session-table.js';
+import { compileMembership, type Subject } from '../engine/primitives/membership.js';
+import { RULE_TYPE_IMPLS } from './types/index.js';
+import { RuleDefinition, SiteRulesFile, type RuleOverride } from './schema.js';
+import type { RuleBase } from './rule-type.js';
+
+/** Directory of the rules shipped with the detector (`services/detector/rules`). */
+export const SHIPPED_RULES_DIR = fileURLToPath(new URL('../../rules', import.meta.url));
+
+/** Where rules come from: the shipped directory (one YAML file per rule) and an optional site override file. */
+export interface LoadRulesOptions {
+  shippedDir?: string;
+  siteFile?: string | undefined;
+}
+
+function problemsOf(error: z.ZodError, prefix: string): ConfigProblem[] {
+  return error.issues.map((i) => ({
+    path: [prefix, ...i.path.map(String)].filter((s) => s !== '').join('.'),
+    expected: i.message,
+    found: 'input' in i && i.input !== undefined ? JSON.stringify(i.input).slice(0, 80) : 'see the file',
+  }));
+}
+
+/** The facts filters look at, from the session when there is one, else from the event itself. */
+export function subjectOf(session: SessionState | undefined, event: VigieEvent): Subject {
+  if (session !== undefined) return session;
+  const s = event.session;
+  return {
+    login: s?.user,
+    database: s?.database,
+    clientAddr: s?.clientAddr,
+    clientClass: 'unknown',
+    applicationName: s?.applicationName,
+  };
+}
+
+function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): CompiledRule | undefined {
+  const impl = RULE_TYPE_IMPLS[def.type];
+  const parsed = impl.params.safeParse(def.params);
+  if (!parsed.success) {
+    problems.push(...problemsOf(parsed.error, `${file}#${def.id}.params`));
+    return undefined;
+  }
+  const filter = compileMembership(def.filters);
+  const exceptions = def.exceptions.map(compileMembership);
+  const base: RuleBase = {
+    definition: def,
+    id: def.id,
+    title: def.title,
+    severity: def.severity,
+    tags: def.tags,
+    description: def.description,
+    runbook: def.runbook,
+    accepts(session, event) {
+      const subject = subjectOf(session, event);
+      return filter(subject) && !exceptions.some((e) => e(subject));
+    },
+  };
+  return (impl.create as (b: RuleBase, p: unknown) => CompiledRule)(base, parsed.data);
+}
+
+function applyOverride(def: RuleDefinition, o: RuleOverride): RuleDefinition {
+  return {
+    ...def,
+    ...(o.enabled !== undefined && { enabled: o.enabled }),
+    ...(o.severity !== undefined && { severity: o.severity }),
+    ...(o.filters !== undefined && { filters: o.filters }),
+    ...(o.runbook !== undefined && { runbook: o.runbook }),
+    params: { ...def.params, ...o.params },
+    exceptions: [...def.exceptions, ...(o.exceptions ?? [])],
+    tags: [...new Set([...def.tags, ...(o.tags ?? [])])],
+  };
+}
+
+/**
+ * Loads the shipped rules (every `*.yaml` directly in `shippedDir`, in name order), applies the site file's
+ * overrides and new rules, validates everything (params by each rule type's schema) and compiles the rules to
+ * closures once. Throws a ConfigError listing every problem (the service must not start half-configured).
+ */
+export function loadRules({ shippedDir = SHIPPED_RULES_DIR, siteFile }: LoadRulesOptions = {}): RuleSet {
+  const problems: ConfigProblem[] = [];
+  const defs = new Map<string, RuleDefinition>();
+  const sources: string[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(shippedDir)
+      .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+      .sort();
+  } catch (cause) {
+    throw new ConfigError(shippedDir, [
+      {
+        path: '',
+        expected: 'a readable directory of rule files',
+        found: (cause as NodeJS.ErrnoException).code ?? 'unreadable',
+      },
+    ]);
+  }
+  for (const f of files) {
+    const file = join(shippedDir, f);
+    sources.push(file);
+    const parsed = RuleDefinition.safeParse(readYamlFile(file));
+    if (!parsed.success) {
+      problems.push(...problemsOf(parsed.error, f));
+      continue;
+    }
+    if (defs.has(parsed.data.id))
+      problems.push({ path: `${f}.id`, expected: 'a unique rule id', found: parsed.data.id });
+    defs.set(parsed.data.id, parsed.data);
+  }
+  const disabled: string[] = [];
+  if (siteFile !== undefined) {
+    sources.push(siteFile);
+    const parsed = SiteRulesFile.safeParse(readYamlFile(siteFile));
+    if (!parsed.success) {
+      problems.push(...problemsOf(parsed.error, ''));
+    } else {
+      parsed.data.overrides.forEach((o, n) => {
+        const def = defs.get(o.id);
+        if (def === undefined) {
+          problems.push({
+            path: `overrides.${n}.id`,
+            expected: `a shipped rule id (${[...defs.keys()].join(', ')})`,
+            found: o.id,
+          });
+          return;
+        }
+        defs.set(o.id, applyOverride(def, o));
+      });
+      parsed.data.rules.forEach((r, n) => {
+        if (defs.has(r.id)) {
+          problems.push({
+            path: `rules.${n}.id`,
+            expected: 'a new rule id (use overrides to change a shipped rule)',
+            found: r.id,
+          });
+          return;
+        }
+        defs.set(r.id, r);
+      });
+    }
+  }
+  const rules: CompiledRule[] = [];
+  for (const def of defs.values()) {
+    if (!def.enabled) {
+      disabled.push(def.id);
+      continue;
+    }
+    const rule = compile(def, def.id, problems);
+    if (rule !== undefined) rules.push(rule);
+  }
+  if (problems.length > 0) throw new ConfigError(siteFile ?? shippedDir, problems);
+  // Dump rules run first: it marks dump sessions, which the read rules then leave to it.
+  rules.sort((a, b) => order(a) - order(b));
+  return Object.freeze({ rules, disabled, sources });
+}
+
+function order(r: CompiledRule): number {
+  return r.type === 'dump-signature' ? 0 : 1;
+}

@@ -1,0 +1,236 @@
+import type { StatementEvent } from '@vigie/contract';
+import { Severity } from '@vigie/contract';
+import { networkMatcher } from '@vigie/policy';
+import { z } from 'zod';
+import { addTables, alertId, maxSeverity } from '../../engine/alert-book.js';
+import type { RuleContext } from '../../engine/rule-api.js';
+import type { SessionState } from '../../engine/session-table.js';
+import { createFirstSeen } from '../../engine/primitives/first-seen.js';
+import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
+import { defineRuleType } from '../rule-type.js';
+import {
+  actingRole,
+  atWhen,
+  byWhom,
+  fromWhere,
+  humanCount,
+  personalTables,
+  sessionSeed,
+  severityByPlace,
+  tableList,
+} from './common.js';
+
+const Window = (threshold: number, minutes: number) =>
+  z
+    .object({
+      threshold: z.number().int().positive().default(threshold),
+      windowMinutes: z.number().positive().default(minutes),
+    })
+    .prefault({});
+
+const Params = z
+  .object({
+    noWhere: z.boolean().default(true).describe('a read of a personal-data table without WHERE takes the table'),
+    limitIsNotBulk: z
+      .boolean()
+      .default(true)
+      .describe('a read without WHERE but with LIMIT (a peek at a few rows) is not a bulk read'),
+    rowsPerStatement: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('rows returned by one statement (when the server logs rows) that make it a bulk read'),
+    sessionRows: Window(50_000, 10).describe('rows of personal data read by one session within the window'),
+    enumeration: z
+      .object({
+        maxRowsPerLookup: z
+          .number()
+          .int()
+          .positive()
+          .default(10)
+          .describe('a point lookup returns at most this many rows'),
+        perSession: Window(500, 5).describe('point lookups by one session within the window'),
+        perRole: Window(2_000, 10).describe('point lookups by one role (all its sessions) within the window'),
+      })
+      .prefault({})
+      .describe('many point lookups: the "millions of simulated searches" of the 2024 breaches'),
+    serviceAccounts: z
+      .object({
+        usualHosts: z
+          .array(z.string())
+          .default([])
+          .describe('CIDRs of the application servers (lookups from there are normal)'),
+        learningMinutes: z
+          .number()
+          .nonnegative()
+          .default(1440)
+          .describe('hosts a service account uses within this long after it is first seen count as usual'),
+      })
+      .prefault({})
+      .describe('service accounts doing point lookups from their usual hosts are normal traffic'),
+    outsideBastionSeverity: Severity.default('critical').describe('severity when the client is not the bastion'),
+    quietMinutes: z.number().positive().default(30).describe('resolve after this long without a new read'),
+  })
+  .strict();
+
+interface ReadState {
+  rows: number;
+  reads: number;
+}
+
+const isRead = (e: StatementEvent): boolean =>
+  e.sql.kind === 'select' ||
+  e.sql.kind === 'fetch' ||
+  e.sql.kind === 'declare' ||
+  (e.audit.class === 'READ' && e.sql.kind !== 'copy');
+
+/**
+ * `bulk-read`: reads of personal-data tables that take the table rather than a record (no WHERE, many rows in a
+ * statement or a session window), and enumeration (many point lookups per session or per role). One alert per
+ * session, or per role and window for enumeration across sessions.
+ */
+export const bulkRead = defineRuleType(Params, (base, p) => {
+  const quietMs = p.quietMinutes * 60_000;
+  const sessionRows = createSlidingWindow({ windowMs: p.sessionRows.windowMinutes * 60_000 });
+  const sessionLookups = createSlidingWindow({ windowMs: p.enumeration.perSession.windowMinutes * 60_000 });
+  const roleWindowMs = p.enumeration.perRole.windowMinutes * 60_000;
+  const roleLookups = createSlidingWindow({ windowMs: roleWindowMs });
+  const usualHost = networkMatcher(p.serviceAccounts.usualHosts);
+  const seen = createFirstSeen();
+  const learningMs = p.serviceAccounts.learningMinutes * 60_000;
+  /** Open role-level incident per `cluster/role`, so a long enumeration stays one alert. */
+  const roleIncidents = new Map<string, string>();
+
+  /** A service account at a host it has used since its learning period: its point lookups are its job. */
+  function usualServiceTraffic(session: SessionState, role: string, tsMs: number, ctx: RuleContext): boolean {
+    if (!ctx.policy.isServiceAccount(role)) return false;
+    const host = session.clientAddr ?? 'local';
+    if (session.clientClass === 'local' || usualHost(host)) return true;
+    const roleFirst = seen.see(`${session.cluster}/${role}`, tsMs);
+    const hostFirst = seen.see(`${session.cluster}/${role}@${host}`, tsMs);
+    return tsMs - roleFirst < learningMs || hostFirst - roleFirst < learningMs;
+  }
+
+  function raiseSession(
+    e: StatementEvent,
+    session: SessionState,
+    ctx: RuleContext,
+    trigger: string,
+    tables: string[],
+    state: ReadState,
+  ): void {
+    const id = alertId(base.id, session.cluster, session.id);
+    const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
+    ctx.alerts.update(
+      sessionSeed(base, session, ctx, e, { id, severity, quietMs }),
+      id,
+      (i) => {
+        i.alert.severity = maxSeverity(i.alert.severity, severity);
+        i.facts['trigger'] ??= trigger;
+        if (trigger === 'no-where') i.facts['noWhere'] = true;
+        addTables(i.alert, tables);
+        if (state.rows > 0) i.alert.what.rows = Math.max(i.alert.what.rows ?? 0, state.rows);
+        i.alert.what.statements = Math.max(i.alert.what.statements ?? 0, state.reads);
+      },
+      { eventId: e.id, tsMs: Date.parse(e.ts), statement: e.sql.redacted },
+    );
+  }
+
+  return {
+    ...base,
+    type: 'bulk-read',
+    quietMs,
+    onEvent(event, session, ctx) {
+      if (event.kind !== 'statement' || session === undefined || !isRead(event)) return;
+      // A dump session is the dump rule's incident: one alert, not one per table read.
+      if (ctx.dumpSessions.has(session.key)) return;
+      const tables = personalTables(event, ctx.policy);
+      if (tables.length === 0) return;
+      const tsMs = Date.parse(event.ts);
+      let state = session.rules.get(base.id) as ReadState | undefined;
+      if (state === undefined) {
+        state = { rows: 0, reads: 0 };
+        session.rules.set(base.id, state);
+      }
+      const rows = event.audit.rows;
+      state.reads += 1;
+      if (rows !== undefined) state.rows += rows;
+      const existing = ctx.alerts.get(alertId(base.id, session.cluster, session.id));
+      const sql = event.sql;
+      if (p.noWhere && !sql.hasWhere && !(p.limitIsNotBulk && sql.hasLimit)) {
+        raiseSession(event, session, ctx, 'no-where', tables, state);
+        return;
+      }
+      if (rows !== undefined && rows >= p.rowsPerStatement) {
+        raiseSession(event, session, ctx, 'rows', tables, state);
+        return;
+      }
+      if (rows !== undefined && rows > 0 && sessionRows.add(session.key, tsMs, rows) >= p.sessionRows.threshold) {
+        raiseSession(event, session, ctx, 'session-rows', tables, state);
+        return;
+      }
+      if (existing !== undefined && existing.alert.status === 'firing') {
+        // The session already has an incident: later reads update it (rows, tables) within its bounds.
+        raiseSession(event, session, ctx, 'update', tables, state);
+        return;
+      }
+      const isLookup = sql.hasWhere && (rows === undefined || rows <= p.enumeration.maxRowsPerLookup);
+      const role = actingRole(session);
+      if (!isLookup || role === undefined || usualServiceTraffic(session, role, tsMs, ctx)) return;
+      if (sessionLookups.add(session.key, tsMs) >= p.enumeration.perSession.threshold) {
+        raiseSession(event, session, ctx, 'enumeration', tables, state);
+        return;
+      }
+      const roleKey = `${session.cluster}/${role}`;
+      const count = roleLookups.add(roleKey, tsMs);
+      let id = roleIncidents.get(roleKey);
+      if (id !== undefined && ctx.alerts.get(id)?.alert.status !== 'firing') {
+        roleIncidents.delete(roleKey);
+        id = undefined;
+      }
+      if (id === undefined && count < p.enumeration.perRole.threshold) return;
+      if (id === undefined) {
+        const start = roleLookups.windowStart(roleKey, tsMs) ?? tsMs;
+        id = alertId(base.id, session.cluster, `role/${role}`, start);
+        roleIncidents.set(roleKey, id);
+      }
+      const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
+      const seed = sessionSeed(base, session, ctx, event, { id, severity, quietMs: roleWindowMs });
+      ctx.alerts.update(
+        () => ({ ...seed(), sessionId: undefined, sessionKey: undefined }),
+        id,
+        (i) => {
+          i.alert.severity = maxSeverity(i.alert.severity, severity);
+          i.facts['trigger'] = 'role-enumeration';
+          i.facts['windowMinutes'] = p.enumeration.perRole.windowMinutes;
+          addTables(i.alert, tables);
+          i.alert.what.statements = Math.max(i.alert.what.statements ?? 0, count);
+          if (rows !== undefined) i.alert.what.rows = (i.alert.what.rows ?? 0) + rows;
+        },
+        { eventId: event.id, tsMs, statement: sql.redacted },
+      );
+    },
+    onTick(nowMs) {
+      sessionRows.prune(nowMs);
+      sessionLookups.prune(nowMs);
+      roleLookups.prune(nowMs);
+    },
+    summarize(alert, facts, timeZone) {
+      const tail = `${byWhom(alert)} ${fromWhere(alert)} ${atWhen(alert, timeZone)}`;
+      const tables = tableList(alert.what.tables);
+      const rows = alert.what.rows !== undefined ? `${humanCount(alert.what.rows)} rows` : 'rows not logged';
+      const stmts = humanCount(alert.what.statements ?? 0);
+      switch (facts['trigger']) {
+        case 'role-enumeration':
+          return `enumeration: ${stmts} point lookups on ${tables} within ${String(facts['windowMinutes'])} min ${tail}`;
+        case 'enumeration':
+          return `enumeration: ${stmts} point lookups on ${tables} in one session ${tail}`;
+        case 'no-where':
+          return `whole-table read of ${tables} (no WHERE; ${rows}) ${tail}`;
+        default:
+          return `bulk read of ${tables} (${rows} in ${stmts} statements) ${tail}`;
+      }
+    },
+  };
+});

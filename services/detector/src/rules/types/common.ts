@@ -1,0 +1,129 @@
+import type { Alert, ClientClass, Severity, StatementEvent, VigieEvent } from '@vigie/contract';
+import type { CompiledPolicy } from '@vigie/policy';
+import { formatLocal } from '@vigie/policy';
+import type { IncidentSeed } from '../../engine/alert-book.js';
+import type { RuleContext } from '../../engine/rule-api.js';
+import type { SessionState } from '../../engine/session-table.js';
+import type { RuleBase } from '../rule-type.js';
+
+/** Personal-data relations a statement touches: parser reads, COPY relation and pgaudit objects, deduplicated. */
+export function personalTables(event: StatementEvent, policy: CompiledPolicy): string[] {
+  const out = new Set<string>();
+  for (const r of event.sql.reads) if (policy.isPersonalDataTable(r)) out.add(qualify(r));
+  const copied = event.sql.copy?.relation;
+  if (copied !== undefined && policy.isPersonalDataTable(copied)) out.add(qualify(copied));
+  for (const o of event.audit.objects) {
+    if (
+      (o.type === 'TABLE' || o.type === 'VIEW' || o.type === 'MATERIALIZED VIEW') &&
+      policy.isPersonalDataTable(o.name)
+    ) {
+      out.add(qualify(o.name));
+    }
+  }
+  return [...out];
+}
+
+/** `citizens` → `public.citizens`, lower-cased and unquoted: one spelling per table in alerts. */
+export function qualify(relation: string): string {
+  const r = relation.replace(/"/g, '').toLowerCase();
+  return r.includes('.') ? r : `public.${r}`;
+}
+
+/** The role that acted: the effective role after SET ROLE, else the login. */
+export function actingRole(session: SessionState): string | undefined {
+  return session.effectiveRole ?? session.login;
+}
+
+/** Whether the session's login or effective role is privileged (catalog or policy). */
+export function isPrivilegedSession(session: SessionState, ctx: RuleContext): boolean {
+  const check = (role: string | undefined): boolean =>
+    role !== undefined && (ctx.privileged.isPrivileged(session.cluster, role) || ctx.policy.isListedPrivileged(role));
+  return check(session.login) || check(session.effectiveRole);
+}
+
+/** Severity from the client's place: the rule's base from the bastion, `outside` from anywhere else. */
+export function severityByPlace(base: Severity, outside: Severity, clientClass: ClientClass): Severity {
+  return clientClass === 'bastion' ? base : outside;
+}
+
+/** The alert fields every session incident starts with. */
+export function sessionSeed(
+  base: RuleBase,
+  session: SessionState,
+  ctx: RuleContext,
+  event: VigieEvent,
+  over: { id: string; severity: Severity; quietMs: number },
+): () => IncidentSeed {
+  return () => ({
+    id: over.id,
+    rule: base.id,
+    title: base.title,
+    severity: over.severity,
+    cluster: session.cluster,
+    database: session.database,
+    sessionId: session.id,
+    sessionKey: session.key,
+    who: {
+      ...(session.login !== undefined && { login: session.login }),
+      ...(actingRole(session) !== undefined && { effectiveRole: actingRole(session) }),
+      privileged: isPrivilegedSession(session, ctx),
+    },
+    where: {
+      clientAddr: session.clientAddr,
+      clientClass: session.clientClass,
+      applicationName: session.applicationName,
+    },
+    tags: [...base.tags],
+    tsMs: Date.parse(event.ts),
+    quietMs: over.quietMs,
+  });
+}
+
+/** 1234 → `1,234`; 1_234_567 → `1.2M`: counts a human reads at a glance. */
+export function humanCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
+  return n.toLocaleString('en-US');
+}
+
+/** Bytes in KB/MB/GB (powers of 1000, as network people count). */
+export function humanBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
+  return `${n} B`;
+}
+
+/** `by dba_alice` or `by dba_alice as admin` (SET ROLE). */
+export function byWhom(alert: Alert): string {
+  const { login, effectiveRole } = alert.who;
+  if (login === undefined) return effectiveRole === undefined ? 'by an unknown role' : `by ${effectiveRole}`;
+  return effectiveRole !== undefined && effectiveRole !== login ? `by ${login} as ${effectiveRole}` : `by ${login}`;
+}
+
+/** `from 10.0.3.7 (not the bastion)` / `from the bastion (127.0.0.2)` / `over a local socket`. */
+export function fromWhere(alert: Alert): string {
+  const addr = alert.where.clientAddr;
+  switch (alert.where.clientClass) {
+    case 'bastion':
+      return `from the bastion (${addr ?? '?'})`;
+    case 'local':
+      return 'over a local socket on the database host';
+    case 'unknown':
+      return 'from an unknown address';
+    default:
+      return `from ${addr ?? '?'} (not the bastion)`;
+  }
+}
+
+/** `at 02:14 Europe/Paris` from the incident's first sighting. */
+export function atWhen(alert: Alert, timeZone: string): string {
+  return `at ${formatLocal(Date.parse(alert.firstSeen), timeZone)}`;
+}
+
+/** `public.citizens, social.payments and 3 more`. */
+export function tableList(tables: readonly string[], shown = 3): string {
+  if (tables.length <= shown) return tables.join(', ');
+  return `${tables.slice(0, shown).join(', ')} and ${tables.length - shown} more`;
+}

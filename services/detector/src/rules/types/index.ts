@@ -1,0 +1,14 @@
+import type { RuleType } from '../schema.js';
+import type { RuleTypeImpl } from '../rule-type.js';
+import { bulkRead } from './bulk-read.js';
+import { dumpSignature } from './dump-signature.js';
+import { egressVolume } from './egress-volume.js';
+import { offHours } from './off-hours.js';
+
+/** Every rule type by its YAML name. */
+export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
+  'dump-signature': dumpSignature as RuleTypeImpl<never>,
+  'bulk-read': bulkRead as RuleTypeImpl<never>,
+  'off-hours': offHours as RuleTypeImpl<never>,
+  'egress-volume': egressVolume as RuleTypeImpl<never>,
+};
