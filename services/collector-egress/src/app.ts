@@ -1,0 +1,261 @@
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { CONTRACT_VERSION, encodeEvent, entityKey, type VigieEvent } from '@vigie/contract';
+import { createKafka, createReliableProducer, ensureTopics, type OutgoingMessage } from '@vigie/kafka';
+import type { CompiledPolicy } from '@vigie/policy';
+import {
+  buildHttpServer,
+  createMetricsRegistry,
+  describeError,
+  rateLimited,
+  type Logger,
+  type Readiness,
+} from '@vigie/runtime';
+import { createSocketTracker, type KeyedEvent, type Observation } from './analyze-sockets.js';
+import { createUnixSessionAnnouncer } from './analyze-unix-sessions.js';
+import type { EgressConfig } from './config.js';
+import { createEgressMetrics, type EgressMetrics } from './metrics.js';
+import { createActivitySource, createSessionCache, type ActivitySource } from './source-pg-activity.js';
+import { createCloseWatcher } from './source-ss-close.js';
+import { sampleSockets } from './source-ss-sample.js';
+import { runStartupChecks } from './startup-checks.js';
+import { every, type Periodic } from './periodic.js';
+
+/** What the collector is built from; everything but config, policy and logger has a default. */
+export interface EgressDeps {
+  policy: CompiledPolicy;
+  logger: Logger;
+  registry?: Registry;
+  kafka?: Kafka;
+  activity?: ActivitySource;
+}
+
+/** A running egress collector. */
+export interface EgressCollector {
+  /** Runs the startup checks (throws ConfigError listing every failure), then starts sampling and serving HTTP. */
+  start(): Promise<void>;
+  /** Stops sampling, sends what is pending, stops the ss child, closes connections. */
+  stop(): Promise<void>;
+  /** `host:port` of the HTTP server once started. */
+  readonly httpAddress: string | undefined;
+  readonly registry: Registry;
+  readonly metrics: EgressMetrics;
+}
+
+/**
+ * Builds the collector: every `intervalMs` it samples the server's established sockets, joins each to its session
+ * through a cached pg_stat_activity (polled every `activityIntervalMs`), and follows socket-close events for final
+ * counters; `egress.sample` events go to Kafka keyed `<cluster>/<session_id>`. No side effect before `start()`.
+ */
+export function createEgressCollector(config: Readonly<EgressConfig>, deps: EgressDeps): EgressCollector {
+  const { policy, logger } = deps;
+  const registry = deps.registry ?? createMetricsRegistry('collector-egress');
+  const metrics = createEgressMetrics(registry);
+  const instance = config.instance ?? hostname();
+  const activity = deps.activity ?? createActivitySource(config.postgres);
+  const cache = createSessionCache(config.activityRetentionMs);
+  const tracker = createSocketTracker({ cluster: config.cluster, serverPort: config.serverPort, sessions: cache });
+  const unix = createUnixSessionAnnouncer(config.cluster);
+  const kafka = deps.kafka ?? createKafka(config.kafka, logger);
+  const producer = createReliableProducer(kafka, {
+    logger,
+    onStateChange: (state) => metrics.kafkaUp.set(state === 'ready' ? 1 : 0),
+  });
+  const warn = rateLimited(10_000, (suppressed: number, what: string, error: unknown) =>
+    logger.warn({ suppressed, error: describeError(error) }, what),
+  );
+
+  const outbox: OutgoingMessage[] = [];
+  let flushing: Promise<void> | undefined;
+  let lastSampleOkMs = Date.now();
+  let started = false;
+  let httpAddress: string | undefined;
+  const http = buildHttpServer({ registry, readiness: () => readiness() });
+  const loops: Periodic[] = [];
+
+  const enqueue = (topic: string, key: string, event: VigieEvent, droppable: boolean): void => {
+    if (droppable && outbox.length >= config.maxPendingEvents) {
+      metrics.eventsDropped.inc();
+      return;
+    }
+    try {
+      outbox.push({ topic, key, value: encodeEvent(event) });
+    } catch (error) {
+      // A contract violation is a bug here, not bad input: say so loudly, but keep collecting.
+      logger.error({ error: describeError(error), kind: event.kind }, 'event refused by the contract');
+    }
+  };
+
+  const record = (obs: Observation): void => {
+    for (const failure of obs.joinFailures) metrics.joinFailures.inc({ reason: failure });
+    if (obs.closesMissed > 0) metrics.closesMissed.inc(obs.closesMissed);
+    emit(obs.events, true);
+  };
+
+  const emit = (events: readonly KeyedEvent[], droppable: boolean): void => {
+    for (const { key, event } of events) {
+      if (event.bytesSentDelta > 0) {
+        const addr = event.session?.clientAddr ?? event.peer?.addr;
+        metrics.observedBytes.inc({ client_class: policy.clientClass(addr) }, event.bytesSentDelta);
+      }
+      enqueue(config.topics.egress, key, event, droppable);
+    }
+  };
+
+  /** Sends everything queued, in order; resolves once Kafka acknowledged it (retries forever meanwhile). */
+  const flush = async (): Promise<void> => {
+    while (flushing) await flushing;
+    if (outbox.length === 0) return;
+    const batch = outbox.splice(0, outbox.length);
+    flushing = producer.send(batch).then(
+      () => {
+        metrics.eventsProduced.inc(batch.filter((m) => m.topic === config.topics.egress).length);
+      },
+      (error: unknown) => logger.error({ error: describeError(error), lost: batch.length }, 'events not sent'),
+    );
+    try {
+      await flushing;
+    } finally {
+      flushing = undefined;
+    }
+  };
+
+  let refreshing: Promise<void> | undefined;
+  /** One pg_stat_activity snapshot into the cache; concurrent callers share the same query. */
+  const refreshActivity = (): Promise<void> => {
+    refreshing ??= (async () => {
+      try {
+        const rows = await activity.snapshot();
+        const now = new Date();
+        cache.update(rows, now.getTime());
+        emit(unix.observe(rows, now), false);
+      } catch (error) {
+        warn('pg_stat_activity poll failed; sockets wait for their session', error);
+      } finally {
+        refreshing = undefined;
+      }
+    })();
+    return refreshing;
+  };
+
+  const sampleRound = async (): Promise<void> => {
+    const startedAtMs = Date.now();
+    const endTimer = metrics.sampleDuration.startTimer();
+    try {
+      const sample = await sampleSockets({
+        ssCommand: config.ssCommand,
+        serverPort: config.serverPort,
+        timeoutMs: config.ssTimeoutMs,
+      });
+      for (const reason of sample.rejected) metrics.linesRejected.inc({ reason });
+      // A backend never seen before: look it up now rather than one activity period later.
+      const unknown = sample.sockets.some(
+        (s) => s.local.port === config.serverPort && s.pid !== undefined && !cache.byPid(s.pid),
+      );
+      if (unknown) await refreshActivity();
+      record(tracker.observeSample(sample.sockets, new Date(startedAtMs), startedAtMs));
+      metrics.socketsTracked.set(tracker.size);
+      lastSampleOkMs = Date.now();
+      // Awaiting Kafka here is the backpressure: no new round while the last one is unacknowledged.
+      await flush();
+    } catch (error) {
+      metrics.samplesFailed.inc();
+      warn('sampling round failed', error);
+    } finally {
+      endTimer();
+    }
+  };
+
+  const heartbeat = async (): Promise<void> => {
+    const now = new Date();
+    enqueue(
+      config.topics.activity,
+      entityKey(config.cluster, `collector-egress/${instance}`),
+      {
+        v: CONTRACT_VERSION,
+        kind: 'collector.heartbeat',
+        id: `${config.cluster}:collector-egress:${instance}:${now.getTime()}`,
+        cluster: config.cluster,
+        ts: now.toISOString(),
+        collector: 'collector-egress',
+        instance,
+        lagSeconds: Math.max(0, (now.getTime() - lastSampleOkMs) / 1000),
+      },
+      true,
+    );
+    await flush();
+  };
+
+  const closeWatcher = createCloseWatcher({
+    ssCommand: config.ssCommand,
+    stdbufCommand: config.stdbufCommand,
+    serverPort: config.serverPort,
+    logger,
+    onClose: (socket, at) => {
+      if (socket.local.port !== config.serverPort) return;
+      metrics.closeEvents.inc();
+      record(tracker.observeClose(socket, at));
+      metrics.socketsTracked.set(tracker.size);
+      // Finals leave at once rather than with the next round (which may be a long interval away).
+      flush().catch(() => undefined);
+    },
+    onRejected: (reason) => metrics.linesRejected.inc({ reason }),
+    onRestart: () => metrics.closeWatcherRestarts.inc(),
+  });
+
+  const readiness = (): Readiness => {
+    const reasons: string[] = [];
+    if (!started) reasons.push('starting');
+    if (producer.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'send failing'}`);
+    if (started && !closeWatcher.running) reasons.push('ss -E: close-event child not running (restarting)');
+    if (started && Date.now() - lastSampleOkMs > config.intervalMs * 5 + config.ssTimeoutMs) {
+      reasons.push('sampling: no successful ss round recently');
+    }
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  return {
+    registry,
+    metrics,
+    get httpAddress() {
+      return httpAddress;
+    },
+    async start() {
+      await runStartupChecks({
+        ssCommand: config.ssCommand,
+        stdbufCommand: config.stdbufCommand,
+        serverPort: config.serverPort,
+        pg: config.postgres,
+        activity,
+      });
+      await ensureTopics(kafka, [config.topics.egress, config.topics.activity], {
+        partitions: config.kafka.partitions,
+      });
+      // Listen for closes before the first sample, so no socket can close unseen in between.
+      closeWatcher.start();
+      await refreshActivity();
+      lastSampleOkMs = Date.now();
+      loops.push(every(config.activityIntervalMs, refreshActivity));
+      loops.push(every(config.intervalMs, sampleRound));
+      loops.push(every(config.heartbeatIntervalMs, heartbeat));
+      await http.listen({ host: config.http.host, port: config.http.port });
+      const address = http.server.address() as AddressInfo;
+      httpAddress = `${address.address}:${address.port}`;
+      started = true;
+      logger.info(
+        { serverPort: config.serverPort, intervalMs: config.intervalMs, http: httpAddress },
+        'collector-egress started',
+      );
+    },
+    async stop() {
+      await Promise.all(loops.map((l) => l.stop()));
+      await closeWatcher.stop();
+      await flush().catch(() => undefined);
+      await producer.stop();
+      await http.close();
+      await activity.close();
+    },
+  };
+}
