@@ -1,3 +1,4 @@
 export * from './kafka.js';
 export * from './pg.js';
 export * from './stack.js';
+export * from './private-postgres.js';
