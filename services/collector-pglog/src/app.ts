@@ -1,0 +1,306 @@
+import type { CollectorHeartbeatEvent } from '@vigie/contract';
+import {
+  createKafka,
+  createReliableProducer,
+  ensureTopics,
+  type ProducerState,
+  type ReliableProducer,
+} from '@vigie/kafka';
+import {
+  buildHttpServer,
+  createMetricsRegistry,
+  describeError,
+  rateLimited,
+  type Logger,
+  type Readiness,
+} from '@vigie/runtime';
+import { createSqlAnalyzer } from '@vigie/sql';
+import type { Registry } from 'prom-client';
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { CollectorPglogConfig } from './config.js';
+import { createLogParser, type LogParser, type ParserOutput, type StatementAnalyzer } from './log-parser.js';
+import { unknownZones } from './log-record.js';
+import { createCollectorMetrics } from './metrics.js';
+import { oversizedDeadLetter } from './read-log-file.js';
+import { KafkaSink } from './sink-kafka.js';
+import { LogTailer, type LogPosition } from './source-tail.js';
+
+/** Dependencies a test or an embedding program may replace. */
+export interface CollectorDeps {
+  logger: Logger;
+  registry?: Registry;
+  /** Defaults to `@vigie/sql`'s analyzer built from the config. */
+  analyzer?: StatementAnalyzer;
+  /** Defaults to a reliable producer on `config.kafka`. */
+  producer?: ReliableProducer;
+}
+
+/** A running collector. */
+export interface CollectorPglog {
+  /** Creates topics, restores the checkpoint, starts the HTTP server and the read loop. */
+  start(): Promise<void>;
+  /** Stops reading, waits for what is in flight, writes the checkpoint, disconnects. */
+  stop(): Promise<void>;
+  readiness(): Readiness;
+  /** Address of the HTTP server once started. */
+  readonly url: string | undefined;
+  /** Counters for tests and benchmarks. */
+  stats(): { recordsRead: number; eventsAcked: number; position: LogPosition | undefined };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Builds collector-pglog: tail the server log → parse and merge → Kafka, with the checkpoint moved only to
+ * positions whose every earlier event Kafka acknowledged. No side effects until `start()`.
+ */
+export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, deps: CollectorDeps): CollectorPglog {
+  const { logger } = deps;
+  const registry = deps.registry ?? createMetricsRegistry('collector-pglog');
+  const metrics = createCollectorMetrics(registry);
+  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
+  let producerState: ProducerState = 'idle';
+  let producerError: string | undefined;
+  const producer =
+    deps.producer ??
+    createReliableProducer(kafka, {
+      logger,
+      onStateChange: (state, error) => {
+        producerState = state;
+        producerError = error === undefined ? undefined : describeError(error);
+        if (state === 'failing') logger.warn({ error: producerError }, 'kafka unavailable: reading paused');
+        if (state === 'ready') logger.info('kafka available: reading');
+      },
+    });
+  const tailer = new LogTailer({
+    format: config.source.format,
+    pgData: config.source.pgData,
+    logDirectory: config.source.logDirectory,
+    pattern: config.source.pattern,
+    chunkBytes: config.source.chunkBytes,
+    maxRecordBytes: config.source.maxRecordBytes,
+    onRotate: (from, to) => {
+      metrics.rotations.inc();
+      logger.info({ from, to }, 'log file switched');
+    },
+    onTruncate: (file) => {
+      metrics.truncations.inc();
+      logger.warn({ file }, 'log file truncated: reading it again from the start');
+    },
+    onLostFile: (file) => logger.warn({ file }, 'checkpointed log file is gone: resuming at the next file'),
+  });
+  const logRejected = rateLimited(5000, (suppressed: number, reason: string, file: string, offset: number) =>
+    logger.warn({ reason, file, offset, suppressed }, 'record rejected to the dead-letter topic'),
+  );
+
+  let parser: LogParser | undefined;
+  let sink: KafkaSink<LogPosition | undefined> | undefined;
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let server: ReturnType<typeof buildHttpServer> | undefined;
+  let url: string | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let checkpointTimer: NodeJS.Timeout | undefined;
+  let acked: LogPosition | undefined;
+  let saved: LogPosition | undefined;
+  let lastAdvance = Date.now();
+  let atEof = false;
+  let lastEventTs: number | undefined;
+  let recordsRead = 0;
+  let eventsAcked = 0;
+  let pausedReason: string | undefined;
+  let fatal: string | undefined;
+
+  const samePosition = (a: LogPosition | undefined, b: LogPosition | undefined) =>
+    a?.file === b?.file && a?.offset === b?.offset && a?.ino === b?.ino;
+
+  /** The checkpoint candidate now: before the oldest statement still being merged, else after the last record. */
+  function watermark(): LogPosition | undefined {
+    const p = parser?.oldestPending();
+    if (p !== undefined) {
+      const id = tailer.identityOf(p.file);
+      if (id) return { file: p.file, offset: p.offset, ...id };
+    }
+    return tailer.position();
+  }
+
+  async function saveCheckpoint(): Promise<void> {
+    const position = acked;
+    if (position === undefined || samePosition(position, saved)) return;
+    const checkpoint: Checkpoint = {
+      version: 1,
+      position,
+      roles: parser?.sessions.snapshotRoles() ?? {},
+      savedAt: new Date().toISOString(),
+    };
+    await writeCheckpoint(config.checkpoint.file, checkpoint);
+    saved = position;
+  }
+
+  function send(outputs: readonly ParserOutput[]): void {
+    const s = sink as KafkaSink<LogPosition | undefined>;
+    for (const o of outputs) {
+      if (o.kind === 'deadletter') logRejected(o.reason, o.source.file ?? '', o.source.offset ?? 0);
+      else lastEventTs = Date.parse(o.ts);
+      s.add(o);
+      if (s.batchSize >= config.kafka.batchMaxEvents) s.cut(watermark());
+    }
+  }
+
+  function heartbeat(): void {
+    const now = new Date();
+    const lagBytes = tailer.lagBytes();
+    const lagSeconds = atEof || lastEventTs === undefined ? 0 : Math.max(0, (now.getTime() - lastEventTs) / 1000);
+    metrics.lagBytes.set(lagBytes);
+    metrics.lagSeconds.set(lagSeconds);
+    const event: CollectorHeartbeatEvent = {
+      v: 1,
+      id: `${config.cluster}:heartbeat:collector-pglog:${config.instance}:${now.toISOString()}`,
+      kind: 'collector.heartbeat',
+      cluster: config.cluster,
+      ts: now.toISOString(),
+      collector: 'collector-pglog',
+      instance: config.instance,
+      lagBytes,
+      lagSeconds,
+    };
+    // Heartbeats join the stream like any event (same window), so they also stop when Kafka is down.
+    if (sink && !sink.full()) {
+      sink.add(event);
+      sink.cut(watermark());
+    }
+  }
+
+  async function readLoop(): Promise<void> {
+    const s = sink as KafkaSink<LogPosition | undefined>;
+    const p = parser as LogParser;
+    while (running) {
+      if (s.full() || (producerState === 'failing' && s.inFlightCount > 0)) {
+        pausedReason =
+          producerState === 'failing'
+            ? `kafka: ${producerError ?? 'unreachable'}; reading paused`
+            : 'kafka: in-flight window full; reading paused';
+        metrics.backpressure.set(1);
+        try {
+          await s.waitOne();
+        } catch {
+          return; // producer stopped
+        }
+        continue;
+      }
+      pausedReason = undefined;
+      metrics.backpressure.set(0);
+      const read = await tailer.poll();
+      for (const o of read.oversized) send([oversizedDeadLetter(config.cluster, o)]);
+      for (const r of read.records) {
+        metrics.bytesRead.inc(r.bytes);
+        send(p.push(r));
+      }
+      recordsRead += read.records.length;
+      atEof = read.eof;
+      if (read.eof) {
+        send(p.flush(config.source.mergeFlushMs));
+        s.cut(watermark());
+        await sleep(config.source.pollIntervalMs);
+      } else {
+        s.cut(watermark());
+      }
+    }
+  }
+
+  return {
+    get url() {
+      return url;
+    },
+    stats: () => ({ recordsRead, eventsAcked, position: acked }),
+    readiness() {
+      const reasons: string[] = [];
+      if (fatal) reasons.push(fatal);
+      if (!running) reasons.push('not started');
+      if (pausedReason) reasons.push(pausedReason);
+      if (running && tailer.currentFile === undefined) reasons.push('source: no log file found yet');
+      return { ready: reasons.length === 0, reasons };
+    },
+    async start() {
+      if (!config.redaction.enabled) {
+        logger.warn(
+          'redaction.enabled is false: statement literals, parameter-free messages and excerpts leave the collector unredacted',
+        );
+      }
+      const analyzer =
+        deps.analyzer ??
+        (await createSqlAnalyzer({
+          cacheSize: config.analysis.cacheSize,
+          ...(config.redaction.hmacKey === undefined ? {} : { hmacKey: config.redaction.hmacKey }),
+        }));
+      await ensureTopics(kafka, [config.topics.activity, config.topics.deadletter]);
+      const checkpoint = await readCheckpoint(config.checkpoint.file);
+      parser = createLogParser({
+        cluster: config.cluster,
+        analyzer,
+        redaction: { enabled: config.redaction.enabled },
+        maxSessions: config.source.maxSessions,
+        onRecord: (outcome, reason) => {
+          metrics.recordsRead.inc({ outcome });
+          if (reason) metrics.rejected.inc({ component: 'collector-pglog', reason });
+        },
+        onEvict: (n) => metrics.sessionEvictions.inc(n),
+      });
+      if (checkpoint) parser.sessions.restoreRoles(checkpoint.roles, Date.now());
+      sink = new KafkaSink<LogPosition | undefined>(producer, {
+        cluster: config.cluster,
+        topics: config.topics,
+        maxInFlightEvents: config.kafka.maxInFlightEvents,
+        maxInFlightBytes: config.kafka.maxInFlightBytes,
+        observeLatency: (s) => metrics.produceLatency.observe(s),
+        onInvalid: (event, error) =>
+          logger.error(
+            { kind: event.kind, id: event.id, error: describeError(error) },
+            'event refused by the contract',
+          ),
+        onAcknowledged: (position, items) => {
+          eventsAcked += items.length;
+          for (const i of items) metrics.eventsProduced.inc({ kind: i.kind });
+          metrics.inFlight.set(sink?.inFlightCount ?? 0);
+          if (position !== undefined && !samePosition(position, acked)) {
+            acked = position;
+            lastAdvance = Date.now();
+          }
+        },
+      });
+      await tailer.start(checkpoint?.position, config.checkpoint.startAt);
+      logger.info(
+        { file: tailer.currentFile, offset: tailer.position()?.offset, fromCheckpoint: checkpoint !== undefined },
+        'collector-pglog reading',
+      );
+      running = true;
+      server = buildHttpServer({ registry, readiness: () => this.readiness() });
+      url = await server.listen({ host: config.http.host, port: config.http.port });
+      checkpointTimer = setInterval(() => {
+        metrics.sessions.set(parser?.sessions.size ?? 0);
+        metrics.checkpointAge.set(sink && sink.pending > 0 ? (Date.now() - lastAdvance) / 1000 : 0);
+        for (const zone of unknownZones()) logger.warn({ zone }, 'log_timezone abbreviation read as UTC');
+        saveCheckpoint().catch((error: unknown) =>
+          logger.error({ error: describeError(error) }, 'checkpoint write failed; will retry'),
+        );
+      }, config.checkpoint.intervalMs);
+      heartbeatTimer = setInterval(heartbeat, config.heartbeatIntervalMs);
+      loop = readLoop().catch((error: unknown) => {
+        fatal = `source: ${describeError(error)}`;
+        logger.error({ error: fatal }, 'read loop failed');
+      });
+    },
+    async stop() {
+      running = false;
+      clearInterval(heartbeatTimer);
+      clearInterval(checkpointTimer);
+      await loop;
+      // Statements still being merged are not flushed: the checkpoint stays before them, a restart re-reads them.
+      await Promise.race([sink?.drain().catch(() => undefined), sleep(10_000)]);
+      await producer.stop();
+      await saveCheckpoint();
+      await tailer.close();
+      await server?.close();
+    },
+  };
+}

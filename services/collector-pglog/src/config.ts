@@ -1,0 +1,111 @@
+import { TOPICS } from '@vigie/contract';
+import { z } from 'zod';
+
+/** Settings of collector-pglog (YAML file + `VIGIE_<SECTION>__<KEY>` environment overrides). */
+export const CollectorPglogConfig = z
+  .object({
+    cluster: z.string().min(1).default('local').describe('cluster name: first part of event ids and Kafka keys'),
+    instance: z.string().min(1).default('collector-pglog').describe('name of this collector instance (heartbeats)'),
+    source: z
+      .object({
+        format: z.enum(['jsonlog', 'csvlog']).default('jsonlog').describe('log format to read'),
+        pgData: z
+          .string()
+          .optional()
+          .describe('PostgreSQL data directory: the current file is read from $PGDATA/current_logfiles'),
+        logDirectory: z
+          .string()
+          .optional()
+          .describe('log directory, when current_logfiles is not readable (absolute, or relative to pgData)'),
+        pattern: z
+          .string()
+          .optional()
+          .describe('regular expression of log file names (default: ^postgresql-.*\\.json$, .csv$ for csvlog)'),
+        pollIntervalMs: z.number().int().min(10).max(10_000).default(150).describe('wait at end of file, ms'),
+        chunkBytes: z
+          .number()
+          .int()
+          .min(4096)
+          .default(1 << 20)
+          .describe('bytes read per read() call'),
+        maxRecordBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(32 << 20)
+          .describe('longer records are skipped and dead-lettered as oversized_record'),
+        mergeFlushMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(500)
+          .describe('a statement whose pgaudit lines stopped arriving is emitted after this long'),
+        maxSessions: z.number().int().min(100).default(20_000).describe('sessions remembered (SET ROLE, app name)'),
+      })
+      .prefault({}),
+    checkpoint: z
+      .object({
+        file: z.string().default('./collector-pglog.checkpoint.json').describe('checkpoint file (JSON, atomic)'),
+        intervalMs: z.number().int().min(10).default(500).describe('most frequent checkpoint write, ms'),
+        startAt: z
+          .enum(['beginning', 'end'])
+          .default('end')
+          .describe('without a checkpoint: read the current file from its beginning, or only new records'),
+      })
+      .prefault({}),
+    redaction: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('replace literals by $n in statements, messages and dead letters; false is logged as a warning'),
+        hmacKey: z
+          .string()
+          .min(16)
+          .optional()
+          .describe('site secret for parameter hashes (set it from the environment: VIGIE_REDACTION__HMAC_KEY)'),
+      })
+      .prefault({}),
+    analysis: z
+      .object({ cacheSize: z.number().int().min(0).default(10_000).describe('SQL analyses cached by statement shape') })
+      .prefault({}),
+    kafka: z
+      .object({
+        brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']).describe('bootstrap brokers'),
+        clientId: z.string().default('vigie-collector-pglog').describe('Kafka client id'),
+        batchMaxEvents: z.number().int().min(1).default(2000).describe('events per Kafka batch at most'),
+        lingerMs: z.number().int().min(0).default(20).describe('wait for more events before sending a batch, ms'),
+        maxInFlightEvents: z
+          .number()
+          .int()
+          .min(1)
+          .default(20_000)
+          .describe('events sent but not acknowledged before reading stops (backpressure)'),
+        maxInFlightBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(32 << 20)
+          .describe('encoded bytes sent but not acknowledged before reading stops'),
+      })
+      .prefault({}),
+    topics: z
+      .object({
+        activity: z.string().default(TOPICS.activity).describe('events topic'),
+        deadletter: z.string().default(TOPICS.deadletter).describe('dead-letter topic'),
+      })
+      .prefault({}),
+    heartbeatIntervalMs: z.number().int().min(100).default(10_000).describe('collector.heartbeat period, ms'),
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1').describe('listen address of /metrics /healthz /readyz'),
+        port: z.number().int().min(0).max(65535).default(9464).describe('listen port (0 = any free port)'),
+      })
+      .prefault({}),
+    log: z.object({ level: z.string().default('info').describe('pino level') }).prefault({}),
+  })
+  .refine((c) => c.source.pgData !== undefined || c.source.logDirectory !== undefined, {
+    message: 'set source.pgData (preferred: follows current_logfiles) or source.logDirectory',
+    path: ['source'],
+  });
+export type CollectorPglogConfig = z.infer<typeof CollectorPglogConfig>;

@@ -1,0 +1,127 @@
+import type { DecodeFailure } from './format-jsonlog.js';
+import { logTimeToIso, type LogRecord } from './log-record.js';
+
+/**
+ * Splits one csvlog record into its fields: quoted fields may hold commas, doubled quotes and newlines. Returns
+ * undefined when a quote is left open (the record is not well formed).
+ */
+export function csvFields(text: string): string[] | undefined {
+  const fields: string[] = [];
+  let i = 0;
+  const n = text.length;
+  for (;;) {
+    if (text.charCodeAt(i) === 34) {
+      // Quoted field: find the closing quote, skipping doubled ones.
+      let out = '';
+      let from = i + 1;
+      for (;;) {
+        const q = text.indexOf('"', from);
+        if (q < 0) return undefined;
+        if (text.charCodeAt(q + 1) === 34) {
+          out += text.slice(from, q + 1);
+          from = q + 2;
+          continue;
+        }
+        out += text.slice(from, q);
+        i = q + 1;
+        break;
+      }
+      fields.push(out);
+      if (i >= n) return fields;
+      if (text.charCodeAt(i) !== 44) return undefined;
+      i += 1;
+    } else {
+      const comma = text.indexOf(',', i);
+      if (comma < 0) {
+        fields.push(text.slice(i));
+        return fields;
+      }
+      fields.push(text.slice(i, comma));
+      i = comma + 1;
+    }
+  }
+}
+
+// Column positions of PostgreSQL 13+ csvlog (15 adds leader_pid and query_id at the end).
+const C = {
+  time: 0,
+  user: 1,
+  db: 2,
+  pid: 3,
+  from: 4,
+  session: 5,
+  line: 6,
+  tag: 7,
+  start: 8,
+  txid: 10,
+  severity: 11,
+  state: 12,
+  message: 13,
+  detail: 14,
+  query: 19,
+  app: 22,
+  backend: 23,
+  queryId: 25,
+} as const;
+
+/** Splits `connection_from` (`host:port`, `[local]`, IPv6 `::1:5432`) at its last colon. */
+function splitFrom(from: string): { host?: string; port?: number } {
+  if (from === '') return {};
+  if (from === '[local]') return { host: from };
+  const colon = from.lastIndexOf(':');
+  if (colon <= 0) return { host: from };
+  const port = Number(from.slice(colon + 1));
+  return Number.isInteger(port) ? { host: from.slice(0, colon), port } : { host: from };
+}
+
+/** Decodes one csvlog record (26 columns in PostgreSQL 15; 24+ accepted). */
+export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
+  const f = csvFields(text);
+  if (f === undefined) return { reason: 'malformed_csv', detail: 'unbalanced quotes' };
+  if (f.length < 24) return { reason: 'malformed_csv', detail: `${f.length} columns, expected 26` };
+  const get = (i: number): string | undefined => {
+    const v = f[i];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const ts = logTimeToIso(get(C.time) ?? '');
+  const sessionId = get(C.session);
+  const lineNum = Number(get(C.line));
+  const pid = Number(get(C.pid));
+  const severity = get(C.severity);
+  if (
+    ts === undefined ||
+    sessionId === undefined ||
+    !Number.isInteger(lineNum) ||
+    !Number.isInteger(pid) ||
+    !severity
+  ) {
+    return { reason: 'missing_field', detail: 'missing or invalid log_time, session_id, line number, pid or severity' };
+  }
+  const record: LogRecord = { ts, pid, sessionId, lineNum, severity, message: f[C.message] ?? '' };
+  const user = get(C.user);
+  if (user !== undefined) record.user = user;
+  const db = get(C.db);
+  if (db !== undefined) record.database = db;
+  const { host, port } = splitFrom(f[C.from] ?? '');
+  if (host !== undefined) record.remoteHost = host;
+  if (port !== undefined) record.remotePort = port;
+  const tag = get(C.tag);
+  if (tag !== undefined) record.commandTag = tag;
+  const start = logTimeToIso(get(C.start) ?? '');
+  if (start !== undefined) record.sessionStart = start;
+  const txid = get(C.txid);
+  if (txid !== undefined) record.txid = txid;
+  const state = get(C.state);
+  if (state !== undefined) record.sqlstate = state;
+  const detail = get(C.detail);
+  if (detail !== undefined) record.detail = detail;
+  const query = get(C.query);
+  if (query !== undefined) record.statement = query;
+  const app = get(C.app);
+  if (app !== undefined) record.applicationName = app;
+  const backend = get(C.backend);
+  if (backend !== undefined) record.backendType = backend;
+  const qid = get(C.queryId);
+  if (qid !== undefined && /^-?\d{1,19}$/.test(qid)) record.queryId = qid;
+  return record;
+}

@@ -1,0 +1,348 @@
+import type {
+  AuditObject,
+  DeadLetter,
+  RejectReason,
+  SessionInfo,
+  SqlAnalysis,
+  StatementEvent,
+  VigieEvent,
+} from '@vigie/contract';
+import { decodeCsvlog } from './format-csvlog.js';
+import { decodeJsonlog, type DecodeFailure } from './format-jsonlog.js';
+import type { LogRecord, RawRecord } from './log-record.js';
+import { AUDIT_PREFIX, parseAuditPayload, type AuditLine } from './parse-audit.js';
+import { authFailureReason, parseSessionMessage } from './parse-session.js';
+import { excerptOf, redactFreeText } from './redact-text.js';
+import { SessionTable, type SessionState } from './session-state.js';
+
+/** The part of `@vigie/sql`'s analyzer the parser uses (so tests and replays can pass any implementation). */
+export interface StatementAnalyzer {
+  analyze(sql: string): SqlAnalysis;
+  /** HMAC of a bound parameter value, or undefined when no key is configured. */
+  hashParameter(value: string): string | undefined;
+}
+
+/** What the parser makes of records: events, and dead letters for records it could not read. */
+export type ParserOutput = VigieEvent | DeadLetter;
+
+/** Options of {@link createLogParser}. */
+export interface LogParserOptions {
+  /** Cluster name: first part of every event id and key. */
+  cluster: string;
+  analyzer: StatementAnalyzer;
+  /** Redaction of literals in statements, messages and excerpts; on unless explicitly turned off. */
+  redaction?: { enabled: boolean };
+  /** Most sessions remembered (SET ROLE, application name). */
+  maxSessions?: number;
+  /** Clock for the flush timeout and dead-letter times (tests pass a fake one). */
+  now?: () => number;
+  /** Counts records per outcome (metrics); called once per record. */
+  onRecord?: (outcome: 'event' | 'merged' | 'ignored' | 'rejected', reason?: RejectReason) => void;
+  onEvict?: (count: number) => void;
+}
+
+/** Where the oldest statement still being merged started (a checkpoint must not pass it). */
+export interface PendingPosition {
+  file: string;
+  offset: number;
+}
+
+/** The pure parsing pipeline: records in, events out; no I/O, no Kafka. */
+export interface LogParser {
+  /**
+   * Parses one record. Returns what became complete: usually the record's own event, sometimes the previous
+   * statement of its session (merged from several pgaudit lines), or nothing while a statement is being merged.
+   */
+  push(raw: RawRecord): ParserOutput[];
+  /**
+   * Emits statements still being merged whose last line is older than `idleMs` (0 = all of them: end of input).
+   */
+  flush(idleMs?: number): ParserOutput[];
+  /** Position of the first record of the oldest statement still being merged, if any. */
+  oldestPending(): PendingPosition | undefined;
+  /** Sessions currently remembered. */
+  readonly sessions: SessionTable;
+}
+
+interface PendingStatement {
+  key: string;
+  record: LogRecord;
+  file: string;
+  offset: number;
+  line: AuditLine;
+  auditTypes: Set<'SESSION' | 'OBJECT'>;
+  objects: AuditObject[];
+  seenAt: number;
+}
+
+const SESSION_ID = /^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/;
+const SET_ROLE = /^\s*SET\s+(?:(?:SESSION|LOCAL)\s+)?ROLE\s+(.+?)\s*;?\s*$/is;
+const SET_AUTH = /^\s*SET\s+(?:(?:SESSION|LOCAL)\s+)?SESSION\s+AUTHORIZATION\s+(.+?)\s*;?\s*$/is;
+const RESET_ROLE =
+  /^\s*(?:RESET\s+(?:ROLE|SESSION\s+AUTHORIZATION|ALL)|DISCARD\s+ALL|SET\s+(?:SESSION\s+)?SESSION\s+AUTHORIZATION\s+DEFAULT)\s*;?\s*$/i;
+
+/** A role name as SQL writes it: `"Quoted"` keeps case, `'literal'` is allowed by SET ROLE, bare names fold to lower. */
+function roleName(text: string): string | undefined {
+  const t = text.trim();
+  if (t.startsWith('"') && t.endsWith('"') && t.length >= 2) return t.slice(1, -1).replace(/""/g, '"');
+  if (t.startsWith("'") && t.endsWith("'") && t.length >= 2) return t.slice(1, -1).replace(/''/g, "'");
+  if (/^[A-Za-z_][A-Za-z0-9_$]*$/.test(t)) return t.toLowerCase();
+  return undefined;
+}
+
+/** Role in effect after a SET/RESET statement, `null` for "back to the login role", undefined when not a role change. */
+export function roleChange(statement: string): string | null | undefined {
+  if (RESET_ROLE.test(statement)) return null;
+  const m = SET_ROLE.exec(statement) ?? SET_AUTH.exec(statement);
+  if (!m || m[1] === undefined) return undefined;
+  const name = roleName(m[1]);
+  if (name === undefined) return undefined;
+  return name.toLowerCase() === 'none' || name.toLowerCase() === 'default' ? null : name;
+}
+
+/**
+ * Creates the parser that turns PostgreSQL log records (jsonlog or csvlog) into Vigie events: pgaudit lines merged
+ * into one `statement` per (session, statement id, substatement id), connection lifecycle, authentication
+ * failures, replication connections and commands, and client ERRORs. Deterministic: the same records give the same
+ * events (ids `<cluster>:<session_id>:<line_num of the first line>`), which is what makes restarts and replays safe.
+ */
+export function createLogParser({
+  cluster,
+  analyzer,
+  redaction = { enabled: true },
+  maxSessions,
+  now = Date.now,
+  onRecord,
+  onEvict,
+}: LogParserOptions): LogParser {
+  const redact = redaction.enabled;
+  const sessions = new SessionTable({
+    ...(maxSessions === undefined ? {} : { maxSessions }),
+    ...(onEvict ? { onEvict } : {}),
+  });
+  // Insertion order = age: the first entry is the oldest statement still being merged.
+  const pending = new Map<string, PendingStatement>();
+
+  const analyze = (text: string): SqlAnalysis => {
+    const a = analyzer.analyze(text);
+    return redact ? a : { ...a, redacted: text };
+  };
+
+  function sessionInfo(r: LogRecord, state: SessionState | undefined): SessionInfo {
+    const s: SessionInfo = { id: r.sessionId, pid: r.pid };
+    if (r.user !== undefined) s.user = r.user;
+    if (r.database !== undefined) s.database = r.database;
+    if (r.remoteHost !== undefined) s.clientAddr = r.remoteHost === '[local]' ? 'local' : r.remoteHost;
+    if (r.remotePort !== undefined) s.clientPort = r.remotePort;
+    const app = r.applicationName ?? state?.applicationName;
+    if (app !== undefined) s.applicationName = app;
+    if (r.backendType !== undefined) s.backendType = r.backendType;
+    if (r.sessionStart !== undefined) s.startedAt = r.sessionStart;
+    return s;
+  }
+
+  function base(r: LogRecord, state: SessionState | undefined, raw: { file: string; offset: number }) {
+    return {
+      v: 1 as const,
+      id: `${cluster}:${r.sessionId}:${r.lineNum}`,
+      cluster,
+      ts: r.ts,
+      session: sessionInfo(r, state),
+      source: { file: raw.file, offset: raw.offset },
+    };
+  }
+
+  function deadLetter(raw: RawRecord, reason: RejectReason, detail: string): DeadLetter {
+    onRecord?.('rejected', reason);
+    return {
+      v: 1,
+      id: `${cluster}:deadletter:${raw.file}:${raw.offset}`,
+      kind: 'deadletter',
+      cluster,
+      ts: new Date(now()).toISOString(),
+      component: 'collector-pglog',
+      reason,
+      detail,
+      source: { file: raw.file, offset: raw.offset },
+      excerpt: excerptOf(raw.text, redact),
+    };
+  }
+
+  function emit(p: PendingStatement): StatementEvent {
+    const r = p.record;
+    const state = sessions.get(r.sessionId);
+    let text = p.line.statement;
+    if (text === '<previously logged>' && state?.lastStatement !== undefined) text = state.lastStatement;
+    else if (state !== undefined && text !== '<not logged>') state.lastStatement = text;
+    const sql = analyze(text);
+    const params = p.line.parameters;
+    const audit: StatementEvent['audit'] = {
+      auditTypes: [...p.auditTypes].sort(),
+      statementId: p.line.statementId,
+      substatementId: p.line.substatementId,
+      class: p.line.class,
+      command: p.line.command,
+      objects: p.objects,
+      parameterCount: params.length,
+    };
+    if (params.length > 0) {
+      const hashes: string[] = [];
+      for (const v of params) {
+        const h = analyzer.hashParameter(v);
+        if (h !== undefined) hashes.push(h);
+      }
+      if (hashes.length === params.length) audit.parameterHashes = hashes;
+    }
+    // pgaudit 1.7 logs COPY with 0 rows whatever was copied: absent is honest, 0 would be a lie.
+    if (p.line.rows !== undefined && p.line.command !== 'COPY') audit.rows = p.line.rows;
+    const event: StatementEvent = { ...base(r, state, p), kind: 'statement', audit, sql };
+    const role = state?.effectiveRole ?? r.user;
+    if (role !== undefined) event.effectiveRole = role;
+    if (r.queryId !== undefined && r.queryId !== '0') event.queryId = r.queryId;
+    if (r.txid !== undefined && r.txid !== '0') event.txid = r.txid;
+    // The role changes after the SET ROLE statement itself (which ran as the previous role).
+    if (
+      state !== undefined &&
+      (p.line.command === 'SET' || p.line.command === 'RESET' || p.line.command === 'DISCARD ALL')
+    ) {
+      const change = roleChange(text);
+      if (change !== undefined) state.effectiveRole = change === null || change === r.user ? undefined : change;
+    }
+    return event;
+  }
+
+  function lifecycle(r: LogRecord, raw: RawRecord, state: SessionState): VigieEvent | undefined {
+    const msg = parseSessionMessage(r.message);
+    if (msg === undefined) return undefined;
+    switch (msg.type) {
+      case 'received':
+        return undefined;
+      case 'authorized':
+      case 'replication-authorized': {
+        if (msg.applicationName !== undefined) state.applicationName = msg.applicationName;
+        if (msg.type === 'replication-authorized') {
+          return { ...base(r, state, raw), kind: 'replication.connection' };
+        }
+        const e: VigieEvent = { ...base(r, state, raw), kind: 'session.start' };
+        if (msg.ssl !== undefined) e.ssl = msg.ssl;
+        return e;
+      }
+      case 'disconnection': {
+        const e: VigieEvent = { ...base(r, state, raw), kind: 'session.end', durationMs: msg.durationMs };
+        sessions.end(r.sessionId);
+        return e;
+      }
+      case 'replication-command':
+        return {
+          ...base(r, state, raw),
+          kind: 'replication.command',
+          command: msg.command,
+          text: redact ? redactFreeText(msg.text) : msg.text,
+        };
+    }
+  }
+
+  function problem(r: LogRecord, raw: RawRecord, state: SessionState): VigieEvent | undefined {
+    const sev = r.severity;
+    if (sev !== 'ERROR' && sev !== 'FATAL' && sev !== 'PANIC') return undefined;
+    const sqlstate = r.sqlstate ?? 'XX000';
+    if (sev === 'FATAL' && (sqlstate === '28P01' || sqlstate === '28000')) {
+      const e: VigieEvent = {
+        ...base(r, state, raw),
+        kind: 'auth.failure',
+        sqlstate,
+        reason: authFailureReason(r.message) ?? (redact ? redactFreeText(r.message) : r.message),
+      };
+      if (r.user !== undefined) e.user = r.user;
+      if (r.database !== undefined) e.database = r.database;
+      return e;
+    }
+    // Errors of background processes (autovacuum, checkpointer) are not about anyone's access.
+    if (r.backendType !== undefined && r.backendType !== 'client backend' && r.backendType !== 'walsender') {
+      return undefined;
+    }
+    const e: VigieEvent = {
+      ...base(r, state, raw),
+      kind: 'session.error',
+      sqlstate,
+      message: redact ? redactFreeText(r.message) : r.message,
+    };
+    if (r.statement !== undefined) e.statement = analyze(r.statement).redacted;
+    return e;
+  }
+
+  function push(raw: RawRecord): ParserOutput[] {
+    const decoded: LogRecord | DecodeFailure =
+      raw.format === 'jsonlog' ? decodeJsonlog(raw.text) : decodeCsvlog(raw.text);
+    if ('reason' in decoded) return [deadLetter(raw, decoded.reason, decoded.detail)];
+    const r = decoded;
+    if (!SESSION_ID.test(r.sessionId)) return [deadLetter(raw, 'missing_field', 'session_id is not <hex>.<hex>')];
+    const t = now();
+    const out: ParserOutput[] = [];
+    const open = pending.get(r.sessionId);
+    // Server processes (postmaster, checkpointer) never disconnect: remembering them would only fill the table.
+    const state = r.user !== undefined || r.remoteHost !== undefined ? sessions.touch(r.sessionId, t) : { seenAt: t };
+    if (r.message.startsWith(AUDIT_PREFIX)) {
+      const line = parseAuditPayload(r.message);
+      if ('error' in line) {
+        if (open) out.push(emitPending(open));
+        out.push(deadLetter(raw, 'bad_audit_payload', line.error));
+        return out;
+      }
+      const key = `${line.statementId}/${line.substatementId}`;
+      if (open !== undefined && open.key === key) {
+        // Another line of the same statement: another relation, or the OBJECT twin of a SESSION line.
+        open.auditTypes.add(line.auditType);
+        if (
+          line.objectName !== '' &&
+          !open.objects.some((o) => o.name === line.objectName && o.type === line.objectType)
+        ) {
+          open.objects.push({ type: line.objectType, name: line.objectName });
+        }
+        if (line.rows !== undefined && (open.line.rows === undefined || line.rows > open.line.rows))
+          open.line.rows = line.rows;
+        open.seenAt = t;
+        onRecord?.('merged');
+        return out;
+      }
+      if (open) out.push(emitPending(open));
+      pending.set(r.sessionId, {
+        key,
+        record: r,
+        file: raw.file,
+        offset: raw.offset,
+        line,
+        auditTypes: new Set([line.auditType]),
+        objects: line.objectName === '' ? [] : [{ type: line.objectType, name: line.objectName }],
+        seenAt: t,
+      });
+      onRecord?.('merged');
+      return out;
+    }
+    if (open) out.push(emitPending(open));
+    const event = lifecycle(r, raw, state) ?? problem(r, raw, state);
+    if (event) out.push(event);
+    onRecord?.(event ? 'event' : 'ignored');
+    return out;
+  }
+
+  function emitPending(p: PendingStatement): StatementEvent {
+    pending.delete(p.record.sessionId);
+    return emit(p);
+  }
+
+  return {
+    push,
+    flush(idleMs = 0) {
+      const out: ParserOutput[] = [];
+      const limit = now() - idleMs;
+      for (const p of [...pending.values()]) if (idleMs === 0 || p.seenAt <= limit) out.push(emitPending(p));
+      return out;
+    },
+    oldestPending() {
+      for (const p of pending.values()) return { file: p.file, offset: p.offset };
+      return undefined;
+    },
+    sessions,
+  };
+}

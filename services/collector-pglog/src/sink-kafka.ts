@@ -1,0 +1,148 @@
+import { encodeDeadLetter, encodeEvent, entityKey, sessionKey, type DeadLetter } from '@vigie/contract';
+import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
+import type { ParserOutput } from './log-parser.js';
+
+/** Options of {@link KafkaSink}. */
+export interface KafkaSinkOptions<W> {
+  cluster: string;
+  topics: { activity: string; deadletter: string };
+  maxInFlightEvents: number;
+  maxInFlightBytes: number;
+  /** Called in order with the watermark of every acknowledged batch: everything before it is in Kafka. */
+  onAcknowledged: (watermark: W, acked: readonly ParserOutput[]) => void;
+  /** An event the contract refused (a collector bug): it goes to the dead-letter topic instead. */
+  onInvalid?: (event: ParserOutput, error: unknown) => void;
+  observeLatency?: (seconds: number) => void;
+}
+
+interface Batch<W> {
+  items: ParserOutput[];
+  bytes: number;
+  watermark: W;
+  done: Promise<void>;
+}
+
+/**
+ * Sends events in batches through the reliable producer and tracks what is in flight. Each batch carries a
+ * watermark (the log position a checkpoint may move to once the batch and all earlier ones are acknowledged);
+ * the producer sends sequentially, so acknowledgements arrive in order. Bounded by events and bytes: when full,
+ * the caller stops reading ({@link KafkaSink.full}) — memory stays flat during a Kafka outage.
+ */
+export class KafkaSink<W> {
+  private messages: OutgoingMessage[] = [];
+  private items: ParserOutput[] = [];
+  private bytes = 0;
+  private readonly inFlight: Batch<W>[] = [];
+  private inFlightEvents = 0;
+  private inFlightBytes = 0;
+
+  constructor(
+    private readonly producer: ReliableProducer,
+    private readonly options: KafkaSinkOptions<W>,
+  ) {}
+
+  /** Events waiting to be sent, plus events sent and not acknowledged. */
+  get pending(): number {
+    return this.items.length + this.inFlightEvents;
+  }
+
+  /** Events sent and not yet acknowledged. */
+  get inFlightCount(): number {
+    return this.inFlightEvents;
+  }
+
+  /** The in-flight window is full: stop reading until {@link waitOne} returns. */
+  full(): boolean {
+    return this.inFlightEvents >= this.options.maxInFlightEvents || this.inFlightBytes >= this.options.maxInFlightBytes;
+  }
+
+  /** Number of events in the batch being built. */
+  get batchSize(): number {
+    return this.items.length;
+  }
+
+  /** Encodes and queues one output for the next batch. */
+  add(item: ParserOutput): void {
+    const { cluster, topics } = this.options;
+    let value: Buffer;
+    let topic = topics.activity;
+    let key: string;
+    let out = item;
+    try {
+      if (item.kind === 'deadletter') {
+        value = encodeDeadLetter(item);
+        topic = topics.deadletter;
+        key = entityKey(cluster, 'deadletter');
+      } else {
+        value = encodeEvent(item);
+        key = item.session ? sessionKey(cluster, item.session.id) : entityKey(cluster, 'collector-pglog');
+      }
+    } catch (error) {
+      this.options.onInvalid?.(item, error);
+      const letter: DeadLetter = {
+        v: 1,
+        id: `${item.id}:invalid`,
+        kind: 'deadletter',
+        cluster,
+        ts: item.ts,
+        component: 'collector-pglog',
+        reason: 'invalid_event',
+        detail: `event ${item.kind} refused by the contract`.slice(0, 200),
+        source: item.source ?? {},
+        excerpt: '',
+      };
+      value = encodeDeadLetter(letter);
+      topic = topics.deadletter;
+      key = entityKey(cluster, 'deadletter');
+      out = letter;
+    }
+    this.messages.push({ topic, key, value });
+    this.items.push(out);
+    this.bytes += value.length;
+  }
+
+  /**
+   * Sends the batch being built (if any) with `watermark`. With nothing to send, the watermark is still recorded:
+   * it becomes the checkpoint as soon as everything in flight is acknowledged (immediately when nothing is).
+   */
+  cut(watermark: W): void {
+    if (this.items.length === 0) {
+      const last = this.inFlight[this.inFlight.length - 1];
+      if (last) last.watermark = watermark;
+      else this.options.onAcknowledged(watermark, []);
+      return;
+    }
+    const items = this.items;
+    const messages = this.messages;
+    const bytes = this.bytes;
+    this.items = [];
+    this.messages = [];
+    this.bytes = 0;
+    const started = process.hrtime.bigint();
+    const batch: Batch<W> = { items, bytes, watermark, done: Promise.resolve() };
+    batch.done = this.producer.send(messages).then(() => {
+      this.options.observeLatency?.(Number(process.hrtime.bigint() - started) / 1e9);
+      // Sends complete in order (one sequential producer): this batch is the oldest in flight.
+      const head = this.inFlight.shift();
+      if (head !== batch) throw new Error('acknowledgements out of order');
+      this.inFlightEvents -= items.length;
+      this.inFlightBytes -= bytes;
+      this.options.onAcknowledged(batch.watermark, items);
+    });
+    // Marked handled here; waitOne/drain still see the rejection (producer stopped before the batch landed).
+    batch.done.catch(() => undefined);
+    this.inFlight.push(batch);
+    this.inFlightEvents += items.length;
+    this.inFlightBytes += bytes;
+  }
+
+  /** Waits for the oldest batch in flight (rejects if the producer was stopped before it landed). */
+  async waitOne(): Promise<void> {
+    await this.inFlight[0]?.done;
+  }
+
+  /** Waits for every batch in flight. */
+  async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await this.waitOne();
+  }
+}

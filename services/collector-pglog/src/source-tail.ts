@@ -1,0 +1,234 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { LogFormat, RawRecord } from './log-record.js';
+import { RecordSplitter, type OversizedRecord } from './record-splitter.js';
+import {
+  compareLogFiles,
+  currentLogFile,
+  defaultPattern,
+  listLogFiles,
+  logDirectoryOf,
+  type LogFile,
+  type LogLocation,
+} from './source-files.js';
+
+/** A position in the log: which file (path and identity) and the byte offset of a record boundary in it. */
+export interface LogPosition {
+  file: string;
+  dev: number;
+  ino: number;
+  offset: number;
+}
+
+/** Options of {@link LogTailer}. */
+export interface LogTailerOptions extends LogLocation {
+  chunkBytes?: number;
+  maxRecordBytes?: number;
+  onRotate?: (from: string, to: string) => void;
+  onTruncate?: (file: string) => void;
+  /** A checkpointed file could not be found any more: reading resumes at the next file. */
+  onLostFile?: (file: string) => void;
+}
+
+/** What one {@link LogTailer.poll} read. */
+export interface TailRead {
+  records: RawRecord[];
+  oversized: OversizedRecord[];
+  /** Nothing new: the caller waits a poll interval. */
+  eof: boolean;
+}
+
+interface OpenFile {
+  path: string;
+  name: string;
+  dev: number;
+  ino: number;
+  fh: FileHandle;
+  readPos: number;
+  size: number;
+  splitter: RecordSplitter;
+}
+
+/**
+ * Follows the server's log files with plain reads of fixed-size chunks (no fs.watch: it misses events on some
+ * filesystems and says nothing about rotation order). At end of file it checks for truncation (size below the read
+ * position: restart at 0) and for a newer file (current_logfiles moved on, or a later file exists): it then reads
+ * the old file to its end once more and moves to the next file in order, so nothing written before the rotation is
+ * lost and files written while the collector was down are caught up oldest first.
+ */
+export class LogTailer {
+  private cur: OpenFile | undefined;
+  private readonly pattern: RegExp;
+  private readonly chunkBytes: number;
+  private buf: Buffer;
+  /** Size of files newer than the current one, from the last listing (lag). */
+  private newerBytes = 0;
+
+  constructor(private readonly options: LogTailerOptions) {
+    this.pattern = options.pattern !== undefined ? new RegExp(options.pattern) : defaultPattern(options.format);
+    this.chunkBytes = options.chunkBytes ?? 1 << 20;
+    this.buf = Buffer.allocUnsafe(this.chunkBytes);
+  }
+
+  get format(): LogFormat {
+    return this.options.format;
+  }
+
+  /** The file being read, or undefined before start / when no log file exists yet. */
+  get currentFile(): string | undefined {
+    return this.cur?.path;
+  }
+
+  /** Position just after the last complete record handed out. */
+  position(): LogPosition | undefined {
+    const c = this.cur;
+    return c && { file: c.path, dev: c.dev, ino: c.ino, offset: c.splitter.offset };
+  }
+
+  /** Identity of a file this tailer opened (for checkpoints of positions in it). */
+  identityOf(path: string): { dev: number; ino: number } | undefined {
+    if (this.cur?.path === path) return { dev: this.cur.dev, ino: this.cur.ino };
+    return this.known.get(path);
+  }
+
+  private readonly known = new Map<string, { dev: number; ino: number }>();
+
+  /** Bytes written to the log and not read yet (current file and newer ones), as of the last check. */
+  lagBytes(): number {
+    const c = this.cur;
+    return (c ? Math.max(0, c.size - c.readPos) + c.splitter.pendingBytes : 0) + this.newerBytes;
+  }
+
+  /**
+   * Positions the reader: at a checkpoint (same file identity, same offset; truncated → 0; gone → the next newer
+   * file), or without one at the beginning or end of the current file.
+   */
+  async start(from: LogPosition | undefined, startAt: 'beginning' | 'end' = 'end'): Promise<void> {
+    const files = await this.files();
+    if (from !== undefined) {
+      const same = files.find((f) => f.dev === from.dev && f.ino === from.ino);
+      if (same) {
+        let offset = from.offset;
+        if (same.size < offset) {
+          this.options.onTruncate?.(same.path);
+          offset = 0;
+        }
+        await this.openFile(same, offset);
+        return;
+      }
+      this.options.onLostFile?.(from.file);
+      const name = basename(from.file);
+      const next = files.find((f) => compareLogFiles(f, { name, mtimeMs: Infinity }) > 0);
+      if (next) await this.openFile(next, 0);
+      return;
+    }
+    const current = await this.currentFile_(files);
+    if (current) await this.openFile(current, startAt === 'end' ? current.size : 0);
+  }
+
+  /** Reads what is new: one chunk of records, or `eof`. Moves to the next file when the current one is finished. */
+  async poll(): Promise<TailRead> {
+    if (this.cur === undefined) {
+      await this.start(undefined, 'beginning');
+      if (this.cur === undefined) return { records: [], oversized: [], eof: true };
+    }
+    const c = this.cur as OpenFile;
+    const got = await this.readChunk(c);
+    if (got) return { ...got, eof: false };
+    // End of file: truncated? (log_truncate_on_rotation reuses a name and truncates the same inode.)
+    const st = await c.fh.stat();
+    c.size = st.size;
+    if (st.size < c.readPos) {
+      this.options.onTruncate?.(c.path);
+      c.readPos = 0;
+      c.splitter = new RecordSplitter(this.options.format, c.path, 0, this.options.maxRecordBytes);
+      return { records: [], oversized: [], eof: false };
+    }
+    const next = await this.nextFile(c);
+    if (next === undefined) return { records: [], oversized: [], eof: true };
+    // The server has moved on: whatever it wrote to the old file before switching is there now; read it all.
+    const records: RawRecord[] = [];
+    const oversized: OversizedRecord[] = [];
+    for (let more = await this.readChunk(c); more; more = await this.readChunk(c)) {
+      records.push(...more.records);
+      oversized.push(...more.oversized);
+    }
+    if (c.splitter.pendingBytes > 0) {
+      // A record cannot span files: an unterminated last record is complete as it is.
+      const tail = c.splitter.push(Buffer.from('\n'));
+      for (const r of tail.records) records.push({ ...r, bytes: r.bytes - 1 });
+      oversized.push(...tail.oversized);
+    }
+    await c.fh.close();
+    this.options.onRotate?.(c.path, next.path);
+    await this.openFile(next, 0);
+    return { records, oversized, eof: false };
+  }
+
+  /** Closes the open file. */
+  async close(): Promise<void> {
+    await this.cur?.fh.close().catch(() => undefined);
+    this.cur = undefined;
+  }
+
+  private async readChunk(c: OpenFile): Promise<{ records: RawRecord[]; oversized: OversizedRecord[] } | undefined> {
+    const { bytesRead } = await c.fh.read(this.buf, 0, this.chunkBytes, c.readPos);
+    if (bytesRead === 0) return undefined;
+    c.readPos += bytesRead;
+    if (c.readPos > c.size) c.size = c.readPos;
+    // The splitter may keep a view of the chunk as a pending partial record: hand it a copy-free slice of a buffer
+    // we will not reuse.
+    const chunk = this.buf.subarray(0, bytesRead);
+    this.buf = Buffer.allocUnsafe(this.chunkBytes);
+    return c.splitter.push(chunk);
+  }
+
+  private async files(): Promise<LogFile[]> {
+    const dir = await logDirectoryOf(this.options);
+    return dir === undefined ? [] : listLogFiles(dir, this.pattern);
+  }
+
+  private async currentFile_(files: LogFile[]): Promise<LogFile | undefined> {
+    if (this.options.pgData !== undefined) {
+      const path = await currentLogFile(this.options.pgData, this.options.format);
+      const f = files.find((x) => x.path === path);
+      if (f) return f;
+    }
+    return files[files.length - 1];
+  }
+
+  /** The file after `c` in write order, if the server has started one. */
+  private async nextFile(c: OpenFile): Promise<LogFile | undefined> {
+    if (this.options.pgData !== undefined) {
+      // Cheap test first: current_logfiles still names our file → no rotation (the usual case at EOF).
+      const current = await currentLogFile(this.options.pgData, this.options.format);
+      if (current === c.path) {
+        this.newerBytes = 0;
+        return undefined;
+      }
+    }
+    const files = await this.files();
+    const newer = files.filter(
+      (f) => !(f.dev === c.dev && f.ino === c.ino) && compareLogFiles(f, { name: c.name, mtimeMs: Infinity }) > 0,
+    );
+    this.newerBytes = newer.reduce((sum, f) => sum + f.size, 0);
+    return newer[0];
+  }
+
+  private async openFile(f: LogFile, offset: number): Promise<void> {
+    const fh = await open(f.path, 'r');
+    const st = await fh.stat();
+    this.known.set(f.path, { dev: st.dev, ino: st.ino });
+    if (this.known.size > 64) this.known.delete(this.known.keys().next().value as string);
+    this.cur = {
+      path: f.path,
+      name: f.name,
+      dev: st.dev,
+      ino: st.ino,
+      fh,
+      readPos: offset,
+      size: st.size,
+      splitter: new RecordSplitter(this.options.format, f.path, offset, this.options.maxRecordBytes),
+    };
+  }
+}
