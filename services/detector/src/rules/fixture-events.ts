@@ -1,0 +1,192 @@
+import type { SessionInfo, StatementEvent, VigieEvent } from '@vigie/contract';
+import { z } from 'zod';
+
+/**
+ * Rule fixtures are written compactly (a statement is its SQL text plus the few facts the server logs) and
+ * expanded here into contract events. The SQL facts a fixture does not state are inferred by simple patterns:
+ * fixtures are small hand-written statements, not arbitrary SQL (the real analyzer is exercised by replay tests).
+ */
+const FixtureEvent = z
+  .object({
+    s: z.string().describe('session alias'),
+    at: z.string().describe('ISO instant (UTC)'),
+    kind: z.enum(['session.start', 'session.end', 'replication.connection']).optional(),
+    sql: z.string().optional(),
+    reads: z.array(z.string()).optional(),
+    rows: z.number().int().nonnegative().optional(),
+    role: z.string().optional().describe('effective role (after SET ROLE)'),
+    egress: z.number().int().nonnegative().optional().describe('bytes sent so far on the socket'),
+    final: z.boolean().optional(),
+    replication: z.string().optional().describe('a replication command, e.g. BASE_BACKUP ( LABEL $1 )'),
+    repeat: z.number().int().positive().optional(),
+    everyMs: z.number().int().positive().default(1000),
+  })
+  .strict();
+
+const FixtureSession = z.object({
+  id: z.string(),
+  user: z.string(),
+  database: z.string().default('app'),
+  clientAddr: z.string().optional(),
+  applicationName: z.string().optional(),
+  backendType: z.string().optional(),
+});
+
+/** Expected final state of one alert of the rule under test. */
+const ExpectedAlert = z
+  .object({
+    id: z.string(),
+    severity: z.enum(['info', 'warning', 'critical']),
+    status: z.enum(['firing', 'resolved']).optional(),
+    tables: z.array(z.string()).optional(),
+    rows: z.number().optional(),
+    bytes: z.number().optional(),
+    statements: z.number().optional(),
+    summary: z.string().optional().describe('a substring the summary must contain'),
+    revisionAtMost: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** One fixture file: sessions, events, and the alerts of the rule under test (empty = must not match). */
+export const RuleFixture = z
+  .object({
+    description: z.string(),
+    policy: z.record(z.string(), z.unknown()).optional().describe('shallow overrides of the default policy sections'),
+    privileged: z.array(z.string()).default([]).describe('roles the catalog reports as privileged'),
+    siteRules: z.record(z.string(), z.unknown()).optional().describe('a site rules file applied on top'),
+    sessions: z.record(z.string(), FixtureSession),
+    events: z.array(FixtureEvent),
+    alerts: z.array(ExpectedAlert),
+    /** Also require that no other rule raised anything. */
+    onlyThisRule: z.boolean().default(false),
+    /** Advance the clock to this instant (tick) after the events. */
+    tickAt: z.string().optional(),
+  })
+  .strict();
+export type RuleFixture = z.infer<typeof RuleFixture>;
+
+const FIRST_WORD_KIND: Record<string, string> = { start: 'begin', table: 'select', with: 'select', values: 'select' };
+
+function inferReads(sql: string): string[] {
+  const out: string[] = [];
+  const re = /\b(?:from|join|copy|lock\s+table|lock)\s+(?:only\s+)?([a-z_][\w.]*)/gi;
+  for (let m = re.exec(sql); m !== null; m = re.exec(sql)) {
+    const name = (m[1] as string).toLowerCase();
+    if (!['table', 'only', 'stdin'].includes(name)) out.push(name);
+  }
+  return out;
+}
+
+function statementOf(
+  e: z.infer<typeof FixtureEvent>,
+  sql: string,
+): Omit<StatementEvent, 'v' | 'id' | 'cluster' | 'ts' | 'session'> {
+  const word = (/^\s*\(?\s*([a-z]+)/i.exec(sql)?.[1] ?? 'other').toLowerCase();
+  const kind = FIRST_WORD_KIND[word] ?? word;
+  const reads = e.reads ?? (kind === 'set' || kind === 'begin' ? [] : inferReads(sql));
+  const copyTo = /\bTO\s+(STDOUT|PROGRAM|'[^']*'|\$\d+)/i.exec(sql);
+  const copyFrom = /\bFROM\s+STDIN\b/i.test(sql);
+  const copy =
+    kind !== 'copy'
+      ? undefined
+      : copyFrom
+        ? { direction: 'from' as const, target: 'stdin' as const, hasQuery: false, relation: reads[0] }
+        : {
+            direction: 'to' as const,
+            target: (copyTo?.[1]?.toUpperCase() === 'STDOUT'
+              ? 'stdout'
+              : copyTo?.[1]?.toUpperCase() === 'PROGRAM'
+                ? 'program'
+                : 'file') as 'stdout' | 'program' | 'file',
+            hasQuery: /^\s*copy\s*\(/i.test(sql),
+            ...(/^\s*copy\s*\(/i.test(sql) ? {} : { relation: reads[0] }),
+          };
+  const cls = ['select', 'copy', 'fetch', 'declare'].includes(kind)
+    ? 'READ'
+    : ['insert', 'update', 'delete'].includes(kind)
+      ? 'WRITE'
+      : 'MISC';
+  return {
+    kind: 'statement',
+    audit: {
+      auditTypes: ['SESSION'],
+      statementId: 1,
+      substatementId: 1,
+      class: cls,
+      command: kind.toUpperCase(),
+      objects: reads.map((name) => ({ type: 'TABLE', name })),
+      parameterCount: 0,
+      ...(e.rows !== undefined && { rows: e.rows }),
+    },
+    ...(e.role !== undefined && { effectiveRole: e.role }),
+    sql: {
+      kind,
+      reads,
+      writes: [],
+      hasWhere: /\bwhere\b/i.test(sql),
+      hasLimit: /\blimit\b/i.test(sql),
+      ...(copy !== undefined && { copy }),
+      functions: [],
+      dangerousFunctions: [],
+      redacted: sql.trim().replace(/;$/, ''),
+    },
+  };
+}
+
+/** Expands a fixture into contract events, in order, with deterministic ids (`<cluster>:<session>:<n>`). */
+export function fixtureEvents(f: RuleFixture, cluster = 'local'): VigieEvent[] {
+  const out: VigieEvent[] = [];
+  const lines = new Map<string, number>();
+  const sent = new Map<string, number>();
+  for (const e of f.events) {
+    const s = f.sessions[e.s];
+    if (s === undefined) throw new Error(`fixture event names unknown session ${e.s}`);
+    const session: SessionInfo = {
+      id: s.id,
+      pid: parseInt(s.id.split('.')[1] ?? '0', 16),
+      user: s.user,
+      database: s.database,
+      ...(s.clientAddr !== undefined && { clientAddr: s.clientAddr }),
+      ...(s.applicationName !== undefined && { applicationName: s.applicationName }),
+      backendType:
+        s.backendType ?? (e.kind === 'replication.connection' || e.replication ? 'walsender' : 'client backend'),
+    };
+    const start = Date.parse(e.at);
+    for (let k = 0; k < (e.repeat ?? 1); k += 1) {
+      const n = (lines.get(s.id) ?? 0) + 1;
+      lines.set(s.id, n);
+      const base = {
+        v: 1 as const,
+        id: `${cluster}:${s.id}:${n}`,
+        cluster,
+        ts: new Date(start + k * e.everyMs).toISOString(),
+        session,
+      };
+      if (e.sql !== undefined) out.push({ ...base, ...statementOf(e, e.sql) } as VigieEvent);
+      else if (e.egress !== undefined) {
+        const before = sent.get(s.id) ?? 0;
+        const bytes = e.egress * (k + 1);
+        sent.set(s.id, bytes);
+        out.push({
+          ...base,
+          id: `${cluster}:${s.id}:egress:${n}`,
+          kind: 'egress.sample',
+          transport: 'tcp',
+          bytesSent: bytes,
+          bytesSentDelta: bytes - before,
+          final: e.final ?? false,
+        });
+      } else if (e.replication !== undefined) {
+        out.push({
+          ...base,
+          kind: 'replication.command',
+          command: e.replication.split(/\s/)[0] ?? '',
+          text: e.replication,
+        });
+      } else if (e.kind === 'session.end') out.push({ ...base, kind: 'session.end', durationMs: 1000 });
+      else if (e.kind !== undefined) out.push({ ...base, kind: e.kind });
+      else throw new Error(`fixture event at ${e.at} has nothing to emit`);
+    }
+  }
+  return out;
+}
