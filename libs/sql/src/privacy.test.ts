@@ -93,6 +93,7 @@ const TEMPLATES: ((p: Person) => string)[] = [
   (p) => `SELECT 1 /* ${p.name} ${p.nir} unterminated`,
   (p) => `\\copy (SELECT * FROM citizens WHERE nir = ${q(p.nir)}) to '/tmp/${p.name}.csv'`,
   (p) => `<not logged> ${q(p.nir)}`,
+  (p) => `SELECT * FROM citizens WHERE email = "${p.email}" OR nir = "${p.nir}"`,
   (p) => `EXECUTE find_citizen(${q(p.nir)}`,
   (p) => `SELECT U&'${p.name}\\zzzz', ${q(p.email)}`,
   (p) => `SELECT ${q(p.phone)}::text ${q(p.iban)} ${q(p.email)}`,

@@ -77,6 +77,14 @@ describe('lexSql', () => {
     expect(last).toEqual({ kind, start, end: sql.length });
   });
 
+  it('treats a quoted "identifier" that holds an e-mail or a long number as a string', () => {
+    const sql = 'SELECT "col", "t2024" FROM t WHERE email = "jean@exemple.fr" OR nir = U&"185057512345678"';
+    expect(lexSql(sql).spans.map((s) => sql.slice(s.start, s.end))).toEqual([
+      '"jean@exemple.fr"',
+      'U&"185057512345678"',
+    ]);
+  });
+
   it('does not take a prefix letter inside a longer identifier', () => {
     // xe'1' is the identifier xe then a plain string, as in PostgreSQL.
     expect(lexSql("SELECT xe'1'").spans).toEqual([{ kind: 'string', start: 9, end: 12 }]);

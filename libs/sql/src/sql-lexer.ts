@@ -5,7 +5,8 @@
  * WebAssembly, so it also redacts statements the parser refuses.
  *
  * When the text is ambiguous it errs towards hiding more: an unterminated string, dollar-quoted body or quoted
- * identifier runs to the end of the text. It assumes `standard_conforming_strings = on` (PostgreSQL's default since
+ * identifier runs to the end of the text, and a quoted identifier holding an `@` or six digits in a row is treated
+ * as a string. It assumes `standard_conforming_strings = on` (PostgreSQL's default since
  * 9.1): a backslash escapes a quote only inside `E'…'`.
  */
 
@@ -30,6 +31,10 @@ export interface Span {
   start: number;
   end: number;
 }
+
+// A double-quoted "identifier" holding an e-mail address or a long number is almost always a string typed with the
+// wrong quotes (`WHERE email = "jean@exemple.fr"`, a MySQL habit): the server rejects it and logs the statement.
+const DATA_IN_IDENTIFIER = /@|\d{6}/;
 
 /** Every literal, comment and parameter of a statement, in text order, and the highest `$n` already present. */
 export interface LexedSql {
@@ -220,7 +225,10 @@ export function lexSql(sql: string): LexedSql {
         // An unterminated identifier may really be a literal the scanner lost track of: hide it.
         spans.push({ kind: 'string', start: i, end: n });
         i = n;
-      } else i = end;
+      } else {
+        if (DATA_IN_IDENTIFIER.test(sql.slice(i + 1, end - 1))) spans.push({ kind: 'string', start: i, end });
+        i = end;
+      }
     } else if (c === DOLLAR) {
       if (isDigit(sql.charCodeAt(i + 1))) {
         let j = i + 1;
@@ -272,7 +280,10 @@ export function lexSql(sql: string): LexedSql {
           if (end < 0) {
             spans.push({ kind: 'string', start: i, end: n });
             i = n;
-          } else i = end;
+          } else {
+            if (DATA_IN_IDENTIFIER.test(sql.slice(j + 2, end - 1))) spans.push({ kind: 'string', start: i, end });
+            i = end;
+          }
           continue;
         }
       }
