@@ -10,7 +10,10 @@ export const EgressSampleEvent = z.object({
    * `unix` sample the byte fields are 0 and mean "not measurable", never "nothing sent".
    */
   transport: z.enum(['tcp', 'unix']),
-  /** Total bytes sent on the socket so far (`bytes_sent`). */
+  /**
+   * Total bytes sent on the socket so far (`bytes_sent`). The egress collector reports what the client received:
+   * `bytes_acked` capped at `bytes_sent`, so retransmitted bytes are not counted twice.
+   */
   bytesSent: z.number().int().nonnegative(),
   /** Bytes sent since this collector's previous sample of the same socket. */
   bytesSentDelta: z.number().int().nonnegative(),

@@ -1,6 +1,6 @@
 import { CONTRACT_VERSION, entityKey, sessionKey, type EgressSampleEvent, type SessionInfo } from '@vigie/contract';
 import { normalizeAddress } from '@vigie/policy';
-import { peerKey, type SsSocket } from './parse-ss.js';
+import { deliveredBytes, peerKey, type SsSocket } from './parse-ss.js';
 
 /** Why a socket could not be tied to its session; a small fixed set, used as a metric label. */
 export type JoinFailure =
@@ -47,6 +47,7 @@ interface Tracked {
   session: SessionInfo | undefined;
   /** `bytesSent` carried by the last event emitted for this socket. */
   emittedBytes: number;
+  /** What the client received ({@link deliveredBytes}): the contract's `bytesSent`. */
   bytesSent: number;
   bytesAcked: number;
   bytesReceived: number;
@@ -150,7 +151,7 @@ export function createSocketTracker({
         let t = tracked.get(key);
         const reused =
           t !== undefined &&
-          ((t.pid !== undefined && s.pid !== undefined && t.pid !== s.pid) || s.bytesSent < t.bytesSent);
+          ((t.pid !== undefined && s.pid !== undefined && t.pid !== s.pid) || deliveredBytes(s) < t.bytesSent);
         if (t && reused) {
           // Same client end, another connection: the old one closed and its close event never reached us.
           out.closesMissed += 1;
@@ -163,7 +164,7 @@ export function createSocketTracker({
         }
         seen.add(key);
         t.pid ??= s.pid;
-        t.bytesSent = s.bytesSent;
+        t.bytesSent = deliveredBytes(s);
         t.bytesAcked = s.bytesAcked;
         t.bytesReceived = s.bytesReceived;
         t.missed = 0;
@@ -198,11 +199,11 @@ export function createSocketTracker({
       const key = peerKey(s.peer.addr, port);
       const existing = tracked.get(key);
       // The close event has no pid; a counter below the tracked one belongs to an earlier connection of that end.
-      if (existing && s.bytesSent < existing.bytesSent) return out;
+      if (existing && deliveredBytes(s) < existing.bytesSent) return out;
       closedAt.set(key, at.getTime());
       tracked.delete(key);
       const t = existing ?? fresh(s, port);
-      t.bytesSent = s.bytesSent;
+      t.bytesSent = deliveredBytes(s);
       t.bytesAcked = s.bytesAcked;
       t.bytesReceived = s.bytesReceived;
       finish(t, at, out);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEndpoint, parseSsLine, peerKey } from './parse-ss.js';
+import { deliveredBytes, parseEndpoint, parseSsLine, peerKey } from './parse-ss.js';
 
 // Captured on Debian 12 (iproute2 6.1) against the local stack's PostgreSQL 15 on port 55432.
 const SAMPLE_V4 =
@@ -88,5 +88,12 @@ describe('parseEndpoint and peerKey', () => {
   it('treats an IPv4-mapped address as the IPv4 client it is', () => {
     expect(peerKey('::ffff:127.0.0.3', 4000)).toBe(peerKey('127.0.0.3', 4000));
     expect(peerKey('127.0.0.3', 4000)).not.toBe(peerKey('127.0.0.3', 4001));
+  });
+});
+
+describe('deliveredBytes', () => {
+  it('counts what the client acknowledged: retransmissions once, the FIN not at all', () => {
+    expect(deliveredBytes({ bytesSent: 10_547_175, bytesAcked: 10_146_845 })).toBe(10_146_845);
+    expect(deliveredBytes({ bytesSent: 646, bytesAcked: 647 })).toBe(646);
   });
 });
