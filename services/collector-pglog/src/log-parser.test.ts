@@ -1,0 +1,271 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { decodeEvent, type StatementEvent, type VigieEvent } from '@vigie/contract';
+import { createSqlAnalyzer } from '@vigie/sql';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  createLogParser,
+  roleChange,
+  type LogParser,
+  type ParserOutput,
+  type StatementAnalyzer,
+} from './log-parser.js';
+import type { LogFormat, RawRecord } from './log-record.js';
+import { RecordSplitter } from './record-splitter.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/pglog/', import.meta.url));
+const jsonText = readFileSync(`${FIXTURES}cases.json`);
+const csvText = readFileSync(`${FIXTURES}cases.csv`);
+const expected = JSON.parse(readFileSync(`${FIXTURES}cases.expected.json`, 'utf8')) as VigieEvent[];
+
+let analyzer: StatementAnalyzer;
+beforeAll(async () => {
+  analyzer = await createSqlAnalyzer({ hmacKey: 'k' });
+});
+
+function records(format: LogFormat, bytes: Buffer, file = 'f', chunk = bytes.length): RawRecord[] {
+  const s = new RecordSplitter(format, file, 0);
+  const out: RawRecord[] = [];
+  for (let i = 0; i < bytes.length; i += chunk) out.push(...s.push(bytes.subarray(i, i + chunk)).records);
+  expect(s.pendingBytes).toBe(0);
+  return out;
+}
+
+function parse(format: LogFormat, bytes: Buffer, options: { redact?: boolean } = {}): ParserOutput[] {
+  const p = createLogParser({
+    cluster: 'local',
+    analyzer,
+    redaction: { enabled: options.redact ?? true },
+    now: () => 0,
+  });
+  const out: ParserOutput[] = [];
+  for (const r of records(format, bytes)) out.push(...p.push(r));
+  out.push(...p.flush(0));
+  return out;
+}
+
+const withoutSource = (e: ParserOutput) => ({ ...e, source: undefined });
+const ofApp = (events: ParserOutput[], app: string) =>
+  events.filter((e): e is VigieEvent => e.kind !== 'deadletter' && e.session?.applicationName === `vigie_fx_${app}`);
+const statements = (events: ParserOutput[]) => events.filter((e): e is StatementEvent => e.kind === 'statement');
+
+describe('captured fixtures (statements.sql on the real cluster)', () => {
+  it('jsonlog gives exactly the expected events, field by field', () => {
+    const events = parse('jsonlog', jsonText);
+    expect(events.length).toBe(expected.length);
+    events.forEach((e, i) => {
+      expect({ ...e, source: { offset: e.source?.offset } }).toEqual(expected[i]);
+    });
+  });
+
+  it('csvlog (multi-line quoted records) gives the same events as jsonlog', () => {
+    const csv = parse('csvlog', csvText).map(withoutSource);
+    const json = parse('jsonlog', jsonText).map(withoutSource);
+    expect(csv).toEqual(json);
+  });
+
+  it('every event is valid against the contract', () => {
+    for (const e of parse('jsonlog', jsonText)) {
+      if (e.kind === 'deadletter') throw new Error('no dead letter expected');
+      const decoded = decodeEvent(JSON.stringify(e));
+      expect(decoded.ok ? 'ok' : decoded.error.message).toBe('ok');
+    }
+  });
+
+  it('splits csvlog identically whatever the chunk boundaries', () => {
+    const whole = records('csvlog', csvText).map((r) => [r.offset, r.text]);
+    for (const chunk of [1, 7, 100, 4096]) {
+      expect(records('csvlog', csvText, 'f', chunk).map((r) => [r.offset, r.text])).toEqual(whole);
+    }
+  });
+
+  it('merges the per-relation lines of a join into one statement with both tables', () => {
+    const [join] = statements(ofApp(parse('jsonlog', jsonText), 'join'));
+    expect(join?.audit.objects).toEqual([
+      { type: 'TABLE', name: 'public.citizens' },
+      { type: 'TABLE', name: 'social.payments' },
+    ]);
+    expect(join?.audit.rows).toBe(0);
+    expect([...(join?.sql.reads ?? [])].sort()).toEqual(['public.citizens', 'social.payments']);
+  });
+
+  it('merges SESSION and OBJECT twins', () => {
+    const twins = statements(ofApp(parse('jsonlog', jsonText), 'object')).filter((s) => s.audit.auditTypes.length > 1);
+    expect(twins.map((s) => [s.audit.auditTypes, s.audit.objects.length, s.audit.rows])).toEqual([
+      [['OBJECT', 'SESSION'], 1, 1],
+    ]);
+  });
+
+  it('tracks SET ROLE / RESET ROLE as the effective role', () => {
+    const s = statements(ofApp(parse('jsonlog', jsonText), 'setrole'));
+    expect(s.map((e) => [e.sql.redacted, e.effectiveRole, e.session?.user])).toEqual([
+      ['SET ROLE dba_alice', 'admin', 'admin'],
+      ['SELECT count(*) FROM public.citizens WHERE birth_date < $1', 'dba_alice', 'admin'],
+      ['RESET ROLE', 'dba_alice', 'admin'],
+      ['SELECT count(*) FROM social.benefit_claims', 'admin', 'admin'],
+    ]);
+  });
+
+  it('takes COPY relations from the statement, never pgaudit rows', () => {
+    const s = statements(ofApp(parse('jsonlog', jsonText), 'copylog'));
+    const copies = s.filter((e) => e.audit.command === 'COPY');
+    expect(copies.length).toBe(2);
+    for (const c of copies) expect(c.audit.rows).toBeUndefined();
+    expect(copies[0]?.sql.copy).toEqual({
+      direction: 'to',
+      target: 'stdout',
+      hasQuery: false,
+      relation: 'public.citizens',
+    });
+    // With log_rows off, pgaudit names the relation itself (and prints no rows at all).
+    const rowsOff = s.find((e) => e.audit.statementId === 4);
+    expect([rowsOff?.audit.command, rowsOff?.audit.objects, rowsOff?.audit.rows]).toEqual([
+      'SELECT',
+      [{ type: 'TABLE', name: 'public.citizens' }],
+      undefined,
+    ]);
+    const pcopy = statements(ofApp(parse('jsonlog', jsonText), 'pcopy'));
+    expect(pcopy[0]?.sql.copy).toMatchObject({ direction: 'to', target: 'stdout', relation: 'social.payments' });
+  });
+
+  it('keeps bound parameters out: a count and HMACs only', () => {
+    const [first] = statements(ofApp(parse('jsonlog', jsonText), 'bind'));
+    expect(first?.audit.parameterCount).toBe(2);
+    expect(first?.audit.parameterHashes).toHaveLength(2);
+    expect(first?.audit.parameterHashes?.[0]).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('lets no literal or parameter value through', () => {
+    const text = JSON.stringify(parse('jsonlog', jsonText)) + JSON.stringify(parse('csvlog', csvText));
+    for (const secret of [
+      '185057800608491',
+      '299129912345678',
+      '285017512345678',
+      'jeanne.martin@example.fr',
+      'a,b',
+      'Jean-Pierre',
+      '1950-01-01',
+      'Sup3r-Secret',
+      'rue de la Paix',
+      'x@example.fr',
+      '/etc/hostname',
+      '75011',
+      'Lyon',
+    ]) {
+      expect(text, secret).not.toContain(secret);
+    }
+  });
+
+  it('redaction off is honoured (explicit setting)', () => {
+    const text = JSON.stringify(parse('jsonlog', jsonText, { redact: false }));
+    expect(text).toContain('1950-01-01');
+  });
+
+  it('reports failed logins with their SQLSTATE and a literal-free reason', () => {
+    const failures = parse('jsonlog', jsonText).filter((e) => e.kind === 'auth.failure');
+    expect(failures.map((e) => [e.user, e.sqlstate, e.reason])).toEqual([
+      ['contractor_bob', '28P01', 'password authentication failed'],
+      ['vigie_fx_ghost', '28P01', 'password authentication failed'],
+      ['vigie_fx_nohba', '28000', 'no pg_hba.conf entry'],
+    ]);
+  });
+
+  it('sees pg_basebackup as a replication connection with BASE_BACKUP', () => {
+    const events = ofApp(parse('jsonlog', jsonText), 'basebackup');
+    expect(events.map((e) => e.kind)).toEqual([
+      'replication.connection',
+      'replication.command',
+      'replication.command',
+      'replication.command',
+      'replication.command',
+      'session.end',
+    ]);
+    const base = events.find((e) => e.kind === 'replication.command' && e.command === 'BASE_BACKUP');
+    expect(base?.kind === 'replication.command' && base.text).toBe(
+      'BASE_BACKUP ( LABEL $1,  PROGRESS,  MANIFEST $2,  TARGET $3)',
+    );
+    expect(base?.session?.backendType).toBe('walsender');
+  });
+
+  it('turns client ERRORs into session.error with redacted text', () => {
+    const errors = ofApp(parse('jsonlog', jsonText), 'denied').filter((e) => e.kind === 'session.error');
+    expect(errors.map((e) => e.kind === 'session.error' && [e.sqlstate, e.message, e.statement])).toEqual([
+      ['42501', 'permission denied for table citizens', 'UPDATE public.citizens SET email = $1 WHERE id = $2'],
+      ['42P01', 'relation $1 does not exist', 'SELECT * FROM public.nosuchtable'],
+      ['42601', 'syntax error at or near $1', 'SELEC oops'],
+    ]);
+  });
+
+  it('sees a whole pg_dump session: one COPY per table, all tables', () => {
+    const dump = statements(ofApp(parse('jsonlog', jsonText), 'pgdump'));
+    const copied = dump.filter((s) => s.sql.kind === 'copy').map((s) => s.sql.copy?.relation);
+    expect(copied).toEqual(expect.arrayContaining(['public.citizens', 'social.payments', 'social.case_notes']));
+    expect(dump.some((s) => s.sql.redacted.startsWith('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ'))).toBe(true);
+  });
+});
+
+describe('parser mechanics', () => {
+  const line = (n: number, msg: string, extra = '') =>
+    `{"timestamp":"2026-11-26 08:00:00.000 UTC","user":"u","dbname":"app","pid":1,"remote_host":"127.0.0.1","remote_port":5,"session_id":"6b07ec8f.1","line_num":${n},"error_severity":"LOG","message":${JSON.stringify(msg)}${extra},"backend_type":"client backend","query_id":-3357000809903621108}`;
+  const raw = (text: string, offset: number): RawRecord => ({
+    format: 'jsonlog',
+    text,
+    file: 'f',
+    offset,
+    bytes: text.length + 1,
+  });
+  let clock = 0;
+  let p: LogParser;
+  beforeAll(() => {
+    p = createLogParser({ cluster: 'c', analyzer, now: () => clock });
+  });
+
+  it('holds a statement until the session moves on, and the checkpoint stays before it', () => {
+    expect(p.push(raw(line(1, 'AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.a,SELECT 1 FROM a,<none>,3'), 0))).toEqual(
+      [],
+    );
+    expect(p.oldestPending()).toEqual({ file: 'f', offset: 0 });
+    expect(p.push(raw(line(2, 'AUDIT: SESSION,1,1,READ,SELECT,TABLE,public.b,SELECT 1 FROM a,<none>,3'), 100))).toEqual(
+      [],
+    );
+    clock = 100;
+    expect(p.flush(500)).toEqual([]);
+    clock = 700;
+    const [e] = p.flush(500);
+    expect(e?.kind === 'statement' && [e.id, e.audit.objects.length, e.audit.rows, e.queryId]).toEqual([
+      'c:6b07ec8f.1:1',
+      2,
+      3,
+      '-3357000809903621108',
+    ]);
+    expect(p.oldestPending()).toBeUndefined();
+  });
+
+  it('dead-letters malformed records with a redacted excerpt and goes on', () => {
+    const bad = '{"timestamp":"2026-11-26 08:00:00.000 UTC","message":"nir 185057800608491 \'x@y.fr\'", broken';
+    const [d] = p.push(raw(bad, 42));
+    expect(d?.kind).toBe('deadletter');
+    if (d?.kind !== 'deadletter') return;
+    expect([d.reason, d.source]).toEqual(['malformed_json', { file: 'f', offset: 42 }]);
+    expect(d.excerpt).not.toContain('185057800608491');
+    expect(d.excerpt).not.toContain('x@y.fr');
+    expect(d.excerpt).toContain('"timestamp"');
+    const [b] = p.push(raw(line(9, 'AUDIT: SESSION,x,1,READ,SELECT,,,"unterminated'), 43));
+    expect(b?.kind === 'deadletter' && b.reason).toBe('bad_audit_payload');
+    const [ok] = p.push(
+      raw(line(10, 'disconnection: session time: 1:02:03.004 user=u database=app host=h port=5'), 44),
+    );
+    expect(ok?.kind === 'session.end' && ok.durationMs).toBe(3_723_004);
+  });
+
+  it('reads SET ROLE variants', () => {
+    expect(roleChange('SET ROLE dba_alice;')).toBe('dba_alice');
+    expect(roleChange('set session role "Mixed""Case"')).toBe('Mixed"Case');
+    expect(roleChange("SET ROLE 'quoted'")).toBe('quoted');
+    expect(roleChange('SET ROLE NONE')).toBeNull();
+    expect(roleChange('RESET ROLE;')).toBeNull();
+    expect(roleChange('SET SESSION AUTHORIZATION bob')).toBe('bob');
+    expect(roleChange('DISCARD ALL')).toBeNull();
+    expect(roleChange('SET search_path TO x')).toBeUndefined();
+  });
+});
