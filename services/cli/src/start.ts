@@ -1,5 +1,246 @@
-/** `vigie start` (npm start): the README's main job. Filled in with the detector. */
-export async function startMain(_args: string[], _env: Record<string, string | undefined>): Promise<void> {
-  process.stderr.write('vigie start: not available yet\n');
-  process.exit(1);
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeAlert, TOPICS, type Alert } from '@vigie/contract';
+import { createBatchConsumer, createKafka } from '@vigie/kafka';
+import { createLogger, describeError, EXIT, waitFor } from '@vigie/runtime';
+import { policyFileFrom } from '@vigie/policy';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI_BIN = join(REPO_ROOT, 'services/cli/bin/vigie.js');
+
+/** One service `vigie start` runs, with the configuration it writes for the local stack. */
+interface LocalService {
+  name: 'collector-pglog' | 'collector-replication' | 'collector-egress' | 'detector';
+  port: number;
+  config: Record<string, unknown>;
+  /** Why the service cannot run here, if it cannot (it is skipped, and the user is told why). */
+  unavailable?: string;
+}
+
+function localServices(stateDir: string, apiToken: string): LocalService[] {
+  const vigieDir = join(stateDir, 'vigie');
+  const kafka = { brokers: ['127.0.0.1:19092'] };
+  const pg = { host: '127.0.0.1', port: 55432 };
+  return [
+    {
+      name: 'collector-pglog',
+      port: 18081,
+      config: {
+        cluster: 'local',
+        source: { format: 'jsonlog', pgData: join(stateDir, 'postgresql', 'data') },
+        // First start: only what happens from now on; afterwards the checkpoint resumes exactly.
+        checkpoint: { file: join(vigieDir, 'collector-pglog.checkpoint.json'), startAt: 'end' },
+        kafka,
+        http: { host: '127.0.0.1', port: 18081 },
+      },
+    },
+    {
+      name: 'collector-replication',
+      port: 18082,
+      config: {
+        cluster: 'local',
+        connection: { ...pg, database: 'app', user: 'vigie_collector', password: 'vigie_collector' },
+        // Creating a FOR ALL TABLES publication needs a superuser: the local stack's generic one.
+        setup: { user: 'admin', password: 'admin' },
+        kafka,
+        http: { host: '127.0.0.1', port: 18082 },
+      },
+    },
+    {
+      name: 'collector-egress',
+      port: 18083,
+      config: {
+        cluster: 'local',
+        serverPort: 55432,
+        postgres: { ...pg, user: 'vigie_collector', password: 'vigie_collector' },
+        kafka,
+        http: { host: '127.0.0.1', port: 18083 },
+      },
+      ...(egressUnavailable() ? { unavailable: egressUnavailable() } : {}),
+    },
+    {
+      name: 'detector',
+      port: 18080,
+      config: {
+        cluster: 'local',
+        kafka,
+        http: { host: '127.0.0.1', port: 18080 },
+        api: { token: apiToken },
+        store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie' },
+        alertmanager: { url: 'http://127.0.0.1:19093' },
+      },
+    },
+  ];
+}
+
+function egressUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root to read per-socket counters of other users (ss -tinEH)';
+  try {
+    execFileSync('ss', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return '`ss` (Debian package iproute2) is not installed';
+  }
+  return undefined;
+}
+
+/** The API token of the local detector: generated once, kept in the stack's state directory (mode 0600). */
+function localApiToken(vigieDir: string): string {
+  const file = join(vigieDir, 'api-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+async function ready(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** One line per alert state worth telling a person about: new, severity changed, resolved. */
+function alertLine(alert: Alert, previous: Alert | undefined): string | undefined {
+  const when = new Date(alert.lastSeen).toISOString().replace('T', ' ').slice(0, 19);
+  if (!previous) return `[${when} UTC] ALERT ${alert.severity.toUpperCase()} ${alert.rule}: ${alert.summary}`;
+  if (alert.status === 'resolved' && previous.status !== 'resolved') {
+    return `[${when} UTC] resolved ${alert.rule}: ${alert.summary}`;
+  }
+  if (alert.severity !== previous.severity || alert.what.tables.length !== previous.what.tables.length) {
+    return `[${when} UTC] updated ${alert.severity.toUpperCase()} ${alert.rule}: ${alert.summary}`;
+  }
+  return undefined;
+}
+
+/**
+ * `vigie start` (`npm start`), the README's main job: brings the local stack up if needed, starts every collector
+ * that can run here and the detector as child processes (logs under `.stack/logs/vigie/`), prints where to look,
+ * then prints alerts as they arrive on `vigie.alerts.v1`. Ctrl-C stops what it started (the stack keeps running).
+ */
+export async function startMain(_args: string[], env: Record<string, string | undefined>): Promise<void> {
+  const stateDir = env['VIGIE_STACK_DIR'] ?? join(REPO_ROOT, '.stack');
+  process.stdout.write('vigie start: bringing the local stack up (first run installs it: a few minutes)\n');
+  execFileSync('bash', [join(REPO_ROOT, 'deploy/local/stack.sh'), 'up'], { stdio: 'inherit', env: process.env });
+
+  const vigieDir = join(stateDir, 'vigie');
+  const logDir = join(stateDir, 'logs', 'vigie');
+  mkdirSync(vigieDir, { recursive: true });
+  mkdirSync(logDir, { recursive: true });
+  const token = localApiToken(vigieDir);
+  const policy = policyFileFrom(undefined, env);
+
+  const children: { service: LocalService; child: ChildProcess; log: string }[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const { child } of children) child.kill('SIGTERM');
+    await Promise.all(
+      children.map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(EXIT.ok));
+  process.on('SIGTERM', () => void stopAll(EXIT.ok));
+
+  for (const service of localServices(stateDir, token)) {
+    if (service.unavailable) {
+      process.stdout.write(`  ${service.name}: skipped (${service.unavailable})\n`);
+      continue;
+    }
+    const configFile = join(vigieDir, `${service.name}.yaml`);
+    // JSON is YAML: the services read it as their configuration file.
+    writeFileSync(configFile, `${JSON.stringify(service.config, null, 2)}\n`, { mode: 0o600 });
+    const log = join(logDir, `${service.name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn(process.execPath, [CLI_BIN, 'run', service.name, '--config', configFile, '--policy', policy], {
+      stdio: ['ignore', fd, fd],
+      env: process.env,
+    });
+    children.push({ service, child, log });
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(
+        `vigie start: ${service.name} exited (${signal ?? `code ${code}`}); last lines of ${log}:\n${tail(log)}\n`,
+      );
+      void stopAll(EXIT.failure);
+    });
+  }
+
+  for (const { service, log } of children) {
+    try {
+      await waitFor(() => ready(service.port), { timeoutMs: 60_000, intervalMs: 250, what: `${service.name} ready` });
+      process.stdout.write(`  ${service.name}: ready on http://127.0.0.1:${service.port}\n`);
+    } catch {
+      process.stderr.write(
+        `vigie start: ${service.name} is not ready after 60 s; last lines of ${log}:\n${tail(log)}\n`,
+      );
+      await stopAll(EXIT.failure);
+    }
+  }
+
+  process.stdout.write(`
+Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy}).
+  Alerts API     curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:18080/api/alerts
+  OpenAPI        http://127.0.0.1:18080/api/openapi.json
+  Alertmanager   http://127.0.0.1:19093/#/alerts    (API: http://127.0.0.1:19093/api/v2/alerts)
+  Prometheus     http://127.0.0.1:19090/graph       (Vigie's metrics: ${children.map((c) => `:${c.service.port}/metrics`).join(' ')})
+  Grafana        provision grafana/provisioning (datasource + dashboards in grafana/dashboards)
+  Service logs   ${logDir}/
+Try it from another terminal:
+  PGPASSWORD=dba_alice pg_dump -h 127.0.0.1 -p 55432 -U dba_alice app > /dev/null
+Waiting for alerts (Ctrl-C stops Vigie; the stack keeps running: npm run stack -- down)
+`);
+
+  const logger = createLogger('vigie-start', { level: 'error' });
+  const kafka = createKafka({ brokers: ['127.0.0.1:19092'], clientId: 'vigie-start' }, logger);
+  const seen = new Map<string, Alert>();
+  const consumer = createBatchConsumer(kafka, {
+    groupId: `vigie-start-${randomBytes(4).toString('hex')}`,
+    topics: [TOPICS.alerts],
+    fromBeginning: false,
+    logger,
+    handleBatch: async ({ messages }) => {
+      for (const message of messages) {
+        if (!message.value) continue;
+        const decoded = decodeAlert(message.value);
+        if (!decoded.ok) continue;
+        const alert = decoded.value;
+        const previous = seen.get(alert.id);
+        if (previous && previous.revision >= alert.revision) continue;
+        seen.set(alert.id, alert);
+        const line = alertLine(alert, previous);
+        if (line) process.stdout.write(`${line}\n`);
+      }
+    },
+  });
+  try {
+    await consumer.start();
+  } catch (error) {
+    process.stderr.write(`vigie start: cannot read ${TOPICS.alerts}: ${describeError(error)}\n`);
+    await stopAll(EXIT.failure);
+  }
 }
