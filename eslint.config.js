@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '*.ts', 'services/cli/bin/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', '*.ts', 'bench/*.js', 'services/cli/bin/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
