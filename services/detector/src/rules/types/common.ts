@@ -6,20 +6,29 @@ import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import type { RuleBase } from '../rule-type.js';
 
-/** Personal-data relations a statement touches: parser reads, COPY relation and pgaudit objects, deduplicated. */
+/** pgaudit object types that hold rows of data; a sequence or an index in a personal-data schema does not. */
+const DATA_OBJECT_TYPES = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'PARTITIONED TABLE']);
+
+/**
+ * Personal-data relations a statement touches: parser reads, COPY relation and pgaudit objects, deduplicated.
+ * Relations pgaudit names as something else than a table or view (pg_dump reads `social.payments_id_seq`, which a
+ * `social.*` pattern matches) are left out.
+ */
 export function personalTables(event: StatementEvent, policy: CompiledPolicy): string[] {
   const out = new Set<string>();
-  for (const r of event.sql.reads) if (policy.isPersonalDataTable(r)) out.add(qualify(r));
+  const notData = new Set<string>();
+  for (const o of event.audit.objects) {
+    const name = qualify(o.name);
+    if (DATA_OBJECT_TYPES.has(o.type)) {
+      if (policy.isPersonalDataTable(name)) out.add(name);
+    } else notData.add(name);
+  }
+  for (const r of event.sql.reads) {
+    const name = qualify(r);
+    if (!notData.has(name) && policy.isPersonalDataTable(name)) out.add(name);
+  }
   const copied = event.sql.copy?.relation;
   if (copied !== undefined && policy.isPersonalDataTable(copied)) out.add(qualify(copied));
-  for (const o of event.audit.objects) {
-    if (
-      (o.type === 'TABLE' || o.type === 'VIEW' || o.type === 'MATERIALIZED VIEW') &&
-      policy.isPersonalDataTable(o.name)
-    ) {
-      out.add(qualify(o.name));
-    }
-  }
   return [...out];
 }
 

@@ -1,0 +1,91 @@
+import { fileURLToPath } from 'node:url';
+import { compilePolicy, loadPolicy } from '@vigie/policy';
+import { describe, expect, it } from 'vitest';
+import { createPrivilegedRoles } from './privileged-roles.js';
+import { replay, replayMain, type ReplayIo } from './replay.js';
+
+// Real lines captured from the local cluster by collector-pglog's fixture script (test/fixtures/pglog): among
+// other sessions, one pg_dump of app run with application_name renamed to vigie_fx_pgdump.
+const CAPTURED = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.json', import.meta.url));
+const CAPTURED_CSV = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.csv', import.meta.url));
+const policy = compilePolicy(loadPolicy());
+
+function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
+  const r = {
+    out: '',
+    err: '',
+    code: undefined as number | undefined,
+    stdout: (t: string) => void (r.out += t),
+    stderr: (t: string) => void (r.err += t),
+    exit: (c: number) => void (r.code = c),
+  };
+  return r;
+}
+
+describe('replay', () => {
+  it.each([
+    ['jsonlog', CAPTURED],
+    ['csvlog', CAPTURED_CSV],
+  ])('finds exactly one dump alert in a captured %s with a renamed pg_dump', async (_format, file) => {
+    const { alerts, events } = await replay({ files: [file], policy, privileged: createPrivilegedRoles({ policy }) });
+    expect(events).toBeGreaterThan(100);
+    const dumps = alerts.filter((a) => a.rule === 'dump' && a.where.applicationName === 'vigie_fx_pgdump');
+    expect(dumps).toHaveLength(1);
+    const dump = dumps[0];
+    expect(dump?.id).toBe(`dump:local:${dump?.sessionId}`);
+    expect(dump?.what.tables).toContain('public.citizens');
+    expect(dump?.summary).toMatch(/^pg_dump of app \(application_name "vigie_fx_pgdump"\) \(\d+ tables/);
+    // pg_dump reads the sequences of social.* without WHERE: that is the dump, not a bulk read besides it.
+    expect(alerts.filter((a) => a.sessionId === dump?.sessionId).map((a) => a.rule)).toEqual(['dump']);
+  });
+
+  it('gives the same alerts on a second run (deterministic ids, revisions and summaries)', async () => {
+    const run = () => replay({ files: [CAPTURED], policy, privileged: createPrivilegedRoles({ policy }) });
+    const [a, b] = [await run(), await run()];
+    expect(b.alerts).toEqual(a.alerts);
+  });
+
+  it('prints one JSON object per alert with the documented fields, exit 0', async () => {
+    const r = io();
+    await replayMain([CAPTURED, '--json'], {}, r);
+    expect(r.code).toBe(0);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const dump = lines.find((l) => l['rule'] === 'dump' && l['application_name'] === 'vigie_fx_pgdump');
+    for (const k of [
+      'id',
+      'rule',
+      'severity',
+      'summary',
+      'cluster',
+      'session_id',
+      'role',
+      'client_addr',
+      'first_seen',
+      'last_seen',
+    ]) {
+      expect(dump, k).toHaveProperty(k);
+    }
+    expect(dump?.['cluster']).toBe('local');
+    expect(r.err).toMatch(/events from 1 file\(s\)/);
+  });
+
+  it('prints a readable line per alert', async () => {
+    const r = io();
+    await replayMain([CAPTURED], {}, r);
+    expect(r.out).toMatch(/Europe\/Paris\s+(WARNING|CRITICAL)\s+dump\s+pg_dump of app/);
+  });
+
+  it('refuses unknown options and missing files with exit 2', async () => {
+    const bad = io();
+    await replayMain([CAPTURED, '--jsn'], {}, bad);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("Unknown option '--jsn'");
+    const missing = io();
+    await replayMain(['/nonexistent/postgresql.json'], {}, missing);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain('/nonexistent/postgresql.json (ENOENT)');
+  });
+});
