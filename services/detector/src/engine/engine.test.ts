@@ -1,0 +1,129 @@
+import type { Alert, StatementEvent, VigieEvent } from '@vigie/contract';
+import { compilePolicy, loadPolicy } from '@vigie/policy';
+import { describe, expect, it } from 'vitest';
+import { loadRules } from '../rules/load.js';
+import { createEngine } from './engine.js';
+
+const policy = compilePolicy(loadPolicy());
+const rules = loadRules();
+const none = { isPrivileged: () => false };
+const T0 = Date.parse('2026-11-26T10:00:00Z');
+
+function session(id: string, addr = '127.0.0.3') {
+  return { id, pid: 1, user: 'dba_alice', database: 'app', clientAddr: addr, applicationName: 'x' };
+}
+
+let line = 0;
+function stmt(sid: string, at: number, sql: string, over: Partial<StatementEvent['sql']> = {}): VigieEvent {
+  line += 1;
+  return {
+    v: 1,
+    id: `local:${sid}:${line}`,
+    kind: 'statement',
+    cluster: 'local',
+    ts: new Date(at).toISOString(),
+    session: session(sid),
+    audit: {
+      auditTypes: ['SESSION'],
+      statementId: line,
+      substatementId: 1,
+      class: 'READ',
+      command: 'X',
+      objects: [],
+      parameterCount: 0,
+    },
+    sql: {
+      kind: 'select',
+      reads: [],
+      writes: [],
+      hasWhere: false,
+      hasLimit: false,
+      functions: [],
+      dangerousFunctions: [],
+      redacted: sql,
+      ...over,
+    },
+  };
+}
+const copy = (sid: string, at: number, table = 'public.citizens') =>
+  stmt(sid, at, `COPY ${table} TO stdout`, {
+    kind: 'copy',
+    reads: [table],
+    copy: { direction: 'to', target: 'stdout', relation: table, hasQuery: false },
+  });
+const dumpPrelude = (sid: string, at: number): VigieEvent[] => [
+  stmt(sid, at, 'SET extra_float_digits TO 3', { kind: 'set' }),
+  stmt(sid, at + 1, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY', { kind: 'set' }),
+  stmt(sid, at + 2, 'LOCK TABLE public.citizens IN ACCESS SHARE MODE', { kind: 'lock' }),
+];
+const end = (sid: string, at: number): VigieEvent => ({
+  v: 1,
+  id: `local:${sid}:end`,
+  kind: 'session.end',
+  cluster: 'local',
+  ts: new Date(at).toISOString(),
+  session: session(sid),
+  durationMs: 1,
+});
+
+describe('engine', () => {
+  it('refuses rules that did not come from loadRules', () => {
+    expect(() => createEngine({ policy, privileged: none, rules: [] })).toThrowError(
+      expect.objectContaining({ code: 'VIGIE_DETECTOR_RULES_INVALID' }) as Error,
+    );
+  });
+
+  it('emits a 1000-table dump as one alert with O(log n) revisions, and resolves it after the session ends', () => {
+    const engine = createEngine({ policy, privileged: none, rules });
+    const out: Alert[] = [];
+    for (const e of dumpPrelude('6b07e900.1', T0)) out.push(...engine.process(e));
+    for (let i = 0; i < 1000; i += 1) out.push(...engine.process(copy('6b07e900.1', T0 + 10 + i, `public.t${i}`)));
+    out.push(...engine.process(end('6b07e900.1', T0 + 2000)));
+    expect(new Set(out.map((a) => a.id))).toEqual(new Set(['dump:local:6b07e900.1']));
+    // Every new table is material until the 200-table cap, then only the 25 % statement steps.
+    expect(out.length).toBeLessThan(230);
+    expect(out.at(-1)?.what.tables).toHaveLength(200);
+    // Not yet: the grace after session end (late egress samples) has not passed.
+    expect(engine.tick(T0 + 2000 + 59_000)).toEqual([]);
+    const resolved = engine.tick(T0 + 2000 + 60_000);
+    expect(resolved.map((a) => [a.id, a.status, a.what.statements])).toEqual([
+      ['dump:local:6b07e900.1', 'resolved', 1000],
+    ]);
+    expect(resolved[0]?.revision).toBe((out.at(-1)?.revision ?? 0) + 1);
+    expect(resolved[0]?.lastSeen).toBe(new Date(T0 + 1009).toISOString());
+    expect(engine.stats).toEqual({ sessionsTracked: 0, sessionsEvicted: 1 });
+  });
+
+  it('bounds sessions (LRU) and evicts idle ones on tick', () => {
+    const engine = createEngine({ policy, privileged: none, rules, maxSessions: 3, idleSessionMs: 10_000 });
+    for (let i = 0; i < 5; i += 1) engine.process(stmt(`6b07e901.${i}`, T0 + i, 'SELECT 1'));
+    expect(engine.stats).toEqual({ sessionsTracked: 3, sessionsEvicted: 2 });
+    engine.process(stmt('6b07e901.4', T0 + 9_000, 'SELECT 1'));
+    engine.tick(T0 + 10_004);
+    expect(engine.stats).toEqual({ sessionsTracked: 1, sessionsEvicted: 4 });
+  });
+
+  it('continues a restored dump alert after a restart: same id, next revision, no second alert', () => {
+    const first = createEngine({ policy, privileged: none, rules });
+    let last: Alert | undefined;
+    for (const e of [...dumpPrelude('6b07e902.1', T0), copy('6b07e902.1', T0 + 10)])
+      last = first.process(e).at(-1) ?? last;
+    expect(last?.revision).toBe(1);
+    // A new detector process: no session state, only the firing alert from the store.
+    const second = createEngine({ policy, privileged: none, rules });
+    second.restore([last as Alert]);
+    const next = second.process(copy('6b07e902.1', T0 + 20, 'social.payments'));
+    expect(next.map((a) => [a.id, a.revision, a.what.tables])).toEqual([
+      ['dump:local:6b07e902.1', 2, ['public.citizens', 'social.payments']],
+    ]);
+    expect(second.alerts?.().filter((a) => a.rule === 'bulk-read')).toEqual([]);
+  });
+
+  it('ignores Vigie accounts, even after SET ROLE, and heartbeats', () => {
+    const engine = createEngine({ policy, privileged: none, rules });
+    const e = copy('6b07e903.1', T0);
+    expect(engine.process({ ...e, session: { ...session('6b07e903.1'), user: 'vigie_collector' } })).toEqual([]);
+    expect(engine.process({ ...copy('6b07e903.2', T0), effectiveRole: 'vigie' })).toEqual([]);
+    expect(engine.stats.sessionsTracked).toBe(1);
+  });
+});
