@@ -25,12 +25,14 @@ export const PRIVILEGED_ROLES_SQL = `
 SELECT r.rolname,
        r.rolsuper, r.rolcreaterole, r.rolreplication, r.rolbypassrls,
        ARRAY(SELECT p FROM unnest(ARRAY[${PRIVILEGED_PREDEFINED_ROLES.map((p) => `'${p}'`).join(', ')}]::name[]) AS p
-             WHERE pg_has_role(r.oid, p, 'MEMBER')) AS memberships
+             WHERE pg_has_role(r.oid, p, 'MEMBER'))::text[] AS memberships
   FROM pg_catalog.pg_roles r
  WHERE r.rolname !~ '^pg_'
    AND (r.rolsuper OR r.rolcreaterole OR r.rolreplication OR r.rolbypassrls
         OR ${PRIVILEGED_PREDEFINED_ROLES.map((p) => `pg_has_role(r.oid, '${p}', 'MEMBER')`).join('\n        OR ')})
  ORDER BY r.rolname`;
+
+// memberships is cast to text[]: node-postgres leaves a name[] as its '{…}' text form.
 
 /** One privileged role and why. */
 export interface PrivilegedRole {
