@@ -2,3 +2,4 @@ export * from './kafka.js';
 export * from './pg.js';
 export * from './stack.js';
 export * from './private-postgres.js';
+export * from './service.js';
