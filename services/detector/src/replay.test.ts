@@ -8,6 +8,9 @@ import { replay, replayMain, type ReplayIo } from './replay.js';
 // other sessions, one pg_dump of app run with application_name renamed to vigie_fx_pgdump.
 const CAPTURED = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.json', import.meta.url));
 const CAPTURED_CSV = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.csv', import.meta.url));
+// Captured by the detector's own run of a plain `pg_dump -U dba_alice app` (see rules/fixtures/logs/README.md).
+const OWN_DUMP = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.json', import.meta.url));
+const OWN_DUMP_CSV = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.csv', import.meta.url));
 const policy = compilePolicy(loadPolicy());
 
 function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
@@ -37,6 +40,26 @@ describe('replay', () => {
     expect(dump?.summary).toMatch(/^pg_dump of app \(application_name "vigie_fx_pgdump"\) \(\d+ tables/);
     // pg_dump reads the sequences of social.* without WHERE: that is the dump, not a bulk read besides it.
     expect(alerts.filter((a) => a.sessionId === dump?.sessionId).map((a) => a.rule)).toEqual(['dump']);
+  });
+
+  it.each([
+    ['jsonlog', OWN_DUMP],
+    ['csvlog', OWN_DUMP_CSV],
+  ])('prints exactly one alert, the dump, for a captured plain pg_dump session (%s)', async (_format, file) => {
+    const r = io();
+    await replayMain([file, '--json'], {}, r);
+    expect(r.code).toBe(0);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l['id'], l['rule'], l['severity'], l['role'], l['client_addr']])).toEqual([
+      ['dump:local:6b07eecc.31a9', 'dump', 'critical', 'dba_alice', '127.0.0.1'],
+    ]);
+    expect(lines[0]?.['summary']).toMatch(
+      /^pg_dump of app \(\d+ tables\) by dba_alice from 127\.0\.0\.1 \(not the bastion\) at 09:33 Europe\/Paris$/,
+    );
+    expect(lines[0]?.['first_seen']).toBe('2026-11-26T08:33:16.894Z'); // the first COPY: the data started leaving;
   });
 
   it('gives the same alerts on a second run (deterministic ids, revisions and summaries)', async () => {
