@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Alert } from '@vigie/contract';
+import { readCheckpoint } from '@vigie/collector-pglog';
+import { waitFor } from '@vigie/runtime';
+import { STACK, ROLES, currentLogFile, queryAs, startService, testKafka, type RunningService } from '@vigie/testkit';
+
+const run = promisify(execFile);
+
+/** A stored alert as the detector's API returns it (the contract's alert plus store fields). */
+export type ApiAlert = Alert & { status: string };
+
+/** Everything one end-to-end scenario file runs: its own cluster name, topics, roles, collector and detector. */
+export interface Pipeline {
+  cluster: string;
+  topics: { activity: string; egress: string; changes: string; alerts: string; deadletter: string };
+  token: string;
+  collector: RunningService;
+  detector: RunningService;
+  groupId: string;
+  /** Alerts the detector's API returns for a role. */
+  alertsFor(role: string): Promise<ApiAlert[]>;
+  /** Alertmanager's copy of an alert, by Vigie's alert id. */
+  alertmanagerAlert(id: string): Promise<{ labels: Record<string, string>; annotations: Record<string, string> }[]>;
+  /** Waits until the collector has read past everything logged so far and the detector consumed all of it. */
+  drained(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A fresh suffix for this file's roles, cluster and topics. */
+export function suffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** Writes a site policy for the scenario (cluster name, bastion 127.0.0.2/32, business hours as given). */
+export function writePolicy(cluster: string, businessHours: Record<string, unknown>): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'vigie-e2e-policy-')), 'policy.yaml');
+  const policy = {
+    clusters: [{ name: cluster, environment: 'production' }],
+    bastion: { networks: ['127.0.0.2/32'] },
+    businessHours,
+    personalData: { tables: ['public.citizens', 'social.*'] },
+    roles: { service: ['app_*'], generic: ['postgres', 'admin'], vigie: ['vigie', 'vigie_collector'] },
+  };
+  writeFileSync(file, JSON.stringify(policy, null, 2));
+  return file;
+}
+
+/** Creates a login role (password = name) as the stack's superuser; `privileged` adds pg_read_all_data. */
+export async function createRole(name: string, { privileged = false } = {}): Promise<void> {
+  await queryAs(
+    ROLES.superuser,
+    `CREATE ROLE ${name} LOGIN PASSWORD '${name}'${privileged ? ' IN ROLE pg_read_all_data' : ''}`,
+  );
+  await queryAs(
+    ROLES.superuser,
+    `GRANT USAGE ON SCHEMA social TO ${name};
+     GRANT SELECT ON ALL TABLES IN SCHEMA public, social TO ${name}`,
+  );
+}
+
+/** Drops the roles a scenario created (their grants first). */
+export async function dropRoles(names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await queryAs(ROLES.superuser, `DROP OWNED BY ${name}; DROP ROLE IF EXISTS ${name}`).catch(() => undefined);
+  }
+}
+
+/** Runs a PostgreSQL client program (pg_dump, psql, pgbench) against the local cluster as `role`. */
+export async function pgProgram(
+  program: 'pg_dump' | 'psql' | 'pgbench',
+  role: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const { stdout } = await run(
+    `/usr/lib/postgresql/15/bin/${program}`,
+    ['-h', '127.0.0.1', '-p', '55432', '-U', role, ...args],
+    {
+      env: { ...process.env, PGPASSWORD: role, ...env },
+      maxBuffer: 512 * 1024 * 1024,
+    },
+  );
+  return stdout;
+}
+
+/** Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema. */
+export async function startPipeline(cluster: string, policyFile: string): Promise<Pipeline> {
+  const id = suffix();
+  const topics = {
+    activity: `e2e.activity.${id}`,
+    egress: `e2e.egress.${id}`,
+    changes: `e2e.changes.${id}`,
+    alerts: `e2e.alerts.${id}`,
+    deadletter: `e2e.deadletter.${id}`,
+  };
+  const token = randomBytes(16).toString('hex');
+  const groupId = `e2e-detector-${id}`;
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'vigie-e2e-checkpoint-'));
+  const checkpointFile = join(checkpointDir, 'checkpoint.json');
+  const kafka = { brokers: [...STACK.kafkaBrokers] };
+  const collector = await startService(
+    'collector-pglog',
+    {
+      cluster,
+      source: { format: 'jsonlog', pgData: STACK.pgDataDir },
+      checkpoint: { file: checkpointFile, startAt: 'end' },
+      kafka,
+      topics: { activity: topics.activity, deadletter: topics.deadletter },
+    },
+    { policyFile },
+  );
+  const detector = await startService(
+    'detector',
+    {
+      cluster,
+      kafka: { ...kafka, groupId },
+      topics,
+      api: { token },
+      store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema: `e2e_${id}` },
+      alertmanager: { url: STACK.alertmanagerUrl },
+    },
+    { policyFile },
+  );
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`http://127.0.0.1:${detector.port}${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const admin = testKafka().admin();
+  await admin.connect();
+  return {
+    cluster,
+    topics,
+    token,
+    collector,
+    detector,
+    groupId,
+    async alertsFor(role) {
+      const body = await api<{ alerts: ApiAlert[] }>(`/api/alerts?role=${encodeURIComponent(role)}`);
+      return body.alerts;
+    },
+    async alertmanagerAlert(alertId) {
+      const filter = encodeURIComponent(`alert_id="${alertId}"`);
+      const res = await fetch(`${STACK.alertmanagerUrl}/api/v2/alerts?filter=${filter}`);
+      return (await res.json()) as { labels: Record<string, string>; annotations: Record<string, string> }[];
+    },
+    async drained() {
+      const file = currentLogFile('jsonlog');
+      const size = statSync(file).size;
+      await waitFor(
+        async () => {
+          const checkpoint = await readCheckpoint(checkpointFile);
+          if (!checkpoint) return false;
+          const p = checkpoint.position;
+          return p.file === file ? p.offset >= size : p.file > file;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: 'the collector to read past the log written so far' },
+      );
+      await waitFor(
+        async () => {
+          const [ends, committed] = await Promise.all([
+            admin.fetchTopicOffsets(topics.activity),
+            admin.fetchOffsets({ groupId, topics: [topics.activity] }),
+          ]);
+          const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
+          return ends.every((e) => Number(e.high) === 0 || (done.get(e.partition) ?? -1) >= Number(e.high));
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: 'the detector to consume every event' },
+      );
+    },
+    async stop() {
+      await Promise.all([collector.stop(), detector.stop()]);
+      await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+      await admin.disconnect();
+    },
+  };
+}
