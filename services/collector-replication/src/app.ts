@@ -21,6 +21,8 @@ export interface ReplicationCollectorDeps {
   registry?: Registry;
   /** Start the HTTP server (/metrics, /healthz, /readyz); tests turn it off. Default true. */
   http?: boolean;
+  /** Fault injection for crash tests only: called after each Kafka acknowledgement, before the LSN is confirmed. */
+  afterKafkaAck?: () => void;
 }
 
 /** A built collector: nothing runs until `start()`. */
@@ -47,7 +49,13 @@ export interface ReplicationCollector {
  */
 export function createReplicationCollector(
   config: Readonly<ReplicationConfig>,
-  { logger, policy, registry = createMetricsRegistry('collector-replication'), http = true }: ReplicationCollectorDeps,
+  {
+    logger,
+    policy,
+    registry = createMetricsRegistry('collector-replication'),
+    http = true,
+    afterKafkaAck,
+  }: ReplicationCollectorDeps,
 ): ReplicationCollector {
   const metrics = createReplicationMetrics(registry);
   const environment = policy.environmentOf(config.cluster);
@@ -78,7 +86,10 @@ export function createReplicationCollector(
     producer,
     logger,
     maxBatch: config.batch.maxEvents,
-    onConfirmed: (lsn) => source.confirm(lsn),
+    onConfirmed: (lsn) => {
+      afterKafkaAck?.();
+      source.confirm(lsn);
+    },
     onSent: (n) => metrics.eventsSent.inc(n),
   });
   const aggregator = createTxnAggregator({

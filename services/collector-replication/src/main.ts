@@ -24,7 +24,22 @@ export async function main(args: string[], env: Record<string, string | undefine
     const config = loadConfig(ReplicationConfig, { file: values.config, env });
     const policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
     const logger = createLogger('collector-replication', { level: config.log.level });
-    const collector = createReplicationCollector(config, { logger, policy });
+    // Test-only fault injection (the kill -9 test): die right after the n-th Kafka acknowledgement, before the
+    // position is confirmed to PostgreSQL — the window where a careless collector loses data.
+    const killAfter = Number(env['VIGIE_TEST_KILL_AFTER_KAFKA_ACKS'] ?? 0);
+    let acks = 0;
+    const collector = createReplicationCollector(config, {
+      logger,
+      policy,
+      ...(killAfter > 0
+        ? {
+            afterKafkaAck: () => {
+              acks += 1;
+              if (acks >= killAfter) process.kill(process.pid, 'SIGKILL');
+            },
+          }
+        : {}),
+    });
     await collector.start();
     return { stop: () => collector.stop(), logger };
   });
