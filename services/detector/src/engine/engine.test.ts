@@ -123,7 +123,7 @@ describe('engine', () => {
     const engine = createEngine({ policy, privileged: none, rules });
     const e = copy('6b07e903.1', T0);
     expect(engine.process({ ...e, session: { ...session('6b07e903.1'), user: 'vigie_collector' } })).toEqual([]);
-    expect(engine.process({ ...copy('6b07e903.2', T0), effectiveRole: 'vigie' })).toEqual([]);
+    expect(engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' })).toEqual([]);
     expect(engine.stats.sessionsTracked).toBe(1);
   });
 });

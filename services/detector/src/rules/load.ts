@@ -8,7 +8,7 @@ import type { CompiledRule, RuleSet } from '../engine/rule-api.js';
 import type { SessionState } from '../engine/session-table.js';
 import { compileMembership, type Subject } from '../engine/primitives/membership.js';
 import { RULE_TYPE_IMPLS } from './types/index.js';
-import { RuleDefinition, SiteRulesFile, type RuleOverride } from './schema.js';
+import { RuleDefinition, RuleOverride, SiteRulesShape } from './schema.js';
 import type { RuleBase } from './rule-type.js';
 
 /** Directory of the rules shipped with the detector (`services/detector/rules`). */
@@ -45,7 +45,7 @@ function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): 
   const impl = RULE_TYPE_IMPLS[def.type];
   const parsed = impl.params.safeParse(def.params);
   if (!parsed.success) {
-    problems.push(...problemsOf(parsed.error, `${file}#${def.id}.params`));
+    problems.push(...problemsOf(parsed.error, `${file}.params`));
     return undefined;
   }
   const filter = compileMembership(def.filters);
@@ -117,32 +117,43 @@ export function loadRules({ shippedDir = SHIPPED_RULES_DIR, siteFile }: LoadRule
   const disabled: string[] = [];
   if (siteFile !== undefined) {
     sources.push(siteFile);
-    const parsed = SiteRulesFile.safeParse(readYamlFile(siteFile));
+    // Entry by entry, so that one bad override does not hide the problems of the others.
+    const parsed = SiteRulesShape.safeParse(readYamlFile(siteFile));
     if (!parsed.success) {
       problems.push(...problemsOf(parsed.error, ''));
     } else {
-      parsed.data.overrides.forEach((o, n) => {
-        const def = defs.get(o.id);
+      parsed.data.overrides.forEach((raw, n) => {
+        const o = RuleOverride.safeParse(raw);
+        if (!o.success) {
+          problems.push(...problemsOf(o.error, `overrides.${n}`));
+          return;
+        }
+        const def = defs.get(o.data.id);
         if (def === undefined) {
           problems.push({
             path: `overrides.${n}.id`,
             expected: `a shipped rule id (${[...defs.keys()].join(', ')})`,
-            found: o.id,
+            found: o.data.id,
           });
           return;
         }
-        defs.set(o.id, applyOverride(def, o));
+        defs.set(o.data.id, applyOverride(def, o.data));
       });
-      parsed.data.rules.forEach((r, n) => {
-        if (defs.has(r.id)) {
+      parsed.data.rules.forEach((raw, n) => {
+        const r = RuleDefinition.safeParse(raw);
+        if (!r.success) {
+          problems.push(...problemsOf(r.error, `rules.${n}`));
+          return;
+        }
+        if (defs.has(r.data.id)) {
           problems.push({
             path: `rules.${n}.id`,
             expected: 'a new rule id (use overrides to change a shipped rule)',
-            found: r.id,
+            found: r.data.id,
           });
           return;
         }
-        defs.set(r.id, r);
+        defs.set(r.data.id, r.data);
       });
     }
   }

@@ -88,3 +88,11 @@ export const SiteRulesFile = z
   })
   .strict();
 export type SiteRulesFile = z.infer<typeof SiteRulesFile>;
+
+/** The site file's outer shape, checked first; its entries are then validated one by one (every problem at once). */
+export const SiteRulesShape = z
+  .object({
+    overrides: z.array(z.unknown()).default([]),
+    rules: z.array(z.unknown()).default([]),
+  })
+  .strict();

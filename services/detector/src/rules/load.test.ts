@@ -1,0 +1,101 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConfigError } from '@vigie/runtime';
+import { describe, expect, it } from 'vitest';
+import { loadRules } from './load.js';
+
+function site(text: string): string {
+  const f = join(mkdtempSync(join(tmpdir(), 'vigie-site-rules-')), 'rules.yaml');
+  writeFileSync(f, text);
+  return f;
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    return (e as ConfigError).problems.map((p) => `${p.path}: ${p.expected}`);
+  }
+  return [];
+}
+
+describe('loadRules', () => {
+  it('loads the four shipped rules, dump first', () => {
+    const set = loadRules();
+    expect(set.rules.map((r) => r.id)).toEqual([
+      'dump',
+      'bulk-read',
+      'non-bastion-egress',
+      'off-hours-privileged-session',
+    ]);
+    for (const r of set.rules) {
+      expect(r.description.length).toBeGreaterThan(100);
+      expect(r.tags.some((t) => /^T\d{4}/.test(t))).toBe(true);
+    }
+  });
+
+  it('applies a site file: disable, severity, params merged key by key, exceptions appended, new rules', () => {
+    const set = loadRules({
+      siteFile: site(`
+overrides:
+  - id: non-bastion-egress
+    enabled: false
+  - id: off-hours-privileged-session
+    severity: critical
+  - id: bulk-read
+    params: { rowsPerStatement: 500 }
+    exceptions: [{ name: 'reporting', roles: [report_*] }]
+rules:
+  - id: bulk-read-watchlist
+    title: Watchlisted staff reading personal data
+    description: Any whole-table read by staff about to leave; tune with the policy's roles.watchlist.
+    severity: critical
+    type: bulk-read
+    filters: { roles: [leaver_*] }
+`),
+    });
+    expect(set.disabled).toEqual(['non-bastion-egress']);
+    expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
+      ['dump', 'warning'],
+      ['bulk-read', 'warning'],
+      ['off-hours-privileged-session', 'critical'],
+      ['bulk-read-watchlist', 'critical'],
+    ]);
+    const bulk = set.rules.find((r) => r.id === 'bulk-read');
+    const subject = { v: 1, id: 'x', kind: 'session.start', cluster: 'local', ts: '2026-11-26T10:00:00.000Z' } as const;
+    expect(bulk?.accepts({ login: 'report_daily', clientClass: 'non-bastion' } as never, subject)).toBe(false);
+    expect(bulk?.accepts({ login: 'dba_alice', clientClass: 'non-bastion' } as never, subject)).toBe(true);
+  });
+
+  it('lists every problem of a bad site file with its path', () => {
+    const found = problems(() =>
+      loadRules({
+        siteFile: site(`
+overrides:
+  - id: no-such-rule
+    enabled: false
+  - id: bulk-read
+    exceptions: [{ clients: ['10.0.0.0/33'] }]
+  - id: bulk-read
+    params: { rowsPerStatement: -3, typo: 1 }
+rules:
+  - id: dump
+    title: again
+    description: a rule with the id of a shipped rule must be refused
+    severity: warning
+    type: dump-signature
+`),
+      }),
+    );
+    expect(found.map((p) => p.split(':')[0]).sort()).toEqual(
+      [
+        'bulk-read.params.rowsPerStatement',
+        'bulk-read.params',
+        'overrides.0.id',
+        'overrides.1.exceptions.0.clients.0',
+        'rules.0.id',
+      ].sort(),
+    );
+  });
+});
