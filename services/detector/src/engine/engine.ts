@@ -1,3 +1,4 @@
+import { eventMs } from './event-time.js';
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
 import { createAlertBook } from './alert-book.js';
@@ -52,7 +53,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   return {
     process(event: VigieEvent): Alert[] {
       if (event.kind === 'collector.heartbeat') return [];
-      const tsMs = Date.parse(event.ts);
+      const tsMs = eventMs(event);
       let session;
       if (event.session !== undefined) {
         const user = event.session.user;

@@ -50,6 +50,7 @@ function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): 
   }
   const filter = compileMembership(def.filters);
   const exceptions = def.exceptions.map(compileMembership);
+  const unfiltered = Object.keys(def.filters).length === 0 && exceptions.length === 0;
   const base: RuleBase = {
     definition: def,
     id: def.id,
@@ -59,6 +60,7 @@ function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): 
     description: def.description,
     runbook: def.runbook,
     accepts(session, event) {
+      if (unfiltered) return true;
       const subject = subjectOf(session, event);
       return filter(subject) && !exceptions.some((e) => e(subject));
     },

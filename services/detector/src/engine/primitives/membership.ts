@@ -50,5 +50,6 @@ export function compileMembership(spec: MembershipSpec): (s: Subject) => boolean
     const m = patternMatcher(spec.applications);
     checks.push((s) => s.applicationName !== undefined && m(s.applicationName));
   }
+  if (checks.length === 0) return () => true;
   return (s) => checks.every((c) => c(s));
 }

@@ -1,3 +1,4 @@
+import { eventMs } from '../../engine/event-time.js';
 import type { StatementEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
 import { networkMatcher } from '@vigie/policy';
@@ -133,7 +134,7 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
         if (state.rows > 0) i.alert.what.rows = Math.max(i.alert.what.rows ?? 0, state.rows);
         i.alert.what.statements = Math.max(i.alert.what.statements ?? 0, state.reads);
       },
-      { eventId: e.id, tsMs: Date.parse(e.ts), statement: e.sql.redacted },
+      { eventId: e.id, tsMs: eventMs(e), statement: e.sql.redacted },
     );
   }
 
@@ -147,7 +148,7 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
       if (ctx.dumpSessions.has(session.key)) return;
       const tables = personalTables(event, ctx.policy);
       if (tables.length === 0) return;
-      const tsMs = Date.parse(event.ts);
+      const tsMs = eventMs(event);
       let state = session.rules.get(base.id) as ReadState | undefined;
       if (state === undefined) {
         state = { rows: 0, reads: 0 };

@@ -1,3 +1,4 @@
+import { eventMs } from '../../engine/event-time.js';
 import type { Alert, ClientClass, Severity, StatementEvent, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
 import { formatLocal } from '@vigie/policy';
@@ -83,7 +84,7 @@ export function sessionSeed(
       applicationName: session.applicationName,
     },
     tags: [...base.tags],
-    tsMs: Date.parse(event.ts),
+    tsMs: eventMs(event),
     quietMs: over.quietMs,
   });
 }

@@ -1,3 +1,4 @@
+import { eventMs } from '../../engine/event-time.js';
 import type { StatementEvent, VigieEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
 import { z } from 'zod';
@@ -157,7 +158,7 @@ export const dumpSignature = defineRuleType(Params, (base, p) => {
         if (event.kind === 'statement') i.alert.what.statements = (i.alert.what.statements ?? 0) + 1;
         if (event.kind === 'egress.sample') i.alert.what.bytes = Math.max(i.alert.what.bytes ?? 0, event.bytesSent);
       },
-      { eventId: event.id, tsMs: Date.parse(event.ts), statement: extra.statement },
+      { eventId: event.id, tsMs: eventMs(event), statement: extra.statement },
     );
   }
 

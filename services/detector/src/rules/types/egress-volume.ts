@@ -1,3 +1,4 @@
+import { eventMs } from '../../engine/event-time.js';
 import type { VigieEvent } from '@vigie/contract';
 import type { Severity } from '@vigie/contract';
 import { z } from 'zod';
@@ -72,7 +73,7 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
       },
       {
         eventId: event.id,
-        tsMs: Date.parse(event.ts),
+        tsMs: eventMs(event),
         statement: event.kind === 'statement' ? event.sql.redacted : undefined,
       },
     );
@@ -91,7 +92,7 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
         session.rules.set(base.id, state);
         state.sawEgress = true;
         state.bytes = Math.max(state.bytes, event.bytesSent);
-        const tsMs = Date.parse(event.ts);
+        const tsMs = eventMs(event);
         const sessionId = alertId(base.id, session.cluster, session.id);
         if (state.bytes >= p.sessionBytes || ctx.alerts.get(sessionId)?.alert.status === 'firing') {
           const bytes = state.bytes;

@@ -1,3 +1,4 @@
+import { eventMs } from '../../engine/event-time.js';
 import { Severity } from '@vigie/contract';
 import { formatLocal, localTime } from '@vigie/policy';
 import { z } from 'zod';
@@ -32,7 +33,7 @@ export const offHours = defineRuleType(Params, (base, p) => {
       if (session === undefined) return;
       if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'replication.connection')
         return;
-      const tsMs = Date.parse(event.ts);
+      const tsMs = eventMs(event);
       inHours ??= createSchedule(ctx.policy.policy);
       if (inHours(tsMs)) return;
       if (p.privilegedOnly && !isPrivilegedSession(session, ctx)) return;
