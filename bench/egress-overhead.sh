@@ -60,7 +60,7 @@ start_collector() {
   exit 1
 }
 stop_collector() {
-  curl -sf http://127.0.0.1:18093/metrics | grep -E '^vigie_egress_(samples_failed|sample_duration_seconds_(sum|count)|close_events|events_produced)' >>"$log" || true
+  curl -sf http://127.0.0.1:18093/metrics | grep -E '^(process_cpu_seconds_total|vigie_egress_(samples_failed|sample_duration_seconds_(sum|count)|close_events|events_produced))' >>"$log" || true
   kill "$collector_pid"
   wait "$collector_pid" 2>/dev/null || true
   collector_pid=
