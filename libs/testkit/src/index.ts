@@ -3,3 +3,4 @@ export * from './pg.js';
 export * from './stack.js';
 export * from './private-postgres.js';
 export * from './service.js';
+export * from './private-kafka.js';
