@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { Alert } from '@vigie/contract';
 import {
@@ -21,6 +22,8 @@ import {
 } from '@vigie/runtime';
 import { registerApi } from './api/routes.js';
 import type { DetectorConfig } from './config.js';
+import { createEngine, loadRules } from './engine/index.js';
+import { createPrivilegedRoles } from './privileged-roles.js';
 import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
@@ -43,6 +46,8 @@ export interface DetectorDeps {
     policy: CompiledPolicy;
     privileged: PrivilegedRoles;
   }) => DetectorEngine;
+  /** Called when Alertmanager accepted a new alert state (benchmarks measure event-to-alert latency with it). */
+  onAlertmanagerDelivered?: (alert: Alert, deliveredAtMs: number) => void;
 }
 
 /** A running detector, as `main.ts`, `vigie start` and the tests drive it. */
@@ -62,6 +67,18 @@ export interface Detector {
   readonly logger: Logger;
 }
 
+/** The shipped rules plus the site's rule file, compiled once (throws ConfigError listing every problem). */
+function defaultEngine(args: { config: DetectorConfig; policy: CompiledPolicy; privileged: PrivilegedRoles }) {
+  const { config, policy, privileged } = args;
+  return createEngine({
+    policy,
+    privileged,
+    rules: loadRules({ siteFile: config.engine.rulesFile }),
+    maxSessions: config.engine.maxSessions,
+    idleSessionMs: config.engine.idleSessionMs,
+  });
+}
+
 const RESOLVED_REPUSH_MS = 15 * 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
 
@@ -73,13 +90,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const logger = deps.logger ?? createLogger('detector', { level: config.log.level });
   const registry = deps.registry ?? createMetricsRegistry('detector');
   const policy = deps.policy ?? compilePolicy(loadPolicy());
-  const privileged: PrivilegedRoles = deps.privileged ?? {
-    isPrivileged: (_cluster, role) => policy.isListedPrivileged(role),
-  };
-  if (!deps.createEngine) {
-    throw new VigieError('VIGIE_DETECTOR_NO_ENGINE', 'no rule engine factory given');
-  }
-  const engine = deps.createEngine({ config, policy, privileged });
+  const catalogRoles = createPrivilegedRoles({ policy });
+  const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
+  const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
   const store: AlertStore = createAlertStore({
     connectionString: config.store.connectionString,
     schema: config.store.schema,
@@ -101,6 +114,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   let stopping = false;
   let consuming = false;
   let storeError: string | undefined;
+  let catalog: pg.Pool | undefined;
   const timers: NodeJS.Timeout[] = [];
   let url = '';
   let port = 0;
@@ -190,17 +204,20 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
           maxQueue: config.alertmanager.maxQueue,
           onPushFailure: () => metrics.pushFailures.inc(),
           onDropped: () => metrics.pushDropped.inc(),
-          onDelivered: (alert: Alert, at: number) =>
-            metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000)),
+          onDelivered: (alert: Alert, at: number) => {
+            metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000));
+            deps.onAlertmanagerDelivered?.(alert, at);
+          },
         });
         alertmanager.start();
       }
 
       // Restart safety: the engine continues the incidents the store says are firing (same ids, next revision),
       // and Alertmanager gets them again in case the previous process died before pushing.
-      const firing = await store.loadFiring(config.cluster);
+      // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
+      const firing = await store.loadFiring();
       handler.restore(firing);
-      const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS), config.cluster);
+      const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');
 
@@ -237,6 +254,20 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
           storeError = describeError(error);
         }
       });
+      if (!deps.privileged && config.privileged.connectionString !== '') {
+        const pool = new pg.Pool({ connectionString: config.privileged.connectionString, max: 1 });
+        pool.on('error', () => undefined);
+        catalog = pool;
+        const refresh = async () => {
+          const roles = await catalogRoles.refresh(config.cluster, pool);
+          logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
+        };
+        // Without the catalog only the policy's list counts: detection degrades, it does not stop.
+        await refresh().catch((error: unknown) =>
+          logger.warn({ error: describeError(error) }, 'privileged roles: catalog unreadable; policy list only'),
+        );
+        every(config.privileged.refreshIntervalMs, refresh);
+      }
       every(RETENTION_EVERY_MS, async () => {
         const days = config.store.timelineRetentionDays;
         const removed = await store.pruneTimeline(new Date(Date.now() - days * 86_400_000));
@@ -254,6 +285,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       await producer?.stop();
       await http.close();
       await store.close();
+      await catalog?.end();
     },
   };
 }

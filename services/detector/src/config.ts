@@ -148,9 +148,9 @@ export const DetectorConfig = z
       .object({
         connectionString: z
           .string()
-          .optional()
+          .default('postgresql://vigie_collector:vigie_collector@127.0.0.1:55432/postgres')
           .describe(
-            'Monitored cluster, to read privileged roles from its catalog (a pg_monitor role is enough); without it only the policy list counts.',
+            'Monitored cluster, to read privileged roles from its catalog (any login role can read pg_roles); empty string: only the policy list counts.',
           ),
         refreshIntervalMs: z
           .number()

@@ -3,3 +3,10 @@ export { DetectorConfig, DEFAULT_DETECTOR_PORT, type DetectorConfigInput } from 
 export { main } from './main.js';
 export type { AlertListener } from './sinks/batch-handler.js';
 export type { DetectorEngine, EngineOptions, PrivilegedRoles } from './engine/types.js';
+// Building blocks for benchmarks and for embedding the pipeline without Kafka.
+export { createBatchHandler, type BatchHandler, type BatchSinks } from './sinks/batch-handler.js';
+export { createDetectorMetrics, type DetectorMetrics } from './metrics.js';
+export { createTimelineRecorder, type TimelineRecorder } from './store/timeline.js';
+export { createEngine, loadRules } from './engine/index.js';
+
+export { replayMain } from './replay.js';

@@ -92,14 +92,15 @@ describe('batch handler', () => {
     ]);
     expect(s.engine.seen).toEqual(['local:a.1:1', 'local:a.1:2', 'local:a.1:3', 'local:a.1:4']);
     expect(s.published).toHaveLength(1);
-    expect(s.published[0]?.alerts.map((a) => a.revision)).toEqual([1, 2]);
+    // One state per alert per batch: the latest.
+    expect(s.published[0]?.alerts.map((a) => a.revision)).toEqual([2]);
     expect(s.published[0]?.deadLetters.map((d) => [d.id, d.reason])).toEqual([
       ['detector:act:0:11', 'undecodable'],
       ['detector:act:0:13', 'undecodable'],
     ]);
     expect(s.published[0]?.deadLetters[0]?.excerpt).not.toContain('1850775123456');
-    expect(s.stored.map((a) => a.revision)).toEqual([1, 2]);
-    expect(s.notified).toHaveLength(2);
+    expect(s.stored.map((a) => a.revision)).toEqual([2]);
+    expect(s.notified).toHaveLength(1);
     // The session alerted at its third event: its buffered events and the later one are in the timeline, once.
     expect(s.timeline.map((e) => e.eventId)).toEqual(['local:a.1:1', 'local:a.1:2', 'local:a.1:3', 'local:a.1:4']);
     expect(s.roles).toEqual([{ cluster: 'local', role: 'dba_alice', ts: events[3]!.ts, clientAddr: '127.0.0.3' }]);

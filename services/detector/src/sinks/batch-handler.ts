@@ -3,7 +3,7 @@ import type { CompiledPolicy } from '@vigie/policy';
 import { backoffMs, describeError, rateLimited, type Logger } from '@vigie/runtime';
 import type { DetectorEngine } from '../engine/types.js';
 import type { DetectorMetrics, EventSource } from '../metrics.js';
-import type { AlertStore, RoleSeen, TimelineEntry } from '../store/alert-store.js';
+import { latestPerId, type AlertStore, type RoleSeen, type TimelineEntry } from '../store/alert-store.js';
 import type { TimelineRecorder } from '../store/timeline.js';
 import { deadLetterOf } from './kafka-messages.js';
 
@@ -98,7 +98,8 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
   const track = (alerts: readonly Alert[]) => {
     for (const a of alerts) {
       if (a.status === 'firing') {
-        if (a.revision === 1 && !active.has(a.id)) metrics.alertsTotal.labels(a.rule, a.severity).inc();
+        // A new incident for this process: not already firing, not restored from the store.
+        if (!active.has(a.id)) metrics.alertsTotal.labels(a.rule, a.severity).inc();
         active.set(a.id, { rule: a.rule, severity: a.severity });
       } else {
         active.delete(a.id);
@@ -181,15 +182,18 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
             if (alert.sessionId !== undefined) entries.push(...timeline.markAlerting(alert.cluster, alert.sessionId));
           }
         }
+        // The engine holds back minor updates (a count that grew a little); the batch is the unit of commit, so
+        // every change it caused is emitted now, once per alert (the latest state), before the offsets move.
+        alerts.push(...(engine.flush?.() ?? []));
         metrics.eventsConsumed.labels(source).inc(consumed);
         syncEvictions();
-        await effects(alerts, deadLetters, entries, [...roles.values()]);
+        await effects(latestPerId(alerts), deadLetters, entries, [...roles.values()]);
         end();
       });
     },
     tick(nowMs) {
       return serial(async () => {
-        const alerts = engine.tick(nowMs);
+        const alerts = latestPerId([...engine.tick(nowMs), ...(engine.flush?.() ?? [])]);
         syncEvictions();
         if (alerts.length > 0) await effects(alerts, [], [], []);
       });
