@@ -67,6 +67,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig(Schema, { file: '/nonexistent/vigie.yaml' })).toThrowError(/ENOENT/);
   });
 
+  it('applies top-level settings from single-segment variables', () => {
+    const config = loadConfig(Schema, { env: { VIGIE_CLUSTER: 'prod-b', VIGIE_POLICY: '/etc/vigie/p.yaml' } });
+    expect(config.cluster).toBe('prod-b');
+    expect(config).not.toHaveProperty('policy');
+    expect(applyEnvOverrides({}, { VIGIE_SERVER_PORT: '5433' }, 'VIGIE_')).toEqual({ serverPort: 5433 });
+  });
+
   it('does not mutate its input when applying overrides', () => {
     const base = { http: { port: 1 } };
     applyEnvOverrides(base, { VIGIE_HTTP__PORT: '2' }, 'VIGIE_');

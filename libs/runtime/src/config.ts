@@ -33,8 +33,10 @@ function camel(segment: string): string {
 }
 
 /**
- * Applies `PREFIX_A__B_C=value` as `a.bC = value`; values are read as YAML scalars or flow collections, so
- * `VIGIE_KAFKA__BROKERS='[127.0.0.1:19092]'` gives a list and `VIGIE_HTTP__PORT=0` a number.
+ * Applies `PREFIX_A__B_C=value` as `a.bC = value` and `PREFIX_SERVER_PORT=value` as `serverPort = value`; values
+ * are read as YAML scalars or flow collections, so `VIGIE_KAFKA__BROKERS='[127.0.0.1:19092]'` gives a list and
+ * `VIGIE_HTTP__PORT=0` a number. Variables naming no setting of the service (`VIGIE_POLICY`, `VIGIE_STACK_DIR`) are
+ * dropped by the schema, which keeps only the keys it knows.
  */
 export function applyEnvOverrides(
   base: Record<string, unknown>,
@@ -43,7 +45,7 @@ export function applyEnvOverrides(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(base);
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(prefix) || raw === undefined || !name.includes('__')) continue;
+    if (!name.startsWith(prefix) || raw === undefined || name.length === prefix.length) continue;
     const path = name.slice(prefix.length).split('__').map(camel);
     let cur: Record<string, unknown> = out;
     for (const key of path.slice(0, -1)) {
