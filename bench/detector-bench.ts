@@ -87,7 +87,8 @@ async function prefill(topic: string, events: Iterable<VigieEvent>): Promise<num
   let batch: { key: string; value: Buffer }[] = [];
   for (const e of events) {
     batch.push({ key: sessionKey(e.cluster, e.session?.id ?? 'none'), value: encodeEvent(e) });
-    if (batch.length === 5000) {
+    // ~740 B per event: 1000 per request stays under the broker's 1 MB message.max.bytes.
+    if (batch.length === 1000) {
       await producer.send({ topic, acks: 1, messages: batch });
       n += batch.length;
       batch = [];

@@ -169,16 +169,21 @@ export const DetectorConfig = z
       })
       .prefault({}),
   })
-  .superRefine((c, ctx) => {
-    if (c.api.token === undefined && !c.api.allowAnonymous) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['api', 'token'],
-        message:
-          'an API token (set api.token or VIGIE_API__TOKEN; e.g. `openssl rand -hex 24`), or api.allowAnonymous: true on a laptop',
-      });
-    }
-  });
+  .superRefine(
+    (c, ctx) => {
+      // Runs even when other fields failed (`when`), so one start lists every problem; `c` may be partly invalid.
+      const api = (c as { api?: { token?: unknown; allowAnonymous?: unknown } }).api;
+      if (api?.token === undefined && api?.allowAnonymous !== true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['api', 'token'],
+          message:
+            'an API token (set api.token or VIGIE_API__TOKEN; e.g. `openssl rand -hex 24`), or api.allowAnonymous: true on a laptop',
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 /** Validated detector settings. */
 export type DetectorConfig = z.infer<typeof DetectorConfig>;

@@ -14,15 +14,15 @@ describe('timeline recorder', () => {
     expect(later.map((e) => e?.eventId)).toEqual(['local:a.1:6', 'local:a.1:7', undefined]);
   });
 
-  it('bounds the number of sessions, least recently active first', () => {
+  it('bounds the number of sessions, the oldest created first', () => {
     const t = createTimelineRecorder({ preAlertEvents: 2, maxEventsPerSession: 5, maxSessions: 2 });
     t.observe(sampleStatement('a.1', 1, 'x'));
     t.observe(sampleStatement('b.2', 1, 'x'));
-    t.observe(sampleStatement('a.1', 2, 'x'));
+    t.observe(sampleStatement('b.2', 2, 'x'));
     t.observe(sampleStatement('c.3', 1, 'x'));
     expect(t.size).toBe(2);
-    expect(t.markAlerting('local', 'a.1')).toHaveLength(2);
-    expect(t.markAlerting('local', 'b.2')).toEqual([]);
+    expect(t.markAlerting('local', 'b.2')).toHaveLength(2);
+    expect(t.markAlerting('local', 'c.3')).toHaveLength(1);
   });
 
   it('evicts idle sessions', () => {
