@@ -1,6 +1,6 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
-import { encodeEvent, entityKey, type VigieEvent } from '@vigie/contract';
+import { encodeEvent, entityKey, type TableChangeCounts, type VigieEvent } from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
 import { buildHttpServer, createMetricsRegistry, rateLimited, type Logger, type Readiness } from '@vigie/runtime';
@@ -105,6 +105,22 @@ export function createReplicationCollector(
     delete: metrics.changes.labels({ op: 'delete' }),
     truncate: metrics.changes.labels({ op: 'truncate' }),
   };
+  const countChanges = (tables: readonly TableChangeCounts[]) => {
+    let insert = 0;
+    let update = 0;
+    let del = 0;
+    let truncate = 0;
+    for (const t of tables) {
+      insert += t.insert;
+      update += t.update;
+      del += t.delete;
+      truncate += t.truncate;
+    }
+    if (insert) changes.insert.inc(insert);
+    if (update) changes.update.inc(update);
+    if (del) changes.delete.inc(del);
+    if (truncate) changes.truncate.inc(truncate);
+  };
   const logUnknown = rateLimited(60_000, (suppressed: number, tag: string) =>
     logger.warn({ tag, suppressed }, 'unexpected pgoutput message ignored'),
   );
@@ -120,20 +136,17 @@ export function createReplicationCollector(
       case 'begin':
         aggregator.begin(m.xid, m.commitLsn, m.commitTime as bigint);
         return;
+      // Row counters are added once per transaction from its summary (below), not per row.
       case 'insert':
-        changes.insert.inc();
         aggregator.change('insert', m.relation, m.new);
         return;
       case 'update':
-        changes.update.inc();
         aggregator.change('update', m.relation, m.new);
         return;
       case 'delete':
-        changes.delete.inc();
         aggregator.change('delete', m.relation, null);
         return;
       case 'truncate':
-        changes.truncate.inc(m.relations.length);
         aggregator.truncate(m.relations);
         return;
       case 'message': {
@@ -144,6 +157,7 @@ export function createReplicationCollector(
       case 'commit': {
         const done = aggregator.commit(m.commitEndLsn, lsn);
         metrics.transactions.inc();
+        countChanges(done.event.tables);
         if (done.personalDataValues > 0) metrics.personalData.inc(done.personalDataValues);
         publish(done.event, entityKey(config.cluster, `xid/${done.event.xid}`), done.ackLsn);
         // Backpressure: with Kafka slow or down, stop reading (flow control pauses the socket) instead of buffering.

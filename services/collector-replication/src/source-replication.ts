@@ -149,7 +149,8 @@ export function createReplicationSource({
       if (draining) return; // stopping: not handled means not confirmed; the server sends it again next time
       handling = true;
       try {
-        onReceived?.(parseLsn(lsn));
+        // Parsing every message's LSN costs a regex and BigInts per row; commits are enough for the gauge.
+        if (onReceived && message.tag === 'commit') onReceived(parseLsn(lsn));
         await handler.onMessage(lsn, message);
       } finally {
         handling = false;
