@@ -5,7 +5,9 @@ import { waitFor } from '@vigie/runtime';
 import { readTopic, startPrivatePostgres, uniqueName, type PrivatePostgres } from '@vigie/testkit';
 import { createReplicationCollector, type ReplicationCollector } from './app.js';
 import { ReplicationConfig } from './config.js';
-import { parseLsn } from './lsn.js';
+import { formatLsn, parseLsn } from './lsn.js';
+import { ensureReplication } from './setup-replication.js';
+import { createReplicationSource } from './source-replication.js';
 import { testLogger, testPolicy } from './test-support/fixtures.js';
 
 // These tests break things (a 5 s wal_sender_timeout, a slot allowed to fall 1 MB behind): on a private server,
@@ -67,6 +69,7 @@ beforeAll(async () => {
   await c.query('CREATE DATABASE idle_db');
   await c.query('CREATE DATABASE lost_db');
   await c.query('CREATE DATABASE other_db');
+  await c.query('CREATE DATABASE adjacent_db');
   await c.end();
 });
 
@@ -75,7 +78,89 @@ afterAll(async () => {
   await server?.stop();
 });
 
+/** Two transactions whose commit records are adjacent in the WAL (T2's starts where T1's ends). */
+async function adjacentCommits(a: pg.Client, b: pg.Client): Promise<void> {
+  await a.query('BEGIN');
+  await a.query('INSERT INTO t VALUES (1)');
+  await b.query('BEGIN');
+  await b.query('INSERT INTO t VALUES (2)');
+  await a.query('COMMIT');
+  await b.query('COMMIT');
+}
+
 describe('on a private server', () => {
+  it('confirms exactly the commit end LSN: a transaction committed right behind a confirmed one is not skipped', async () => {
+    const connection = { host: '127.0.0.1', port: server.port, database: 'adjacent_db', user: 'postgres' };
+    const a = await connect('adjacent_db');
+    const b = await connect('adjacent_db');
+    try {
+      await a.query('CREATE TABLE t (id int)');
+      await ensureReplication({
+        connection,
+        setup: connection,
+        slot: 'adj_slot',
+        publication: 'adj_pub',
+        logger: testLogger(),
+      });
+      await adjacentCommits(a, b);
+
+      // Phase 1: confirm the first transaction only, then disconnect.
+      const commits: { start: bigint; end: bigint }[] = [];
+      let first!: () => void;
+      const gotFirst = new Promise<void>((r) => (first = r));
+      const phase1 = createReplicationSource({
+        connection,
+        slot: 'adj_slot',
+        publication: 'adj_pub',
+        logger: testLogger(),
+        handler: {
+          onMessage(_lsn, m) {
+            if (m.tag !== 'commit') return;
+            commits.push({ start: parseLsn(m.commitLsn!), end: parseLsn(m.commitEndLsn!) });
+            if (commits.length === 1) {
+              phase1.confirm(commits[0]!.end);
+              first();
+            }
+          },
+          onDisconnect: () => undefined,
+          isSettled: () => false,
+        },
+      });
+      phase1.start();
+      await gotFirst;
+      await waitFor(() => commits.length === 2, { what: 'second commit' });
+      await phase1.stop();
+      // The case that matters: the second commit record starts exactly where the first ended (the library's own
+      // acknowledge(end) would confirm end + 1, past its start, and the server would never send it again).
+      expect(formatLsn(commits[1]!.start)).toBe(formatLsn(commits[0]!.end));
+      expect((await slotState(a, 'adj_slot'))?.lsn).toBe(formatLsn(commits[0]!.end));
+
+      // Phase 2: the second transaction comes again.
+      const seen: bigint[] = [];
+      const phase2 = createReplicationSource({
+        connection,
+        slot: 'adj_slot',
+        publication: 'adj_pub',
+        logger: testLogger(),
+        handler: {
+          onMessage(_lsn, m) {
+            if (m.tag === 'commit') seen.push(parseLsn(m.commitLsn!));
+          },
+          onDisconnect: () => undefined,
+          isSettled: () => false,
+        },
+      });
+      phase2.start();
+      await waitFor(() => seen.length > 0, { what: 'redelivery' });
+      await phase2.stop();
+      expect(seen[0]).toBe(commits[1]!.start);
+    } finally {
+      await a.query("SELECT pg_drop_replication_slot('adj_slot')").catch(() => undefined);
+      await a.end();
+      await b.end();
+    }
+  });
+
   it('keeps an idle stream up past wal_sender_timeout and confirms idle progress made in other databases', async () => {
     const config = configFor('idle_db', 'idle_slot');
     const collector = start(config);
