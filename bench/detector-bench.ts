@@ -158,7 +158,8 @@ async function throughput(total: number): Promise<void> {
     const t0 = Date.now();
     const n = await prefill(
       config.topics.activity,
-      generateEvents(analyzer, { cluster: id, concurrentSessions: 200, total, stepMs: 1 }),
+      // Event times end now (1 ms apart), as if the log had been written over the last `total` ms.
+      generateEvents(analyzer, { cluster: id, concurrentSessions: 200, total, stepMs: 1, startMs: Date.now() - total }),
     );
     console.log(`pre-filled ${n} events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const registry = new Registry();

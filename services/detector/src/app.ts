@@ -232,11 +232,18 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
         topics: inputs,
         logger,
         handleBatch: async (batch) => {
-          await handler.handleBatch(
-            batch.topic,
-            batch.partition,
-            batch.messages.map((m) => ({ offset: m.offset, value: m.value })),
-          );
+          // Effects can wait (store or Kafka outage, retried until they land): keep the group membership alive
+          // meanwhile, or the broker would hand the partition to another member mid-batch.
+          const beat = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
+          try {
+            await handler.handleBatch(
+              batch.topic,
+              batch.partition,
+              batch.messages.map((m) => ({ offset: m.offset, value: m.value })),
+            );
+          } finally {
+            clearInterval(beat);
+          }
         },
       });
       consumer.consumer.on(consumer.consumer.events.GROUP_JOIN, () => (consuming = true));

@@ -129,3 +129,34 @@ describe('createAlertmanagerSink', () => {
     await sink.stop();
   });
 });
+
+describe('Alertmanager edge cases', () => {
+  it('never sends endsAt before startsAt, even when event time is ahead of the clock', () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const am = toAlertmanager(sampleAlert({ status: 'resolved', firstSeen: future, lastSeen: future }), links);
+    expect(Date.parse(am.endsAt ?? '')).toBeGreaterThanOrEqual(Date.parse(am.startsAt));
+  });
+
+  it('drops states Alertmanager refuses (4xx) instead of blocking the queue', async () => {
+    let calls = 0;
+    let dropped = 0;
+    const fetchImpl = (async () => {
+      calls += 1;
+      return calls === 1 ? new Response('bad', { status: 400 }) : new Response('', { status: 200 });
+    }) as unknown as typeof fetch;
+    const sink = createAlertmanagerSink({
+      url: 'http://127.0.0.1:1',
+      links,
+      logger,
+      fetchImpl,
+      onDropped: () => (dropped += 1),
+    });
+    sink.start();
+    sink.enqueue([sampleAlert({ id: 'a' })]);
+    expect(await sink.flush(2_000)).toBe(true);
+    sink.enqueue([sampleAlert({ id: 'b' })]);
+    expect(await sink.flush(2_000)).toBe(true);
+    expect([calls, dropped]).toEqual([2, 1]);
+    await sink.stop();
+  });
+});

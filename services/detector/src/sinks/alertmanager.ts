@@ -62,7 +62,11 @@ export function toAlertmanager(alert: Alert, links: AlertLinks, resolvedAt?: str
     startsAt: alert.firstSeen,
     generatorURL: evidence,
   };
-  if (alert.status === 'resolved') out.endsAt = resolvedAt ?? new Date().toISOString();
+  if (alert.status === 'resolved') {
+    // Alertmanager refuses endsAt before startsAt; event time can run ahead of this host's clock (skew, replays).
+    const ends = Date.parse(resolvedAt ?? new Date().toISOString());
+    out.endsAt = new Date(Math.max(ends, Date.parse(alert.lastSeen), Date.parse(alert.firstSeen))).toISOString();
+  }
   return out;
 }
 
@@ -214,6 +218,13 @@ export function createAlertmanagerSink({
       } catch (error) {
         onPushFailure?.();
         lastError = describeError(error);
+        if (error instanceof VigieError && !error.retriable) {
+          // Alertmanager refused the content (4xx): retrying the same states would block the queue forever.
+          logger.error({ error: lastError, alerts: body.length }, 'alertmanager refused alerts; dropped');
+          for (let i = 0; i < chunk.length; i += 1) onDropped?.();
+          inFlight = 0;
+          continue;
+        }
         if (attempt === 0 || attempt % 10 === 0) {
           logger.warn({ attempt, error: lastError, alerts: body.length }, 'alertmanager push failed; retrying');
         }
