@@ -194,7 +194,19 @@ export function createReplicationCollector(
     // A slot dropped while we run is created again (at the server's current position: the gap is visible in the
     // slot events and the logs). A lost slot is not: see VIGIE_REPLICATION_SLOT_LOST.
     beforeConnect: async () => {
-      await ensureReplication({ connection, setup, slot: config.slot, publication: config.publication, logger });
+      const made = await ensureReplication({
+        connection,
+        setup,
+        slot: config.slot,
+        publication: config.publication,
+        logger,
+      });
+      if (made.slotCreated || made.publicationCreated) {
+        logger.warn(
+          { slot: config.slot, publication: config.publication, ...made },
+          'slot or publication was dropped while the collector ran and has been created again: changes in between are missing',
+        );
+      }
     },
   });
 

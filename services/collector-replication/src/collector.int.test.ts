@@ -140,6 +140,19 @@ describe('collector-replication against the real server and broker', () => {
     for (const secret of [...nirs, '20041010', 'jeanne.martin', '06 12 34']) expect(raw).not.toContain(secret);
   });
 
+  it('counts a 200,000-row transaction exactly while streaming it (no row is held)', async () => {
+    const xid = await txn(`INSERT INTO claims SELECT g, g FROM generate_series(1000, 200999) g;
+                           UPDATE claims SET amount = 0 WHERE id < 51000; DELETE FROM claims WHERE id >= 200000`);
+    const read = await readTopic(
+      config.topics.changes,
+      (ms) => events(ms).some((e) => e.kind === 'change.txn' && e.xid === xid),
+      { timeoutMs: 60_000 },
+    );
+    const ev = events(read).find((e): e is ChangeTxnEvent => e.kind === 'change.txn' && e.xid === xid)!;
+    expect(ev.tables).toEqual([{ table: 'public.claims', insert: 200_000, update: 50_000, delete: 1000, truncate: 0 }]);
+    expect(ev.totalRows).toBe(251_000);
+  });
+
   it('reports slots and publications, unknown ones as such, with retained WAL', async () => {
     await db.query(`CREATE PUBLICATION rogue_${config.slot.slice(-12)} FOR TABLE people`);
     const snapshot = await collector.pollHealth();
@@ -165,5 +178,12 @@ describe('collector-replication against the real server and broker', () => {
     const metrics = await collector.registry.metrics();
     expect(metrics).toMatch(new RegExp(`vigie_replication_slot_known\\{slot="${config.slot}"[^}]*\\} 1`));
     expect(metrics).toMatch(/vigie_replication_publications_unknown\{[^}]*\} 1/);
+    const beats = await readTopic(config.topics.activity, (ms) =>
+      events(ms).some((e) => e.kind === 'collector.heartbeat'),
+    );
+    expect(events(beats).find((e) => e.kind === 'collector.heartbeat')).toMatchObject({
+      collector: 'collector-replication',
+      cluster: 'preprod1',
+    });
   });
 });
