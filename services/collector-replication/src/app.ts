@@ -1,7 +1,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
 import { encodeEvent, entityKey, type TableChangeCounts, type VigieEvent } from '@vigie/contract';
-import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
+import { createKafka, createReliableProducer, ensureTopics, type ReliableProducer } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
 import { buildHttpServer, createMetricsRegistry, rateLimited, type Logger, type Readiness } from '@vigie/runtime';
 import { createTxnAggregator } from './aggregate-txn.js';
@@ -23,6 +23,8 @@ export interface ReplicationCollectorDeps {
   http?: boolean;
   /** Fault injection for crash tests only: called after each Kafka acknowledgement, before the LSN is confirmed. */
   afterKafkaAck?: () => void;
+  /** Replaces the Kafka producer (tests: one that stalls, to prove the stream stops being read). */
+  producer?: ReliableProducer;
 }
 
 /** A built collector: nothing runs until `start()`. */
@@ -55,6 +57,7 @@ export function createReplicationCollector(
     registry = createMetricsRegistry('collector-replication'),
     http = true,
     afterKafkaAck,
+    producer: injectedProducer,
   }: ReplicationCollectorDeps,
 ): ReplicationCollector {
   const metrics = createReplicationMetrics(registry);
@@ -81,7 +84,7 @@ export function createReplicationCollector(
     : undefined;
 
   const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
-  const producer = createReliableProducer(kafka, { logger });
+  const producer = injectedProducer ?? createReliableProducer(kafka, { logger });
   const sink = createKafkaSink({
     producer,
     logger,
