@@ -94,6 +94,11 @@ describe('detector through the real broker, store and Alertmanager', () => {
   afterAll(async () => {
     for (const d of detectors) await d.stop().catch(() => undefined);
     await producer.disconnect();
+    const admin = testKafka().admin();
+    await admin.connect();
+    const mine = (await admin.listTopics()).filter((t) => schemas.some((s) => t.startsWith(`${s}.`)));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+    await admin.disconnect();
     const client = new pg.Client({ connectionString: STORE_URL });
     await client.connect();
     for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
