@@ -43,6 +43,26 @@ export function scanValue(value: string, found: (type: PersonalDataType, count: 
   if (phones > 0) found('phone_fr', phones);
 }
 
+// A hostile or huge document must not turn the scan into the bottleneck: bounded depth and values per column.
+const MAX_DEPTH = 8;
+const MAX_NESTED_VALUES = 1000;
+
+function scanNested(
+  value: object,
+  found: (type: PersonalDataType, count: number) => void,
+  depth: number,
+  budget: { left: number },
+): void {
+  if (depth >= MAX_DEPTH) return;
+  const children = Array.isArray(value) ? value : Object.values(value);
+  for (const child of children) {
+    if (budget.left <= 0) return;
+    budget.left -= 1;
+    if (typeof child === 'string') scanValue(child, found);
+    else if (child !== null && typeof child === 'object') scanNested(child as object, found, depth + 1, budget);
+  }
+}
+
 function countMatches(re: RegExp, value: string): number {
   let count = 0;
   re.lastIndex = 0;
@@ -57,13 +77,21 @@ function countMatches(re: RegExp, value: string): number {
 export class PersonalDataTally {
   private readonly counts = new Map<string, PersonalDataFinding>();
 
-  /** Scans every string column of one row image of `table`. */
+  /**
+   * Scans every text value of one row image of `table`: string columns, and the strings inside json/jsonb and
+   * array columns (the pg type parsers hand those over as objects and arrays; a NIR in a JSON document is still a
+   * NIR). Numbers need no case: int8 and numeric arrive as strings.
+   */
   scanRow(table: string, row: Record<string, unknown> | null | undefined): void {
     if (!row) return;
     for (const column in row) {
       const value = row[column];
-      if (typeof value !== 'string') continue;
-      scanValue(value, (type, count) => this.add(table, column, type, count));
+      if (value === null || value === undefined) continue;
+      const found = (type: PersonalDataType, count: number) => this.add(table, column, type, count);
+      if (typeof value === 'string') scanValue(value, found);
+      else if (typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof Date)) {
+        scanNested(value, found, 0, { left: MAX_NESTED_VALUES });
+      }
     }
   }
 

@@ -79,4 +79,18 @@ describe('PersonalDataTally', () => {
     ]);
     expect(JSON.stringify(findings)).not.toContain('2690549');
   });
+
+  it('looks inside json documents and arrays, not inside binary values', () => {
+    const t = new PersonalDataTally();
+    t.scanRow('public.docs', {
+      doc: { holder: { nir: '269054958815780', contacts: ['a@b.fr', 'c@d.fr'] }, n: 3 },
+      tags: ['FR14 2004 1010 0505 0001 3M02 606'],
+      raw: Buffer.from('269054958815780'),
+    });
+    expect(t.findings()).toEqual([
+      { table: 'public.docs', column: 'doc', type: 'email', count: 2 },
+      { table: 'public.docs', column: 'doc', type: 'nir', count: 1 },
+      { table: 'public.docs', column: 'tags', type: 'iban', count: 1 },
+    ]);
+  });
 });
