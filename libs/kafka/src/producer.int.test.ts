@@ -1,6 +1,6 @@
 import { STACK, testKafka, uniqueName } from '@vigie/testkit';
 import { createLogger } from '@vigie/runtime';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from './client.js';
 import { createBatchConsumer } from './consumer.js';
 import { createReliableProducer } from './producer.js';
@@ -12,8 +12,8 @@ const kafka = createKafka({ brokers: [...STACK.kafkaBrokers], clientId: 'kafka-i
 describe('kafkajs 2.2.4 against the stack broker', () => {
   const topic = uniqueName('test.kafka');
   const admin = testKafka().admin();
+  beforeAll(() => admin.connect());
   afterAll(async () => {
-    await admin.connect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
   });
@@ -114,8 +114,32 @@ describe('kafkajs 2.2.4 against the stack broker', () => {
     while (second.length < 1 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 50));
     await c2.stop();
     expect(second).toEqual(['20']);
-    await admin.connect();
     await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
-    await admin.disconnect();
+  });
+
+  it('splits a send above the broker limit into requests, and refuses a single oversized message', async () => {
+    const t = uniqueName('test.large');
+    await ensureTopics(kafka, [t], { partitions: 1 });
+    const producer = createReliableProducer(kafka, { logger });
+    // 3,000 events of 1 KiB for one key: 3 MiB for one partition, three times message.max.bytes.
+    const events = Array.from({ length: 3000 }, (_, i) => ({
+      topic: t,
+      key: 'local/6b07e274.1be5',
+      value: Buffer.from(JSON.stringify({ seq: i, pad: 'x'.repeat(1000) })),
+    }));
+    await producer.send(events);
+    const offsets = await admin.fetchTopicOffsets(t);
+    expect(offsets.map((o) => Number(o.high))).toEqual([3000]);
+
+    const oversized = { topic: t, key: 'k', value: Buffer.alloc(2 * 1024 * 1024, 120) };
+    await expect(producer.send([oversized])).rejects.toMatchObject({
+      code: 'VIGIE_KAFKA_MESSAGE_TOO_LARGE',
+      retriable: false,
+    });
+    // The stream goes on after the refusal.
+    await producer.send([{ topic: t, key: 'k', value: Buffer.from('after') }]);
+    expect((await admin.fetchTopicOffsets(t)).map((o) => Number(o.high))).toEqual([3001]);
+    await producer.stop();
+    await admin.deleteTopics({ topics: [t] }).catch(() => undefined);
   });
 });

@@ -18,17 +18,57 @@ export interface ReliableProducerOptions {
   onStateChange?: (state: ProducerState, error?: unknown) => void;
   compression?: CompressionTypes;
   maxBackoffMs?: number;
+  /**
+   * Most bytes (keys + values) in one produce request. The broker refuses a record batch above its
+   * `message.max.bytes` (1 MiB by default), and one session's events all go to one partition, so a large send is
+   * split into requests below this bound, sent in order.
+   */
+  maxRequestBytes?: number;
 }
 
 /** At-least-once producer: {@link ReliableProducer.send} resolves only once Kafka acknowledged the whole batch. */
 export interface ReliableProducer {
-  /** Sends a batch and waits for the acknowledgement of every in-sync replica; retries until it lands or stop(). */
+  /**
+   * Sends a batch (split into requests of at most `maxRequestBytes`) and waits for the acknowledgement of every
+   * in-sync replica; retries until it lands or stop(). Rejects with VIGIE_KAFKA_MESSAGE_TOO_LARGE (not retriable)
+   * for a message the broker can never accept: the caller dead-letters it.
+   */
   send(messages: readonly OutgoingMessage[]): Promise<void>;
   readonly state: ProducerState;
   /** Why the last attempt failed, while `state` is `failing`. */
   readonly lastError: string | undefined;
   /** Lets an in-flight send finish (or fail), then disconnects. Pending sends reject with VIGIE_KAFKA_STOPPED. */
   stop(): Promise<void>;
+}
+
+/** Splits messages, in order, into runs whose keys and values add up to at most `maxBytes` each. */
+export function splitByBytes<M extends { key: string; value: Buffer }>(
+  messages: readonly M[],
+  maxBytes: number,
+): M[][] {
+  const runs: M[][] = [];
+  let run: M[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = m.value.length + Buffer.byteLength(m.key);
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(m);
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/** A message the broker can never accept (larger than `message.max.bytes`): retrying cannot help. */
+function isTooLarge(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if ((e as { type?: unknown }).type === 'MESSAGE_TOO_LARGE') return true;
+  }
+  return false;
 }
 
 function groupByTopic(messages: readonly OutgoingMessage[]) {
@@ -50,7 +90,13 @@ function groupByTopic(messages: readonly OutgoingMessage[]) {
  */
 export function createReliableProducer(
   kafka: Kafka,
-  { logger, onStateChange, compression = CompressionTypes.None, maxBackoffMs = 5000 }: ReliableProducerOptions,
+  {
+    logger,
+    onStateChange,
+    compression = CompressionTypes.None,
+    maxBackoffMs = 5000,
+    maxRequestBytes = 512 * 1024,
+  }: ReliableProducerOptions,
 ): ReliableProducer {
   let producer: Producer | undefined;
   let state: ProducerState = 'idle';
@@ -104,6 +150,15 @@ export function createReliableProducer(
         setState('ready');
         return;
       } catch (error) {
+        if (isTooLarge(error)) {
+          // Only a single message above the broker's limit gets here (requests are split below it): the caller
+          // must dead-letter it; retrying forever would stall the whole stream behind it.
+          throw new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'the broker refuses a message larger than its limit', {
+            retriable: false,
+            cause: error,
+            context: { messages: messages.length, bytes: messages.reduce((n, m) => n + m.value.length, 0) },
+          });
+        }
         lastError = describeError(error);
         if (attempt === 0 || attempt % 10 === 0) {
           logger.warn({ attempt, error: lastError, messages: messages.length }, 'kafka send failed; retrying');
@@ -118,7 +173,9 @@ export function createReliableProducer(
   return {
     send(messages) {
       if (messages.length === 0) return chain;
-      const next = chain.then(() => sendOnce(messages));
+      const next = chain.then(async () => {
+        for (const run of splitByBytes(messages, maxRequestBytes)) await sendOnce(run);
+      });
       // Keep the chain alive after a rejection so later sends still run in order.
       chain = next.catch(() => undefined);
       return next;
