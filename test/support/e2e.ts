@@ -143,8 +143,8 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     detector,
     groupId,
     async alertsFor(role) {
-      const body = await api<{ alerts: ApiAlert[] }>(`/api/alerts?role=${encodeURIComponent(role)}`);
-      return body.alerts;
+      const body = await api<{ alerts: { alert: ApiAlert }[] }>(`/api/alerts?role=${encodeURIComponent(role)}`);
+      return body.alerts.map((record) => record.alert);
     },
     async alertmanagerAlert(alertId) {
       const filter = encodeURIComponent(`alert_id="${alertId}"`);
