@@ -1,10 +1,7 @@
 import { STACK, testKafka, uniqueName } from '@vigie/testkit';
 import { createLogger } from '@vigie/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka } from './client.js';
-import { createBatchConsumer } from './consumer.js';
-import { createReliableProducer } from './producer.js';
-import { ensureTopics } from './topics.js';
+import { createBatchConsumer, createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
 
 const logger = createLogger('kafka-int-test', { level: 'warn' });
 const kafka = createKafka({ brokers: [...STACK.kafkaBrokers], clientId: 'kafka-int-test' }, logger);
