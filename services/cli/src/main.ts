@@ -9,7 +9,7 @@ interface ServiceModule {
 }
 
 const USAGE = `usage:
-  vigie start                                   run the local stack, collector-pglog and the detector; print alerts
+  vigie start                                   run the local stack, the collectors and the detector; print alerts
   vigie run <service> [--config <file>] [--policy <file>]
                                                 services: ${SERVICES.join(', ')}
   vigie replay <log files…> [--policy <file>] [--json]
