@@ -161,6 +161,15 @@ describe('event codec', () => {
     expect(decoded.ok && decoded.value.kind === 'statement' && decoded.value.queryId).toBe('-3357000809903621108');
   });
 
+  it('recovers a bare query_id after any JSON whitespace', () => {
+    const text = JSON.stringify(examples.statement).replace(
+      '"queryId":"-3357000809903621108"',
+      '"queryId":\n\t -3357000809903621108',
+    );
+    const decoded = decodeEvent(text);
+    expect(decoded.ok && decoded.value.kind === 'statement' && decoded.value.queryId).toBe('-3357000809903621108');
+  });
+
   it('rejects a query_id outside the signed 64-bit range', () => {
     const bad = { ...examples.statement, queryId: '9223372036854775808' };
     const decoded = decodeEvent(JSON.stringify(bad));

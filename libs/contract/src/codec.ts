@@ -27,6 +27,22 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; error: ContractEr
 
 // A producer that wrote query_id as a bare JSON number would have it rounded by JSON.parse; quote it first.
 const BARE_QUERY_ID = /"queryId":\s*(-?\d+)/g;
+const QUERY_ID_KEY = '"queryId":';
+
+/**
+ * Whether any `"queryId":` is followed by a bare number. Vigie's own producers always quote it, so the common case
+ * is one indexOf instead of a regex pass over every message (measured: 0.5 µs of a 9.4 µs decode).
+ */
+function hasBareQueryId(text: string): boolean {
+  for (let at = text.indexOf(QUERY_ID_KEY); at !== -1; at = text.indexOf(QUERY_ID_KEY, at + 1)) {
+    let i = at + QUERY_ID_KEY.length;
+    // JSON whitespace: space, tab, line feed, carriage return.
+    for (let w = text.charCodeAt(i); w === 32 || w === 9 || w === 10 || w === 13; w = text.charCodeAt(i)) i += 1;
+    const c = text.charCodeAt(i);
+    if (c === 45 || (c >= 48 && c <= 57)) return true;
+  }
+  return false;
+}
 
 function toIssues(error: z.ZodError): ContractIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
@@ -34,7 +50,8 @@ function toIssues(error: z.ZodError): ContractIssue[] {
 
 /** Decodes bytes or text against a schema; never throws on bad input. */
 export function decodeWith<S extends z.ZodType>(schema: S, input: Buffer | string): Decoded<z.infer<S>> {
-  const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(BARE_QUERY_ID, '"queryId":"$1"');
+  let text = typeof input === 'string' ? input : input.toString('utf8');
+  if (hasBareQueryId(text)) text = text.replace(BARE_QUERY_ID, '"queryId":"$1"');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
