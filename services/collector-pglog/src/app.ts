@@ -45,7 +45,7 @@ export interface CollectorPglog {
   /** Address of the HTTP server once started. */
   readonly url: string | undefined;
   /** Counters for tests and benchmarks. */
-  stats(): { recordsRead: number; eventsAcked: number; position: LogPosition | undefined };
+  stats(): { recordsRead: number; eventsAcked: number; inFlight: number; position: LogPosition | undefined };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -143,7 +143,8 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       if (o.kind === 'deadletter') logRejected(o.reason, o.source.file ?? '', o.source.offset ?? 0);
       else lastEventTs = Date.parse(o.ts);
       s.add(o);
-      if (s.batchSize >= config.kafka.batchMaxEvents) s.cut(watermark());
+      // Kafka refuses a record batch above message.max.bytes (1 MiB by default): cut well below it.
+      if (s.batchSize >= config.kafka.batchMaxEvents || s.batchBytes >= config.kafka.batchMaxBytes) s.cut(watermark());
     }
   }
 
@@ -212,7 +213,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     get url() {
       return url;
     },
-    stats: () => ({ recordsRead, eventsAcked, position: acked }),
+    stats: () => ({ recordsRead, eventsAcked, inFlight: sink?.pending ?? 0, position: acked }),
     readiness() {
       const reasons: string[] = [];
       if (fatal) reasons.push(fatal);

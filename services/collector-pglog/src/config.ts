@@ -74,7 +74,12 @@ export const CollectorPglogConfig = z
         brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']).describe('bootstrap brokers'),
         clientId: z.string().default('vigie-collector-pglog').describe('Kafka client id'),
         batchMaxEvents: z.number().int().min(1).default(2000).describe('events per Kafka batch at most'),
-        lingerMs: z.number().int().min(0).default(20).describe('wait for more events before sending a batch, ms'),
+        batchMaxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(512 << 10)
+          .describe('encoded bytes per Kafka batch at most (stay below the broker message.max.bytes)'),
         maxInFlightEvents: z
           .number()
           .int()

@@ -8,6 +8,12 @@ export interface KafkaSinkOptions<W> {
   topics: { activity: string; deadletter: string };
   maxInFlightEvents: number;
   maxInFlightBytes: number;
+  /**
+   * Largest encoded event: Kafka refuses a record batch above `message.max.bytes` (1 MiB by default) and the
+   * producer would retry it forever. A bigger statement event has its redacted text cut; anything still bigger
+   * becomes a dead letter.
+   */
+  maxEventBytes?: number;
   /** Called in order with the watermark of every acknowledged batch: everything before it is in Kafka. */
   onAcknowledged: (watermark: W, acked: readonly ParserOutput[]) => void;
   /** An event the contract refused (a collector bug): it goes to the dead-letter topic instead. */
@@ -56,6 +62,11 @@ export class KafkaSink<W> {
     return this.inFlightEvents >= this.options.maxInFlightEvents || this.inFlightBytes >= this.options.maxInFlightBytes;
   }
 
+  /** Encoded bytes of the batch being built. */
+  get batchBytes(): number {
+    return this.bytes;
+  }
+
   /** Number of events in the batch being built. */
   get batchSize(): number {
     return this.items.length;
@@ -68,6 +79,7 @@ export class KafkaSink<W> {
     let topic = topics.activity;
     let key: string;
     let out = item;
+    const maxEventBytes = this.options.maxEventBytes ?? 900_000;
     try {
       if (item.kind === 'deadletter') {
         value = encodeDeadLetter(item);
@@ -75,6 +87,12 @@ export class KafkaSink<W> {
         key = entityKey(cluster, 'deadletter');
       } else {
         value = encodeEvent(item);
+        if (value.length > maxEventBytes && item.kind === 'statement') {
+          const cut = { ...item, sql: { ...item.sql, redacted: `${item.sql.redacted.slice(0, 65_536)} …(truncated)` } };
+          value = encodeEvent(cut);
+          out = cut;
+        }
+        if (value.length > maxEventBytes) throw new Error(`event of ${value.length} bytes exceeds ${maxEventBytes}`);
         key = item.session ? sessionKey(cluster, item.session.id) : entityKey(cluster, 'collector-pglog');
       }
     } catch (error) {

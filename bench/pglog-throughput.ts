@@ -1,0 +1,290 @@
+// `npm run bench -- pglog-throughput [--records N] [--reuse]`: collector-pglog against its peers, in one run.
+//
+// 1. Generates a real log with the real server: pgbench (TPC-B and select-only, pgaudit on) in a dedicated database
+//    `bench_pglog`, plus a pg_dump, until ≥ N records (default 500,000); copies that stretch of the shared server
+//    log (jsonlog and csvlog, the same records) to bench/out/pglog/ (`--reuse` skips this step).
+// 2. Measures, each in its own process (peak RSS per phase): a bare `read + JSON.parse` loop on the jsonlog;
+//    collector-pglog's parse + analyze + redact pipeline without Kafka on jsonlog and csvlog; the real collector end
+//    to end into the shared Kafka (unique topic); pgBadger 12 (`-j 1`) on the csvlog and the jsonlog.
+// 3. Prints records/s and the ratios against the goals (≥ 4× pgBadger on csvlog, ≥ 0.5× the bare loop on jsonlog,
+//    ≥ 50,000 events/s per core into Kafka, peak RSS ≤ 200 MB).
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCollectorPglog, createLogParser, RecordSplitter, type LogFormat } from '@vigie/collector-pglog';
+import { ensureTopics, createKafka } from '@vigie/kafka';
+import { createLogger, validateConfig, waitFor } from '@vigie/runtime';
+import { createSqlAnalyzer } from '@vigie/sql';
+import { CollectorPglogConfig } from '@vigie/collector-pglog';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = join(ROOT, 'bench/out/pglog');
+const PGDATA = join(ROOT, '.stack/postgresql/data');
+const PG = { host: '127.0.0.1', port: '55432' };
+
+interface Phase {
+  records: number;
+  seconds: number;
+  cpuSeconds: number;
+  maxRssMb: number;
+  events?: number;
+}
+
+function* chunks(file: string, size = 1 << 20): Generator<Buffer> {
+  const fd = openSync(file, 'r');
+  try {
+    for (let pos = 0; ;) {
+      const buf = Buffer.allocUnsafe(size);
+      const n = readSync(fd, buf, 0, size, pos);
+      if (n === 0) return;
+      pos += n;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function measure(run: () => Promise<{ records: number; events?: number }>): Promise<Phase> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  return run().then((r) => {
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      ...r,
+      seconds: (performance.now() - t0) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+  });
+}
+
+/** Phase bodies, run in a child process each (`node pglog-throughput.js --phase <name>`). */
+const PHASES: Record<string, () => Promise<{ records: number; events?: number }>> = {
+  async bare() {
+    let records = 0;
+    let rest = '';
+    for (const chunk of chunks(join(OUT, 'bench.json'))) {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) {
+        JSON.parse(l);
+        records += 1;
+      }
+    }
+    return { records };
+  },
+  'pipeline-json': () => pipeline('jsonlog', join(OUT, 'bench.json')),
+  'pipeline-csv': () => pipeline('csvlog', join(OUT, 'bench.csv')),
+  async e2e() {
+    const expected = Number(process.env['BENCH_EXPECTED_EVENTS']);
+    const logger = createLogger('bench', { level: 'warn' });
+    const topic = `bench.pglog.${Date.now()}`;
+    await ensureTopics(createKafka({ brokers: ['127.0.0.1:19092'], clientId: 'bench' }, logger), [
+      topic,
+      `${topic}.dead`,
+    ]);
+    const cfg = validateConfig(
+      CollectorPglogConfig,
+      {
+        source: { logDirectory: OUT, pattern: '^bench\\.json$' },
+        checkpoint: { file: join(tmpdir(), `${topic}.checkpoint`), startAt: 'beginning' },
+        topics: { activity: topic, deadletter: `${topic}.dead` },
+        heartbeatIntervalMs: 3_600_000,
+        http: { port: 0 },
+      },
+      'bench',
+    );
+    const collector = createCollectorPglog(cfg, { logger });
+    await collector.start();
+    await waitFor(() => collector.stats().eventsAcked >= expected, {
+      timeoutMs: 600_000,
+      intervalMs: 20,
+      what: `${expected} events acknowledged`,
+    });
+    const { recordsRead, eventsAcked } = collector.stats();
+    await collector.stop();
+    return { records: recordsRead, events: eventsAcked };
+  },
+};
+
+async function pipeline(format: LogFormat, file: string): Promise<{ records: number; events: number }> {
+  const analyzer = await createSqlAnalyzer({ hmacKey: 'bench-secret-key-0123' });
+  const parser = createLogParser({ cluster: 'bench', analyzer });
+  const splitter = new RecordSplitter(format, file, 0);
+  let records = 0;
+  let events = 0;
+  for (const chunk of chunks(file)) {
+    for (const r of splitter.push(chunk).records) {
+      records += 1;
+      // Encode like the sink does, so the measure includes serialisation.
+      for (const e of parser.push(r)) events += JSON.stringify(e).length > 0 ? 1 : 0;
+    }
+  }
+  events += parser.flush(0).length;
+  return { records, events };
+}
+
+function psql(db: string, sql: string): string {
+  return execFileSync('psql', ['-h', PG.host, '-p', PG.port, '-U', 'admin', '-d', db, '-XAtc', sql], {
+    env: { ...process.env, PGPASSWORD: 'admin' },
+    encoding: 'utf8',
+  });
+}
+
+function current(format: 'jsonlog' | 'csvlog'): string {
+  const line = readFileSync(join(PGDATA, 'current_logfiles'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(format));
+  return join(PGDATA, (line ?? '').split(' ')[1] ?? '');
+}
+
+/** Copies the server log from (file, offset) to now: the start file's tail, then every newer file of the format. */
+function copyLog(format: 'jsonlog' | 'csvlog', from: { file: string; offset: number }, to: string): void {
+  const ext = format === 'jsonlog' ? '.json' : '.csv';
+  const dir = join(PGDATA, 'log');
+  const start = from.file.split('/').pop() ?? '';
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(ext) && f >= start)
+    .sort();
+  const out = openSync(to, 'w');
+  for (const f of files) {
+    const path = join(dir, f);
+    const size = statSync(path).size;
+    const fd = openSync(path, 'r');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let pos = f === start ? from.offset : 0; pos < size;) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+      if (n === 0) break;
+      // Stop at the last newline of the last file: a record being written is not part of the sample.
+      writeSync(out, buf, 0, n);
+      pos += n;
+    }
+    closeSync(fd);
+  }
+  closeSync(out);
+}
+
+function generate(target: number): void {
+  mkdirSync(OUT, { recursive: true });
+  if (psql('postgres', "SELECT 1 FROM pg_database WHERE datname = 'bench_pglog'").trim() !== '1') {
+    psql('postgres', 'CREATE DATABASE bench_pglog');
+    execFileSync('pgbench', ['-h', PG.host, '-p', PG.port, '-U', 'admin', '-i', '-s', '5', '-q', 'bench_pglog'], {
+      env: { ...process.env, PGPASSWORD: 'admin' },
+      stdio: 'ignore',
+    });
+  }
+  const from = { json: current('jsonlog'), csv: current('csvlog') };
+  const start = { json: statSync(from.json).size, csv: statSync(from.csv).size };
+  const env = { ...process.env, PGPASSWORD: 'admin', PGAPPNAME: 'vigie_bench_pglog' };
+  // ~7 audit records per TPC-B transaction (BEGIN, 3 UPDATE, SELECT, INSERT, END), 1 per select-only one.
+  const tpcb = Math.ceil((target * 0.7) / 7);
+  const select = Math.ceil(target * 0.3);
+  const pgbench = (args: string[]) =>
+    execFileSync('pgbench', ['-h', PG.host, '-p', PG.port, '-U', 'admin', '-n', '-c', '4', ...args, 'bench_pglog'], {
+      env,
+      stdio: 'ignore',
+    });
+  console.log(`generating: pgbench ${tpcb} TPC-B + ${select} select-only transactions, one pg_dump…`);
+  pgbench(['-t', String(Math.ceil(tpcb / 4))]);
+  pgbench(['-S', '-t', String(Math.ceil(select / 4))]);
+  execFileSync('pg_dump', ['-h', PG.host, '-p', PG.port, '-U', 'admin', '-f', '/dev/null', 'bench_pglog'], { env });
+  copyLog('jsonlog', { file: from.json, offset: start.json }, join(OUT, 'bench.json'));
+  copyLog('csvlog', { file: from.csv, offset: start.csv }, join(OUT, 'bench.csv'));
+}
+
+function runPhase(name: string, env: Record<string, string> = {}): Phase {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--phase', name], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0) throw new Error(`phase ${name} failed: ${r.stderr.slice(-2000)}`);
+  return JSON.parse(line) as Phase;
+}
+
+function pgbadger(format: 'csv' | 'jsonlog', file: string): Phase {
+  const t0 = performance.now();
+  const r = spawnSync(
+    '/usr/bin/time',
+    ['-f', '%e %U %S %M', 'pgbadger', '-q', '-j', '1', '-f', format, '-o', join(OUT, `pgbadger-${format}.html`), file],
+    { encoding: 'utf8' },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const [, user, sys, rss] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { records: 0, seconds, cpuSeconds: (user ?? 0) + (sys ?? 0), maxRssMb: Math.round((rss ?? 0) / 1024) };
+}
+
+const countLines = (file: string) => {
+  let n = 0;
+  for (const c of chunks(file)) for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1)) n += 1;
+  return n;
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const phaseAt = args.indexOf('--phase');
+  if (phaseAt >= 0) {
+    const phase = PHASES[args[phaseAt + 1] ?? ''];
+    if (!phase) throw new Error('unknown phase');
+    process.stdout.write(`${JSON.stringify(await measure(phase))}\n`);
+    return;
+  }
+  const recordsAt = args.indexOf('--records');
+  const target = recordsAt >= 0 ? Number(args[recordsAt + 1]) : 500_000;
+  if (!args.includes('--reuse') || !existsSync(join(OUT, 'bench.json'))) generate(target);
+  const jsonRecords = countLines(join(OUT, 'bench.json'));
+  const jsonMb = statSync(join(OUT, 'bench.json')).size / 1e6;
+  console.log(
+    `log: ${jsonRecords} jsonlog records (${jsonMb.toFixed(0)} MB), ${cpus().length} cores: ${cpus()[0]?.model}`,
+  );
+  const bare = runPhase('bare');
+  const pj = runPhase('pipeline-json');
+  const pc = runPhase('pipeline-csv');
+  const e2e = runPhase('e2e', { BENCH_EXPECTED_EVENTS: String(pj.events) });
+  const badgerCsv = pgbadger('csv', join(OUT, 'bench.csv'));
+  const badgerJson = pgbadger('jsonlog', join(OUT, 'bench.json'));
+  const rate = (p: Phase, n = p.records) => n / p.seconds;
+  const fmt = (x: number) => Math.round(x).toLocaleString('en');
+  const rows: [string, Phase, number][] = [
+    ['bare read + JSON.parse (jsonlog)', bare, rate(bare)],
+    ['collector pipeline, no Kafka (jsonlog)', pj, rate(pj)],
+    ['collector pipeline, no Kafka (csvlog)', pc, rate(pc)],
+    ['collector end to end into Kafka (jsonlog)', e2e, rate(e2e, e2e.events)],
+    ['pgBadger -j 1 (csvlog)', badgerCsv, jsonRecords / badgerCsv.seconds],
+    ['pgBadger -j 1 (jsonlog)', badgerJson, jsonRecords / badgerJson.seconds],
+  ];
+  console.log('\nphase                                         records/s   wall s   cpu s   peak RSS MB');
+  for (const [name, p, r] of rows) {
+    console.log(
+      `${name.padEnd(44)} ${fmt(r).padStart(10)} ${p.seconds.toFixed(1).padStart(8)} ${p.cpuSeconds.toFixed(1).padStart(7)} ${String(p.maxRssMb).padStart(12)}`,
+    );
+  }
+  const perCore = (e2e.events ?? 0) / e2e.cpuSeconds;
+  const goals: [string, number, number][] = [
+    ['csvlog vs pgBadger (goal ≥ 4×)', rate(pc) / (jsonRecords / badgerCsv.seconds), 4],
+    ['jsonlog vs bare loop (goal ≥ 0.5×)', rate(pj) / rate(bare), 0.5],
+    ['events/s per CPU-second into Kafka (goal ≥ 50,000)', perCore, 50_000],
+    ['peak RSS MB, end to end (goal ≤ 200)', e2e.maxRssMb, -200],
+  ];
+  console.log('');
+  for (const [name, value, goal] of goals) {
+    const ok = goal < 0 ? value <= -goal : value >= goal;
+    console.log(`${ok ? 'MET   ' : 'MISSED'} ${name}: ${value < 100 ? value.toFixed(2) : fmt(value)}`);
+  }
+}
+
+await main();
