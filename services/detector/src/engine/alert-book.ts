@@ -65,6 +65,11 @@ export interface AlertBook {
   get(id: string): Incident | undefined;
   /** Opens the incident if needed, applies `mutate`, records the evidence, and queues an emission if material. */
   update(seed: () => IncidentSeed, id: string, mutate: (i: Incident) => void, evidence: Evidence): Incident;
+  /**
+   * Resolves one firing incident now because its condition cleared (a slot back under its WAL threshold);
+   * `evidence` is the event that showed it. No-op when the incident is unknown or already resolved.
+   */
+  resolve(id: string, evidence: Evidence): void;
   /** Resolves incidents whose quiet time passed or whose session ended `endedGraceMs` ago. */
   tick(nowMs: number, sessionEndedAt: (key: string) => number | undefined): void;
   /** Loads alerts still firing after a restart; the next update continues their revision. */
@@ -232,6 +237,17 @@ export function createAlertBook({
       i.dirty = true;
       if (material(i)) emit(i);
       return i;
+    },
+    resolve(id, evidence) {
+      const i = incidents.get(id);
+      if (i === undefined || i.alert.status === 'resolved') return;
+      if (evidence.tsMs > i.lastSeenMs) {
+        i.lastSeenMs = evidence.tsMs;
+        i.alert.lastSeen = new Date(evidence.tsMs).toISOString();
+      }
+      pushCapped(i.alert.evidence.eventIds, evidence.eventId);
+      i.alert.status = 'resolved';
+      emit(i);
     },
     tick(nowMs, sessionEndedAt) {
       for (const [id, i] of incidents) {

@@ -2,12 +2,18 @@ import { eventMs } from './event-time.js';
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
 import { createAlertBook } from './alert-book.js';
+import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
-import { createSessionTable } from './session-table.js';
+import { createSessionTable, type SessionState } from './session-table.js';
 import type { DetectorEngine, EngineOptions } from './types.js';
 
 /** Grace after `session.end` before a session's state goes and its incidents resolve (late egress samples). */
 const ENDED_GRACE_MS = 60_000;
+/**
+ * How long a write statement's transaction id stays joinable to the WAL's `change.txn`: the two come from
+ * different collectors and topics, seconds apart; the bound also makes xid wrap-around (2^32) harmless.
+ */
+const TXID_JOIN_MS = 10 * 60_000;
 
 function isRuleSet(value: unknown): value is RuleSet {
   return (
@@ -23,7 +29,7 @@ function isRuleSet(value: unknown): value is RuleSet {
  * of the same events yields the same alerts as the live detector.
  */
 export function createEngine(options: EngineOptions): DetectorEngine {
-  const { policy, privileged, maxSessions = 100_000, idleSessionMs = 30 * 60_000 } = options;
+  const { policy, privileged, maxSessions = 100_000, idleSessionMs = 30 * 60_000, maxTransactions = 100_000 } = options;
   if (!isRuleSet(options.rules)) {
     throw new VigieError(
       'VIGIE_DETECTOR_RULES_INVALID',
@@ -49,12 +55,14 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   });
   const ctx: RuleContext = { policy, privileged, alerts, dumpSessions };
   const classify = (addr: string | undefined) => policy.clientClass(addr);
+  // `<cluster>/<txid>` → the session whose statement ran in that transaction (partition-local: see README).
+  const writers = createRecentMap<SessionState>({ maxKeys: maxTransactions, maxAgeMs: TXID_JOIN_MS });
 
   return {
     process(event: VigieEvent): Alert[] {
       if (event.kind === 'collector.heartbeat') return [];
       const tsMs = eventMs(event);
-      let session;
+      let session: SessionState | undefined;
       if (event.session !== undefined) {
         const user = event.session.user;
         // Vigie's own accounts (collectors, the store owner) are not operator activity.
@@ -64,9 +72,15 @@ export function createEngine(options: EngineOptions): DetectorEngine {
           session.effectiveRole = event.effectiveRole;
         if (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)) session.endedAtMs = tsMs;
         if (session.effectiveRole !== undefined && policy.isVigieAccount(session.effectiveRole)) return [];
+        // pgaudit logs a write after it ran, so even a transaction's first write carries its txid (0 = none yet).
+        if (event.kind === 'statement' && event.txid !== undefined && event.txid !== '0')
+          writers.set(`${event.cluster}/${event.txid}`, session, tsMs);
+      } else if (event.kind === 'change.txn') {
+        // The WAL carries no user: the session that wrote in this transaction, when its statement was seen.
+        session = writers.get(`${event.cluster}/${event.xid}`, tsMs);
       }
       for (const rule of rules) {
-        if (rule.accepts(session, event)) rule.onEvent(event, session, ctx);
+        if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
       }
       return alerts.drain();
     },
@@ -74,6 +88,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       // Incidents first: they read the end time of sessions that the sweep below is about to evict.
       alerts.tick(nowMs, (key) => sessions.get(key)?.endedAtMs);
       sessions.sweep(nowMs);
+      writers.prune(nowMs);
       for (const rule of rules) rule.onTick?.(nowMs);
       return alerts.drain();
     },

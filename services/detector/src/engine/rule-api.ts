@@ -1,5 +1,5 @@
 import type { CompiledPolicy } from '@vigie/policy';
-import type { Alert, Severity, VigieEvent } from '@vigie/contract';
+import type { Alert, ClientClass, Severity, VigieEvent } from '@vigie/contract';
 import type { AlertBook, Incident } from './alert-book.js';
 import type { SessionState } from './session-table.js';
 import type { PrivilegedRoles } from './types.js';
@@ -25,8 +25,15 @@ export interface CompiledRule {
   readonly runbook?: string | undefined;
   /** Incidents of this rule resolve after this long without an update. */
   readonly quietMs: number;
-  /** Filters and exceptions of the definition, compiled. */
-  accepts(session: SessionState | undefined, event: VigieEvent): boolean;
+  /**
+   * Filters and exceptions of the definition, compiled. `classify` places an address with no session (an egress
+   * sample's `peer`) relative to the bastion.
+   */
+  accepts(
+    session: SessionState | undefined,
+    event: VigieEvent,
+    classify?: (addr: string | undefined) => ClientClass,
+  ): boolean;
   /** Looks at one accepted event; opens or updates incidents in `ctx.alerts`. */
   onEvent(event: VigieEvent, session: SessionState | undefined, ctx: RuleContext): void;
   /** Periodic housekeeping (prune windows). */

@@ -16,6 +16,8 @@ export interface EngineOptions {
   maxSessions?: number;
   /** A session with no event for this long is evicted (ended sessions go sooner). */
   idleSessionMs?: number;
+  /** Bound of the transaction-id → session join (write statements ↔ WAL `change.txn`), most recent kept. */
+  maxTransactions?: number;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { SessionInfo, StatementEvent, VigieEvent } from '@vigie/contract';
+import { VigieEvent, type SessionInfo, type StatementEvent } from '@vigie/contract';
 import { z } from 'zod';
 
 /**
@@ -15,6 +15,7 @@ const FixtureEvent = z
     reads: z.array(z.string()).optional(),
     rows: z.number().int().nonnegative().optional(),
     role: z.string().optional().describe('effective role (after SET ROLE)'),
+    txid: z.string().optional().describe('transaction id the log carries (joins a write to the WAL `change.txn`)'),
     egress: z.number().int().nonnegative().optional().describe('bytes sent so far on the socket'),
     final: z.boolean().optional(),
     replication: z.string().optional().describe('a replication command, e.g. BASE_BACKUP ( LABEL $1 )'),
@@ -54,8 +55,12 @@ export const RuleFixture = z
     policy: z.record(z.string(), z.unknown()).optional().describe('shallow overrides of the default policy sections'),
     privileged: z.array(z.string()).default([]).describe('roles the catalog reports as privileged'),
     siteRules: z.record(z.string(), z.unknown()).optional().describe('a site rules file applied on top'),
-    sessions: z.record(z.string(), FixtureSession),
-    events: z.array(FixtureEvent),
+    sessions: z.record(z.string(), FixtureSession).default({}),
+    /**
+     * Compact session events, or full contract events (`v: 1, kind: …`) for what has no session shorthand:
+     * `change.txn`, `replication.slot`, `replication.publication`, an egress sample with only a `peer`.
+     */
+    events: z.array(z.union([FixtureEvent, VigieEvent])),
     alerts: z.array(ExpectedAlert),
     /** Also require that no other rule raised anything. */
     onlyThisRule: z.boolean().default(false),
@@ -119,6 +124,7 @@ function statementOf(
       ...(e.rows !== undefined && { rows: e.rows }),
     },
     ...(e.role !== undefined && { effectiveRole: e.role }),
+    ...(e.txid !== undefined && { txid: e.txid }),
     sql: {
       kind,
       reads,
@@ -139,6 +145,10 @@ export function fixtureEvents(f: RuleFixture, cluster = 'local'): VigieEvent[] {
   const lines = new Map<string, number>();
   const sent = new Map<string, number>();
   for (const e of f.events) {
+    if ('v' in e) {
+      out.push(e);
+      continue;
+    }
     const s = f.sessions[e.s];
     if (s === undefined) throw new Error(`fixture event names unknown session ${e.s}`);
     const session: SessionInfo = {

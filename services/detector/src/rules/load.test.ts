@@ -21,13 +21,16 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the four shipped rules, dump first', () => {
+  it('loads the seven shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'bulk-read',
+      'mass-write',
       'non-bastion-egress',
       'off-hours-privileged-session',
+      'personal-data-in-preprod',
+      'replication-slot-risk',
     ]);
     for (const r of set.rules) {
       expect(r.description.length).toBeGreaterThan(100);
@@ -59,13 +62,37 @@ rules:
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
       ['bulk-read', 'warning'],
+      ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
+      ['personal-data-in-preprod', 'critical'],
+      ['replication-slot-risk', 'critical'],
       ['bulk-read-watchlist', 'critical'],
     ]);
     const bulk = set.rules.find((r) => r.id === 'bulk-read');
     const subject = { v: 1, id: 'x', kind: 'session.start', cluster: 'local', ts: '2026-11-26T10:00:00.000Z' } as const;
     expect(bulk?.accepts({ login: 'report_daily', clientClass: 'non-bastion' } as never, subject)).toBe(false);
     expect(bulk?.accepts({ login: 'dba_alice', clientClass: 'non-bastion' } as never, subject)).toBe(true);
+  });
+
+  it('places an egress sample with no session by its peer address, through the engine-given classifier', () => {
+    const set = loadRules();
+    const egress = set.rules.find((r) => r.id === 'non-bastion-egress');
+    const sample = {
+      v: 1,
+      id: 'x',
+      kind: 'egress.sample',
+      cluster: 'local',
+      ts: '2026-11-26T10:00:00.000Z',
+      transport: 'tcp',
+      bytesSent: 1,
+      bytesSentDelta: 1,
+      final: true,
+      peer: { addr: '127.0.0.2', port: 5000 },
+    } as const;
+    const classify = (addr: string | undefined): 'bastion' | 'non-bastion' =>
+      addr === '127.0.0.2' ? 'bastion' : 'non-bastion';
+    expect(egress?.accepts(undefined, sample, classify)).toBe(false);
+    expect(egress?.accepts(undefined, { ...sample, peer: { addr: '127.0.0.9', port: 5000 } }, classify)).toBe(true);
   });
 
   it('lists every problem of a bad site file with its path', () => {

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { VigieEvent } from '@vigie/contract';
+import type { ClientClass, VigieEvent } from '@vigie/contract';
 import { ConfigError, readYamlFile, type ConfigProblem } from '@vigie/runtime';
 import type { z } from 'zod';
 import type { CompiledRule, RuleSet } from '../engine/rule-api.js';
@@ -28,9 +28,19 @@ function problemsOf(error: z.ZodError, prefix: string): ConfigProblem[] {
   }));
 }
 
-/** The facts filters look at, from the session when there is one, else from the event itself. */
-export function subjectOf(session: SessionState | undefined, event: VigieEvent): Subject {
+/**
+ * The facts filters look at, from the session when there is one, else from the event itself (an egress sample
+ * that could not be joined to a session has only its peer address, placed by `classify`).
+ */
+export function subjectOf(
+  session: SessionState | undefined,
+  event: VigieEvent,
+  classify?: (addr: string | undefined) => ClientClass,
+): Subject {
   if (session !== undefined) return session;
+  if (event.kind === 'egress.sample' && event.session === undefined && event.peer !== undefined) {
+    return { clientAddr: event.peer.addr, clientClass: classify?.(event.peer.addr) ?? 'unknown' };
+  }
   const s = event.session;
   return {
     login: s?.user,
@@ -59,9 +69,9 @@ function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): 
     tags: def.tags,
     description: def.description,
     runbook: def.runbook,
-    accepts(session, event) {
+    accepts(session, event, classify) {
       if (unfiltered) return true;
-      const subject = subjectOf(session, event);
+      const subject = subjectOf(session, event, classify);
       return filter(subject) && !exceptions.some((e) => e(subject));
     },
   };

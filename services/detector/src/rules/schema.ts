@@ -3,7 +3,15 @@ import { ClientClass, Severity } from '@vigie/contract';
 import { z } from 'zod';
 
 /** The rule types implemented in code; a rule file picks one and gives it parameters. */
-export const RULE_TYPES = ['dump-signature', 'bulk-read', 'off-hours', 'egress-volume'] as const;
+export const RULE_TYPES = [
+  'dump-signature',
+  'bulk-read',
+  'off-hours',
+  'egress-volume',
+  'mass-write',
+  'replication-slot-risk',
+  'personal-data-in-preprod',
+] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;
 

@@ -1,13 +1,36 @@
 import { eventMs } from '../../engine/event-time.js';
-import type { VigieEvent } from '@vigie/contract';
-import type { Severity } from '@vigie/contract';
+import type { EgressSampleEvent, Severity, VigieEvent } from '@vigie/contract';
 import { z } from 'zod';
-import { alertId, maxSeverity } from '../../engine/alert-book.js';
+import { alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
 import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
-import { defineRuleType } from '../rule-type.js';
+import { defineRuleType, type RuleBase } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, humanBytes, humanCount, sessionSeed } from './common.js';
+
+/** Seed of a host incident raised by bytes of connections with no session: the address is all that is known. */
+function peerSeed(
+  base: RuleBase,
+  event: VigieEvent,
+  ctx: RuleContext,
+  id: string,
+  severity: Severity,
+  quietMs: number,
+): () => IncidentSeed {
+  const addr = event.kind === 'egress.sample' ? event.peer?.addr : undefined;
+  return () => ({
+    id,
+    rule: base.id,
+    title: base.title,
+    severity,
+    cluster: event.cluster,
+    who: {},
+    where: { clientAddr: addr, clientClass: ctx.policy.clientClass(addr) },
+    tags: [...base.tags],
+    tsMs: eventMs(event),
+    quietMs,
+  });
+}
 
 const Params = z
   .object({
@@ -51,7 +74,7 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
   }
 
   function raise(
-    session: SessionState,
+    session: SessionState | undefined,
     ctx: RuleContext,
     event: VigieEvent,
     id: string,
@@ -63,7 +86,10 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
     ) => void,
     quiet: number,
   ): void {
-    const seed = sessionSeed(base, session, ctx, event, { id, severity, quietMs: quiet });
+    const seed =
+      session === undefined
+        ? peerSeed(base, event, ctx, id, severity, quiet)
+        : sessionSeed(base, session, ctx, event, { id, severity, quietMs: quiet });
     ctx.alerts.update(
       bySession ? seed : () => ({ ...seed(), sessionId: undefined, sessionKey: undefined }),
       id,
@@ -79,12 +105,64 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
     );
   }
 
+  /**
+   * Adds a sample's delta to its host's window and raises or updates the host incident when the window passes
+   * the host threshold (or `force`: an unjoined connection over the session threshold has no session alert).
+   */
+  function onHostBytes(
+    session: SessionState | undefined,
+    ctx: RuleContext,
+    event: EgressSampleEvent,
+    host: string,
+    toldBySession: (total: number) => boolean,
+    force = false,
+  ): void {
+    const tsMs = eventMs(event);
+    const hostKey = `${event.cluster}/${host}`;
+    if (event.bytesSentDelta === 0) return;
+    const total = hostBytes.add(hostKey, tsMs, event.bytesSentDelta);
+    let id = hostIncidents.get(hostKey);
+    if (id !== undefined && ctx.alerts.get(id)?.alert.status !== 'firing') {
+      hostIncidents.delete(hostKey);
+      id = undefined;
+    }
+    if (id === undefined && !force && (total < p.host.bytes || toldBySession(total))) return;
+    if (id === undefined) {
+      id = alertId(base.id, event.cluster, `host/${host}`, hostBytes.windowStart(hostKey, tsMs) ?? tsMs);
+      hostIncidents.set(hostKey, id);
+    }
+    const severity =
+      total >= p.host.bytes ? severityFor(total, p.host.bytes) : severityFor(event.bytesSent, p.sessionBytes);
+    raise(
+      session,
+      ctx,
+      event,
+      id,
+      severity,
+      false,
+      (w, f) => {
+        w.bytes = Math.max(w.bytes ?? 0, total);
+        f['basis'] = 'host';
+        f['windowMinutes'] = p.host.windowMinutes;
+        if (session === undefined) f['unjoined'] = true;
+      },
+      hostWindowMs,
+    );
+  }
+
   return {
     ...base,
     type: 'egress-volume',
     quietMs,
     onEvent(event, session, ctx) {
-      if (session === undefined) return;
+      if (session === undefined) {
+        // A connection the egress collector could not join to a session (opened and closed between two looks at
+        // pg_stat_activity): its bytes still count for its host, which is all that is known about it.
+        if (event.kind === 'egress.sample' && event.transport === 'tcp' && event.peer !== undefined) {
+          onHostBytes(undefined, ctx, event, event.peer.addr, () => false, event.bytesSent >= p.sessionBytes);
+        }
+        return;
+      }
       let state = session.rules.get(base.id) as EgressState | undefined;
       if (event.kind === 'egress.sample') {
         if (event.transport !== 'tcp') return;
@@ -92,7 +170,6 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
         session.rules.set(base.id, state);
         state.sawEgress = true;
         state.bytes = Math.max(state.bytes, event.bytesSent);
-        const tsMs = eventMs(event);
         const sessionId = alertId(base.id, session.cluster, session.id);
         if (state.bytes >= p.sessionBytes || ctx.alerts.get(sessionId)?.alert.status === 'firing') {
           const bytes = state.bytes;
@@ -110,35 +187,9 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
             quietMs,
           );
         }
-        const host = session.clientAddr ?? 'unknown';
-        const hostKey = `${session.cluster}/${host}`;
-        if (event.bytesSentDelta === 0) return;
-        const total = hostBytes.add(hostKey, tsMs, event.bytesSentDelta);
-        let id = hostIncidents.get(hostKey);
-        if (id !== undefined && ctx.alerts.get(id)?.alert.status !== 'firing') {
-          hostIncidents.delete(hostKey);
-          id = undefined;
-        }
         // A single session over the session threshold already tells the story; the host alert is for many sessions.
-        if (id === undefined && (total < p.host.bytes || state.bytes >= total)) return;
-        if (id === undefined) {
-          id = alertId(base.id, session.cluster, `host/${host}`, hostBytes.windowStart(hostKey, tsMs) ?? tsMs);
-          hostIncidents.set(hostKey, id);
-        }
-        raise(
-          session,
-          ctx,
-          event,
-          id,
-          severityFor(total, p.host.bytes),
-          false,
-          (w, f) => {
-            w.bytes = Math.max(w.bytes ?? 0, total);
-            f['basis'] = 'host';
-            f['windowMinutes'] = p.host.windowMinutes;
-          },
-          hostWindowMs,
-        );
+        const sessionBytes = state.bytes;
+        onHostBytes(session, ctx, event, session.clientAddr ?? 'unknown', (total) => sessionBytes >= total);
         return;
       }
       if (event.kind !== 'statement' || event.audit.rows === undefined || event.audit.rows === 0) return;
@@ -169,8 +220,13 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
     summarize(alert, facts, timeZone) {
       const tail = `${fromWhere(alert)} ${atWhen(alert, timeZone)}`;
       switch (facts['basis']) {
-        case 'host':
-          return `${humanBytes(alert.what.bytes ?? 0)} sent to ${alert.where.clientAddr ?? '?'} (not the bastion) within ${String(facts['windowMinutes'])} min, several sessions, latest ${byWhom(alert)} ${atWhen(alert, timeZone)}`;
+        case 'host': {
+          const head = `${humanBytes(alert.what.bytes ?? 0)} sent to ${alert.where.clientAddr ?? '?'} (not the bastion) within ${String(facts['windowMinutes'])} min`;
+          // No session at all: the connections closed before the egress collector could name them.
+          if (alert.who.login === undefined && facts['unjoined'] === true)
+            return `${head}, over connections not joined to a session (short-lived) ${atWhen(alert, timeZone)}`;
+          return `${head}, several sessions, latest ${byWhom(alert)} ${atWhen(alert, timeZone)}`;
+        }
         case 'rows':
           return `${humanCount(alert.what.rows ?? 0)} rows read (no egress counters for this session) ${byWhom(alert)} ${tail}`;
         default:

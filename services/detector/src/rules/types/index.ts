@@ -3,7 +3,10 @@ import type { RuleTypeImpl } from '../rule-type.js';
 import { bulkRead } from './bulk-read.js';
 import { dumpSignature } from './dump-signature.js';
 import { egressVolume } from './egress-volume.js';
+import { massWrite } from './mass-write.js';
 import { offHours } from './off-hours.js';
+import { personalDataInPreprod } from './personal-data-in-preprod.js';
+import { replicationSlotRisk } from './replication-slot-risk.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -11,4 +14,7 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'bulk-read': bulkRead as RuleTypeImpl<never>,
   'off-hours': offHours as RuleTypeImpl<never>,
   'egress-volume': egressVolume as RuleTypeImpl<never>,
+  'mass-write': massWrite as RuleTypeImpl<never>,
+  'replication-slot-risk': replicationSlotRisk as RuleTypeImpl<never>,
+  'personal-data-in-preprod': personalDataInPreprod as RuleTypeImpl<never>,
 };
