@@ -126,4 +126,58 @@ describe('engine', () => {
     expect(engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' })).toEqual([]);
     expect(engine.stats.sessionsTracked).toBe(1);
   });
+
+  it('joins a WAL transaction to the session whose write carried its txid, within the join window only', () => {
+    const engine = createEngine({ policy, privileged: none, rules });
+    const txn = (xid: number, at: number, rows: number): VigieEvent => ({
+      v: 1,
+      id: `local:txn:${xid}`,
+      kind: 'change.txn',
+      cluster: 'local',
+      ts: new Date(at).toISOString(),
+      xid,
+      commitLsn: `0/${xid.toString(16)}`,
+      commitTime: new Date(at).toISOString(),
+      tables: [{ table: 'public.citizens', insert: 0, update: 0, delete: rows, truncate: 0 }],
+      totalRows: rows,
+      messages: [],
+    });
+    const del = { ...(stmt('6b07e904.1', T0, 'DELETE FROM public.citizens') as StatementEvent), txid: '4242' };
+    engine.process(del);
+    const named = engine.process(txn(4242, T0 + 500, 1500));
+    expect(named.map((a) => [a.id, a.who.login, a.where.clientClass, a.severity])).toEqual([
+      ['mass-write:local:6b07e904.1', 'dba_alice', 'non-bastion', 'critical'],
+    ]);
+    // The same xid eleven minutes later (wrap-around or a stale map): not joined, keyed by the transaction.
+    const later = engine.process(txn(4242, T0 + 11 * 60_000, 1500));
+    expect(later.map((a) => [a.id, a.who.login, a.sessionId])).toEqual([
+      ['mass-write:local:xid:4242', undefined, undefined],
+    ]);
+  });
+
+  it('re-sent slot polls update one alert without re-emitting it, and a clear poll resolves it', () => {
+    const engine = createEngine({ policy, privileged: none, rules });
+    const poll = (n: number, known: boolean): VigieEvent => ({
+      v: 1,
+      id: `local:slot:exfil:${n}`,
+      kind: 'replication.slot',
+      cluster: 'local',
+      ts: new Date(T0 + n * 30_000).toISOString(),
+      slot: 'exfil',
+      slotType: 'logical',
+      active: true,
+      walStatus: 'reserved',
+      retainedWalBytes: 1024,
+      known,
+    });
+    const out: Alert[] = [];
+    for (let n = 0; n < 100; n += 1) out.push(...engine.process(poll(n, false)));
+    expect(out.map((a) => [a.id, a.revision, a.status])).toEqual([
+      ['replication-slot-risk:local:slot:exfil', 1, 'firing'],
+    ]);
+    const cleared = engine.process(poll(100, true));
+    expect(cleared.map((a) => [a.revision, a.status, a.lastSeen])).toEqual([
+      [2, 'resolved', new Date(T0 + 100 * 30_000).toISOString()],
+    ]);
+  });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createFirstSeen } from './first-seen.js';
 import { compileMembership } from './membership.js';
+import { createRecentMap } from './recent-map.js';
 import { createSchedule } from './schedule.js';
 import { createSequence } from './sequence.js';
 import { createSlidingWindow } from './sliding-window.js';
@@ -89,5 +90,21 @@ describe('schedule', () => {
     expect(inHours(Date.parse('2026-11-26T07:00:00Z'))).toBe(true);
     expect(inHours(Date.parse('2026-11-26T17:59:59Z'))).toBe(true);
     expect(inHours(Date.parse('2026-11-26T18:00:00Z'))).toBe(false);
+  });
+});
+
+describe('recent map', () => {
+  it('forgets by age (event time) and by count, oldest first', () => {
+    const m = createRecentMap<string>({ maxKeys: 2, maxAgeMs: 1000 });
+    m.set('a', 'A', 0);
+    expect(m.get('a', 1000)).toBe('A');
+    expect(m.get('a', 1001)).toBeUndefined();
+    // An event slightly older than the entry (another topic, out of order) still joins.
+    expect(m.get('a', -500)).toBe('A');
+    m.set('b', 'B', 10);
+    m.set('c', 'C', 20);
+    expect([m.get('a', 20), m.get('b', 20), m.get('c', 20)]).toEqual([undefined, 'B', 'C']);
+    m.prune(1015);
+    expect(m.size).toBe(1);
   });
 });
