@@ -55,7 +55,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   });
   const ctx: RuleContext = { policy, privileged, alerts, dumpSessions };
   const classify = (addr: string | undefined) => policy.clientClass(addr);
-  // `<cluster>/<txid>` → the session whose statement ran in that transaction (partition-local: see README).
+  // `<cluster>/<txid>` → the session whose statement ran in that transaction. Partition-local like all engine
+  // state: activity is keyed by session and change.txn by xid, so with several detector instances the statement
+  // and the WAL summary may land on different instances; the alert is then keyed by the transaction, unnamed.
   const writers = createRecentMap<SessionState>({ maxKeys: maxTransactions, maxAgeMs: TXID_JOIN_MS });
 
   return {

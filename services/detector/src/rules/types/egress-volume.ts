@@ -1,5 +1,6 @@
 import { eventMs } from '../../engine/event-time.js';
 import type { EgressSampleEvent, Severity, VigieEvent } from '@vigie/contract';
+import { normalizeAddress } from '@vigie/policy';
 import { z } from 'zod';
 import { alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
 import type { RuleContext } from '../../engine/rule-api.js';
@@ -113,11 +114,13 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
     session: SessionState | undefined,
     ctx: RuleContext,
     event: EgressSampleEvent,
-    host: string,
+    address: string,
     toldBySession: (total: number) => boolean,
     force = false,
   ): void {
     const tsMs = eventMs(event);
+    // One spelling per host, so a joined session's address and an unjoined socket's peer share one window.
+    const host = normalizeAddress(address);
     const hostKey = `${event.cluster}/${host}`;
     if (event.bytesSentDelta === 0) return;
     const total = hostBytes.add(hostKey, tsMs, event.bytesSentDelta);
