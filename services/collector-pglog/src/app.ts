@@ -253,6 +253,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         topics: config.topics,
         maxInFlightEvents: config.kafka.maxInFlightEvents,
         maxInFlightBytes: config.kafka.maxInFlightBytes,
+        validateEvery: config.validateEvery,
         observeLatency: (s) => metrics.produceLatency.observe(s),
         onInvalid: (event, error) =>
           logger.error(

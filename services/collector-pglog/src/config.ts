@@ -94,6 +94,12 @@ export const CollectorPglogConfig = z
           .describe('encoded bytes sent but not acknowledged before reading stops'),
       })
       .prefault({}),
+    validateEvery: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('validate one event in N against the contract with zod before sending (1 = every event)'),
     topics: z
       .object({
         activity: z.string().default(TOPICS.activity).describe('events topic'),
