@@ -151,9 +151,10 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
         timeoutMs: config.ssTimeoutMs,
       });
       for (const reason of sample.rejected) metrics.linesRejected.inc({ reason });
-      // A backend never seen before: look it up now rather than one activity period later.
+      // A client end never seen before: look its session up now rather than one activity period later.
       const unknown = sample.sockets.some(
-        (s) => s.local.port === config.serverPort && s.pid !== undefined && !cache.byPid(s.pid),
+        (s) =>
+          s.local.port === config.serverPort && s.peer.port !== undefined && !cache.byPeer(s.peer.addr, s.peer.port),
       );
       if (unknown) await refreshActivity();
       record(tracker.observeSample(sample.sockets, new Date(startedAtMs), startedAtMs));

@@ -20,7 +20,7 @@ export interface EgressMetrics {
 }
 
 const CLIENT_CLASSES: readonly ClientClass[] = ['bastion', 'non-bastion', 'local', 'unknown'];
-const JOIN_FAILURES: readonly JoinFailure[] = ['no_pid', 'no_session', 'closed_unseen'];
+const JOIN_FAILURES: readonly JoinFailure[] = ['no_session', 'closed_unseen'];
 const REJECT_REASONS: readonly SsRejectReason[] = ['too_few_fields', 'bad_endpoint'];
 
 /** Registers the collector's metrics, with every label set created at startup so series exist from zero. */
@@ -51,7 +51,7 @@ export function createEgressMetrics(registry: Registry): EgressMetrics {
     }),
     joinFailures: new Counter({
       name: 'vigie_egress_join_failures_total',
-      help: 'Sockets that could not be tied to a session: no_pid (privilege), no_session, closed_unseen.',
+      help: 'Sockets that could not be tied to a session: no_session (client end not in pg_stat_activity), closed_unseen.',
       labelNames: ['reason'],
       registers,
     }),

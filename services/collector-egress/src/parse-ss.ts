@@ -7,7 +7,7 @@ export interface Endpoint {
   port: number | undefined;
 }
 
-/** One socket line of `ss -tinO` (optionally `-p`, `-E`): ends, kernel byte counters and the owning pid. */
+/** One socket line of `ss -tinO` (or `-tinEO`, close events): its two ends and the kernel's byte counters. */
 export interface SsSocket {
   /** State column (`ESTAB`, `UNCONN` for a close event); absent when a `state` filter made ss drop the column. */
   state: string | undefined;
@@ -18,8 +18,6 @@ export interface SsSocket {
   /** `tcpi_bytes_acked`: bytes the peer confirmed receiving, plus one for an acknowledged FIN. */
   bytesAcked: number;
   bytesReceived: number;
-  /** First pid of `users:((…))` (needs `-p` and the privilege to read the owner's /proc/<pid>/fd). */
-  pid: number | undefined;
 }
 
 /** Why a line could not be read; a small fixed set, used as a metric label. */
@@ -49,8 +47,6 @@ function counter(line: string, name: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-const USERS_PID = /users:\(\("(?:[^"\\]|\\.)*",pid=(\d+)/;
-
 /**
  * Parses one line of `ss -tinHO` output. The columns are `[State] Recv-Q Send-Q Local Peer` followed by
  * `key:value` details; the State column is missing when the command had a `state …` filter, so it is recognised
@@ -67,7 +63,6 @@ export function parseSsLine(line: string): SsParsed {
   const local = parseEndpoint(localText);
   const peer = parseEndpoint(peerText);
   if (!local || !peer) return { ok: false, reason: 'bad_endpoint' };
-  const pid = USERS_PID.exec(line);
   return {
     ok: true,
     socket: {
@@ -77,7 +72,6 @@ export function parseSsLine(line: string): SsParsed {
       bytesSent: counter(line, 'bytes_sent'),
       bytesAcked: counter(line, 'bytes_acked'),
       bytesReceived: counter(line, 'bytes_received'),
-      pid: pid ? Number(pid[1]) : undefined,
     },
   };
 }

@@ -76,7 +76,7 @@ export function createActivitySource(settings: PgSettings): ActivitySource {
   };
 }
 
-/** Remembers sessions by pid and by client end, including ended ones for a while, for the close-event join. */
+/** Remembers sessions by client end (address, port), including ended ones for a while, for the close-event join. */
 export interface SessionCache extends SessionLookup {
   /** Replaces the live view with a snapshot; sessions that left it stay joinable by client end for the retention. */
   update(rows: readonly ActivityRow[], nowMs: number): void;
@@ -85,22 +85,17 @@ export interface SessionCache extends SessionLookup {
 
 /** Creates the cache; `retentionMs` bounds how long an ended session stays joinable (and memory with it). */
 export function createSessionCache(retentionMs: number): SessionCache {
-  let byPid = new Map<number, SessionInfo>();
   const byPeer = new Map<string, { session: SessionInfo; seenMs: number }>();
   return {
     update(rows, nowMs) {
-      const next = new Map<number, SessionInfo>();
       for (const row of rows) {
         const session = sessionOfRow(row);
-        next.set(row.pid, session);
         if (row.clientAddr && row.clientPort !== null && row.clientPort >= 0) {
           byPeer.set(peerKey(row.clientAddr, row.clientPort), { session, seenMs: nowMs });
         }
       }
-      byPid = next;
       for (const [key, entry] of byPeer) if (nowMs - entry.seenMs > retentionMs) byPeer.delete(key);
     },
-    byPid: (pid) => byPid.get(pid),
     byPeer: (addr, port) => byPeer.get(peerKey(addr, port))?.session,
     get size() {
       return byPeer.size;

@@ -42,14 +42,15 @@ export function parseSsOutput(text: string): SocketSample {
 }
 
 /**
- * Reads the kernel's counters of every established socket whose local port is the server's, with the owning pid:
- * `ss -tinpHO state established '( sport = :<port> )'` (the filter runs in the kernel, so other sockets cost
- * nothing). Throws VIGIE_EGRESS_SS_FAILED (retriable) when `ss` fails or times out.
+ * Reads the kernel's counters of every established socket whose local port is the server's:
+ * `ss -tinHO state established '( sport = :<port> )'` (the filter runs in the kernel, so other sockets cost
+ * nothing). No `-p`: sockets are joined to sessions by client end, and naming owners would walk every process's
+ * file descriptors at each sample. Throws VIGIE_EGRESS_SS_FAILED (retriable) when `ss` fails or times out.
  */
 export async function sampleSockets({ ssCommand, serverPort, timeoutMs }: SampleOptions): Promise<SocketSample> {
   let text: string;
   try {
-    text = await run(ssCommand, ['-tinpHO', 'state', 'established', `( sport = :${serverPort} )`], timeoutMs);
+    text = await run(ssCommand, ['-tinHO', 'state', 'established', `( sport = :${serverPort} )`], timeoutMs);
   } catch (cause) {
     throw new VigieError('VIGIE_EGRESS_SS_FAILED', `\`${ssCommand}\` sampling failed`, { retriable: true, cause });
   }

@@ -50,32 +50,19 @@ export async function checkStdbuf(stdbufCommand: string): Promise<ConfigProblem 
   }
 }
 
-/**
- * The server listens here and `ss -p` can name its process. The listening socket always exists while the server
- * runs, so it is a reliable probe of the privilege the samples need: reading /proc/<pid>/fd of postgres processes
- * (root, or the PostgreSQL OS user). Without it every socket would be sampled without its backend pid.
- */
-export async function checkOwnerVisible(ssCommand: string, serverPort: number): Promise<ConfigProblem | undefined> {
+/** PostgreSQL listens on `serverPort` of this host: the collector must run on the database host. */
+export async function checkListener(ssCommand: string, serverPort: number): Promise<ConfigProblem | undefined> {
   let text: string;
   try {
-    text = await run(ssCommand, ['-tlnpHO', 'state', 'listening', `( sport = :${serverPort} )`], 5000);
+    text = await run(ssCommand, ['-tlnHO', 'state', 'listening', `( sport = :${serverPort} )`], 5000);
   } catch {
     return undefined; // checkSs reports a missing or broken ss
   }
-  const { sockets } = parseSsOutput(text);
-  if (sockets.length === 0) {
+  if (parseSsOutput(text).sockets.length === 0) {
     return problem(
       'VIGIE_EGRESS_NO_LISTENER',
       `PostgreSQL listening on TCP port ${serverPort} of this host (the collector runs on the database host; check serverPort)`,
       'no listening socket on that port',
-    );
-  }
-  if (sockets.every((s) => s.pid === undefined)) {
-    return problem(
-      'VIGIE_EGRESS_NO_PRIVILEGE',
-      'the privilege to see which process owns a socket (fix: run as root, or as the PostgreSQL OS user, e.g. ' +
-        'User=postgres in the systemd unit)',
-      '`ss -p` shows no owner for the listening socket',
     );
   }
   return undefined;
@@ -164,8 +151,8 @@ export async function runStartupChecks(options: CheckOptions): Promise<void> {
     checkStdbuf(stdbufCommand),
     checkStatsRole(activity, pg),
   ]);
-  const owner = ss ? undefined : await checkOwnerVisible(ssCommand, serverPort);
+  const listener = ss ? undefined : await checkListener(ssCommand, serverPort);
   const close = ss || stdbuf ? undefined : await checkCloseEvents(ssCommand, stdbufCommand, closeProbeTimeoutMs);
-  const problems = [ss, stdbuf, owner, close, pgRole].filter((p): p is ConfigProblem => p !== undefined);
+  const problems = [ss, stdbuf, listener, close, pgRole].filter((p): p is ConfigProblem => p !== undefined);
   if (problems.length > 0) throw new ConfigError('collector-egress startup checks', problems);
 }
