@@ -258,6 +258,34 @@ describe('parser mechanics', () => {
     expect(ok?.kind === 'session.end' && ok.durationMs).toBe(3_723_004);
   });
 
+  it('caches analyses by query_id per database, never for query_id 0', () => {
+    let calls = 0;
+    const counting: StatementAnalyzer = {
+      analyze: (sql) => ((calls += 1), analyzer.analyze(sql)),
+      hashParameter: (v) => analyzer.hashParameter(v),
+    };
+    const q = createLogParser({ cluster: 'c', analyzer: counting, now: () => 0 });
+    // Same query_id, substatement, command and first 48 characters: only the database tells them apart.
+    const stmt = (db: string, session: string, n: number, rel: string, qid: string) =>
+      `{"timestamp":"2026-11-26 08:00:00.000 UTC","user":"u","dbname":"${db}","pid":1,"remote_host":"127.0.0.1","session_id":"${session}","line_num":${n},"error_severity":"LOG","message":${JSON.stringify(`AUDIT: SESSION,${n},1,READ,SELECT,,,"SELECT a, b, c, d, e, f, g, h, i, j, k, l, m FROM ${rel} WHERE x = ${n}",<none>`)},"backend_type":"client backend","query_id":${qid}}`;
+    const relations = (lines: string[]) => {
+      const out: string[][] = [];
+      lines.forEach((l, i) => q.push(raw(l, i)));
+      for (const e of q.flush(0)) if (e.kind === 'statement') out.push(e.sql.reads);
+      return out;
+    };
+    expect(
+      relations([stmt('app', '6b07ec8f.2', 1, 'public.t1', '77'), stmt('other', '6b07ec8f.3', 1, 'x.t2', '77')]),
+    ).toEqual([['public.t1'], ['x.t2']]);
+    expect(calls).toBe(2);
+    // A repeat in the first database is served from the cache (same shape, another literal).
+    expect(relations([stmt('app', '6b07ec8f.2', 2, 'public.t1', '77')])).toEqual([['public.t1']]);
+    expect(calls).toBe(2);
+    // query_id 0 (compute_query_id off) identifies nothing: analysed every time.
+    relations([stmt('app', '6b07ec8f.2', 3, 'public.t1', '0'), stmt('app', '6b07ec8f.2', 4, 'public.t1', '0')]);
+    expect(calls).toBe(4);
+  });
+
   it('reads SET ROLE variants', () => {
     expect(roleChange('SET ROLE dba_alice;')).toBe('dba_alice');
     expect(roleChange('set session role "Mixed""Case"')).toBe('Mixed"Case');

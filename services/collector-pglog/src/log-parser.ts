@@ -132,12 +132,14 @@ export function createLogParser({
   // WHERE/LIMIT, COPY and functions are the same and the redacted text differs at most in spacing: this skips even
   // the analyzer's lexer pass (~25 µs on a loaded 2-core box, more than JSON.parse of the whole line). pgaudit prints
   // the top-level query id on substatement lines too (EXECUTE and its prepared SELECT share it), so the key also
-  // holds the substatement id, the command and the start of the text.
+  // holds the substatement id, the command and the start of the text. query_id hashes relation OIDs, and OIDs repeat
+  // across databases: two different statements in two databases can share one, so the database is part of the key.
+  // The key (whose text prefix may hold a literal) lives only in this map: it is never logged nor sent.
   const byQueryId = new Map<string, SqlAnalysis>();
   const analyzeStatement = (text: string, r: LogRecord, line: AuditLine): SqlAnalysis => {
     const qid = r.queryId;
     if (qid === undefined || qid === '0' || text.length < 8 || text.startsWith('<')) return analyze(text);
-    const key = `${qid}:${line.substatementId}:${line.command}:${text.slice(0, 48)}`;
+    const key = `${qid}:${r.database ?? ''}:${line.substatementId}:${line.command}:${text.slice(0, 48)}`;
     let a = byQueryId.get(key);
     if (a === undefined) {
       a = analyzer.analyze(text);
