@@ -88,18 +88,58 @@ export async function pgProgram(
   return stdout;
 }
 
-/** Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema. */
-export async function startPipeline(cluster: string, policyFile: string): Promise<Pipeline> {
-  const id = suffix();
-  const topics = {
+/** Topic names no other test uses. */
+export function uniqueTopics(id: string): Pipeline['topics'] {
+  return {
     activity: `e2e.activity.${id}`,
     egress: `e2e.egress.${id}`,
     changes: `e2e.changes.${id}`,
     alerts: `e2e.alerts.${id}`,
     deadletter: `e2e.deadletter.${id}`,
   };
+}
+
+/** A detector process on the given topics, with its own store schema and API token. */
+export async function startDetector(
+  cluster: string,
+  policyFile: string,
+  topics: Pipeline['topics'],
+  engine: Record<string, unknown> = {},
+): Promise<{ detector: RunningService; token: string; groupId: string; alertsFor(role: string): Promise<ApiAlert[]> }> {
+  const id = suffix();
   const token = randomBytes(16).toString('hex');
   const groupId = `e2e-detector-${id}`;
+  const detector = await startService(
+    'detector',
+    {
+      cluster,
+      kafka: { brokers: [...STACK.kafkaBrokers], groupId },
+      topics,
+      api: { token },
+      store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema: `e2e_${id}` },
+      alertmanager: { url: STACK.alertmanagerUrl },
+      engine,
+    },
+    { policyFile },
+  );
+  return {
+    detector,
+    token,
+    groupId,
+    async alertsFor(role) {
+      const res = await fetch(`http://127.0.0.1:${detector.port}/api/alerts?role=${encodeURIComponent(role)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (!res.ok) throw new Error(`GET /api/alerts: ${res.status} ${await res.text()}`);
+      const body = (await res.json()) as { alerts: { alert: ApiAlert }[] };
+      return body.alerts.map((record) => record.alert);
+    },
+  };
+}
+
+/** Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema. */
+export async function startPipeline(cluster: string, policyFile: string): Promise<Pipeline> {
+  const topics = uniqueTopics(suffix());
   const checkpointDir = mkdtempSync(join(tmpdir(), 'vigie-e2e-checkpoint-'));
   const checkpointFile = join(checkpointDir, 'checkpoint.json');
   const kafka = { brokers: [...STACK.kafkaBrokers] };
@@ -114,25 +154,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     },
     { policyFile },
   );
-  const detector = await startService(
-    'detector',
-    {
-      cluster,
-      kafka: { ...kafka, groupId },
-      topics,
-      api: { token },
-      store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema: `e2e_${id}` },
-      alertmanager: { url: STACK.alertmanagerUrl },
-    },
-    { policyFile },
-  );
-  const api = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`http://127.0.0.1:${detector.port}${path}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const { detector, token, groupId, alertsFor } = await startDetector(cluster, policyFile, topics);
   const admin = testKafka().admin();
   await admin.connect();
   return {
@@ -142,10 +164,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     collector,
     detector,
     groupId,
-    async alertsFor(role) {
-      const body = await api<{ alerts: { alert: ApiAlert }[] }>(`/api/alerts?role=${encodeURIComponent(role)}`);
-      return body.alerts.map((record) => record.alert);
-    },
+    alertsFor,
     async alertmanagerAlert(alertId) {
       const filter = encodeURIComponent(`alert_id="${alertId}"`);
       const res = await fetch(`${STACK.alertmanagerUrl}/api/v2/alerts?filter=${filter}`);

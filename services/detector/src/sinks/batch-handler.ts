@@ -129,7 +129,10 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
 
   const observe = (event: VigieEvent, roles: Map<string, RoleSeen>) => {
     if (event.kind === 'egress.sample') {
-      metrics.egressBytes.labels(policy.clientClass(event.session?.clientAddr)).inc(event.bytesSentDelta);
+      // A close the egress collector could not join has no session, only the client end (peer).
+      metrics.egressBytes
+        .labels(policy.clientClass(event.session?.clientAddr ?? event.peer?.addr))
+        .inc(event.bytesSentDelta);
     } else if (event.kind === 'collector.heartbeat') {
       metrics.heartbeat.labels(event.collector, event.cluster).set(Date.parse(event.ts) / 1000);
     }
