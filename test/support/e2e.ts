@@ -105,7 +105,13 @@ export async function startDetector(
   policyFile: string,
   topics: Pipeline['topics'],
   engine: Record<string, unknown> = {},
-): Promise<{ detector: RunningService; token: string; groupId: string; alertsFor(role: string): Promise<ApiAlert[]> }> {
+): Promise<{
+  detector: RunningService;
+  token: string;
+  groupId: string;
+  alertsFor(role: string): Promise<ApiAlert[]>;
+  alerts(query: string): Promise<ApiAlert[]>;
+}> {
   const id = suffix();
   const token = randomBytes(16).toString('hex');
   const groupId = `e2e-detector-${id}`;
@@ -122,18 +128,20 @@ export async function startDetector(
     },
     { policyFile },
   );
+  const alerts = async (query: string): Promise<ApiAlert[]> => {
+    const res = await fetch(`http://127.0.0.1:${detector.port}/api/alerts?${query}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) throw new Error(`GET /api/alerts?${query}: ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { alerts: { alert: ApiAlert }[] };
+    return body.alerts.map((record) => record.alert);
+  };
   return {
     detector,
     token,
     groupId,
-    async alertsFor(role) {
-      const res = await fetch(`http://127.0.0.1:${detector.port}/api/alerts?role=${encodeURIComponent(role)}`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      if (!res.ok) throw new Error(`GET /api/alerts: ${res.status} ${await res.text()}`);
-      const body = (await res.json()) as { alerts: { alert: ApiAlert }[] };
-      return body.alerts.map((record) => record.alert);
-    },
+    alerts,
+    alertsFor: (role) => alerts(`role=${encodeURIComponent(role)}`),
   };
 }
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,8 +98,15 @@ export async function startPrivatePostgres({
   try {
     await asPostgres('pg_ctl', ['-D', dataDir, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   } catch (error) {
+    // The server's own words say why (a bad setting, a port taken): keep them before the directory goes.
+    let log = '';
+    try {
+      log = readFileSync(join(dir, 'server.log'), 'utf8').trim().split('\n').slice(-10).join('\n');
+    } catch {
+      // no log written
+    }
     await stop();
-    throw error;
+    throw new Error(`private PostgreSQL did not start:\n${log}`, { cause: error });
   }
   return {
     port,

@@ -39,7 +39,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 /**
  * Runs `vigie run <service> --config <file> --policy <file>` from the built workspace (`tsc -b` first) and waits
- * for its `/readyz`. `config.http.port` is set to a free port. The configuration is written as JSON (valid YAML).
+ * for its `/readyz` (or `/healthz`). `config.http.port` is set to a free port. The configuration is written as JSON (valid YAML).
  */
 export async function startService(
   service: 'collector-pglog' | 'collector-replication' | 'collector-egress' | 'detector',
@@ -48,7 +48,14 @@ export async function startService(
     policyFile,
     readyTimeoutMs = 60_000,
     env = {},
-  }: { policyFile?: string; readyTimeoutMs?: number; env?: Record<string, string> } = {},
+    waitFor: probe = 'readyz',
+  }: {
+    policyFile?: string;
+    readyTimeoutMs?: number;
+    env?: Record<string, string>;
+    /** `healthz` for a service expected to run but not be ready (e.g. it reports a lost replication slot). */
+    waitFor?: 'readyz' | 'healthz';
+  } = {},
 ): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), `vigie-${service}-`));
   const port = await freePort();
@@ -71,10 +78,10 @@ export async function startService(
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`${service} exited with ${child.exitCode}:\n${log()}`);
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(`http://127.0.0.1:${port}/${probe}`, { signal: AbortSignal.timeout(1000) });
         return res.ok;
       },
-      { timeoutMs: readyTimeoutMs, intervalMs: 200, what: `${service} /readyz` },
+      { timeoutMs: readyTimeoutMs, intervalMs: 200, what: `${service} /${probe}` },
     );
   } catch (error) {
     child.kill('SIGKILL');
