@@ -22,7 +22,6 @@ export interface CompiledRule {
   readonly severity: Severity;
   readonly tags: readonly string[];
   readonly description: string;
-  readonly runbook?: string | undefined;
   /** Incidents of this rule resolve after this long without an update. */
   readonly quietMs: number;
   /**

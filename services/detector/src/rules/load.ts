@@ -68,7 +68,6 @@ function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): 
     severity: def.severity,
     tags: def.tags,
     description: def.description,
-    runbook: def.runbook,
     accepts(session, event, classify) {
       if (unfiltered) return true;
       const subject = subjectOf(session, event, classify);
@@ -84,7 +83,6 @@ function applyOverride(def: RuleDefinition, o: RuleOverride): RuleDefinition {
     ...(o.enabled !== undefined && { enabled: o.enabled }),
     ...(o.severity !== undefined && { severity: o.severity }),
     ...(o.filters !== undefined && { filters: o.filters }),
-    ...(o.runbook !== undefined && { runbook: o.runbook }),
     params: { ...def.params, ...o.params },
     exceptions: [...def.exceptions, ...(o.exceptions ?? [])],
     tags: [...new Set([...def.tags, ...(o.tags ?? [])])],

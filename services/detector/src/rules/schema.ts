@@ -64,7 +64,6 @@ export const RuleDefinition = z
     params: z.record(z.string(), z.unknown()).default({}),
     exceptions: z.array(RuleException).default([]),
     tags: z.array(z.string()).default([]).describe('MITRE ATT&CK technique ids and free tags'),
-    runbook: z.string().optional().describe('runbook URL for on-call'),
   })
   .strict();
 export type RuleDefinition = z.infer<typeof RuleDefinition>;
@@ -83,7 +82,6 @@ export const RuleOverride = z
     exceptions: z.array(RuleException).optional(),
     /** Appended to the shipped tags. */
     tags: z.array(z.string()).optional(),
-    runbook: z.string().optional(),
   })
   .strict();
 export type RuleOverride = z.infer<typeof RuleOverride>;
