@@ -1,9 +1,6 @@
-import { parseArgs } from 'node:util';
-import { EXIT, createLogger, loadConfig, runService } from '@vigie/runtime';
+import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createCollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
-
-const USAGE = 'usage: vigie run collector-pglog [--config <file>] [--policy <file>]';
 
 /**
  * Runs collector-pglog until SIGINT/SIGTERM: `vigie run collector-pglog --config <file>`. The policy is accepted for
@@ -11,20 +8,9 @@ const USAGE = 'usage: vigie run collector-pglog [--config <file>] [--policy <fil
  * and the detector decides.
  */
 export async function main(args: string[], env: Record<string, string | undefined>): Promise<void> {
-  let values: { config?: string | undefined; policy?: string | undefined };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { config: { type: 'string' }, policy: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`collector-pglog: ${(error as Error).message}\n${USAGE}\n`);
-    process.exit(EXIT.config);
-  }
+  const values = parseServiceArgs('collector-pglog', args, env);
   await runService(async () => {
-    const config = loadConfig(CollectorPglogConfig, { file: values.config ?? env['VIGIE_CONFIG'], env });
+    const config = loadConfig(CollectorPglogConfig, { file: values.config, env });
     const logger = createLogger('collector-pglog', { level: config.log.level });
     const collector = createCollectorPglog(config, { logger });
     await collector.start();

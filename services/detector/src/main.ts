@@ -1,10 +1,7 @@
-import { parseArgs } from 'node:util';
 import { compilePolicy, loadPolicy, policyFileFrom } from '@vigie/policy';
-import { EXIT, createLogger, loadConfig, runService } from '@vigie/runtime';
+import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createDetector, type DetectorDeps } from './app.js';
 import { DetectorConfig } from './config.js';
-
-const USAGE = 'usage: vigie run detector [--config <file>] [--policy <file>]';
 
 /**
  * `vigie run detector`: loads the config (YAML + `VIGIE_*` overrides) and the site policy, starts the detector and
@@ -15,18 +12,7 @@ export async function main(
   env: Record<string, string | undefined>,
   deps: Pick<DetectorDeps, 'createEngine' | 'privileged'> = {},
 ): Promise<void> {
-  let values: { config?: string | undefined; policy?: string | undefined };
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { config: { type: 'string' }, policy: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(EXIT.config);
-  }
+  const values = parseServiceArgs('detector', args, env);
   await runService(async () => {
     const config = loadConfig(DetectorConfig, { file: values.config, env });
     const policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
