@@ -84,13 +84,15 @@ export const CollectorPglogConfig = z
           .number()
           .int()
           .min(1)
-          .default(20_000)
-          .describe('events sent but not acknowledged before reading stops (backpressure)'),
+          .default(6000)
+          .describe(
+            'events sent but not acknowledged before reading stops (backpressure); three default batches keep the sequential producer busy',
+          ),
         maxInFlightBytes: z
           .number()
           .int()
           .min(1024)
-          .default(32 << 20)
+          .default(4 << 20)
           .describe('encoded bytes sent but not acknowledged before reading stops'),
       })
       .prefault({}),

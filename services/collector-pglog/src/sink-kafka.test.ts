@@ -1,0 +1,87 @@
+import { decodeEvent, type VigieEvent } from '@vigie/contract';
+import { cachedDefaultPartitioner, type OutgoingMessage, type ReliableProducer } from '@vigie/kafka';
+import { Partitioners } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { KafkaSink } from './sink-kafka.js';
+
+const event = (n: number): VigieEvent => ({
+  v: 1,
+  id: `c:6b07ec8f.1:${n}`,
+  kind: 'session.end',
+  cluster: 'c',
+  ts: '2026-11-26T08:00:00.000Z',
+  session: { id: '6b07ec8f.1', pid: 1, user: 'u', database: 'app' },
+  source: { file: 'f', offset: n },
+  durationMs: n,
+});
+
+function fakeProducer() {
+  const sends: { messages: readonly OutgoingMessage[]; ack: () => void }[] = [];
+  const producer: ReliableProducer = {
+    send: (messages) => new Promise<void>((ack) => sends.push({ messages, ack })),
+    state: 'ready',
+    lastError: undefined,
+    stop: () => Promise.resolve(),
+  };
+  return { producer, sends };
+}
+
+describe('KafkaSink', () => {
+  it('sends contract-valid JSON (validated or not), keeps only kinds in flight, acks in order with watermarks', async () => {
+    const { producer, sends } = fakeProducer();
+    const acked: [number, string[]][] = [];
+    const sink = new KafkaSink<number>(producer, {
+      cluster: 'c',
+      topics: { activity: 'a', deadletter: 'd' },
+      maxInFlightEvents: 3,
+      maxInFlightBytes: 1 << 20,
+      validateEvery: 2,
+      onAcknowledged: (w, kinds) => acked.push([w, [...kinds]]),
+    });
+    sink.add(event(1));
+    sink.add(event(2));
+    const bytes = sink.batchBytes;
+    sink.cut(10);
+    sink.add(event(3));
+    sink.cut(20);
+    expect(sink.full()).toBe(true);
+    const values = sends.flatMap((s) => s.messages.map((m) => m.value));
+    // One in two validated (a Buffer from the contract's encoder), the others plain strings: the same JSON.
+    expect(values.map((v) => typeof v)).toEqual(['string', 'object', 'string']);
+    expect(values.map((v) => decodeEvent(v).ok)).toEqual([true, true, true]);
+    expect(bytes).toBe(Buffer.byteLength(values[0] as string) + (values[1] as Buffer).length);
+    expect(sends[0]?.messages[0]?.key).toBe('c/6b07ec8f.1');
+    sends[0]?.ack();
+    sends[1]?.ack();
+    await sink.drain();
+    expect(acked).toEqual([
+      [10, ['session.end', 'session.end']],
+      [20, ['session.end']],
+    ]);
+    expect([sink.pending, sink.full()]).toEqual([0, false]);
+  });
+});
+
+describe('cachedDefaultPartitioner', () => {
+  it('picks the same partitions as kafkajs default partitioner, cache hit or not, and stays bounded', () => {
+    const partitionMetadata = [0, 1, 2, 3, 4, 5].map((partitionId) => ({
+      partitionId,
+      leader: 1,
+      partitionErrorCode: 0,
+      replicas: [1],
+      isr: [1],
+    }));
+    const plain = Partitioners.DefaultPartitioner();
+    const cached = cachedDefaultPartitioner(50)();
+    for (let round = 0; round < 3; round += 1) {
+      for (let i = 0; i < 120; i += 1) {
+        const message = { key: `local/6b07ec8f.${i.toString(16)}`, value: 'x' };
+        const args = { topic: 't', partitionMetadata, message };
+        expect(cached(args)).toBe(plain(args));
+      }
+    }
+    const fewer = { topic: 't', partitionMetadata: partitionMetadata.slice(0, 2), message: { key: 'k', value: '' } };
+    expect(cached(fewer)).toBe(plain(fewer));
+    expect(cached({ ...fewer, message: { key: 'k', value: '', partition: 1 } })).toBe(1);
+  });
+});
