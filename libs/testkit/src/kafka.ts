@@ -28,9 +28,10 @@ export async function readTopic(
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
+      // eachBatch: a topic shared with a 50,000-statement test is read in seconds, not message by message.
       void consumer.run({
-        eachMessage: async ({ message }) => {
-          messages.push(message);
+        eachBatch: async ({ batch }) => {
+          messages.push(...batch.messages);
           if (done(messages)) {
             clearTimeout(timer);
             resolve();
