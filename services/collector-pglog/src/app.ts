@@ -58,12 +58,14 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   const { logger } = deps;
   const registry = deps.registry ?? createMetricsRegistry('collector-pglog');
   const metrics = createCollectorMetrics(registry);
-  // Children bound once: `inc({ outcome })` hashes its labels on every one of ~10⁵ records a second.
-  const recordsByOutcome = {
-    event: metrics.recordsRead.labels({ outcome: 'event' }),
-    merged: metrics.recordsRead.labels({ outcome: 'merged' }),
-    ignored: metrics.recordsRead.labels({ outcome: 'ignored' }),
-    rejected: metrics.recordsRead.labels({ outcome: 'rejected' }),
+  // Records counted locally and added to the counter once per read (prom-client cost ~0.6 µs per inc, at ~10⁵
+  // records a second).
+  const recordsByOutcome = { event: 0, merged: 0, ignored: 0, rejected: 0 };
+  const flushRecordCounts = () => {
+    for (const outcome of ['event', 'merged', 'ignored', 'rejected'] as const) {
+      if (recordsByOutcome[outcome] > 0) metrics.recordsRead.inc({ outcome }, recordsByOutcome[outcome]);
+      recordsByOutcome[outcome] = 0;
+    }
   };
   const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
   let producerState: ProducerState = 'idle';
@@ -206,6 +208,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         send(p.push(r));
       }
       metrics.bytesRead.inc(bytes);
+      flushRecordCounts();
       recordsRead += read.records.length;
       atEof = read.eof;
       if (read.eof) {
@@ -251,7 +254,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         redaction: { enabled: config.redaction.enabled },
         maxSessions: config.source.maxSessions,
         onRecord: (outcome, reason) => {
-          recordsByOutcome[outcome].inc();
+          recordsByOutcome[outcome] += 1;
           if (reason) metrics.rejected.inc({ component: 'collector-pglog', reason });
         },
         onEvict: (n) => metrics.sessionEvictions.inc(n),
