@@ -46,7 +46,10 @@ interface Phase {
   events?: number;
 }
 
-function* chunks(file: string, size = 1 << 20): Generator<Buffer> {
+/** The collector's default `source.chunkBytes`: the pipeline phases read the log as the collector does. */
+const CHUNK_BYTES = 128 << 10;
+
+function* chunks(file: string, size = CHUNK_BYTES): Generator<Buffer> {
   const fd = openSync(file, 'r');
   try {
     for (let pos = 0; ;) {

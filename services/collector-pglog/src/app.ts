@@ -133,7 +133,20 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     return tailer.position();
   }
 
+  // One checkpoint write at a time: the interval does not wait for a slow fsync, and two writers sharing the temp
+  // file could rename a half-written one into place (seen as a corrupt checkpoint after a SIGKILL).
+  let saving: Promise<void> | undefined;
   async function saveCheckpoint(): Promise<void> {
+    while (saving) await saving.catch(() => undefined);
+    saving = writeAckedPosition();
+    try {
+      await saving;
+    } finally {
+      saving = undefined;
+    }
+  }
+
+  async function writeAckedPosition(): Promise<void> {
     const position = acked;
     if (position === undefined || samePosition(position, saved)) return;
     const checkpoint: Checkpoint = {

@@ -41,6 +41,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint | undefin
  * or the new checkpoint, never a torn one.
  */
 export async function writeCheckpoint(file: string, checkpoint: Checkpoint): Promise<void> {
+  // Callers serialise their writes (app.ts): two writers sharing this temp file could rename a half-written one.
   const tmp = `${file}.tmp`;
   try {
     const fh = await open(tmp, 'w', 0o600);

@@ -26,8 +26,10 @@ export const CollectorPglogConfig = z
           .number()
           .int()
           .min(4096)
-          .default(1 << 20)
-          .describe('bytes read per read() call'),
+          .default(128 << 10)
+          .describe(
+            'bytes read per read() call (a longer record is read in larger reads); 128 KiB: 1 MiB chunks cost 40% more CPU in garbage collection',
+          ),
         maxRecordBytes: z
           .number()
           .int()

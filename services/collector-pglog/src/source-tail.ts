@@ -60,13 +60,15 @@ export class LogTailer {
   private cur: OpenFile | undefined;
   private readonly pattern: RegExp;
   private readonly chunkBytes: number;
+  private readonly maxReadBytes: number;
   private buf: Buffer;
   /** Size of files newer than the current one, from the last listing (lag). */
   private newerBytes = 0;
 
   constructor(private readonly options: LogTailerOptions) {
     this.pattern = options.pattern !== undefined ? new RegExp(options.pattern) : defaultPattern(options.format);
-    this.chunkBytes = options.chunkBytes ?? 1 << 20;
+    this.chunkBytes = options.chunkBytes ?? 128 << 10;
+    this.maxReadBytes = Math.max(this.chunkBytes, options.maxRecordBytes ?? 32 << 20);
     this.buf = Buffer.allocUnsafe(this.chunkBytes);
   }
 
@@ -172,14 +174,20 @@ export class LogTailer {
   }
 
   private async readChunk(c: OpenFile): Promise<{ records: RawRecord[]; oversized: OversizedRecord[] } | undefined> {
-    const { bytesRead } = await c.fh.read(this.buf, 0, this.chunkBytes, c.readPos);
+    // Small chunks by default (all of a chunk's records are alive while it is processed, and with 1 MiB chunks they
+    // outlived young-generation collections: 40% more CPU). A record longer than a chunk is joined by the splitter
+    // on each read: read as much as it already holds, so a long record costs O(n) copies, not O(n²).
+    const pendingBytes = c.splitter.pendingBytes;
+    const size = pendingBytes > this.chunkBytes ? Math.min(pendingBytes, this.maxReadBytes) : this.chunkBytes;
+    const buf = size === this.chunkBytes ? this.buf : Buffer.allocUnsafe(size);
+    const { bytesRead } = await c.fh.read(buf, 0, size, c.readPos);
     if (bytesRead === 0) return undefined;
     c.readPos += bytesRead;
     if (c.readPos > c.size) c.size = c.readPos;
     // The splitter may keep a view of the chunk as a pending partial record: hand it a copy-free slice of a buffer
     // we will not reuse.
-    const chunk = this.buf.subarray(0, bytesRead);
-    this.buf = Buffer.allocUnsafe(this.chunkBytes);
+    const chunk = buf.subarray(0, bytesRead);
+    if (buf === this.buf) this.buf = Buffer.allocUnsafe(this.chunkBytes);
     return c.splitter.push(chunk);
   }
 

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LogTailer } from './source-tail.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vigie-pglog-tail-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('LogTailer', () => {
+  it('reads records far longer than a chunk whole, with exact offsets, in few reads', async () => {
+    const long = `{"message":"${'x'.repeat(300_000)}"}`;
+    const lines = ['{"a":1}', long, '{"b":2}', long, '{"c":3}'];
+    writeFileSync(join(dir, 'postgresql-1.json'), `${lines.join('\n')}\n`);
+    const tailer = new LogTailer({ format: 'jsonlog', logDirectory: dir, chunkBytes: 4096 });
+    await tailer.start(undefined, 'beginning');
+    const texts: string[] = [];
+    const offsets: number[] = [];
+    let polls = 0;
+    for (;;) {
+      const read = await tailer.poll();
+      polls += 1;
+      for (const r of read.records) {
+        texts.push(r.text);
+        offsets.push(r.offset);
+      }
+      if (read.eof) break;
+    }
+    const end = tailer.position()?.offset;
+    await tailer.close();
+    expect(texts).toEqual(lines);
+    let at = 0;
+    expect(offsets).toEqual(lines.map((l) => ((at += l.length + 1), at - l.length - 1)));
+    // Reads grow with the record being joined (4 KiB, 4 KiB, 8 KiB, …): ~7 reads per 300 kB record, not ~75.
+    expect(polls).toBeLessThan(30);
+    expect(end).toBe(at);
+  });
+});
