@@ -151,10 +151,8 @@ function procUsage(pid: number): { cpuSeconds: number; maxRssMb: number } {
 async function e2eCli(expected: number, profileDir: string | undefined): Promise<Phase> {
   const logger = createLogger('bench', { level: 'warn' });
   const topic = `bench.pglog.${Date.now()}`;
-  await ensureTopics(createKafka({ brokers: ['127.0.0.1:19092'], clientId: 'bench' }, logger), [
-    topic,
-    `${topic}.dead`,
-  ]);
+  const kafka = createKafka({ brokers: ['127.0.0.1:19092'], clientId: 'bench' }, logger);
+  await ensureTopics(kafka, [topic, `${topic}.dead`]);
   const port = await freePort();
   const config = join(tmpdir(), `${topic}.yaml`);
   writeFileSync(
@@ -207,6 +205,11 @@ async function e2eCli(expected: number, profileDir: string | undefined): Promise
   } finally {
     child.kill('SIGTERM');
     await exited;
+    // The shared broker keeps no bench leftovers (500k events a run).
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic, `${topic}.dead`] }).catch(() => undefined);
+    await admin.disconnect();
   }
 }
 
