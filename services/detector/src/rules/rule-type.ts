@@ -3,10 +3,7 @@ import type { CompiledRule } from '../engine/rule-api.js';
 import type { RuleDefinition } from './schema.js';
 
 /** What every rule type gets besides its params: the definition with its filters/exceptions compiled. */
-export interface RuleBase extends Pick<
-  CompiledRule,
-  'id' | 'title' | 'severity' | 'tags' | 'description' | 'accepts'
-> {
+export interface RuleBase extends Pick<CompiledRule, 'id' | 'title' | 'severity' | 'tags' | 'description' | 'accepts'> {
   readonly definition: RuleDefinition;
 }
 

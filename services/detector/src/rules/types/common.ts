@@ -89,6 +89,29 @@ export function sessionSeed(
   });
 }
 
+/**
+ * The alert fields of an incident no session can be named for (a transaction seen only in the WAL, a connection the
+ * egress collector could not join): who is unknown, where is at best a client address.
+ */
+export function sessionlessSeed(
+  base: RuleBase,
+  event: VigieEvent,
+  over: { id: string; severity: Severity; quietMs: number; where?: IncidentSeed['where'] },
+): () => IncidentSeed {
+  return () => ({
+    id: over.id,
+    rule: base.id,
+    title: base.title,
+    severity: over.severity,
+    cluster: event.cluster,
+    who: {},
+    where: over.where ?? { clientClass: 'unknown' },
+    tags: [...base.tags],
+    tsMs: eventMs(event),
+    quietMs: over.quietMs,
+  });
+}
+
 /** 1234 → `1,234`; 1_234_567 → `1.2M`: counts a human reads at a glance. */
 export function humanCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)}G`;

@@ -7,7 +7,7 @@ import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
 import { defineRuleType, type RuleBase } from '../rule-type.js';
-import { atWhen, byWhom, fromWhere, humanBytes, humanCount, sessionSeed } from './common.js';
+import { atWhen, byWhom, fromWhere, humanBytes, humanCount, sessionSeed, sessionlessSeed } from './common.js';
 
 /** Seed of a host incident raised by bytes of connections with no session: the address is all that is known. */
 function peerSeed(
@@ -19,17 +19,11 @@ function peerSeed(
   quietMs: number,
 ): () => IncidentSeed {
   const addr = event.kind === 'egress.sample' ? event.peer?.addr : undefined;
-  return () => ({
+  return sessionlessSeed(base, event, {
     id,
-    rule: base.id,
-    title: base.title,
     severity,
-    cluster: event.cluster,
-    who: {},
-    where: { clientAddr: addr, clientClass: ctx.policy.clientClass(addr) },
-    tags: [...base.tags],
-    tsMs: eventMs(event),
     quietMs,
+    where: { clientAddr: addr, clientClass: ctx.policy.clientClass(addr) },
   });
 }
 

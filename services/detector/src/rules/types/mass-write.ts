@@ -16,6 +16,7 @@ import {
   isPrivilegedSession,
   qualify,
   sessionSeed,
+  sessionlessSeed,
 } from './common.js';
 
 const Params = z
@@ -103,18 +104,7 @@ export const massWrite = defineRuleType(Params, (base, p) => {
   }
 
   function txnSeed(event: ChangeTxnEvent, id: string, severity: Severity): () => IncidentSeed {
-    return () => ({
-      id,
-      rule: base.id,
-      title: base.title,
-      severity,
-      cluster: event.cluster,
-      who: {},
-      where: { clientClass: 'unknown' },
-      tags: [...base.tags],
-      tsMs: eventMs(event),
-      quietMs,
-    });
+    return sessionlessSeed(base, event, { id, severity, quietMs });
   }
 
   function onChange(event: ChangeTxnEvent, session: SessionState | undefined, ctx: RuleContext): void {

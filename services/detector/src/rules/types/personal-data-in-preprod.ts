@@ -6,7 +6,7 @@ import { createRecentMap } from '../../engine/primitives/recent-map.js';
 import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import { defineRuleType } from '../rule-type.js';
-import { atWhen, byWhom, humanCount, qualify, sessionSeed } from './common.js';
+import { atWhen, byWhom, humanCount, qualify, sessionSeed, sessionlessSeed } from './common.js';
 
 const FindingType = z.enum(['nir', 'iban', 'email', 'phone_fr']);
 /** Identifiers whose checksum makes a false positive unlikely: real data, not a realistic fake. */
@@ -59,18 +59,7 @@ export const personalDataInPreprod = defineRuleType(Params, (base, p) => {
       const seed = sessionSeed(base, session, ctx, event, { id, severity, quietMs });
       return () => ({ ...seed(), sessionKey: undefined });
     }
-    return () => ({
-      id,
-      rule: base.id,
-      title: base.title,
-      severity,
-      cluster: event.cluster,
-      who: {},
-      where: { clientClass: 'unknown' },
-      tags: [...base.tags],
-      tsMs: eventMs(event),
-      quietMs,
-    });
+    return sessionlessSeed(base, event, { id, severity, quietMs });
   }
 
   return {
