@@ -136,12 +136,16 @@ describe('kill -9', () => {
     const expected = new Set(rows.map((r) => Number(r.xid)));
     expect(expected.size).toBe(committed);
     const seen = new Map<number, number>();
+    let read = 0;
     await readTopic(
       config.topics.changes,
       (ms) => {
-        const m = ms[ms.length - 1];
-        const d = m?.value ? decodeEvent(m.value) : undefined;
-        if (d?.ok && d.value.kind === 'change.txn') seen.set(d.value.xid, (seen.get(d.value.xid) ?? 0) + 1);
+        // Called with everything read so far (once per batch): count only what arrived since the last call.
+        for (; read < ms.length; read += 1) {
+          const m = ms[read];
+          const d = m?.value ? decodeEvent(m.value) : undefined;
+          if (d?.ok && d.value.kind === 'change.txn') seen.set(d.value.xid, (seen.get(d.value.xid) ?? 0) + 1);
+        }
         return [...expected].every((x) => seen.has(x));
       },
       { timeoutMs: 60_000 },
