@@ -20,8 +20,7 @@ interface LocalService {
   unavailable?: string;
 }
 
-function localServices(stateDir: string, apiToken: string): LocalService[] {
-  const vigieDir = join(stateDir, 'vigie');
+function localServices(stateDir: string, vigieDir: string, apiToken: string): LocalService[] {
   const kafka = { brokers: ['127.0.0.1:19092'] };
   const pg = { host: '127.0.0.1', port: 55432 };
   return [
@@ -135,8 +134,9 @@ export async function startMain(_args: string[], env: Record<string, string | un
   process.stdout.write('vigie start: bringing the local stack up (first run installs it: a few minutes)\n');
   execFileSync('bash', [join(REPO_ROOT, 'deploy/local/stack.sh'), 'up'], { stdio: 'inherit', env: process.env });
 
-  const vigieDir = join(stateDir, 'vigie');
-  const logDir = join(stateDir, 'logs', 'vigie');
+  // Vigie's own state (configurations, checkpoint, API token, service logs); VIGIE_START_DIR moves it (tests).
+  const vigieDir = env['VIGIE_START_DIR'] ?? join(stateDir, 'vigie');
+  const logDir = env['VIGIE_START_DIR'] ? join(vigieDir, 'logs') : join(stateDir, 'logs', 'vigie');
   mkdirSync(vigieDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
   const token = localApiToken(vigieDir);
@@ -166,7 +166,7 @@ export async function startMain(_args: string[], env: Record<string, string | un
   process.on('SIGINT', () => void stopAll(EXIT.ok));
   process.on('SIGTERM', () => void stopAll(EXIT.ok));
 
-  for (const service of localServices(stateDir, token)) {
+  for (const service of localServices(stateDir, vigieDir, token)) {
     if (service.unavailable) {
       process.stdout.write(`  ${service.name}: skipped (${service.unavailable})\n`);
       continue;
