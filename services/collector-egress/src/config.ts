@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@vigie/contract';
+import { httpSettings, kafkaSettings, logSettings, topicPartitions } from '@vigie/runtime';
 
 /** Default port of the collector's HTTP server (/metrics, /healthz, /readyz). */
 export const DEFAULT_EGRESS_PORT = 18083;
@@ -76,32 +77,15 @@ export const EgressConfig = z
       .default(100_000)
       .describe('Final samples kept while Kafka is unreachable; beyond, they are dropped and counted.'),
     postgres: Postgres.prefault({}).describe('Connection used to read pg_stat_activity.'),
-    kafka: z
-      .object({
-        brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']).describe('Kafka bootstrap brokers.'),
-        clientId: z.string().min(1).default('vigie-collector-egress').describe('Kafka client id.'),
-        partitions: z.number().int().positive().default(3).describe('Partitions of topics created when missing.'),
-      })
-      .prefault({}),
+    kafka: kafkaSettings('vigie-collector-egress', { partitions: topicPartitions() }),
     topics: z
       .object({
         egress: z.string().min(1).default(TOPICS.egress).describe('Topic of egress.sample events.'),
         activity: z.string().min(1).default(TOPICS.activity).describe('Topic of collector heartbeats.'),
       })
       .prefault({}),
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1').describe('Address /metrics, /healthz and /readyz listen on.'),
-        port: z
-          .number()
-          .int()
-          .min(0)
-          .max(65535)
-          .default(DEFAULT_EGRESS_PORT)
-          .describe('Port of the HTTP server; 0 picks a free one (tests).'),
-      })
-      .prefault({}),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+    http: httpSettings(DEFAULT_EGRESS_PORT),
+    log: logSettings(),
   })
   .refine((c) => c.activityIntervalMs <= c.intervalMs, {
     message:

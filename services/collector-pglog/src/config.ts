@@ -1,4 +1,8 @@
 import { TOPICS } from '@vigie/contract';
+import { httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
+
+/** Port of `/metrics`, `/healthz`, `/readyz` (Prometheus scrapes collector-pglog there). */
+export const DEFAULT_PGLOG_PORT = 18081;
 import { z } from 'zod';
 
 /** Settings of collector-pglog (YAML file + `VIGIE_<SECTION>__<KEY>` environment overrides). */
@@ -71,33 +75,29 @@ export const CollectorPglogConfig = z
     analysis: z
       .object({ cacheSize: z.number().int().min(0).default(10_000).describe('SQL analyses cached by statement shape') })
       .prefault({}),
-    kafka: z
-      .object({
-        brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']).describe('bootstrap brokers'),
-        clientId: z.string().default('vigie-collector-pglog').describe('Kafka client id'),
-        batchMaxEvents: z.number().int().min(1).default(2000).describe('events per Kafka batch at most'),
-        batchMaxBytes: z
-          .number()
-          .int()
-          .min(1024)
-          .default(512 << 10)
-          .describe('encoded bytes per Kafka batch at most (stay below the broker message.max.bytes)'),
-        maxInFlightEvents: z
-          .number()
-          .int()
-          .min(1)
-          .default(6000)
-          .describe(
-            'events sent but not acknowledged before reading stops (backpressure); three default batches keep the sequential producer busy',
-          ),
-        maxInFlightBytes: z
-          .number()
-          .int()
-          .min(1024)
-          .default(4 << 20)
-          .describe('encoded bytes sent but not acknowledged before reading stops'),
-      })
-      .prefault({}),
+    kafka: kafkaSettings('vigie-collector-pglog', {
+      batchMaxEvents: z.number().int().min(1).default(2000).describe('events per Kafka batch at most'),
+      batchMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(512 << 10)
+        .describe('encoded bytes per Kafka batch at most (stay below the broker message.max.bytes)'),
+      maxInFlightEvents: z
+        .number()
+        .int()
+        .min(1)
+        .default(6000)
+        .describe(
+          'events sent but not acknowledged before reading stops (backpressure); three default batches keep the sequential producer busy',
+        ),
+      maxInFlightBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 << 20)
+        .describe('encoded bytes sent but not acknowledged before reading stops'),
+    }),
     validateEvery: z
       .number()
       .int()
@@ -111,13 +111,8 @@ export const CollectorPglogConfig = z
       })
       .prefault({}),
     heartbeatIntervalMs: z.number().int().min(100).default(10_000).describe('collector.heartbeat period, ms'),
-    http: z
-      .object({
-        host: z.string().default('127.0.0.1').describe('listen address of /metrics /healthz /readyz'),
-        port: z.number().int().min(0).max(65535).default(9464).describe('listen port (0 = any free port)'),
-      })
-      .prefault({}),
-    log: z.object({ level: z.string().default('info').describe('pino level') }).prefault({}),
+    http: httpSettings(DEFAULT_PGLOG_PORT),
+    log: logSettings(),
   })
   .refine((c) => c.source.pgData !== undefined || c.source.logDirectory !== undefined, {
     message: 'set source.pgData (preferred: follows current_logfiles) or source.logDirectory',

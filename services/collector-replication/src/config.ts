@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@vigie/contract';
+import { httpSettings, kafkaSettings, logSettings, topicPartitions } from '@vigie/runtime';
 
 /** Default port of the collector's HTTP server (/metrics, /healthz, /readyz). */
 export const DEFAULT_REPLICATION_PORT = 18082;
@@ -85,32 +86,15 @@ export const ReplicationConfig = z
         maxBackoffMs: z.number().int().min(10).default(10_000).describe('Longest wait between reconnections.'),
       })
       .prefault({}),
-    kafka: z
-      .object({
-        brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']).describe('Kafka bootstrap brokers.'),
-        clientId: z.string().min(1).default('vigie-collector-replication').describe('Kafka client id.'),
-        partitions: z.number().int().positive().default(3).describe('Partitions of topics created when missing.'),
-      })
-      .prefault({}),
+    kafka: kafkaSettings('vigie-collector-replication', { partitions: topicPartitions() }),
     topics: z
       .object({
         changes: z.string().min(1).default(TOPICS.changes).describe('Topic of change.txn and slot/publication events.'),
         activity: z.string().min(1).default(TOPICS.activity).describe('Topic of collector heartbeats.'),
       })
       .prefault({}),
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1').describe('Address /metrics, /healthz and /readyz listen on.'),
-        port: z
-          .number()
-          .int()
-          .min(0)
-          .max(65535)
-          .default(DEFAULT_REPLICATION_PORT)
-          .describe('Port of the HTTP server; 0 picks a free one (tests).'),
-      })
-      .prefault({}),
-    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+    http: httpSettings(DEFAULT_REPLICATION_PORT),
+    log: logSettings(),
   })
   .refine((c) => c.batch.maxEvents <= c.batch.maxPending, {
     message: 'batch.maxEvents must not exceed batch.maxPending (a batch could never fill)',

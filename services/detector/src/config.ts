@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@vigie/contract';
+import { httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
 
 /** Default port of the detector's HTTP server (API + /metrics + /healthz + /readyz). */
 export const DEFAULT_DETECTOR_PORT = 18080;
@@ -11,27 +12,19 @@ export const DEFAULT_DETECTOR_PORT = 18080;
 export const DetectorConfig = z
   .object({
     cluster: z.string().min(1).default('local').describe('Name of the monitored cluster in the site policy.'),
-    kafka: z
-      .object({
-        brokers: z
-          .array(z.string().min(1))
-          .min(1)
-          .default(['127.0.0.1:19092'])
-          .describe('Kafka bootstrap brokers (host:port).'),
-        clientId: z.string().min(1).default('vigie-detector').describe('Kafka client id.'),
-        groupId: z
-          .string()
-          .min(1)
-          .default('vigie-detector')
-          .describe('Consumer group; every detector instance of one deployment shares it.'),
-        partitions: z
-          .number()
-          .int()
-          .positive()
-          .default(3)
-          .describe('Partitions of the topics the detector creates when they do not exist yet.'),
-      })
-      .prefault({}),
+    kafka: kafkaSettings('vigie-detector', {
+      groupId: z
+        .string()
+        .min(1)
+        .default('vigie-detector')
+        .describe('Consumer group; every detector instance of one deployment shares it.'),
+      partitions: z
+        .number()
+        .int()
+        .positive()
+        .default(3)
+        .describe('Partitions of the topics the detector creates when they do not exist yet.'),
+    }),
     topics: z
       .object({
         activity: z.string().min(1).default(TOPICS.activity).describe('Topic of log activity events.'),
@@ -45,22 +38,12 @@ export const DetectorConfig = z
           .describe('Topic of messages the detector could not decode.'),
       })
       .prefault({}),
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1').describe('Address the API and /metrics listen on.'),
-        port: z
-          .number()
-          .int()
-          .min(0)
-          .max(65535)
-          .default(DEFAULT_DETECTOR_PORT)
-          .describe('Port of the API and /metrics; 0 picks a free one (tests).'),
-        publicUrl: z
-          .url()
-          .optional()
-          .describe('Base URL on-call uses to reach the API (evidence links); defaults to http://host:port.'),
-      })
-      .prefault({}),
+    http: httpSettings(DEFAULT_DETECTOR_PORT, {
+      publicUrl: z
+        .url()
+        .optional()
+        .describe('Base URL on-call uses to reach the API (evidence links); defaults to http://host:port.'),
+    }),
     api: z
       .object({
         token: z
@@ -160,14 +143,7 @@ export const DetectorConfig = z
           .describe('How often the privileged roles are re-read.'),
       })
       .prefault({}),
-    log: z
-      .object({
-        level: z
-          .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-          .default('info')
-          .describe('Service log level.'),
-      })
-      .prefault({}),
+    log: logSettings(),
   })
   .superRefine(
     (c, ctx) => {

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** Log levels every service accepts (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `log:` of every service configuration. */
+export function logSettings() {
+  return z.object({ level: z.enum(LOG_LEVELS).default('info').describe('Service log level (pino).') }).prefault({});
+}
+
+// Every field of these blocks has a default (extras must too), so an absent block is `{}` filled in; TypeScript
+// cannot check that for a generic `extra`, hence `{} as never` below.
+
+/** `http:` of every service configuration: where `/metrics`, `/healthz`, `/readyz` (and the API) listen. */
+export function httpSettings<E extends z.ZodRawShape = Record<never, never>>(defaultPort: number, extra?: E) {
+  return z
+    .object({
+      host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on.'),
+      port: z
+        .number()
+        .int()
+        .min(0)
+        .max(65535)
+        .default(defaultPort)
+        .describe('Port of the HTTP server; 0 picks a free one (tests).'),
+      ...(extra ?? ({} as E)),
+    })
+    .prefault({} as never);
+}
+
+/** `kafka:` of every service configuration: the brokers and this client's id, plus the service's own settings. */
+export function kafkaSettings<E extends z.ZodRawShape = Record<never, never>>(clientId: string, extra?: E) {
+  return z
+    .object({
+      brokers: z
+        .array(z.string().min(1))
+        .min(1)
+        .default(['127.0.0.1:19092'])
+        .describe('Kafka bootstrap brokers (host:port).'),
+      clientId: z.string().min(1).default(clientId).describe('Kafka client id.'),
+      ...(extra ?? ({} as E)),
+    })
+    .prefault({} as never);
+}
+
+/** `partitions:` of the services that create their topics when missing. */
+export function topicPartitions() {
+  return z.number().int().positive().default(3).describe('Partitions of topics created when missing.');
+}
