@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { LogFormat, RawRecord } from './log-record.js';
 
 /** A record too long to keep in memory: skipped, reported with its position. */
@@ -60,6 +61,33 @@ export class RecordSplitter {
     let start = 0;
     let pos = this.scanned;
     const csv = this.format === 'csvlog';
+    // ASCII fast path: up to the last newline, decode once and cut with string searches instead of native Buffer
+    // indexOf and toString calls per record (per quote for csvlog): splitting the bench's 500k records alone takes
+    // 0.20 s → 0.15 s (jsonlog), 0.42 s → 0.22 s (csvlog).
+    const lastNl = pos < buf.length ? buf.subarray(pos).lastIndexOf(NL) : -1;
+    if (lastNl >= 0 && this.skippingFrom === undefined && isAscii(buf.subarray(pos, pos + lastNl + 1))) {
+      // One byte is one character from `pos` on; a record begun before `pos` (held back) is decoded on its own.
+      const text = buf.toString('latin1', pos, pos + lastNl + 1);
+      for (let at = 0; ;) {
+        const end = csv ? this.csvEndIn(text, at) : text.indexOf('\n', at);
+        if (end < 0) break;
+        const next = pos + end + 1;
+        if (next - 1 > start) {
+          records.push({
+            format: this.format,
+            text: start >= pos ? text.slice(start - pos, end) : buf.toString('utf8', start, next - 1),
+            file: this.file,
+            offset: this.pendingOffset + start,
+            bytes: next - start,
+          });
+        }
+        start = next;
+        at = end + 1;
+      }
+      // Every newline ended a jsonlog record; csvlog's quote state covers the text to its end (past a record cut
+      // inside quotes).
+      pos += lastNl + 1;
+    }
     for (;;) {
       const end = csv ? this.csvEnd(buf, pos) : buf.indexOf(NL, pos);
       if (end < 0) break;
@@ -110,6 +138,33 @@ export class RecordSplitter {
       }
       const nl = buf.indexOf(NL, p);
       const q = buf.indexOf(QUOTE, p);
+      if (nl < 0) {
+        if (q < 0) return -1;
+        this.quoted = true;
+        p = q + 1;
+        continue;
+      }
+      if (q < 0 || nl < q) return nl;
+      this.quoted = true;
+      p = q + 1;
+    }
+  }
+
+  /** {@link csvEnd} on decoded text (the ASCII fast path): same state machine, string searches. */
+  private csvEndIn(text: string, pos: number): number {
+    let p = pos;
+    // The next newline from `p`, searched again only once passed (not once per quote).
+    let nl = -1;
+    for (;;) {
+      if (this.quoted) {
+        const q = text.indexOf('"', p);
+        if (q < 0) return -1;
+        this.quoted = false;
+        p = q + 1;
+        continue;
+      }
+      if (nl < p) nl = text.indexOf('\n', p);
+      const q = text.indexOf('"', p);
       if (nl < 0) {
         if (q < 0) return -1;
         this.quoted = true;
