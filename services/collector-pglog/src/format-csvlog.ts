@@ -1,5 +1,5 @@
 import type { DecodeFailure } from './format-jsonlog.js';
-import { logTimeToIso, type LogRecord } from './log-record.js';
+import { logTimeToIso, sessionStartToIso, type LogRecord } from './log-record.js';
 
 /**
  * Splits one csvlog record into its fields: quoted fields may hold commas, doubled quotes and newlines. Returns
@@ -107,7 +107,7 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   if (port !== undefined) record.remotePort = port;
   const tag = get(C.tag);
   if (tag !== undefined) record.commandTag = tag;
-  const start = logTimeToIso(get(C.start) ?? '');
+  const start = sessionStartToIso(get(C.start) ?? '');
   if (start !== undefined) record.sessionStart = start;
   const txid = get(C.txid);
   if (txid !== undefined) record.txid = txid;

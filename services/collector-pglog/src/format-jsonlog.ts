@@ -1,4 +1,4 @@
-import { logTimeToIso, type LogRecord } from './log-record.js';
+import { logTimeToIso, sessionStartToIso, type LogRecord } from './log-record.js';
 
 /** Why a record could not be decoded: a reject reason of the contract plus a detail that quotes no content. */
 export interface DecodeFailure {
@@ -81,7 +81,7 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
   const ps = str(o['ps']);
   if (ps !== undefined) record.commandTag = ps;
   const start = str(o['session_start']);
-  const startIso = start === undefined ? undefined : logTimeToIso(start);
+  const startIso = start === undefined ? undefined : sessionStartToIso(start);
   if (startIso !== undefined) record.sessionStart = startIso;
   const txid = o['txid'];
   if (typeof txid === 'number' || typeof txid === 'string') record.txid = String(txid);

@@ -70,6 +70,12 @@ export function logTimeToIso(text: string): string | undefined {
   // Fast path for the common shape: fixed positions, no regex.
   if (text.length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(10) !== 32) return undefined;
   const space = text.indexOf(' ', 19);
+  // What the general path below makes of `… 07:40:36.210 UTC` (timestamp) and `… 07:40:36 UTC` (session_start),
+  // in one concatenation (40 ms → 29 ms for the bench's 500k timestamps).
+  if (text.length - space === 4 && text.endsWith('UTC')) {
+    if (space === 23) return `${text.slice(0, 10)}T${text.slice(11, 23)}Z`;
+    if (space === 19) return `${text.slice(0, 10)}T${text.slice(11, 19)}.000Z`;
+  }
   const clock = space < 0 ? text.slice(11) : text.slice(11, space);
   const zone = space < 0 ? 'UTC' : text.slice(space + 1);
   const date = text.slice(0, 10);
@@ -86,4 +92,19 @@ export function logTimeToIso(text: string): string | undefined {
   }
   (warnedZones ??= new Set()).add(zone);
   return `${base}Z`;
+}
+
+let lastStart = '';
+let lastStartIso: string | undefined;
+
+/**
+ * {@link logTimeToIso} for `session_start`, remembering its last answer: every line of a session carries the same
+ * value, and concurrent sessions often started in the same second (36 ms → 4 ms for the bench's 500k lines).
+ */
+export function sessionStartToIso(text: string): string | undefined {
+  if (text !== lastStart) {
+    lastStartIso = logTimeToIso(text);
+    lastStart = text;
+  }
+  return lastStartIso;
 }
