@@ -3,7 +3,7 @@ import type { Logger } from '@vigie/runtime';
 
 /** How to reach the brokers. */
 export interface KafkaSettings {
-  brokers: string[];
+  brokers: readonly string[];
   clientId: string;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -23,7 +23,7 @@ export function createKafka(
 ): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
-    brokers,
+    brokers: [...brokers],
     clientId,
     connectionTimeout: connectionTimeoutMs,
     requestTimeout: requestTimeoutMs,

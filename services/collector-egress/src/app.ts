@@ -59,7 +59,7 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
   const tracker = createSocketTracker({ cluster: config.cluster, serverPort: config.serverPort, sessions: cache });
   const unix = createUnixSessionAnnouncer(config.cluster);
   const kafka = deps.kafka ?? createKafka(config.kafka, logger);
-  const producer = createReliableProducer(kafka, {
+  const producer = createReliableProducer(config.kafka, {
     logger,
     onStateChange: (state) => metrics.kafkaUp.set(state === 'ready' ? 1 : 0),
   });

@@ -72,7 +72,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   let producerError: string | undefined;
   const producer =
     deps.producer ??
-    createReliableProducer(kafka, {
+    createReliableProducer(config.kafka, {
       logger,
       onStateChange: (state, error) => {
         producerState = state;

@@ -1,6 +1,5 @@
 import { decodeEvent, type VigieEvent } from '@vigie/contract';
-import { cachedDefaultPartitioner, type OutgoingMessage, type ReliableProducer } from '@vigie/kafka';
-import { Partitioners } from 'kafkajs';
+import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
 import { describe, expect, it } from 'vitest';
 import { KafkaSink } from './sink-kafka.js';
 
@@ -59,29 +58,5 @@ describe('KafkaSink', () => {
       [20, ['session.end']],
     ]);
     expect([sink.pending, sink.full()]).toEqual([0, false]);
-  });
-});
-
-describe('cachedDefaultPartitioner', () => {
-  it('picks the same partitions as kafkajs default partitioner, cache hit or not, and stays bounded', () => {
-    const partitionMetadata = [0, 1, 2, 3, 4, 5].map((partitionId) => ({
-      partitionId,
-      leader: 1,
-      partitionErrorCode: 0,
-      replicas: [1],
-      isr: [1],
-    }));
-    const plain = Partitioners.DefaultPartitioner();
-    const cached = cachedDefaultPartitioner(50)();
-    for (let round = 0; round < 3; round += 1) {
-      for (let i = 0; i < 120; i += 1) {
-        const message = { key: `local/6b07ec8f.${i.toString(16)}`, value: 'x' };
-        const args = { topic: 't', partitionMetadata, message };
-        expect(cached(args)).toBe(plain(args));
-      }
-    }
-    const fewer = { topic: 't', partitionMetadata: partitionMetadata.slice(0, 2), message: { key: 'k', value: '' } };
-    expect(cached(fewer)).toBe(plain(fewer));
-    expect(cached({ ...fewer, message: { key: 'k', value: '', partition: 1 } })).toBe(1);
   });
 });

@@ -84,7 +84,7 @@ export function createReplicationCollector(
     : undefined;
 
   const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
-  const producer = injectedProducer ?? createReliableProducer(kafka, { logger });
+  const producer = injectedProducer ?? createReliableProducer(config.kafka, { logger });
   const sink = createKafkaSink({
     producer,
     logger,

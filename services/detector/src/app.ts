@@ -226,7 +226,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       await ensureTopics(kafka, [...inputs, config.topics.alerts, config.topics.deadletter], {
         partitions: config.kafka.partitions,
       });
-      producer = createReliableProducer(kafka, { logger });
+      producer = createReliableProducer(config.kafka, { logger });
       consumer = createBatchConsumer(kafka, {
         groupId: config.kafka.groupId,
         topics: inputs,

@@ -1,0 +1,269 @@
+// The four requests the producer sends, in the versions every broker since Kafka 2.1 accepts (Kafka 4 dropped older
+// ones, KIP-896), all non-flexible: ApiVersions v2, Metadata v6, InitProducerId v1, Produce v7 with record batches
+// of magic 2. Formats: https://kafka.apache.org/protocol.
+import { varintSize, writeVarint, type Reader, type Writer } from './codec.js';
+import { crc32c } from './hash.js';
+
+export const API = {
+  Produce: { key: 0, version: 7 },
+  Metadata: { key: 3, version: 6 },
+  ApiVersions: { key: 18, version: 2 },
+  InitProducerId: { key: 22, version: 1 },
+} as const;
+
+/** The error codes a producer meets (https://kafka.apache.org/protocol#protocol_error_codes). */
+export const ERROR_NAMES: Readonly<Record<number, string>> = {
+  [-1]: 'UNKNOWN_SERVER_ERROR',
+  1: 'OFFSET_OUT_OF_RANGE',
+  2: 'CORRUPT_MESSAGE',
+  3: 'UNKNOWN_TOPIC_OR_PARTITION',
+  5: 'LEADER_NOT_AVAILABLE',
+  6: 'NOT_LEADER_OR_FOLLOWER',
+  7: 'REQUEST_TIMED_OUT',
+  10: 'MESSAGE_TOO_LARGE',
+  13: 'NETWORK_EXCEPTION',
+  15: 'COORDINATOR_NOT_AVAILABLE',
+  18: 'RECORD_LIST_TOO_LARGE',
+  19: 'NOT_ENOUGH_REPLICAS',
+  20: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  29: 'TOPIC_AUTHORIZATION_FAILED',
+  31: 'CLUSTER_AUTHORIZATION_FAILED',
+  32: 'INVALID_TIMESTAMP',
+  35: 'UNSUPPORTED_VERSION',
+  41: 'NOT_CONTROLLER',
+  45: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  46: 'DUPLICATE_SEQUENCE_NUMBER',
+  47: 'INVALID_PRODUCER_EPOCH',
+  56: 'KAFKA_STORAGE_ERROR',
+  59: 'UNKNOWN_PRODUCER_ID',
+  74: 'FENCED_LEADER_EPOCH',
+  75: 'UNKNOWN_LEADER_EPOCH',
+  87: 'INVALID_RECORD',
+};
+
+export const errorName = (code: number): string => ERROR_NAMES[code] ?? `KAFKA_ERROR_${code}`;
+
+/** Request header v1: api key, version, correlation id, client id. */
+export function writeRequestHeader(
+  w: Writer,
+  api: { key: number; version: number },
+  correlationId: number,
+  clientId: string,
+) {
+  w.int16(api.key).int16(api.version).int32(correlationId).string(clientId);
+}
+
+// ApiVersions v2 -----------------------------------------------------------------------------------------------
+
+export interface ApiVersionRange {
+  min: number;
+  max: number;
+}
+
+export function readApiVersions(r: Reader): { errorCode: number; apis: Map<number, ApiVersionRange> } {
+  const errorCode = r.int16();
+  const apis = new Map<number, ApiVersionRange>();
+  for (const [key, range] of r.array((x) => [x.int16(), { min: x.int16(), max: x.int16() }] as const)) {
+    apis.set(key, range);
+  }
+  return { errorCode, apis };
+}
+
+// Metadata v6 --------------------------------------------------------------------------------------------------
+
+export interface BrokerAddress {
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+export interface TopicMetadata {
+  errorCode: number;
+  name: string;
+  partitions: { errorCode: number; partition: number; leader: number }[];
+}
+
+export function writeMetadata(w: Writer, topics: readonly string[]): void {
+  w.array(topics, (x, t) => x.string(t)).bool(false);
+}
+
+export function readMetadata(r: Reader): { brokers: BrokerAddress[]; topics: TopicMetadata[] } {
+  r.int32(); // throttle_time_ms
+  const brokers = r.array((x) => {
+    const nodeId = x.int32();
+    const host = x.string() ?? '';
+    const port = x.int32();
+    x.string(); // rack
+    return { nodeId, host, port };
+  });
+  r.string(); // cluster_id
+  r.int32(); // controller_id
+  const topics = r.array((x) => {
+    const errorCode = x.int16();
+    const name = x.string() ?? '';
+    x.bool(); // is_internal
+    const partitions = x.array((p) => {
+      const partitionError = p.int16();
+      const partition = p.int32();
+      const leader = p.int32();
+      p.array((q) => q.int32()); // replica_nodes
+      p.array((q) => q.int32()); // isr_nodes
+      p.array((q) => q.int32()); // offline_replicas
+      return { errorCode: partitionError, partition, leader };
+    });
+    return { errorCode, name, partitions };
+  });
+  return { brokers, topics };
+}
+
+// InitProducerId v1 --------------------------------------------------------------------------------------------
+
+export function writeInitProducerId(w: Writer): void {
+  w.string(null).int32(60_000); // no transactional id; the timeout only matters for transactions
+}
+
+export function readInitProducerId(r: Reader): { errorCode: number; producerId: bigint; producerEpoch: number } {
+  r.int32(); // throttle_time_ms
+  const errorCode = r.int16();
+  return { errorCode, producerId: r.int64(), producerEpoch: r.int16() };
+}
+
+// Produce v7 ---------------------------------------------------------------------------------------------------
+
+export interface ProduceRecord {
+  key: string;
+  value: Buffer | string;
+}
+
+export interface PartitionBatch {
+  partition: number;
+  records: readonly ProduceRecord[];
+  /** Sequence number of the first record (idempotent producer), -1 without one. */
+  baseSequence: number;
+}
+
+export interface ProduceRequest {
+  acks: number;
+  timeoutMs: number;
+  producerId: bigint;
+  producerEpoch: number;
+  /** CreateTime of every record (ms since the epoch). */
+  timestamp: number;
+  topics: readonly { name: string; partitions: readonly PartitionBatch[] }[];
+}
+
+/** Record batch header: base offset … record count (61 bytes); the CRC covers everything from `attributes` on. */
+const BATCH_HEADER = 61;
+const CRC_OFFSET = 17;
+const ATTRIBUTES_OFFSET = 21;
+
+/**
+ * Bytes of one record batch. `sizes` receives, per record, the key's, the value's and the record body's byte counts
+ * (the write pass needs them and must not measure strings twice).
+ */
+function measureBatch(records: readonly ProduceRecord[], sizes: number[]): number {
+  let total = BATCH_HEADER;
+  for (let i = 0; i < records.length; i += 1) {
+    const { key, value } = records[i]!;
+    const k = Buffer.byteLength(key);
+    const v = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    // attributes (1) + timestamp delta 0 (1) + offset delta + key + value + header count 0 (1)
+    const body = 3 + varintSize(i) + varintSize(k) + k + varintSize(v) + v;
+    sizes.push(k, v, body);
+    total += varintSize(body) + body;
+  }
+  return total;
+}
+
+function writeBatch(
+  buf: Buffer,
+  start: number,
+  batch: PartitionBatch,
+  sizes: readonly number[],
+  sizeAt: number,
+  request: ProduceRequest,
+  end: number,
+): void {
+  const { records } = batch;
+  buf.writeBigInt64BE(0n, start); // base offset: the broker assigns offsets
+  buf.writeInt32BE(end - start - 12, start + 8); // batch length: bytes after this field
+  buf.writeInt32BE(-1, start + 12); // partition leader epoch: set by the broker
+  buf.writeInt8(2, start + 16); // magic
+  buf.writeInt16BE(0, start + ATTRIBUTES_OFFSET); // no compression, CreateTime, not transactional
+  buf.writeInt32BE(records.length - 1, start + 23); // last offset delta
+  const ts = BigInt(request.timestamp);
+  buf.writeBigInt64BE(ts, start + 27); // base timestamp
+  buf.writeBigInt64BE(ts, start + 35); // max timestamp
+  buf.writeBigInt64BE(request.producerId, start + 43);
+  buf.writeInt16BE(request.producerEpoch, start + 51);
+  buf.writeInt32BE(batch.baseSequence, start + 53);
+  buf.writeInt32BE(records.length, start + 57);
+  let o = start + BATCH_HEADER;
+  for (let i = 0, s = sizeAt; i < records.length; i += 1, s += 3) {
+    const { key, value } = records[i]!;
+    o = writeVarint(buf, o, sizes[s + 2]!);
+    buf[o++] = 0; // attributes
+    buf[o++] = 0; // timestamp delta (zigzag 0)
+    o = writeVarint(buf, o, i); // offset delta
+    o = writeVarint(buf, o, sizes[s]!);
+    o += buf.write(key, o);
+    o = writeVarint(buf, o, sizes[s + 1]!);
+    o += typeof value === 'string' ? buf.write(value, o) : value.copy(buf, o);
+    buf[o++] = 0; // header count
+  }
+  if (o !== end) throw new Error(`record batch wrote ${o - start} bytes, measured ${end - start}`);
+  buf.writeUInt32BE(crc32c(buf, start + ATTRIBUTES_OFFSET, end), start + CRC_OFFSET);
+}
+
+/** Writes a Produce v7 body, each partition's records as one record batch (magic 2, uncompressed). */
+export function writeProduce(w: Writer, request: ProduceRequest): void {
+  const sizes: number[] = [];
+  const batchBytes: number[] = [];
+  let total = 2 + 2 + 4 + 4;
+  for (const topic of request.topics) {
+    total += 2 + Buffer.byteLength(topic.name) + 4;
+    for (const p of topic.partitions) {
+      const n = measureBatch(p.records, sizes);
+      batchBytes.push(n);
+      total += 4 + 4 + n;
+    }
+  }
+  w.ensure(total);
+  w.string(null).int16(request.acks).int32(request.timeoutMs);
+  let b = 0;
+  let s = 0;
+  w.array(request.topics, (x, topic) => {
+    x.string(topic.name);
+    x.array(topic.partitions, (y, p) => {
+      const n = batchBytes[b++]!;
+      y.int32(p.partition).int32(n);
+      writeBatch(y.buf, y.offset, p, sizes, s, request, y.offset + n);
+      y.offset += n;
+      s += p.records.length * 3;
+    });
+  });
+}
+
+export interface PartitionResult {
+  topic: string;
+  partition: number;
+  errorCode: number;
+  baseOffset: bigint;
+}
+
+export function readProduce(r: Reader): PartitionResult[] {
+  const results: PartitionResult[] = [];
+  r.array((x) => {
+    const topic = x.string() ?? '';
+    x.array((p) => {
+      const partition = p.int32();
+      const errorCode = p.int16();
+      const baseOffset = p.int64();
+      p.int64(); // log_append_time_ms
+      p.int64(); // log_start_offset
+      results.push({ topic, partition, errorCode, baseOffset });
+    });
+  });
+  r.int32(); // throttle_time_ms
+  return results;
+}
