@@ -6,7 +6,7 @@ import {
   type DeadLetter,
   type VigieEvent,
 } from '@vigie/contract';
-import { valueBytes, type OutgoingMessage, type ReliableProducer } from '@vigie/kafka';
+import { TextArena, detachString, type OutgoingMessage, type ReliableProducer } from '@vigie/kafka';
 import type { ParserOutput } from './log-parser.js';
 
 /** Options of {@link KafkaSink}. */
@@ -60,14 +60,31 @@ export class KafkaSink<W> {
   private inFlightBytes = 0;
   private counter = 0;
 
+  private readonly arena = new TextArena();
+  private readonly keys = new Map<string, string>();
+
   /**
-   * The event's JSON. Unvalidated events stay a string: kafkajs writes strings straight into the record, where a
-   * Buffer would be one more copy per event. Same text as `encodeEvent` writes (`queryId` is a JSON string in both).
+   * The message key of a session, detached from the log text (see detachString) and made once per session: keys
+   * wait in flight with their events. Bounded: dropped whole at 10,000 sessions.
    */
-  private encode(event: VigieEvent): Buffer | string {
+  private keyFor(sessionId: string): string {
+    let key = this.keys.get(sessionId);
+    if (key === undefined) {
+      if (this.keys.size >= 10_000) this.keys.clear();
+      key = detachString(sessionKey(this.options.cluster, sessionId));
+      this.keys.set(detachString(sessionId), key);
+    }
+    return key;
+  }
+
+  /**
+   * The event's JSON, as bytes off the V8 heap (see TextArena). Same text as `encodeEvent` writes (`queryId` is a
+   * JSON string in both), which validates the event first.
+   */
+  private encode(event: VigieEvent): Buffer {
     const every = this.options.validateEvery ?? 1000;
     this.counter += 1;
-    return every <= 1 || this.counter % every === 0 ? encodeEvent(event) : JSON.stringify(event);
+    return every <= 1 || this.counter % every === 0 ? encodeEvent(event) : this.arena.encode(JSON.stringify(event));
   }
 
   constructor(
@@ -103,7 +120,7 @@ export class KafkaSink<W> {
   /** Encodes and queues one output for the next batch. */
   add(item: ParserOutput): void {
     const { cluster, topics } = this.options;
-    let value: Buffer | string;
+    let value: Buffer;
     let topic = topics.activity;
     let key: string;
     let kind = item.kind;
@@ -116,14 +133,14 @@ export class KafkaSink<W> {
         key = entityKey(cluster, 'deadletter');
       } else {
         value = this.encode(item);
-        bytes = valueBytes(value);
+        bytes = value.length;
         if (bytes > maxEventBytes && item.kind === 'statement') {
           const cut = { ...item, sql: { ...item.sql, redacted: `${item.sql.redacted.slice(0, 65_536)} …(truncated)` } };
           value = encodeEvent(cut);
           bytes = value.length;
         }
         if (bytes > maxEventBytes) throw new Error(`event of ${bytes} bytes exceeds ${maxEventBytes}`);
-        key = item.session ? sessionKey(cluster, item.session.id) : entityKey(cluster, 'collector-pglog');
+        key = item.session ? this.keyFor(item.session.id) : entityKey(cluster, 'collector-pglog');
       }
     } catch (error) {
       this.options.onInvalid?.(item, error);
@@ -144,7 +161,7 @@ export class KafkaSink<W> {
       key = entityKey(cluster, 'deadletter');
       kind = letter.kind;
     }
-    if (typeof value !== 'string') bytes = value.length;
+    bytes = value.length;
     this.messages.push({ topic, key, value });
     this.kinds.push(kind);
     this.bytes += bytes;
