@@ -292,6 +292,27 @@ function runPhase(name: string, env: Record<string, string> = {}): Phase {
   return JSON.parse(line) as Phase;
 }
 
+/** The peers' Debian packages (pgBadger, GNU time for its CPU and RSS), installed when missing, as the stack does. */
+function ensurePeers(): void {
+  const wanted = ['pgbadger', 'time'];
+  const missing = wanted.filter(
+    (p) => spawnSync('dpkg-query', ['-W', '-f=${db:Status-Status}', p], { encoding: 'utf8' }).stdout !== 'installed',
+  );
+  if (missing.length === 0) return;
+  console.log(`installing the peers' Debian packages: ${missing.join(', ')}…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update', '-q'], { env, encoding: 'utf8' });
+  const install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], {
+    env,
+    encoding: 'utf8',
+  });
+  if (update.status !== 0 || install.status !== 0) {
+    throw new Error(
+      `could not install ${missing.join(', ')} (apt-get, as root, needs Debian's mirror): ${(install.stderr || update.stderr || '').slice(-1000)}`,
+    );
+  }
+}
+
 function pgbadger(format: 'csv' | 'jsonlog', file: string): Phase {
   const t0 = performance.now();
   const r = spawnSync(
@@ -299,6 +320,7 @@ function pgbadger(format: 'csv' | 'jsonlog', file: string): Phase {
     ['-f', '%e %U %S %M', 'pgbadger', '-q', '-j', '1', '-f', format, '-o', join(OUT, `pgbadger-${format}.html`), file],
     { encoding: 'utf8' },
   );
+  if (r.status !== 0) throw new Error(`pgbadger -f ${format} failed (status ${r.status}): ${r.stderr.slice(-1000)}`);
   const seconds = (performance.now() - t0) / 1000;
   const [, user, sys, rss] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
   return { records: 0, seconds, cpuSeconds: (user ?? 0) + (sys ?? 0), maxRssMb: Math.round((rss ?? 0) / 1024) };
@@ -336,6 +358,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ e2e, eventsPerCpuSecond: Math.round((e2e.events ?? 0) / e2e.cpuSeconds) }));
     return;
   }
+  ensurePeers();
   const bare = runPhase('bare');
   const pc = runPhase('pipeline-csv');
   const badgerCsv = pgbadger('csv', join(OUT, 'bench.csv'));
