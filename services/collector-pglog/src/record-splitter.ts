@@ -75,7 +75,10 @@ export class RecordSplitter {
         if (next - 1 > start) {
           records.push({
             format: this.format,
-            text: start >= pos ? text.slice(start - pos, end) : buf.toString('utf8', start, next - 1),
+            // A string of its own per record, not a slice of `text`: V8 keeps a substring (and everything JSON.parse
+            // reads out of it) as a view of its parent, so a session id or a query id kept in a cache pinned the
+            // whole 128 KiB chunk; now at most its record. Costs ~0.05 s per 500k records.
+            text: buf.toString(start >= pos ? 'latin1' : 'utf8', start, next - 1),
             file: this.file,
             offset: this.pendingOffset + start,
             bytes: next - start,
