@@ -114,7 +114,8 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   let saved: LogPosition | undefined;
   let lastAdvance = Date.now();
   let atEof = false;
-  let lastEventTs: number | undefined;
+  /** Timestamp of the last event read (ISO text: parsed only by the heartbeat, not per event). */
+  let lastEventTs: string | undefined;
   let recordsRead = 0;
   let eventsAcked = 0;
   let pausedReason: string | undefined;
@@ -163,7 +164,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     const s = sink as KafkaSink<LogPosition | undefined>;
     for (const o of outputs) {
       if (o.kind === 'deadletter') logRejected(o.reason, o.source.file ?? '', o.source.offset ?? 0);
-      else lastEventTs = Date.parse(o.ts);
+      else lastEventTs = o.ts;
       s.add(o);
       // Kafka refuses a record batch above message.max.bytes (1 MiB by default): cut well below it.
       if (s.batchSize >= config.kafka.batchMaxEvents || s.batchBytes >= config.kafka.batchMaxBytes) s.cut(watermark());
@@ -173,7 +174,8 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   function heartbeat(): void {
     const now = new Date();
     const lagBytes = tailer.lagBytes();
-    const lagSeconds = atEof || lastEventTs === undefined ? 0 : Math.max(0, (now.getTime() - lastEventTs) / 1000);
+    const lagSeconds =
+      atEof || lastEventTs === undefined ? 0 : Math.max(0, (now.getTime() - Date.parse(lastEventTs)) / 1000);
     metrics.lagBytes.set(lagBytes);
     metrics.lagSeconds.set(lagSeconds);
     const event: CollectorHeartbeatEvent = {
