@@ -208,18 +208,39 @@ export function createLogParser({
   };
 
   function sessionInfo(r: LogRecord, state: SessionState | undefined): SessionInfo {
+    const clientAddr = r.remoteHost === '[local]' ? 'local' : r.remoteHost;
+    const applicationName = r.applicationName ?? state?.applicationName;
+    // One frozen object per session while its fields stay the same, shared by its events: the Kafka sink encodes
+    // it once (see sink-kafka.ts), a third of a statement event's JSON.
+    const last = state?.info;
+    if (
+      last !== undefined &&
+      last.id === r.sessionId &&
+      last.pid === r.pid &&
+      last.user === r.user &&
+      last.database === r.database &&
+      last.clientAddr === clientAddr &&
+      last.clientPort === r.remotePort &&
+      last.applicationName === applicationName &&
+      last.backendType === r.backendType &&
+      last.startedAt === r.sessionStart
+    ) {
+      return last;
+    }
     // Fixed shape (see the event literal in emit): undefined members are dropped by JSON.stringify.
-    return {
+    const info: SessionInfo = Object.freeze({
       id: r.sessionId,
       pid: r.pid,
       user: r.user,
       database: r.database,
-      clientAddr: r.remoteHost === '[local]' ? 'local' : r.remoteHost,
+      clientAddr,
       clientPort: r.remotePort,
-      applicationName: r.applicationName ?? state?.applicationName,
+      applicationName,
       backendType: r.backendType,
       startedAt: r.sessionStart,
-    };
+    });
+    if (state !== undefined) state.info = info;
+    return info;
   }
 
   function base(r: LogRecord, state: SessionState | undefined, raw: { file: string; offset: number }) {

@@ -1,3 +1,5 @@
+import type { SessionInfo } from '@vigie/contract';
+
 /** What the collector remembers about one database session between its log records. */
 export interface SessionState {
   /** Role in effect after `SET ROLE` / `SET SESSION AUTHORIZATION`; undefined means the login role. */
@@ -5,6 +7,8 @@ export interface SessionState {
   /** Last statement text pgaudit printed, for `<previously logged>` (pgaudit.log_statement_once). */
   lastStatement?: string | undefined;
   applicationName?: string | undefined;
+  /** The session part of its last event (frozen, shared by its events while it does not change). */
+  info?: SessionInfo | undefined;
   /** Last time a record of this session was seen (ms, the caller's clock). */
   seenAt: number;
 }
