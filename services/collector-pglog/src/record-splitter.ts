@@ -15,7 +15,6 @@ export interface SplitResult {
 }
 
 const NL = 0x0a;
-const QUOTE = 0x22;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -69,7 +68,7 @@ export class RecordSplitter {
       // One byte is one character from `pos` on; a record begun before `pos` (held back) is decoded on its own.
       const text = buf.toString('latin1', pos, pos + lastNl + 1);
       for (let at = 0; ;) {
-        const end = csv ? this.csvEndIn(text, at) : text.indexOf('\n', at);
+        const end = csv ? this.csvEnd(text, at) : text.indexOf('\n', at);
         if (end < 0) break;
         const next = pos + end + 1;
         if (next - 1 > start) {
@@ -127,47 +126,25 @@ export class RecordSplitter {
     return { records, oversized };
   }
 
-  /** csvlog: index of the newline ending the record scanned from `pos`, or -1 (state kept in `quoted`). */
-  private csvEnd(buf: Buffer, pos: number): number {
+  /**
+   * csvlog: index of the newline ending the record scanned from `pos`, or -1 (state kept in `quoted`). Searches the
+   * raw bytes, or the decoded text on the ASCII fast path: both find a one-character string the same way. The next
+   * newline is searched again only once passed, not once per quote.
+   */
+  private csvEnd(hay: { indexOf(search: string, from: number): number }, pos: number): number {
     let p = pos;
+    let nl = -1;
     for (;;) {
       if (this.quoted) {
-        const q = buf.indexOf(QUOTE, p);
+        const q = hay.indexOf('"', p);
         if (q < 0) return -1;
         // A doubled quote inside a quoted field toggles twice: same result as reading them one by one.
         this.quoted = false;
         p = q + 1;
         continue;
       }
-      const nl = buf.indexOf(NL, p);
-      const q = buf.indexOf(QUOTE, p);
-      if (nl < 0) {
-        if (q < 0) return -1;
-        this.quoted = true;
-        p = q + 1;
-        continue;
-      }
-      if (q < 0 || nl < q) return nl;
-      this.quoted = true;
-      p = q + 1;
-    }
-  }
-
-  /** {@link csvEnd} on decoded text (the ASCII fast path): same state machine, string searches. */
-  private csvEndIn(text: string, pos: number): number {
-    let p = pos;
-    // The next newline from `p`, searched again only once passed (not once per quote).
-    let nl = -1;
-    for (;;) {
-      if (this.quoted) {
-        const q = text.indexOf('"', p);
-        if (q < 0) return -1;
-        this.quoted = false;
-        p = q + 1;
-        continue;
-      }
-      if (nl < p) nl = text.indexOf('\n', p);
-      const q = text.indexOf('"', p);
+      if (nl < p) nl = hay.indexOf('\n', p);
+      const q = hay.indexOf('"', p);
       if (nl < 0) {
         if (q < 0) return -1;
         this.quoted = true;
