@@ -35,4 +35,34 @@ describe('LogTailer', () => {
     expect(polls).toBeLessThan(30);
     expect(end).toBe(at);
   });
+
+  it('keeps a record still being written intact across empty reads, with its two read buffers used in turn', async () => {
+    // Four records of exactly 2 KiB fill two 4 KiB chunks; the fifth, half written, starts a chunk of its own, so the
+    // splitter holds a view of that read buffer (1.5 KiB: not copied out) while the tailer polls the end of the file.
+    const file = join(dir, 'postgresql-2.json');
+    const record = (i: number, size: number) => `{"n":${i},"m":"${'x'.repeat(size - 14)}"}`;
+    const lines = [0, 1, 2, 3].map((i) => record(i, 2047));
+    const last = record(4, 3000);
+    writeFileSync(file, `${lines.join('\n')}\n${last.slice(0, 1500)}`);
+    const tailer = new LogTailer({
+      format: 'jsonlog',
+      logDirectory: dir,
+      pattern: '^postgresql-2\\.json$',
+      chunkBytes: 4096,
+    });
+    await tailer.start(undefined, 'beginning');
+    const texts: string[] = [];
+    const drain = async () => {
+      for (let read = await tailer.poll(); ; read = await tailer.poll()) {
+        texts.push(...read.records.map((r) => r.text));
+        if (read.eof) return;
+      }
+    };
+    await drain(); // ends with an empty read at the end of the file
+    expect(texts).toEqual(lines);
+    writeFileSync(file, `${lines.join('\n')}\n${last}\n${lines[0]}\n`);
+    await drain();
+    await tailer.close();
+    expect(texts).toEqual([...lines, last, lines[0]]);
+  });
 });
