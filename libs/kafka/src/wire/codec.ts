@@ -39,8 +39,9 @@ export class Writer {
   buf: Buffer;
   offset = 0;
 
-  constructor(capacity = 256) {
-    this.buf = Buffer.allocUnsafe(capacity);
+  /** Writes into `reuse` when given (its old contents are overwritten), else into a new buffer of `capacity`. */
+  constructor(capacity = 256, reuse?: Buffer) {
+    this.buf = reuse ?? Buffer.allocUnsafe(capacity);
   }
 
   /** Makes room for `n` more bytes. */

@@ -3,6 +3,9 @@ import { VigieError } from '@vigie/runtime';
 import { Reader, Writer } from './codec.js';
 import { writeRequestHeader } from './protocol.js';
 
+/** Largest request buffer a connection keeps for the next request. */
+const MAX_SCRATCH = 2 << 20;
+
 interface Pending {
   resolve: (body: Buffer) => void;
   reject: (error: Error) => void;
@@ -29,6 +32,8 @@ export class BrokerConnection {
   private chunks: Buffer[] = [];
   private buffered = 0;
   private failure: Error | undefined;
+  private scratch: Buffer = Buffer.allocUnsafe(64 << 10);
+  private scratchBusy = false;
 
   constructor(private readonly options: ConnectionOptions) {}
 
@@ -71,17 +76,38 @@ export class BrokerConnection {
   request(api: { key: number; version: number }, writeBody: (w: Writer) => void, capacity = 256): Promise<Reader> {
     if (this.failure || !this.socket) return Promise.reject(this.failure ?? this.error('not connected'));
     const id = (this.correlationId = (this.correlationId + 1) & 0x7fffffff);
-    const w = new Writer(capacity);
+    // One request at a time writes into the connection's scratch buffer, kept from request to request: a response
+    // means the broker read the whole frame, so the buffer is free again. A new ~250 KB Buffer per produce request
+    // was external memory churn that made V8 collect (and promote) more often.
+    const scratch = this.scratchBusy ? undefined : this.scratch;
+    const w = new Writer(capacity, scratch);
+    if (scratch) this.scratchBusy = true;
     w.int32(0);
     writeRequestHeader(w, api, id, this.options.clientId);
     writeBody(w);
     const frame = w.finish();
     frame.writeInt32BE(frame.length - 4, 0);
+    const release = () => {
+      if (!scratch) return;
+      this.scratchBusy = false;
+      if (w.buf.length <= MAX_SCRATCH) this.scratch = w.buf; // it grew: keep the larger one
+    };
     return new Promise<Reader>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.fail(this.error(`no response to api ${api.key} within ${this.options.requestTimeoutMs} ms`));
       }, this.options.requestTimeoutMs);
-      this.pending.set(id, { resolve: (body) => resolve(new Reader(body)), reject, timer });
+      this.pending.set(id, {
+        resolve: (body) => {
+          release();
+          resolve(new Reader(body));
+        },
+        // A failure destroys the socket first: nothing reads the buffer any more.
+        reject: (error) => {
+          release();
+          reject(error);
+        },
+        timer,
+      });
       this.socket!.write(frame);
     });
   }
