@@ -26,6 +26,30 @@ describe('TextArena', () => {
   });
 });
 
+describe('TextArena releases', () => {
+  // Chunks of 256 bytes: a text of 20 characters (60 bytes at worst) fits while 196 bytes or fewer are used, so ten
+  // such texts fill a chunk.
+  const text = (c: string) => c.repeat(20);
+
+  it('reuses only the chunks filled before a released mark, and keeps unreleased views intact', () => {
+    const arena = new TextArena(256);
+    const first = arena.encode(text('a')); // chunk 0
+    for (let i = 0; i < 9; i += 1) arena.encode(text('b')); // chunk 0 is full
+    arena.encode(text('c')); // chunk 1
+    const mark = arena.mark(); // views so far lie in chunks 0 and 1
+    const later = arena.encode(text('d')); // chunk 1
+    arena.release(mark); // chunk 0 only: chunk 1 was current at the mark
+    for (let i = 0; i < 8; i += 1) arena.encode(text('e')); // chunk 1 is full
+    const reused = arena.encode(text('f'));
+    expect(reused.buffer).toBe(first.buffer);
+    expect(later.toString()).toBe(text('d'));
+    // Chunk 1 was not released: the next chunk is a new one.
+    for (let i = 0; i < 9; i += 1) arena.encode(text('g'));
+    expect(arena.encode(text('h')).buffer).not.toBe(later.buffer);
+    expect(later.toString()).toBe(text('d'));
+  });
+});
+
 describe('detachString', () => {
   it('returns an equal string', () => {
     const s = `session:${'ab'.repeat(20)}`.slice(3, 30);

@@ -10,8 +10,16 @@
 export class TextArena {
   private chunk: Buffer;
   private used = 0;
+  /** Number of chunks filled so far (the current one is number `sealedCount`). */
+  private sealedCount = 0;
+  /** Filled chunks not released yet, oldest first, with their numbers. */
+  private readonly sealed: { n: number; chunk: Buffer }[] = [];
+  private readonly free: Buffer[] = [];
 
-  constructor(private readonly chunkBytes = 1 << 20) {
+  constructor(
+    private readonly chunkBytes = 1 << 20,
+    private readonly maxFree = 4,
+  ) {
     this.chunk = Buffer.allocUnsafeSlow(chunkBytes);
   }
 
@@ -20,12 +28,31 @@ export class TextArena {
     const worst = text.length * 3; // UTF-8 bytes per UTF-16 unit, at most
     if (worst > this.chunkBytes >>> 2) return Buffer.from(text);
     if (this.used + worst > this.chunkBytes) {
-      this.chunk = Buffer.allocUnsafeSlow(this.chunkBytes);
+      this.sealed.push({ n: this.sealedCount, chunk: this.chunk });
+      this.sealedCount += 1;
+      this.chunk = this.free.pop() ?? Buffer.allocUnsafeSlow(this.chunkBytes);
       this.used = 0;
     }
     const start = this.used;
     this.used += this.chunk.write(text, start);
     return this.chunk.subarray(start, this.used);
+  }
+
+  /** A position: every view handed out so far lies in a chunk numbered at most `mark()`. */
+  mark(): number {
+    return this.sealedCount;
+  }
+
+  /**
+   * Nothing will read the views handed out before `mark` any more: the chunks filled before the chunk that was
+   * current at `mark` are reused (views into them then show other bytes). Without releases, chunks are left to the
+   * garbage collector.
+   */
+  release(mark: number): void {
+    while (this.sealed.length > 0 && this.sealed[0]!.n < mark) {
+      const { chunk } = this.sealed.shift()!;
+      if (this.free.length < this.maxFree) this.free.push(chunk);
+    }
   }
 }
 

@@ -94,6 +94,8 @@ export interface KafkaSinkOptions<W> {
 
 interface Batch<W> {
   kinds: ParserOutput['kind'][];
+  /** The arena's mark when the batch was cut: released with the acknowledgement. */
+  arenaMark: number;
   bytes: number;
   watermark: W;
   done: Promise<void>;
@@ -239,7 +241,7 @@ export class KafkaSink<W> {
     this.messages = [];
     this.bytes = 0;
     const started = process.hrtime.bigint();
-    const batch: Batch<W> = { kinds, bytes, watermark, done: Promise.resolve() };
+    const batch: Batch<W> = { kinds, arenaMark: this.arena.mark(), bytes, watermark, done: Promise.resolve() };
     batch.done = this.producer.send(messages).then(() => {
       this.options.observeLatency?.(Number(process.hrtime.bigint() - started) / 1e9);
       // Sends complete in order (one sequential producer): this batch is the oldest in flight.
@@ -247,6 +249,8 @@ export class KafkaSink<W> {
       if (head !== batch) throw new Error('acknowledgements out of order');
       this.inFlightEvents -= kinds.length;
       this.inFlightBytes -= bytes;
+      // Acknowledged: the producer is done with this batch's and every earlier batch's bytes.
+      this.arena.release(batch.arenaMark);
       this.options.onAcknowledged(batch.watermark, kinds);
     });
     // Marked handled here; waitOne/drain still see the rejection (producer stopped before the batch landed).
