@@ -1,5 +1,5 @@
 import { STACK, testKafka, uniqueName } from '@vigie/testkit';
-import { createLogger } from '@vigie/runtime';
+import { createLogger, describeError } from '@vigie/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Partitioners } from 'kafkajs';
 import { createBatchConsumer, createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
@@ -24,8 +24,13 @@ describe("Vigie's producer and kafkajs 2.2.4 consumers against the stack broker"
 
     const keys = Array.from({ length: 50 }, (_, i) => `local/6b07e274.${(0x1000 + i).toString(16)}`);
     const total = 10_000;
-    const states: string[] = [];
-    const producer = createReliableProducer(SETTINGS, { logger, onStateChange: (state) => states.push(state) });
+    const failures: string[] = [];
+    const producer = createReliableProducer(SETTINGS, {
+      logger,
+      onStateChange: (state, error) => {
+        if (state === 'failing') failures.push(describeError(error));
+      },
+    });
     const batch: { topic: string; key: string; value: Buffer | string }[] = [];
     const sends: Promise<void>[] = [];
     for (let i = 0; i < total; i += 1) {
@@ -36,8 +41,11 @@ describe("Vigie's producer and kafkajs 2.2.4 consumers against the stack broker"
     }
     sends.push(producer.send(batch.splice(0)));
     await Promise.all(sends);
-    // Never 'failing': the broker accepted every batch's checksum and sequence number the first time.
-    expect(states).toEqual(['ready']);
+    // A new topic's leaders can take a moment; any other refusal (a checksum, a sequence number) would be a bug.
+    const transient =
+      /LEADER|UNKNOWN_TOPIC_OR_PARTITION|NOT_ENOUGH_REPLICAS|VIGIE_KAFKA_METADATA|VIGIE_KAFKA_CONNECTION/;
+    expect(failures.filter((f) => !transient.test(f))).toEqual([]);
+    expect(producer.state).toBe('ready');
     await producer.stop();
 
     const seen = new Map<string, number[]>();
