@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import type { LogFormat, RawRecord } from './log-record.js';
 
 /** A record too long to keep in memory: skipped, reported with its position. */
@@ -15,6 +14,7 @@ export interface SplitResult {
 }
 
 const NL = 0x0a;
+const QUOTE = 0x22;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -60,36 +60,6 @@ export class RecordSplitter {
     let start = 0;
     let pos = this.scanned;
     const csv = this.format === 'csvlog';
-    // ASCII fast path: up to the last newline, decode once and cut with string searches instead of native Buffer
-    // indexOf and toString calls per record (per quote for csvlog): splitting the bench's 500k records alone takes
-    // 0.20 s → 0.15 s (jsonlog), 0.42 s → 0.22 s (csvlog).
-    const lastNl = pos < buf.length ? buf.subarray(pos).lastIndexOf(NL) : -1;
-    if (lastNl >= 0 && this.skippingFrom === undefined && isAscii(buf.subarray(pos, pos + lastNl + 1))) {
-      // One byte is one character from `pos` on; a record begun before `pos` (held back) is decoded on its own.
-      const text = buf.toString('latin1', pos, pos + lastNl + 1);
-      for (let at = 0; ;) {
-        const end = csv ? this.csvEnd(text, at) : text.indexOf('\n', at);
-        if (end < 0) break;
-        const next = pos + end + 1;
-        if (next - 1 > start) {
-          records.push({
-            format: this.format,
-            // A string of its own per record, not a slice of `text`: V8 keeps a substring (and everything JSON.parse
-            // reads out of it) as a view of its parent, so a session id or a query id kept in a cache pinned the
-            // whole 128 KiB chunk; now at most its record. Costs ~0.05 s per 500k records.
-            text: buf.toString(start >= pos ? 'latin1' : 'utf8', start, next - 1),
-            file: this.file,
-            offset: this.pendingOffset + start,
-            bytes: next - start,
-          });
-        }
-        start = next;
-        at = end + 1;
-      }
-      // Every newline ended a jsonlog record; csvlog's quote state covers the text to its end (past a record cut
-      // inside quotes).
-      pos += lastNl + 1;
-    }
     for (;;) {
       const end = csv ? this.csvEnd(buf, pos) : buf.indexOf(NL, pos);
       if (end < 0) break;
@@ -101,6 +71,8 @@ export class RecordSplitter {
       } else if (end > start) {
         records.push({
           format: this.format,
+          // Its own string, not a slice of a chunk-wide one: V8 keeps a substring (and what JSON.parse reads out
+          // of it) as a view of its parent, so an id kept in a cache would pin the whole chunk.
           text: buf.toString('utf8', start, end),
           file: this.file,
           offset: this.pendingOffset + start,
@@ -127,24 +99,23 @@ export class RecordSplitter {
   }
 
   /**
-   * csvlog: index of the newline ending the record scanned from `pos`, or -1 (state kept in `quoted`). Searches the
-   * raw bytes, or the decoded text on the ASCII fast path: both find a one-character string the same way. The next
+   * csvlog: index of the newline ending the record scanned from `pos`, or -1 (state kept in `quoted`). The next
    * newline is searched again only once passed, not once per quote.
    */
-  private csvEnd(hay: { indexOf(search: string, from: number): number }, pos: number): number {
+  private csvEnd(buf: Buffer, pos: number): number {
     let p = pos;
     let nl = -1;
     for (;;) {
       if (this.quoted) {
-        const q = hay.indexOf('"', p);
+        const q = buf.indexOf(QUOTE, p);
         if (q < 0) return -1;
         // A doubled quote inside a quoted field toggles twice: same result as reading them one by one.
         this.quoted = false;
         p = q + 1;
         continue;
       }
-      if (nl < p) nl = hay.indexOf('\n', p);
-      const q = hay.indexOf('"', p);
+      if (nl < p) nl = buf.indexOf(NL, p);
+      const q = buf.indexOf(QUOTE, p);
       if (nl < 0) {
         if (q < 0) return -1;
         this.quoted = true;
