@@ -41,9 +41,10 @@ describe("Vigie's producer and kafkajs 2.2.4 consumers against the stack broker"
     }
     sends.push(producer.send(batch.splice(0)));
     await Promise.all(sends);
-    // A new topic's leaders can take a moment; any other refusal (a checksum, a sequence number) would be a bug.
+    // A new topic's leaders, or a just-started broker's transaction coordinator (which hands out producer ids), can
+    // take a moment; any other refusal (a checksum, a sequence number) would be a bug.
     const transient =
-      /LEADER|UNKNOWN_TOPIC_OR_PARTITION|NOT_ENOUGH_REPLICAS|VIGIE_KAFKA_METADATA|VIGIE_KAFKA_CONNECTION/;
+      /LEADER|UNKNOWN_TOPIC_OR_PARTITION|NOT_ENOUGH_REPLICAS|COORDINATOR_LOAD_IN_PROGRESS|COORDINATOR_NOT_AVAILABLE|VIGIE_KAFKA_METADATA|VIGIE_KAFKA_CONNECTION/;
     expect(failures.filter((f) => !transient.test(f))).toEqual([]);
     expect(producer.state).toBe('ready');
     await producer.stop();
