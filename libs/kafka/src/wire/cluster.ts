@@ -32,17 +32,21 @@ export class Cluster {
 
   constructor(private readonly options: ClusterOptions) {}
 
-  /** A live connection to `address` (host:port), opened and version-checked if needed. */
-  connection(address: string): Promise<BrokerConnection> {
-    const existing = this.connections.get(address);
-    if (existing) return existing;
+  /**
+   * A live connection to `address` (host:port), opened and version-checked if needed. One that failed to open, or
+   * closed since, is replaced; concurrent callers share one opening.
+   */
+  async connection(address: string): Promise<BrokerConnection> {
+    for (;;) {
+      const existing = this.connections.get(address);
+      if (existing === undefined) break;
+      const conn = await existing.catch(() => undefined);
+      if (conn !== undefined && !conn.closed) return conn;
+      // Another caller may have replaced it meanwhile: look again.
+      if (this.connections.get(address) === existing) this.connections.delete(address);
+    }
     const opening = this.open(address);
     this.connections.set(address, opening);
-    // A connection that failed to open, or closed later, is replaced on the next call.
-    opening.then(
-      (c) => c,
-      () => this.connections.delete(address),
-    );
     return opening;
   }
 
@@ -74,12 +78,7 @@ export class Cluster {
     const addr = this.nodes.get(nodeId);
     if (!addr)
       throw new VigieError('VIGIE_KAFKA_METADATA', `kafka node ${nodeId} is not in the metadata`, { retriable: true });
-    const conn = await this.connection(`${addr.host}:${addr.port}`);
-    if (conn.closed) {
-      this.connections.delete(`${addr.host}:${addr.port}`);
-      return this.connection(`${addr.host}:${addr.port}`);
-    }
-    return conn;
+    return this.connection(`${addr.host}:${addr.port}`);
   }
 
   /** Any live broker: known nodes first, then the bootstrap list; the first that connects. */
@@ -90,9 +89,6 @@ export class Cluster {
     let last: unknown;
     for (const address of addresses) {
       try {
-        const conn = await this.connection(address);
-        if (!conn.closed) return conn;
-        this.connections.delete(address);
         return await this.connection(address);
       } catch (error) {
         last = error;
