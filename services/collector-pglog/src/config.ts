@@ -111,6 +111,19 @@ export const CollectorPglogConfig = z
       })
       .prefault({}),
     heartbeatIntervalMs: z.number().int().min(100).default(10_000).describe('collector.heartbeat period, ms'),
+    memory: z
+      .object({
+        heapGrowingPercent: z
+          .number()
+          .int()
+          .min(0)
+          .max(300)
+          .default(100)
+          .describe(
+            "V8's old generation may grow to (1 + N/100) × its live size before a full collection; 0 keeps V8's own factor (up to 4×: 200+ MB peak instead of ~160 MB on a busy log, for ~10 % less CPU)",
+          ),
+      })
+      .prefault({}),
     http: httpSettings(DEFAULT_PGLOG_PORT),
     log: logSettings(),
   })
