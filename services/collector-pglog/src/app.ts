@@ -230,7 +230,9 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         send(p.flush(config.source.mergeFlushMs));
         s.cut(watermark());
         await sleep(config.source.pollIntervalMs);
-      } else {
+      } else if (s.inFlightCount === 0) {
+        // Kafka is idle: send now. Otherwise the batch grows until send() cuts it at batchMaxEvents/batchMaxBytes
+        // or Kafka has acknowledged everything in flight: fewer, fuller produce requests when Kafka is the bottleneck.
         s.cut(watermark());
       }
     }
@@ -328,6 +330,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       clearInterval(checkpointTimer);
       await loop;
       // Statements still being merged are not flushed: the checkpoint stays before them, a restart re-reads them.
+      if (sink && sink.batchSize > 0) sink.cut(watermark());
       await Promise.race([sink?.drain().catch(() => undefined), sleep(10_000)]);
       await producer.stop();
       await saveCheckpoint();
