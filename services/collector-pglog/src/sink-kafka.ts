@@ -43,8 +43,7 @@ export function stringifyEvent(event: VigieEvent): string {
   for (const key in event) {
     const value: unknown = (event as unknown as Record<string, unknown>)[key];
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-    let member = memberJson.get(key);
-    if (member === undefined) memberJson.set(key, (member = `${JSON.stringify(key)}:`));
+    const member = memo(memberJson, key, memberPrefix);
     let json: string;
     if ((key === 'sql' || key === 'session') && typeof value === 'object' && value !== null) json = sharedOrJson(value);
     else if (key === 'source') json = sourceJson(value);
@@ -65,24 +64,27 @@ function sharedOrJson(value: object): string {
 /** JSON of an event's `source`: the log file's path is the same for thousands of events. */
 function sourceJson(source: unknown): string {
   if (!isFilePosition(source)) return JSON.stringify(source);
-  let file = fileJson.get(source.file);
-  if (file === undefined) {
-    if (fileJson.size >= 1000) fileJson.clear();
-    fileJson.set(source.file, (file = `{"file":${JSON.stringify(source.file)},"offset":`));
-  }
+  const file = memo(fileJson, source.file, filePrefix);
   return `${file}${source.offset}}`;
+}
+
+const filePrefix = (file: string): string => `{"file":${JSON.stringify(file)},"offset":`;
+const memberPrefix = (key: string): string => `${JSON.stringify(key)}:`;
+
+/** `map`'s value for `key`, made and kept on first use; the map is emptied when it reaches 1,000 entries. */
+function memo(map: Map<string, string>, key: string, make: (key: string) => string): string {
+  let value = map.get(key);
+  if (value === undefined) {
+    if (map.size >= 1000) map.clear();
+    map.set(key, (value = make(key)));
+  }
+  return value;
 }
 
 /** JSON of strings with few distinct values (cluster, roles, pgaudit class and command), bounded. */
 const fewJson = new Map<string, string>();
-function fewString(s: string): string {
-  let json = fewJson.get(s);
-  if (json === undefined) {
-    if (fewJson.size >= 1000) fewJson.clear();
-    fewJson.set(s, (json = JSON.stringify(s)));
-  }
-  return json;
-}
+const quote = (s: string): string => JSON.stringify(s);
+const fewString = (s: string): string => memo(fewJson, s, quote);
 
 const AUDIT_TYPES_JSON: Record<string, string> = {
   SESSION: '["SESSION"]',
