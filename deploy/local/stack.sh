@@ -8,7 +8,7 @@
 #   bash deploy/local/stack.sh reset    down, then delete the state directory
 #
 # Runs as root on Debian 12. Kafka topics get ${VIGIE_KAFKA_PARTITIONS:-3} partitions.
-#   PostgreSQL 127.0.0.1:55432 (socket in /var/run/postgresql), Kafka 127.0.0.1:19092 (controller
+#   PostgreSQL 127.0.0.1:55432 (socket in ${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}), Kafka 127.0.0.1:19092 (controller
 #   127.0.0.1:19094), Prometheus 127.0.0.1:19090, Alertmanager 127.0.0.1:19093.
 #
 # State, all under ${VIGIE_STACK_DIR:-<repo>/.stack}:
@@ -38,7 +38,9 @@ readonly MARKER=$STATE_DIR/.vigie-stack
 readonly PG_BIN=/usr/lib/postgresql/15/bin
 readonly PG_PORT=55432
 readonly PG_LISTEN='127.0.0.1,::1'
-readonly PG_SOCKET_DIR=/var/run/postgresql
+# VIGIE_PG_SOCKET_DIR moves the Unix socket: two stacks in two network namespaces share the file system, and the
+# socket path (with its lock file) is named by the port.
+readonly PG_SOCKET_DIR=${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}
 readonly PG_DIR=$STATE_DIR/postgresql
 readonly PG_DATA=$PG_DIR/data
 readonly PG_ROLES=(dba_alice contractor_bob app_backend admin vigie_collector vigie)

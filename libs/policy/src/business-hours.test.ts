@@ -58,6 +58,14 @@ describe('business hours', () => {
     expect(isBusinessTime(xmas, at('2026-12-25T23:00:00Z'))).toBe(true);
   });
 
+  it('ends a window at 24:00 with the last minute of the day inside it', () => {
+    const allDay = paris({ days: ['sat'], start: '00:00', end: '24:00' });
+    // 2026-11-28 is a Saturday: 23:59:30 Paris is 22:59:30Z; the next minute is Sunday.
+    expect(isBusinessTime(allDay, at('2026-11-27T23:00:00Z'))).toBe(true);
+    expect(isBusinessTime(allDay, at('2026-11-28T22:59:30Z'))).toBe(true);
+    expect(isBusinessTime(allDay, at('2026-11-28T23:00:00Z'))).toBe(false);
+  });
+
   it('respects other zones and formats times for summaries', () => {
     const ny = paris({ timezone: 'America/New_York' });
     expect(isBusinessTime(ny, at('2026-11-26T12:30:00Z'))).toBe(false); // 07:30 EST

@@ -92,6 +92,16 @@ businessHours:
   });
 });
 
+describe('business hours bounds', () => {
+  it('accepts 24:00 as an end and refuses it as a start', () => {
+    const policy = (start: string, end: string) =>
+      file(`clusters: [{ name: a, environment: production }]\nbusinessHours: { start: "${start}", end: "${end}" }\n`);
+    expect(loadPolicy(policy('00:00', '24:00')).businessHours.end).toBe('24:00');
+    expect(() => loadPolicy(policy('24:00', '24:00'))).toThrow(/businessHours\.start/);
+    expect(() => loadPolicy(policy('00:00', '24:30'))).toThrow(/businessHours\.end/);
+  });
+});
+
 describe('matchers', () => {
   it('matches IPv6 networks', () => {
     const m = networkMatcher(['fd00:20::/64', '::1/128']);

@@ -9,6 +9,8 @@ const Cidr = z.string().refine((s) => {
 }, 'a CIDR such as 10.20.0.0/24 or fd00::/64');
 
 const HourMinute = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time HH:MM (24h)');
+// `end` may also be 24:00, the end of the day, so a window can cover a whole day (00:00–24:00) without a gap.
+const EndOfWindow = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'a time HH:MM (24h), or 24:00');
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
 const Pattern = z.string().min(1).describe('a name, or a pattern where * matches any run of characters');
 
@@ -49,7 +51,9 @@ export const SitePolicy = z.object({
         .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
         .default(['mon', 'tue', 'wed', 'thu', 'fri']),
       start: HourMinute.default('08:00'),
-      end: HourMinute.default('19:00'),
+      end: EndOfWindow.default('19:00').describe(
+        'end of the window, exclusive; 24:00 is midnight at the end of the day',
+      ),
       holidays: z.array(IsoDate).default([]),
     })
     .prefault({})

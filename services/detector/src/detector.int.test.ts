@@ -4,6 +4,7 @@ import type { Producer } from 'kafkajs';
 import pg from 'pg';
 import { decodeAlert, decodeDeadLetter, encodeEvent, sessionKey, type Alert, type VigieEvent } from '@vigie/contract';
 import { createSqlAnalyzer, type SqlAnalyzer } from '@vigie/sql';
+import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
 import { readTopic, STACK, testKafka, uniqueName } from '@vigie/testkit';
 import { createDetector, type Detector } from './app.js';
@@ -18,6 +19,26 @@ interface AmAlert {
   annotations: Record<string, string>;
   status: { state: string };
 }
+
+/**
+ * The shipped policy's business hours, but every hour of every day is business time: these tests are about dumps,
+ * and the fixture's dba_alice is privileged, so on a weekend or at night the default hours would add an
+ * off-hours-privileged-session alert to the one under test.
+ */
+const ALWAYS_BUSINESS_HOURS = compilePolicy(
+  SitePolicy.parse({
+    clusters: [{ name: 'local', environment: 'production' }],
+    bastion: { networks: ['127.0.0.2/32'] },
+    businessHours: {
+      timezone: 'Europe/Paris',
+      days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+      start: '00:00',
+      end: '24:00',
+    },
+    personalData: { tables: ['public.citizens', 'social.*'] },
+    roles: { service: ['app_*'], generic: ['postgres', 'admin'], vigie: ['vigie', 'vigie_collector'] },
+  }),
+);
 
 /** Everything one test uses is its own: topics, group, store schema, cluster name (→ Alertmanager label). */
 function isolatedConfig() {
@@ -79,7 +100,10 @@ describe('detector through the real broker, store and Alertmanager', () => {
   };
 
   const startDetector = async (config: DetectorConfig) => {
-    const d = createDetector(config, { logger: createLogger('detector-test', { level: 'warn' }) });
+    const d = createDetector(config, {
+      logger: createLogger('detector-test', { level: 'warn' }),
+      policy: ALWAYS_BUSINESS_HOURS,
+    });
     detectors.push(d);
     await d.start();
     return d;
