@@ -41,17 +41,15 @@ export function kafkaSslSettings() {
         .min(1)
         .optional()
         .describe("PEM file of the CA(s) that sign the brokers' certificates; absent: the system's trusted CAs."),
-      certFile: z
-        .string()
-        .min(1)
-        .optional()
-        .describe('PEM client certificate (chain) for mutual TLS; needs keyFile.'),
+      certFile: z.string().min(1).optional().describe('PEM client certificate (chain) for mutual TLS; needs keyFile.'),
       keyFile: z.string().min(1).optional().describe('PEM private key of certFile (unencrypted; keep it 0600).'),
       serverName: z
         .string()
         .min(1)
         .optional()
-        .describe("Name the brokers' certificates must carry, when it is not the host in kafka.brokers (also sent as SNI)."),
+        .describe(
+          "Name the brokers' certificates must carry, when it is not the host in kafka.brokers (also sent as SNI).",
+        ),
       checkServerName: z
         .boolean()
         .default(true)

@@ -372,7 +372,11 @@ export class KafkaSink<W> {
         cluster,
         'collector-pglog',
       );
-      letters.push({ topic: topics.deadletter, key: entityKey(cluster, 'deadletter'), value: encodeDeadLetter(letter) });
+      letters.push({
+        topic: topics.deadletter,
+        key: entityKey(cluster, 'deadletter'),
+        value: encodeDeadLetter(letter),
+      });
       if (index >= 0) kinds[index] = 'deadletter';
       this.options.onKafkaRejected?.(r, true);
     }
@@ -391,4 +395,3 @@ export class KafkaSink<W> {
     while (this.inFlight.length > 0) await this.waitOne();
   }
 }
-
