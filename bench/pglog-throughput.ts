@@ -165,6 +165,7 @@ async function e2eCli(expected: number, profileDir: string | undefined): Promise
       `  file: ${JSON.stringify(join(tmpdir(), `${topic}.checkpoint`))}`,
       '  startAt: beginning',
       `topics: { activity: ${topic}, deadletter: ${topic}.dead }`,
+      'kafka: { topics: { replicationFactor: 1, minInsyncReplicas: 1, allowUnsafe: true } }',
       'heartbeatIntervalMs: 3600000',
       `http: { port: ${port} }`,
       'log: { level: warn }',

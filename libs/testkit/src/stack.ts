@@ -19,6 +19,12 @@ export const STACK = {
   alertmanagerUrl: 'http://127.0.0.1:19093',
 } as const;
 
+/**
+ * `kafka.topics` for the one-broker local stack and private test brokers: one replica, which cannot survive the
+ * loss of the broker — accepted knowingly (services refuse it by default).
+ */
+export const LOCAL_KAFKA_TOPICS = { replicationFactor: 1, minInsyncReplicas: 1, allowUnsafe: true } as const;
+
 /** Roles of the local stack; their password is their name (local stack only). */
 export const ROLES = {
   dba: 'dba_alice',

@@ -12,6 +12,7 @@ import {
   testKafka,
   uniqueName,
   type PrivateKafka,
+  LOCAL_KAFKA_TOPICS,
 } from '@vigie/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,7 @@ describe('collector-pglog resilience', () => {
         source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
         checkpoint: { file: join(dir, 'cp.json'), startAt: 'end' },
         topics,
+        kafka: { topics: LOCAL_KAFKA_TOPICS },
         http: { port: 0 },
       },
       'test',
@@ -149,7 +151,7 @@ describe('collector-pglog resilience', () => {
       {
         source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
         checkpoint: { file: join(dir, 'cp.json'), startAt: 'end' },
-        kafka: { brokers: broker.brokers, maxInFlightEvents: 2000 },
+        kafka: { brokers: broker.brokers, maxInFlightEvents: 2000, topics: LOCAL_KAFKA_TOPICS },
         topics,
         http: { port: 0 },
       },

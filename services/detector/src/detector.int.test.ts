@@ -6,7 +6,7 @@ import { decodeAlert, decodeDeadLetter, encodeEvent, sessionKey, type Alert, typ
 import { createSqlAnalyzer, type SqlAnalyzer } from '@vigie/sql';
 import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
-import { readTopic, STACK, testKafka, uniqueName } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, readTopic, STACK, testKafka, uniqueName } from '@vigie/testkit';
 import { createDetector, type Detector } from './app.js';
 import { DetectorConfig } from './config.js';
 import { pgDumpSession } from './sinks/fixtures.js';
@@ -47,7 +47,7 @@ function isolatedConfig() {
     cluster: id,
     api: { token: TOKEN },
     http: { port: 0 },
-    kafka: { groupId: `${id}-group`, partitions: 2 },
+    kafka: { groupId: `${id}-group`, partitions: 2, topics: LOCAL_KAFKA_TOPICS },
     topics: {
       activity: `${id}.activity`,
       egress: `${id}.egress`,

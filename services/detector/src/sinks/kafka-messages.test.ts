@@ -45,10 +45,10 @@ describe('kafka messages', () => {
 
   it('replaces an alert Kafka refuses for good by a dead letter naming it; a refusal of the detector rejects', async () => {
     const sent: OutgoingMessage[][] = [];
-    let fail: Error | undefined;
+    const broken: { error?: Error } = {};
     const producer: ReliableProducer = {
       send: async (messages) => {
-        if (fail) throw fail;
+        if (broken.error) throw broken.error;
         sent.push([...messages]);
         const big = messages.find((m) => m.topic === 'alerts');
         return sent.length === 1 && big
@@ -87,7 +87,7 @@ describe('kafka messages', () => {
       'detector',
       'alert of 2000000 bytes refused by Kafka for alerts: MESSAGE_TOO_LARGE',
     ]);
-    fail = new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL');
+    broken.error = new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL');
     await expect(publishAlerts(producer, [alert], [], options)).rejects.toMatchObject({
       code: 'VIGIE_KAFKA_AUTHORIZATION',
     });
