@@ -11,10 +11,10 @@ import {
   startService,
   testKafka,
   uniqueName,
+  type Kafka,
   type PrivateKafka,
   LOCAL_KAFKA_TOPICS,
 } from '@vigie/testkit';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
@@ -142,7 +142,7 @@ describe('collector-pglog resilience', () => {
   it('stops reading while Kafka is down, stays bounded, and resumes with nothing missing', async () => {
     const broker: PrivateKafka = await startPrivateKafka();
     cleanups.push(() => broker.destroy());
-    const kafka = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING });
+    const kafka = testKafka('vigie-test', broker.brokers);
     const topics = { activity: uniqueName('pglog.outage'), deadletter: uniqueName('pglog.outdead') };
     await ensureTopics(kafka, [topics.activity, topics.deadletter], { partitions: 1 });
     const dir = tempDir();
