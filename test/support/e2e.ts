@@ -159,7 +159,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
   const topics = uniqueTopics(suffix());
   const checkpointDir = mkdtempSync(join(tmpdir(), 'vigie-e2e-checkpoint-'));
   const checkpointFile = join(checkpointDir, 'checkpoint.json');
-  const kafka = { brokers: [...STACK.kafkaBrokers] };
+  const kafka = { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS };
   const collector = await startService(
     'collector-pglog',
     {

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { VigieError, backoffMs, type Logger } from '@vigie/runtime';
 import { classifyKafkajsError, whoIs, type KafkaClient } from './client.js';
 
@@ -65,8 +65,10 @@ export async function ensureTopics(
     const admin = kafka.admin();
     try {
       await admin.connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !existing.has(t));
+      // Each topic on its own, not listTopics(): listing every topic of the cluster fails while any partition of
+      // any topic has no leader (another application's one-replica topic on a dead broker would stop Vigie).
+      const missing: string[] = [];
+      for (const topic of topics) if (!(await exists(admin, topic))) missing.push(topic);
       if (missing.length > 0) {
         await admin.createTopics({
           waitForLeaders: true,
@@ -119,6 +121,23 @@ export async function ensureTopics(
 }
 
 type Admin = ReturnType<KafkaClient['admin']>;
+
+// kafkajs is CommonJS: Node's ESM loader finds this export only through the default export.
+const { ConfigResourceTypes } = kafkajs;
+
+/** Whether `topic` exists (its metadata says UNKNOWN_TOPIC_OR_PARTITION when not); other errors are thrown. */
+async function exists(admin: Admin, topic: string): Promise<boolean> {
+  try {
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    return true;
+  } catch (error) {
+    for (let e: unknown = error, depth = 0; e && depth < 5; depth += 1) {
+      if ((e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return false;
+      e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+    }
+    throw error;
+  }
+}
 
 /** Replica counts from metadata, `min.insync.replicas` from the topic configs (the broker default when unset). */
 async function describeReplication(admin: Admin, topics: readonly string[]): Promise<TopicReplication[]> {

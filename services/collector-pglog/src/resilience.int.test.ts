@@ -121,6 +121,7 @@ describe('collector-pglog resilience', () => {
       source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
       checkpoint: { file: join(dir, 'cp.json'), startAt: 'end', intervalMs: 50 },
       topics,
+      kafka: { topics: LOCAL_KAFKA_TOPICS },
       log: { level: 'warn' },
     };
     let service = await startService('collector-pglog', config);

@@ -103,6 +103,7 @@ beforeAll(async () => {
       slot,
       publication,
       topics: { changes: topics.changes, activity: topics.activity },
+      kafka: { topics: LOCAL_KAFKA_TOPICS },
       health: { intervalMs: 2_000 },
       log: { level: 'warn' },
     },
