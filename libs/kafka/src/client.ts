@@ -53,6 +53,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger): KafkaClien
         const { message, timestamp: _t, logger: _l, ...rest } = entry;
         // Expected by design: our own send loop retries forever on a fresh producer (see producer.ts).
         if (message.startsWith('Limiting retries for the idempotent producer')) return;
+        // ensureTopics asks for each topic's metadata to learn whether it exists: "does not host" is its answer.
+        if (message.startsWith('Response Metadata') && String(rest['error']).includes('does not host this topic'))
+          return;
         log[LEVEL[level] ?? 'info'](rest, message);
       },
     // The producer and consumer wrappers own retries (forever, with backoff); kafkajs' own stay short.
