@@ -30,11 +30,7 @@ export const LOCAL_KAFKA_TOPICS = { replicationFactor: 1, minInsyncReplicas: 1, 
 
 /** The SASL_SSL users of the local stack (deploy/local/kafka/acls.conf says what each may do). */
 export type KafkaUser =
-  | 'vigie-collector-pglog'
-  | 'vigie-collector-replication'
-  | 'vigie-collector-egress'
-  | 'vigie-detector'
-  | 'vigie-start';
+  'vigie-collector-pglog' | 'vigie-collector-replication' | 'vigie-collector-egress' | 'vigie-detector' | 'vigie-start';
 
 /** The file stack.sh keeps a SASL_SSL user's password in (0600). */
 export const kafkaPasswordFile = (user: KafkaUser): string => join(STATE_DIR, 'kafka', 'secrets', `${user}.password`);
