@@ -198,6 +198,7 @@ describe('Vigie on three brokers (replication factor 3, min.insync.replicas 2)',
   });
 
   it("the detector's consumer group through a broker kill: every dump alerted, none doubled", async () => {
+    for (const n of cluster.nodes) if (!n.running) await n.start(); // whatever the test before left
     const id = uniqueName('rf3det');
     const topics = {
       activity: `vigie.activity.${id}`,

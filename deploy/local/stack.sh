@@ -563,8 +563,10 @@ EOF
 kafka_format() {
   [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
   local id log=$KAFKA_LOG_DIR/format.log
-  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding; one starting with "-" would be read
+  # as an option by the storage tool.
+  id=-
+  while [[ $id == -* ]]; do id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
   kafka_tool kafka.tools.StorageTool format --cluster-id "$id" --config "$KAFKA_DIR/config/server.properties" >"$log" 2>&1 ||
     fail kafka "format storage" "kafka.tools.StorageTool format failed" "$log"
   echo "$id" >"$KAFKA_DIR/cluster.id"

@@ -132,7 +132,10 @@ async function exists(admin: Admin, topic: string): Promise<boolean> {
     return true;
   } catch (error) {
     for (let e: unknown = error, depth = 0; e && depth < 5; depth += 1) {
-      if ((e as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return false;
+      const type = (e as { type?: unknown }).type;
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return false;
+      // A partition without a leader (a broker down): the topic is there.
+      if (type === 'LEADER_NOT_AVAILABLE' || type === 'REPLICA_NOT_AVAILABLE') return true;
       e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
     }
     throw error;

@@ -68,6 +68,14 @@ function kafkaLibs(): string {
   return libs;
 }
 
+/** A Kafka cluster id: 16 random bytes, URL-safe base64, never starting with "-" (the storage tool reads an option). */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 const javaBin = () => (process.env['JAVA_HOME'] ? join(process.env['JAVA_HOME'], 'bin', 'java') : 'java');
 
 /**
@@ -173,7 +181,7 @@ export async function startPrivateKafka({
     port,
     controllerPort: controller,
     voters: `1@127.0.0.1:${controller}`,
-    clusterId: randomBytes(16).toString('base64url'),
+    clusterId: clusterId(),
     heapMb: 384,
     properties: {
       'num.partitions': partitions,
@@ -216,7 +224,7 @@ export async function startPrivateKafkaCluster({
   const ports = new Map<number, [number, number]>();
   for (const id of ids) ports.set(id, [await freePort(), await freePort()]);
   const voters = ids.map((id) => `${id}@127.0.0.1:${ports.get(id)![1]}`).join(',');
-  const clusterId = randomBytes(16).toString('base64url');
+  const cluster = clusterId();
   const replicas = Math.min(3, nodes);
   const members = ids.map((id) =>
     kafkaNode({
@@ -225,7 +233,7 @@ export async function startPrivateKafkaCluster({
       port: ports.get(id)![0],
       controllerPort: ports.get(id)![1],
       voters,
-      clusterId,
+      clusterId: cluster,
       heapMb: 320,
       properties: {
         'num.partitions': 3,
@@ -239,12 +247,11 @@ export async function startPrivateKafkaCluster({
         'unclean.leader.election.enable': 'false',
         'broker.session.timeout.ms': 3000,
         'broker.heartbeat.interval.ms': 500,
-        'replica.lag.time.max.ms': 5000,
         ...properties,
       },
     }),
   );
-  const cluster: PrivateKafkaCluster = {
+  const handle: PrivateKafkaCluster = {
     brokers: members.map((m) => m.address),
     nodes: members,
     dir,
@@ -262,8 +269,8 @@ export async function startPrivateKafkaCluster({
     // Together: a controller quorum needs a majority of its voters before any node finishes starting.
     await Promise.all(members.map((m) => m.start()));
   } catch (error) {
-    await cluster.destroy();
+    await handle.destroy();
     throw error;
   }
-  return cluster;
+  return handle;
 }
