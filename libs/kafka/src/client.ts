@@ -1,4 +1,6 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import { VigieError, type Logger } from '@vigie/runtime';
 import { resolveKafkaSecurity, type KafkaSaslSettings, type KafkaSslSettings } from './security.js';
 import { isTlsError } from './wire/connection.js';
@@ -60,6 +62,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): KafkaClien
       },
     // The producer and consumer wrappers own retries (forever, with backoff); kafkajs' own stay short.
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+    socketFactory: cappedSocketFactory(),
   };
   // kafkajs hands `ssl` to tls.connect as is: the same CA, client certificate and name check as the producer.
   if (tls) config.ssl = tls;
@@ -80,6 +83,60 @@ const principals = new WeakMap<KafkaClient, string>();
 
 /** Who `kafka` authenticates as ("user \"vigie-detector\"", or anonymous), for messages. */
 export const whoIs = (kafka: KafkaClient): string => principals.get(kafka) ?? 'an anonymous client';
+
+/**
+ * Largest response frame a kafkajs connection accepts. kafkajs buffers a frame whole before decoding it, whatever
+ * its announced size: a hostile or confused peer could make the detector hold gigabytes. A fetch answer is bounded by
+ * the consumer's maxBytes (10 MiB by default) plus headers; 64 MiB leaves room for any setting Vigie uses.
+ */
+export const KAFKAJS_MAX_FRAME_BYTES = 64 << 20;
+
+/**
+ * kafkajs's own socket factory (TCP, or TLS with the host as server name when it is not an IP address), with the
+ * response frames' size prefixes checked as the bytes arrive: a frame above `maxFrameBytes` destroys the socket
+ * before kafkajs buffers it (kafkajs then sees a connection error naming the cap).
+ */
+export function cappedSocketFactory(maxFrameBytes = KAFKAJS_MAX_FRAME_BYTES): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    const socket: Socket = ssl
+      ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+      : netConnect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    let left = 0; // bytes of the current frame still to come
+    let prefix = Buffer.alloc(0); // a size prefix split across chunks
+    const emit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event === 'data' && Buffer.isBuffer(args[0])) {
+        const chunk = args[0];
+        for (let o = 0; o < chunk.length;) {
+          if (left > 0) {
+            const n = Math.min(left, chunk.length - o);
+            left -= n;
+            o += n;
+            continue;
+          }
+          const take = Math.min(4 - prefix.length, chunk.length - o);
+          prefix = Buffer.concat([prefix, chunk.subarray(o, o + take)]);
+          o += take;
+          if (prefix.length < 4) break;
+          const size = prefix.readInt32BE(0);
+          prefix = Buffer.alloc(0);
+          if (size < 0 || size > maxFrameBytes) {
+            socket.destroy(
+              new Error(
+                `VIGIE_KAFKA_FRAME_TOO_LARGE: a response frame of ${size} bytes exceeds the ${maxFrameBytes}-byte cap`,
+              ),
+            );
+            return false;
+          }
+          left = size;
+        }
+      }
+      return emit(event, ...args);
+    }) as typeof socket.emit;
+    return socket;
+  };
+}
 
 /** The errors kafkajs wraps another in, walked to find the one that says why. */
 function* chain(error: unknown, depth = 0): Generator<Record<string, unknown>> {
@@ -104,6 +161,14 @@ export function classifyKafkajsError(error: unknown, who: string): VigieError | 
         retriable: false,
         cause: error,
       });
+    }
+    if (message.includes('VIGIE_KAFKA_FRAME_TOO_LARGE')) {
+      return new VigieError(
+        'VIGIE_KAFKA_FRAME_TOO_LARGE',
+        `kafka: ${message.slice(message.indexOf('VIGIE_KAFKA_FRAME_TOO_LARGE: ') + 29)} — is this a Kafka listener of ` +
+          'the configured security protocol (kafka.ssl on a TLS listener, off on a plain one)?',
+        { retriable: false, cause: error },
+      );
     }
     if (isTlsError(e)) {
       return new VigieError(
