@@ -24,6 +24,17 @@ export default tseslint.config(
     },
   },
   {
+    // Services reach Kafka only through @vigie/kafka (TLS, SASL, error codes, one producer); tests through the
+    // testkit's re-exports.
+    files: ['services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'kafkajs', message: 'import from @vigie/kafka (or @vigie/testkit in tests) instead' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },

@@ -40,6 +40,10 @@ function benchConfig(id: string, extra: Record<string, string> = {}) {
       VIGIE_HTTP__PORT: '0',
       VIGIE_KAFKA__GROUP_ID: `${id}-group`,
       VIGIE_KAFKA__PARTITIONS: '1',
+      // The one-broker local stack: one replica, accepted knowingly.
+      VIGIE_KAFKA__TOPICS__REPLICATION_FACTOR: '1',
+      VIGIE_KAFKA__TOPICS__MIN_INSYNC_REPLICAS: '1',
+      VIGIE_KAFKA__TOPICS__ALLOW_UNSAFE: 'true',
       VIGIE_TOPICS__ACTIVITY: `${id}.activity`,
       VIGIE_TOPICS__EGRESS: `${id}.egress`,
       VIGIE_TOPICS__CHANGES: `${id}.changes`,

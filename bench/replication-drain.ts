@@ -24,7 +24,7 @@ import {
   parseLsn,
 } from '@vigie/collector-replication';
 import { createLogger, waitFor } from '@vigie/runtime';
-import { ROLES, STACK, uniqueName } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, ROLES, STACK, uniqueName } from '@vigie/testkit';
 
 const run = promisify(execFile);
 const ROWS = Number(process.argv[2] ?? 1_000_000);
@@ -151,6 +151,7 @@ async function collectorWithKafka(target: bigint): Promise<number> {
     topics: { changes: uniqueName('vigie.bench.changes'), activity: uniqueName('vigie.bench.activity') },
     health: { intervalMs: 600_000 },
     http: { port: 0 },
+    kafka: { topics: LOCAL_KAFKA_TOPICS },
   });
   const policy = compilePolicy(SitePolicy.parse({ clusters: [{ name: 'bench', environment: 'production' }] }));
   const collector = createReplicationCollector(config, { logger, policy, http: false });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@vigie/runtime';
-import { STACK, connectAs, startService, testKafka, type RunningService } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, STACK, connectAs, startService, testKafka, type RunningService } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRole,
@@ -45,7 +45,7 @@ beforeAll(async () => {
       cluster,
       serverPort: STACK.pg.port,
       postgres: { user: 'vigie_collector', password: 'vigie_collector' },
-      kafka: { brokers: [...STACK.kafkaBrokers] },
+      kafka: { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS },
       topics: { egress: topics.egress, activity: topics.activity },
     },
     { policyFile: policy },

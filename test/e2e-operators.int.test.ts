@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@vigie/runtime';
 import { decodeEvent } from '@vigie/contract';
-import { ROLES, connectAs, queryAs, readTopic } from '@vigie/testkit';
-import type { KafkaMessage } from 'kafkajs';
+import { ROLES, connectAs, queryAs, readTopic, type KafkaMessage } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiAlert,

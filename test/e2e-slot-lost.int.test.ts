@@ -6,6 +6,7 @@ import {
   testKafka,
   type PrivatePostgres,
   type RunningService,
+  LOCAL_KAFKA_TOPICS,
 } from '@vigie/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +31,7 @@ function collectorConfig(): Record<string, unknown> {
     slot: 'vigie_slot',
     publication: 'vigie_pub',
     health: { intervalMs: 1000 },
-    kafka: { brokers: [...STACK.kafkaBrokers] },
+    kafka: { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS },
     topics: { changes: topics.changes, activity: topics.activity },
   };
 }

@@ -8,12 +8,14 @@
 #   bash deploy/local/stack.sh reset    down, then delete the state directory
 #
 # Runs as root on Debian 12. Kafka topics get ${VIGIE_KAFKA_PARTITIONS:-3} partitions.
-#   PostgreSQL 127.0.0.1:55432 (socket in ${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}), Kafka 127.0.0.1:19092 (controller
-#   127.0.0.1:19094), Prometheus 127.0.0.1:19090, Alertmanager 127.0.0.1:19093.
+#   PostgreSQL 127.0.0.1:55432 (socket in ${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}), Kafka 127.0.0.1:19092 (plain,
+#   unauthenticated; SASL_SSL on 127.0.0.1:19095; controller 127.0.0.1:19094), Prometheus 127.0.0.1:19090,
+#   Alertmanager 127.0.0.1:19093.
 #
 # State, all under ${VIGIE_STACK_DIR:-<repo>/.stack}:
 #   postgresql/data       the cluster (server log: postgresql/data/log/*.json, *.csv)
-#   kafka/                libs/ (jars), config/, data/, kafka.pid
+#   kafka/                libs/ (jars), config/, data/, kafka.pid, tls/ (CA, broker certificate), secrets/ (SCRAM
+#                         passwords of the SASL_SSL users, 0600)
 #   prometheus/data, alertmanager/data, *.pid next to them
 #   logs/                 apt, maven, postgresql/, kafka/, prometheus, alertmanager
 #
@@ -51,6 +53,11 @@ readonly KAFKA_DIR=$STATE_DIR/kafka
 readonly KAFKA_POM=$SCRIPT_DIR/kafka/pom.xml
 readonly KAFKA_TOPICS=(vigie.activity.v1 vigie.changes.v1 vigie.egress.v1 vigie.alerts.v1 vigie.deadletter.v1)
 readonly KAFKA_PARTITIONS=${VIGIE_KAFKA_PARTITIONS:-3}
+# The secured listener: TLS with the stack's own CA, SCRAM users (one per service), ACLs from acls.conf.
+readonly KAFKA_SASL_PORT=19095
+readonly KAFKA_TLS_DIR=$KAFKA_DIR/tls
+readonly KAFKA_SECRETS_DIR=$KAFKA_DIR/secrets
+readonly KAFKA_ACLS=$SCRIPT_DIR/kafka/acls.conf
 
 readonly PROM_PORT=19090
 readonly PROM_DIR=$STATE_DIR/prometheus
@@ -184,6 +191,7 @@ ensure_packages() {
   local wanted=(postgresql-15 postgresql-15-pgaudit prometheus prometheus-alertmanager)
   command -v curl >/dev/null || wanted+=(curl)
   command -v ss >/dev/null || wanted+=(iproute2)
+  command -v openssl >/dev/null || wanted+=(openssl)
   [[ -n ${JAVA_HOME:-} ]] || command -v java >/dev/null || wanted+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || wanted+=(maven)
 
@@ -474,6 +482,33 @@ kafka_jars() {
   KAFKA_JARS_CHANGED=1
 }
 
+# The stack's own CA and the broker's certificate for 127.0.0.1/localhost (RSA 2048, 10 years, made again when less
+# than 30 days are left). The CA's key stays here: the stack signs nothing else. Prints "changed" when it made them.
+kafka_tls() {
+  local d=$KAFKA_TLS_DIR log=$KAFKA_LOG_DIR/tls.log
+  if [[ -s $d/ca.pem && -s $d/broker-keystore.pem ]] &&
+    openssl x509 -checkend 2592000 -noout -in "$d/broker.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v openssl >/dev/null || fail kafka tls "openssl not found — apt-get install openssl"
+  mkdir -p -- "$KAFKA_LOG_DIR"
+  install -d -m 0755 -- "$d"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 \
+      -subj "/CN=Vigie local stack CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
+      openssl req -newkey rsa:2048 -nodes -keyout "$d/broker.key" -out "$d/broker.csr" -subj "/CN=localhost" &&
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/broker.ext" &&
+      openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+        -extfile "$d/broker.ext" -out "$d/broker.pem"
+  } >"$log" 2>&1 || fail kafka tls "openssl could not make the stack's CA and broker certificate" "$log"
+  # Kafka's PEM key store: the PKCS#8 key, then the certificate chain, in one file.
+  (umask 077 && cat -- "$d/broker.key" "$d/broker.pem" "$d/ca.pem" >"$d/broker-keystore.pem")
+  chmod 0600 -- "$d/ca.key" "$d/broker.key"
+  rm -f -- "$d/broker.csr" "$d/broker.ext" "$d/ca.srl"
+  say "kafka: made the stack's CA and broker certificate ($d/ca.pem)" >&2
+  echo changed
+}
+
 # Prints "changed" when the broker's configuration file was rewritten.
 kafka_configure() {
   local tmp
@@ -481,14 +516,26 @@ kafka_configure() {
   tmp=$(mktemp)
   cat >"$tmp" <<EOF
 # Written by deploy/local/stack.sh: one node that is both broker and controller (KRaft), loopback only.
+# broker certificate: $(file_hash "$KAFKA_TLS_DIR/broker-keystore.pem")
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+# PLAINTEXT: the quick start, unauthenticated (its anonymous clients are super users). SASL_SSL: TLS with the stack's
+# CA, SCRAM users, ACLs (deploy/local/kafka/acls.conf).
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_TLS_DIR/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_TLS_DIR/ca.pem
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
 log.dirs=$KAFKA_DIR/data
 num.network.threads=2
 num.io.threads=4
@@ -516,8 +563,10 @@ EOF
 kafka_format() {
   [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
   local id log=$KAFKA_LOG_DIR/format.log
-  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding; one starting with "-" would be read
+  # as an option by the storage tool.
+  id=-
+  while [[ $id == -* ]]; do id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='); done
   kafka_tool kafka.tools.StorageTool format --cluster-id "$id" --config "$KAFKA_DIR/config/server.properties" >"$log" 2>&1 ||
     fail kafka "format storage" "kafka.tools.StorageTool format failed" "$log"
   echo "$id" >"$KAFKA_DIR/cluster.id"
@@ -531,6 +580,7 @@ kafka_listed() { KAFKA_TOPIC_LIST=$(kafka_topics --list 2>>"$KAFKA_LOG_DIR/tools
 
 kafka_start() {
   require_free_port kafka "$KAFKA_PORT"
+  require_free_port kafka "$KAFKA_SASL_PORT"
   require_free_port kafka "$KAFKA_CONTROLLER_PORT"
   start_daemon "$KAFKA_DIR/kafka.pid" "$KAFKA_LOG_DIR/kafka.out" \
     "$(java_bin)" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
@@ -563,14 +613,56 @@ kafka_create_topics() {
       >>"$KAFKA_LOG_DIR/tools.log" 2>&1 ||
       fail kafka "create topics" "could not create $topic" "$KAFKA_LOG_DIR/tools.log"
   done
-  say "kafka: created topics ${missing[*]} ($KAFKA_PARTITIONS partitions)"
+  say "kafka: created topics ${missing[*]} ($KAFKA_PARTITIONS partitions, replication factor 1: one broker, not for production)"
+}
+
+# SCRAM users and ACLs of the SASL_SSL listener, from acls.conf, made through the plain listener (whose anonymous
+# clients are super users). Skipped while acls.conf and the cluster are the ones it last did (a few JVM starts).
+kafka_secure() {
+  local marker=$KAFKA_DIR/security.sha256 hash log=$KAFKA_LOG_DIR/security.log
+  hash=$(cat -- "$KAFKA_ACLS" "$KAFKA_DIR/cluster.id" 2>/dev/null | sha256sum | cut -c1-64)
+  [[ $(cat "$marker" 2>/dev/null || true) == "$hash" ]] && return 0
+  install -d -m 0700 -- "$KAFKA_SECRETS_DIR"
+  : >"$log"
+  local rules user ops type names pw cfg op n args mechanism
+  rules=$(grep -vE '^[[:space:]]*(#|$)' "$KAFKA_ACLS")
+  for user in $(awk '{ print $1 }' <<<"$rules" | sort -u); do
+    pw=$KAFKA_SECRETS_DIR/$user.password
+    [[ -s $pw ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$pw")
+    # The password goes to the tool in a 0600 file, never on a command line; in a file the value has no [...]
+    # around it (those group a value on the --add-config command line). One mechanism per request: the broker
+    # refuses to alter one user's credentials twice in a request.
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      cfg=$(mktemp)
+      printf '%s=iterations=8192,password=%s\n' "$mechanism" "$(<"$pw")" >"$cfg"
+      if ! kafka_tool kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+        --command-config "$KAFKA_DIR/config/admin.properties" --alter --entity-type users --entity-name "$user" \
+        --add-config-file "$cfg" >>"$log" 2>&1; then
+        rm -f -- "$cfg"
+        fail kafka users "could not set the $mechanism credentials of $user" "$log"
+      fi
+      rm -f -- "$cfg"
+    done
+  done
+  while read -r user ops type names; do
+    args=(--bootstrap-server "127.0.0.1:$KAFKA_PORT" --command-config "$KAFKA_DIR/config/admin.properties"
+      --add --allow-principal "User:$user" --resource-pattern-type prefixed)
+    for op in ${ops//,/ }; do args+=(--operation "$op"); done
+    for n in $names; do args+=("--$type" "$n"); done
+    kafka_tool org.apache.kafka.tools.AclCommand "${args[@]}" >>"$log" 2>&1 ||
+      fail kafka acls "could not add the ACL of $user on $type $names" "$log"
+  done <<<"$rules"
+  echo "$hash" >"$marker"
+  say "kafka: SASL_SSL on 127.0.0.1:$KAFKA_SASL_PORT: users and ACLs of deploy/local/kafka/acls.conf ready (passwords in $KAFKA_SECRETS_DIR)"
 }
 
 kafka_up() {
   kafka_require_java
   kafka_jars
-  local changed
+  local changed tls
+  tls=$(kafka_tls)
   changed=$(kafka_configure)
+  changed+=$tls
   kafka_format
   if kafka_running && [[ -n $changed || -n ${KAFKA_JARS_CHANGED:-} ]]; then
     say "kafka: $([[ -n $changed ]] && echo server.properties || echo jars) changed — restarting"
@@ -579,6 +671,7 @@ kafka_up() {
   if kafka_running; then say "kafka: running on 127.0.0.1:$KAFKA_PORT"; else kafka_start; fi
   kafka_wait
   kafka_create_topics
+  kafka_secure
 }
 
 kafka_status() {
@@ -586,7 +679,7 @@ kafka_status() {
     local n total
     total=$(grep -c . <<<"$KAFKA_TOPIC_LIST" || true)
     n=$(grep -cxF -f <(printf '%s\n' "${KAFKA_TOPICS[@]}") <<<"$KAFKA_TOPIC_LIST" || true)
-    status_line kafka up "127.0.0.1:$KAFKA_PORT" "$total topics ($n/${#KAFKA_TOPICS[@]} vigie.*), controller 127.0.0.1:$KAFKA_CONTROLLER_PORT, $(kafka_version)"
+    status_line kafka up "127.0.0.1:$KAFKA_PORT" "$total topics ($n/${#KAFKA_TOPICS[@]} vigie.*, replication factor 1: one broker), SASL_SSL 127.0.0.1:$KAFKA_SASL_PORT, controller 127.0.0.1:$KAFKA_CONTROLLER_PORT, $(kafka_version)"
     ((n == ${#KAFKA_TOPICS[@]}))
   else
     status_line kafka down "127.0.0.1:$KAFKA_PORT" "$(why_down kafka_running "$KAFKA_PORT" 'running but not listing topics')"

@@ -7,7 +7,16 @@ import { promisify } from 'node:util';
 import type { Alert } from '@vigie/contract';
 import { readCheckpoint } from '@vigie/collector-pglog';
 import { waitFor } from '@vigie/runtime';
-import { STACK, ROLES, currentLogFile, queryAs, startService, testKafka, type RunningService } from '@vigie/testkit';
+import {
+  LOCAL_KAFKA_TOPICS,
+  STACK,
+  ROLES,
+  currentLogFile,
+  queryAs,
+  startService,
+  testKafka,
+  type RunningService,
+} from '@vigie/testkit';
 
 const run = promisify(execFile);
 
@@ -119,7 +128,7 @@ export async function startDetector(
     'detector',
     {
       cluster,
-      kafka: { brokers: [...STACK.kafkaBrokers], groupId },
+      kafka: { brokers: [...STACK.kafkaBrokers], groupId, topics: LOCAL_KAFKA_TOPICS },
       topics,
       api: { token },
       store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema: `e2e_${id}` },
@@ -150,7 +159,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
   const topics = uniqueTopics(suffix());
   const checkpointDir = mkdtempSync(join(tmpdir(), 'vigie-e2e-checkpoint-'));
   const checkpointFile = join(checkpointDir, 'checkpoint.json');
-  const kafka = { brokers: [...STACK.kafkaBrokers] };
+  const kafka = { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS };
   const collector = await startService(
     'collector-pglog',
     {

@@ -8,6 +8,8 @@ export const RejectReason = z.enum([
   'missing_field',
   'bad_audit_payload',
   'oversized_record',
+  /** Kafka refused the event for good (larger than the topic's max.message.bytes, a record it rejects). */
+  'kafka_rejected',
   'invalid_event',
   'undecodable',
 ]);

@@ -9,3 +9,4 @@ export * from './heartbeat.js';
 export * from './session.js';
 export * from './statement.js';
 export * from './topics.js';
+export * from './refused.js';

@@ -1,5 +1,8 @@
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { Logger } from '@vigie/runtime';
+import { classifyKafkajsError, whoIs, type KafkaClient } from './client.js';
+
+export type { Consumer as KafkaConsumer, KafkaMessage } from 'kafkajs';
 
 /** One batch of one partition, handed to the service in offset order. */
 export interface ConsumedBatch {
@@ -30,7 +33,8 @@ export interface BatchConsumerOptions {
 /** A running consumer group member. */
 export interface BatchConsumer {
   start(): Promise<void>;
-  /** Stops fetching, lets the current batch finish and commit, leaves the group. */
+  /** Stops fetching, lets the current batch finish and commit, leaves the group. Throws VIGIE_KAFKA_AUTH, _TLS or
+   * _AUTHORIZATION from start() when retrying cannot help. */
   stop(): Promise<void>;
   /** The kafkajs consumer, for instrumentation events. */
   readonly consumer: Consumer;
@@ -38,7 +42,7 @@ export interface BatchConsumer {
 
 /** A consumer-group member using `eachBatch` with explicit offset resolution and commit-after-effects. */
 export function createBatchConsumer(
-  kafka: Kafka,
+  kafka: KafkaClient,
   {
     groupId,
     topics,
@@ -66,8 +70,13 @@ export function createBatchConsumer(
   return {
     consumer,
     async start() {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...topics], fromBeginning });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...topics], fromBeginning });
+      } catch (error) {
+        // A wrong password, an untrusted certificate or a missing ACL: say which, with its code.
+        throw classifyKafkajsError(error, whoIs(kafka)) ?? error;
+      }
       await consumer.run({
         eachBatchAutoResolve: false,
         autoCommit: true,

@@ -1,11 +1,14 @@
 import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
 import type { KafkaSettings } from './client.js';
-import { Cluster, type TopicLayout } from './wire/cluster.js';
+import { resolveKafkaSecurity } from './security.js';
 import { detachString } from './text-arena.js';
+import { Cluster, type TopicLayout } from './wire/cluster.js';
+import { compressor } from './wire/compression.js';
+import { errorName, kafkaError } from './wire/error-codes.js';
 import { partitionForKey } from './wire/hash.js';
 import {
   API,
-  errorName,
+  encodeRecords,
   readInitProducerId,
   readProduce,
   writeInitProducerId,
@@ -27,8 +30,20 @@ export interface OutgoingMessage {
 export const valueBytes = (value: Buffer | string): number =>
   typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 
-/** What a producer is doing now; `failing` means sends are being retried (the caller should stop reading). */
+/** What a producer is doing now; `failing` means sends are being retried or failed for good (see `lastError`). */
 export type ProducerState = 'idle' | 'ready' | 'failing' | 'stopped';
+
+/** A message Kafka can never accept as it is (too large, a record it refuses): the caller dead-letters it. */
+export interface RejectedMessage {
+  message: OutgoingMessage;
+  /** VIGIE_KAFKA_MESSAGE_TOO_LARGE or VIGIE_KAFKA_RECORD_REJECTED; the Kafka error name is in `context.error`. */
+  error: VigieError;
+}
+
+/** The outcome of a send: every message landed except those in `rejected`, in order. */
+export interface SendResult {
+  rejected: RejectedMessage[];
+}
 
 /** Options of {@link createReliableProducer}. */
 export interface ReliableProducerOptions {
@@ -39,19 +54,29 @@ export interface ReliableProducerOptions {
   /**
    * Most bytes (keys + values) in one produce request. The broker refuses a record batch above its
    * `message.max.bytes` (1 MiB by default), and one session's events all go to one partition, so a large send is
-   * split into requests below this bound, sent in order.
+   * split into requests below this bound, sent in order. A topic whose `max.message.bytes` is lower still is met
+   * by splitting the refused batch (see `send`).
    */
   maxRequestBytes?: number;
+  /** Largest response frame a connection accepts (item: a hostile or confused peer must not make us buffer GBs). */
+  maxResponseBytes?: number;
+  /** Metadata is refreshed at least this often (leadership moves, brokers leaving). */
+  metadataMaxAgeMs?: number;
+  /** For tests: a fixed SCRAM nonce. */
+  saslNonce?: string;
 }
 
 /** At-least-once producer: {@link ReliableProducer.send} resolves only once Kafka acknowledged the whole batch. */
 export interface ReliableProducer {
   /**
    * Sends a batch (split into requests of at most `maxRequestBytes`) and waits for the acknowledgement of every
-   * in-sync replica; retries until it lands or stop(). Rejects with VIGIE_KAFKA_MESSAGE_TOO_LARGE (not retriable)
-   * for a message the broker can never accept: the caller dead-letters it.
+   * in-sync replica. Retriable failures (a broker down, a leader moving, a timeout) are retried until the batch
+   * lands or stop(). A message Kafka can never accept (too large for the topic, a refused record) is isolated by
+   * splitting the batch and returned in `rejected` — everything else of the batch lands, in order. A failure no
+   * retry can fix (authentication, TLS, a missing ACL, an unsupported broker) rejects at once with a
+   * non-retriable coded error (VIGIE_KAFKA_AUTH, _TLS, _AUTHORIZATION, _UNSUPPORTED, _PRODUCE): the caller stops.
    */
-  send(messages: readonly OutgoingMessage[]): Promise<void>;
+  send(messages: readonly OutgoingMessage[]): Promise<SendResult>;
   readonly state: ProducerState;
   /** Why the last attempt failed, while `state` is `failing`. */
   readonly lastError: string | undefined;
@@ -81,17 +106,6 @@ export function splitByBytes<M extends { key: string; value: Buffer | string }>(
   return runs;
 }
 
-/** Kafka error codes, by what the producer does about them. */
-const TOO_LARGE = new Set([10, 18]); // MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE
-const STALE_METADATA = new Set([3, 5, 6, 13, 74, 75]); // unknown partition, no/other leader, network, leader epoch
-/**
- * After these the same batches are re-sent with the same sequence numbers; after any other (OUT_OF_ORDER_SEQUENCE_NUMBER,
- * INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID: the broker lost this producer's state; or a code we do not know) the
- * producer takes a new id first.
- */
-const SAME_PRODUCER = new Set([...STALE_METADATA, 7, 19, 20]); // + request timed out, not enough replicas
-const DUPLICATE_SEQUENCE = 46; // the broker has this batch already: it landed
-
 /**
  * The Java client's partition for a key (murmur2), cached: the same session keys come back thousands of times and
  * hashing one costs a Buffer and a pass over its bytes. Dropped whole at `maxKeys`, so it stays bounded.
@@ -120,12 +134,22 @@ class PartitionCache {
   }
 }
 
-/** One partition's share of a send, with the outcome of its last attempt. */
+/** One partition's share of a send: what is left to write, in order, and the outcome of the last attempt. */
 interface Group {
   topic: string;
   partition: number;
-  messages: OutgoingMessage[];
-  errorCode: number;
+  /** Messages neither landed nor rejected yet, in order. */
+  queue: OutgoingMessage[];
+  /**
+   * Most messages per attempt. Halved each time the broker refuses a batch as a whole (too large for the topic's
+   * `max.message.bytes`), until a refused message is alone. Never changed while an attempt's outcome is unknown:
+   * a re-sent batch must be the same batch, or the broker cannot recognise it as a duplicate.
+   */
+  limit: number;
+  /** Messages in the last attempt (the head of `queue`). */
+  sending: number;
+  /** Kafka error code of the last attempt (0: landed). */
+  code: number;
 }
 
 /** Groups messages by topic and partition, in order within each partition. */
@@ -143,10 +167,10 @@ function groupMessages(
     const partition = partitions.get(m.key, count);
     let g = slots[partition];
     if (!g) {
-      g = slots[partition] = { topic: m.topic, partition, messages: [], errorCode: -1 };
+      g = slots[partition] = { topic: m.topic, partition, queue: [], limit: Infinity, sending: 0, code: -1 };
       groups.push(g);
     }
-    g.messages.push(m);
+    g.queue.push(m);
   }
   return groups;
 }
@@ -154,35 +178,57 @@ function groupMessages(
 /** Sequence numbers wrap to 0 after 2^31 - 1, as the broker expects. */
 const nextSequence = (seq: number, n: number) => (seq + n) % 2 ** 31;
 
+const NETWORK_EXCEPTION = 13;
+const LEADER_NOT_AVAILABLE = 5;
+
 /**
  * Creates the producer every service uses: Kafka's own produce protocol (record batches of magic 2, written straight
- * from the event text, CRC-32C, murmur2 partitions like the Java client), idempotent (a producer id and a sequence
- * number per partition, so a batch re-sent after a lost response is recognised by the broker instead of written
- * twice), acks from all in-sync replicas, one request per partition leader at a time, sends in order.
+ * from the event text, CRC-32C, murmur2 partitions like the Java client, optionally gzip- or zstd-compressed), over
+ * TCP or TLS, with SASL (PLAIN, SCRAM-SHA-256/512), idempotent (a producer id and a sequence number per partition,
+ * so a batch re-sent after a lost response is recognised by the broker instead of written twice), acks from all
+ * in-sync replicas, one request per partition leader at a time, sends in order.
  *
  * Why not kafkajs's producer (kafkajs stays for consumers and topic admin): it encodes each record through generic
  * encoders with several buffer copies and a CRC in JS per batch; on the log collector's hot path it cost 6.7
  * CPU-seconds per 500,000 events before any parsing (bench/pglog-throughput.ts), more than the collector's whole
  * budget allows.
  *
- * A failed send is retried forever with backoff: a connection or leadership problem re-sends the same batches with
- * the same sequence numbers after refreshing metadata; a producer-state problem (the broker forgot this producer,
- * e.g. after losing its data) takes a new producer id and re-sends, so a duplicate is possible there (at-least-once;
- * event ids are deterministic, consumers recognise them).
+ * Every Kafka error code is classified in one table (wire/error-codes.ts). A connection or leadership problem
+ * re-sends the same batches with the same sequence numbers after refreshing metadata, forever with backoff: nothing
+ * is lost, nothing is reordered within a partition, and no duplicate is written. A producer-state problem (the broker
+ * lost or fenced this producer: OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH) takes a
+ * new producer id and re-sends: a batch whose earlier attempt had an unknown outcome (timeout, connection reset) may
+ * then be written twice — the only duplicate, and consumers recognise it by its event id. Never-succeeding errors
+ * are not retried (see {@link ReliableProducer.send}).
  */
 export function createReliableProducer(
   settings: KafkaSettings,
-  { logger, onStateChange, maxBackoffMs = 5000, maxRequestBytes = 512 * 1024 }: ReliableProducerOptions,
+  {
+    logger,
+    onStateChange,
+    maxBackoffMs = 5000,
+    maxRequestBytes = 512 * 1024,
+    maxResponseBytes,
+    metadataMaxAgeMs,
+    saslNonce,
+  }: ReliableProducerOptions,
 ): ReliableProducer {
   const requestTimeoutMs = settings.requestTimeoutMs ?? 30_000;
+  const { tls, sasl } = resolveKafkaSecurity(settings);
   const cluster = new Cluster({
     brokers: settings.brokers,
     clientId: settings.clientId,
     connectTimeoutMs: settings.connectionTimeoutMs ?? 3000,
     // The broker answers a produce request by its own timeout (below) before the connection gives up on it.
-    requestTimeoutMs: requestTimeoutMs + 5000,
+    requestTimeoutMs: requestTimeoutMs + Math.min(5000, requestTimeoutMs),
     logger,
+    tls,
+    sasl,
+    maxResponseBytes,
+    metadataMaxAgeMs,
+    saslNonce,
   });
+  const compression = compressor(settings.compression ?? 'none');
   const partitions = new PartitionCache();
   const sequences = new Map<string, number>();
   let producerId = -1n;
@@ -190,7 +236,7 @@ export function createReliableProducer(
   let state: ProducerState = 'idle';
   let lastError: string | undefined;
   let stopped = false;
-  let chain: Promise<void> = Promise.resolve();
+  let chain: Promise<unknown> = Promise.resolve();
   let wake: (() => void) | undefined;
 
   const setState = (next: ProducerState, error?: unknown) => {
@@ -211,23 +257,37 @@ export function createReliableProducer(
   const initProducerId = async () => {
     const conn = await cluster.any();
     const answer = readInitProducerId(await conn.request(API.InitProducerId, writeInitProducerId));
+    conn.throttle(answer.throttleTimeMs);
     if (answer.errorCode !== 0) {
-      throw new VigieError('VIGIE_KAFKA_PRODUCER_ID', `InitProducerId refused: ${errorName(answer.errorCode)}`, {
-        retriable: true,
-      });
+      const info = kafkaError(answer.errorCode);
+      if (info.action === 'fatal') {
+        throw new VigieError(
+          info.vigieCode ?? 'VIGIE_KAFKA_PRODUCER_ID',
+          answer.errorCode === 31
+            ? `kafka refuses ${cluster.who()} an idempotent producer id (CLUSTER_AUTHORIZATION_FAILED): an ACL must ` +
+                'allow Write on a topic (Kafka >= 3.0) or IdempotentWrite on the cluster'
+            : `InitProducerId refused: ${info.name}`,
+          { retriable: false, context: { error: info.name } },
+        );
+      }
+      throw new VigieError('VIGIE_KAFKA_PRODUCER_ID', `InitProducerId refused: ${info.name}`, { retriable: true });
     }
     producerId = answer.producerId;
     producerEpoch = answer.producerEpoch;
     sequences.clear();
   };
 
-  /** Sends every group to its leader, one request per leader; sets each group's `errorCode` (0 = landed). */
+  /**
+   * Sends the head of every group with something left to its leader, one request per leader; sets each group's
+   * `sending` and `code` (0 = landed). Throws only a non-retriable error (TLS, authentication).
+   */
   const produce = async (groups: readonly Group[], layouts: ReadonlyMap<string, TopicLayout>) => {
     const byLeader = new Map<number, Group[]>();
     for (const g of groups) {
       const leader = layouts.get(g.topic)?.leaders[g.partition] ?? -1;
+      g.sending = Math.min(g.queue.length, g.limit);
       if (leader < 0) {
-        g.errorCode = 5; // LEADER_NOT_AVAILABLE
+        g.code = LEADER_NOT_AVAILABLE;
         continue;
       }
       let list = byLeader.get(leader);
@@ -236,16 +296,29 @@ export function createReliableProducer(
     }
     const timestamp = Date.now();
     const requests = [...byLeader].map(async ([leader, list]) => {
-      const topics = new Map<string, PartitionBatch[]>();
-      for (const g of list) {
-        let batches = topics.get(g.topic);
-        if (!batches) topics.set(g.topic, (batches = []));
-        const baseSequence = sequences.get(`${g.topic}\u0000${g.partition}`) ?? 0;
-        batches.push({ partition: g.partition, records: g.messages, baseSequence });
-      }
       try {
+        const topics = new Map<string, PartitionBatch[]>();
+        await Promise.all(
+          list.map(async (g) => {
+            const records = g.queue.slice(0, g.sending);
+            const batch: PartitionBatch = {
+              partition: g.partition,
+              records,
+              baseSequence: sequences.get(`${g.topic}\u0000${g.partition}`) ?? 0,
+            };
+            if (compression) {
+              batch.compressed = {
+                codec: compression.codec,
+                bytes: await compression.compress(encodeRecords(records)),
+              };
+            }
+            let batches = topics.get(g.topic);
+            if (!batches) topics.set(g.topic, (batches = []));
+            batches.push(batch);
+          }),
+        );
         const conn = await cluster.node(leader);
-        const results = readProduce(
+        const { results, throttleTimeMs } = readProduce(
           await conn.request(API.Produce, (w) =>
             writeProduce(w, {
               acks: -1,
@@ -257,31 +330,44 @@ export function createReliableProducer(
             }),
           ),
         );
+        conn.throttle(throttleTimeMs);
+        for (const g of list) g.code = NETWORK_EXCEPTION; // unless the answer names the partition
         for (const r of results) {
           const g = list.find((x) => x.topic === r.topic && x.partition === r.partition);
-          if (!g) continue;
-          g.errorCode = r.errorCode === DUPLICATE_SEQUENCE ? 0 : r.errorCode;
-          if (g.errorCode === 0) {
-            const key = `${g.topic}\u0000${g.partition}`;
-            sequences.set(key, nextSequence(sequences.get(key) ?? 0, g.messages.length));
-          }
+          if (g) g.code = r.errorCode;
         }
-        for (const g of list)
-          if (!results.some((r) => r.topic === g.topic && r.partition === g.partition)) g.errorCode = 13;
       } catch (error) {
-        for (const g of list) g.errorCode = 13; // NETWORK_EXCEPTION: outcome unknown, re-sent with the same sequence
+        // Outcome unknown: re-sent as the same batches with the same sequence numbers.
+        for (const g of list) g.code = NETWORK_EXCEPTION;
         throw error;
       }
     });
     const settled = await Promise.allSettled(requests);
-    return settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    const fatal = errors.find((e) => e instanceof VigieError && !e.retriable);
+    if (fatal) throw fatal;
+    return errors;
   };
 
-  const sendOnce = async (messages: readonly OutgoingMessage[]) => {
+  /** The coded error of a batch refused for good (`fatal` in the table). */
+  const fatalError = (g: Group) => {
+    const info = kafkaError(g.code);
+    const message =
+      g.code === 29
+        ? `kafka refuses ${cluster.who()} Write on topic ${g.topic} (TOPIC_AUTHORIZATION_FAILED): an ACL must allow ` +
+          'Describe and Write on it'
+        : `kafka refused the batch for ${g.topic}/${g.partition}: ${info.name}`;
+    return new VigieError(info.vigieCode ?? 'VIGIE_KAFKA_PRODUCE', message, {
+      retriable: false,
+      context: { topic: g.topic, partition: g.partition, error: info.name },
+    });
+  };
+
+  const sendOnce = async (messages: readonly OutgoingMessage[], rejected: RejectedMessage[]) => {
     const topics = [...new Set(messages.map((m) => m.topic))];
     let groups: Group[] | undefined;
     let refresh = false;
-    for (let attempt = 0; ; attempt += 1) {
+    for (let attempt = 0; ;) {
       if (stopped) throw new VigieError('VIGIE_KAFKA_STOPPED', 'producer stopped before the batch was acknowledged');
       let failure: unknown;
       try {
@@ -289,36 +375,73 @@ export function createReliableProducer(
         const layouts = await cluster.layout(topics, refresh);
         refresh = false;
         groups ??= groupMessages(messages, layouts, partitions);
-        const errors = await produce(groups, layouts);
-        groups = groups.filter((g) => g.errorCode !== 0);
-        if (groups.length === 0) {
+        const active = groups.filter((g) => g.queue.length > 0);
+        const errors = await produce(active, layouts);
+        const retried: Group[] = [];
+        let fatal: VigieError | undefined;
+        for (const g of active) {
+          const info = kafkaError(g.code);
+          switch (info.action) {
+            case 'landed': {
+              g.queue.splice(0, g.sending);
+              const key = `${g.topic}\u0000${g.partition}`;
+              sequences.set(key, nextSequence(sequences.get(key) ?? 0, g.sending));
+              break;
+            }
+            case 'reject':
+              // Not written, sequence not used: the broker validates a batch before appending it.
+              if (g.sending > 1) {
+                g.limit = Math.ceil(g.sending / 2);
+              } else {
+                const message = g.queue.shift()!;
+                const bytes = valueBytes(message.value);
+                rejected.push({
+                  message,
+                  error: new VigieError(
+                    info.vigieCode ?? 'VIGIE_KAFKA_RECORD_REJECTED',
+                    `kafka refuses a message of ${bytes} bytes for ${g.topic}: ${info.name}`,
+                    { retriable: false, context: { topic: g.topic, partition: g.partition, bytes, error: info.name } },
+                  ),
+                });
+              }
+              break;
+            case 'fatal':
+              fatal ??= fatalError(g);
+              break;
+            case 'refresh':
+              refresh = true;
+              retried.push(g);
+              break;
+            case 'new-producer':
+              producerId = -1n;
+              retried.push(g);
+              break;
+            case 'retry':
+              retried.push(g);
+              break;
+          }
+        }
+        if (fatal) throw fatal;
+        if (groups.every((g) => g.queue.length === 0)) {
           lastError = undefined;
           setState('ready');
           return;
         }
-        const codes = [...new Set(groups.map((g) => g.errorCode))];
-        if (codes.some((c) => TOO_LARGE.has(c))) {
-          // Requests are split below the broker's limit, so only a single message above it gets here: the caller
-          // must dead-letter it; retrying forever would stall the whole stream behind it.
-          throw new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'the broker refuses a message larger than its limit', {
-            retriable: false,
-            context: {
-              messages: messages.length,
-              bytes: messages.reduce((n, m) => n + valueBytes(m.value), 0),
-              error: codes.map(errorName).join(', '),
-            },
-          });
-        }
-        if (codes.some((c) => STALE_METADATA.has(c))) refresh = true;
-        if (codes.some((c) => !SAME_PRODUCER.has(c))) producerId = -1n;
+        // Only split halves of a refused batch are left: send them now, this is not a failure of Kafka.
+        if (retried.length === 0) continue;
+        const codes = [...new Set(retried.map((g) => g.code))];
         failure =
           errors[0] ??
           new VigieError('VIGIE_KAFKA_PRODUCE', `kafka refused the batch: ${codes.map(errorName).join(', ')}`, {
             retriable: true,
-            context: { partitions: groups.length, codes },
+            context: { partitions: retried.length, codes },
           });
       } catch (error) {
-        if (error instanceof VigieError && !error.retriable) throw error;
+        if (error instanceof VigieError && !error.retriable) {
+          lastError = describeError(error);
+          setState('failing', error);
+          throw error;
+        }
         failure = error;
         refresh = true;
       }
@@ -328,14 +451,17 @@ export function createReliableProducer(
       }
       setState('failing', failure);
       await sleep(backoffMs(attempt, { baseMs: 200, maxMs: maxBackoffMs }));
+      attempt += 1;
     }
   };
 
   return {
     send(messages) {
-      if (messages.length === 0) return chain;
+      if (messages.length === 0) return chain.then(() => ({ rejected: [] }));
       const next = chain.then(async () => {
-        for (const run of splitByBytes(messages, maxRequestBytes)) await sendOnce(run);
+        const rejected: RejectedMessage[] = [];
+        for (const run of splitByBytes(messages, maxRequestBytes)) await sendOnce(run, rejected);
+        return { rejected };
       });
       // Keep the chain alive after a rejection so later sends still run in order.
       chain = next.catch(() => undefined);

@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { z } from 'zod';
 
 /** Log levels every service accepts (pino's). */
@@ -28,6 +29,94 @@ export function httpSettings<E extends z.ZodRawShape = Record<never, never>>(def
     .prefault({} as never);
 }
 
+/** Whether this Node runtime has zstd in `node:zlib` (Node >= 22.15 / 23.8). */
+const ZSTD_IN_RUNTIME = typeof (zlib as unknown as { zstdCompress?: unknown }).zstdCompress === 'function';
+
+/** `kafka.ssl:` TLS to the brokers. Present (even `{}`) means TLS; absent means plain TCP. */
+export function kafkaSslSettings() {
+  return z
+    .object({
+      caFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("PEM file of the CA(s) that sign the brokers' certificates; absent: the system's trusted CAs."),
+      certFile: z.string().min(1).optional().describe('PEM client certificate (chain) for mutual TLS; needs keyFile.'),
+      keyFile: z.string().min(1).optional().describe('PEM private key of certFile (unencrypted; keep it 0600).'),
+      serverName: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "Name the brokers' certificates must carry, when it is not the host in kafka.brokers (also sent as SNI).",
+        ),
+      checkServerName: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Check that each broker's certificate names the address it was reached at (or serverName). The chain is always checked.",
+        ),
+    })
+    .strict()
+    .refine((s) => (s.certFile === undefined) === (s.keyFile === undefined), {
+      message: 'certFile and keyFile go together (mutual TLS needs both)',
+    });
+}
+
+/** `kafka.sasl:` SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); absent means none. */
+export function kafkaSaslSettings() {
+  return z
+    .object({
+      mechanism: z
+        .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
+        .default('scram-sha-512')
+        .describe('SASL mechanism; plain sends the password itself, so only over kafka.ssl.'),
+      username: z.string().min(1).describe('SASL user name (one per service, so ACLs can tell them apart).'),
+      password: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('The password, from the environment only (VIGIE_KAFKA__SASL__PASSWORD); never write it in a file.'),
+      passwordFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('File holding the password (one line; a trailing newline is ignored); keep it 0600.'),
+    })
+    .strict()
+    .refine((s) => (s.password === undefined) !== (s.passwordFile === undefined), {
+      message: 'exactly one of password (from the environment) or passwordFile',
+    });
+}
+
+/** `kafka.topics:` durability of the topics a service creates, and the check of those it finds. */
+export function kafkaTopicSettings() {
+  return z
+    .object({
+      replicationFactor: z
+        .number()
+        .int()
+        .min(1)
+        .default(3)
+        .describe('Replication factor of topics created when missing (the one-broker local stack uses 1).'),
+      minInsyncReplicas: z
+        .number()
+        .int()
+        .min(1)
+        .default(2)
+        .describe(
+          'min.insync.replicas of topics created when missing: replicas that must have an event before Kafka acknowledges it.',
+        ),
+      allowUnsafe: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Start even on topics that cannot survive the loss of one broker (replication factor below min.insync.replicas + 1, or min.insync.replicas below 2). For the one-broker local stack and tests only: it is logged as a warning.',
+        ),
+    })
+    .prefault({});
+}
+
 /** `kafka:` of every service configuration: the brokers and this client's id, plus the service's own settings. */
 export function kafkaSettings<E extends z.ZodRawShape = Record<never, never>>(clientId: string, extra?: E) {
   return z
@@ -38,6 +127,16 @@ export function kafkaSettings<E extends z.ZodRawShape = Record<never, never>>(cl
         .default(['127.0.0.1:19092'])
         .describe('Kafka bootstrap brokers (host:port).'),
       clientId: z.string().min(1).default(clientId).describe('Kafka client id.'),
+      ssl: kafkaSslSettings().optional().describe('TLS to the brokers (present = on).'),
+      sasl: kafkaSaslSettings().optional().describe('SASL authentication (present = on; use it with ssl).'),
+      compression: z
+        .enum(['none', 'gzip', 'zstd'])
+        .default('none')
+        .refine((c) => c !== 'zstd' || ZSTD_IN_RUNTIME, {
+          message: `none or gzip: zstd needs Node >= 22.15 (this is Node ${process.versions.node})`,
+        })
+        .describe('Compression of produced record batches: none, gzip, or zstd (Node >= 22.15).'),
+      topics: kafkaTopicSettings(),
       ...(extra ?? ({} as E)),
     })
     .prefault({} as never);

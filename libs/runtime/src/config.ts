@@ -32,6 +32,9 @@ function camel(segment: string): string {
   return segment.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
+/** Settings whose environment value is a secret string, never parsed. */
+const SECRET_KEY = /(password|token|secret|hmacKey)$/i;
+
 /**
  * Applies `PREFIX_A__B_C=value` as `a.bC = value` and `PREFIX_SERVER_PORT=value` as `serverPort = value`; values
  * are read as YAML scalars or flow collections, so `VIGIE_KAFKA__BROKERS='[127.0.0.1:19092]'` gives a list and
@@ -53,13 +56,18 @@ export function applyEnvOverrides(
       if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[key] = {};
       cur = cur[key] as Record<string, unknown>;
     }
+    const key = path[path.length - 1] as string;
     let value: unknown = raw;
-    try {
-      value = parseYaml(raw);
-    } catch {
-      // Not YAML: keep the raw string; the schema says whether a string is acceptable here.
+    // A secret is taken as written: read as YAML, `VIGIE_KAFKA__SASL__PASSWORD=0123456789012345678901` would become
+    // a number, digits lost.
+    if (!SECRET_KEY.test(key)) {
+      try {
+        value = parseYaml(raw);
+      } catch {
+        // Not YAML: keep the raw string; the schema says whether a string is acceptable here.
+      }
     }
-    cur[path[path.length - 1] as string] = value;
+    cur[key] = value;
   }
   return out;
 }

@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { STACK } from './stack.js';
 
+// Tests name kafkajs's types through the testkit: services reach Kafka only through @vigie/kafka.
+export type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+
 /** A name no other test uses (topics, groups, slots, databases). */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 }
 
-/** A kafkajs client for tests, quiet. */
-export function testKafka(clientId = 'vigie-test'): Kafka {
-  return new Kafka({ clientId, brokers: [...STACK.kafkaBrokers], logLevel: logLevel.NOTHING });
+/** A kafkajs client for tests, quiet: the stack's broker, or `brokers` (a private one). */
+export function testKafka(clientId = 'vigie-test', brokers: readonly string[] = STACK.kafkaBrokers): Kafka {
+  return new Kafka({ clientId, brokers: [...brokers], logLevel: logLevel.NOTHING });
 }
 
 /**

@@ -9,7 +9,8 @@ interface ServiceModule {
 }
 
 const USAGE = `usage:
-  vigie start                                   run the local stack, the collectors and the detector; print alerts
+  vigie start [--secure]                        run the local stack, the collectors and the detector; print alerts
+                                                (--secure: through Kafka's SASL_SSL listener, one user per service)
   vigie run <service> [--config <file>] [--policy <file>]
                                                 services: ${SERVICES.join(', ')}
   vigie replay <log files…> [--policy <file>] [--json]

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeAlert, TOPICS, type Alert } from '@vigie/contract';
-import { createBatchConsumer, createKafka } from '@vigie/kafka';
+import { createBatchConsumer, createKafka, type KafkaSettings } from '@vigie/kafka';
 import { createLogger, describeError, EXIT, waitFor } from '@vigie/runtime';
 import { policyFileFrom } from '@vigie/policy';
 
@@ -20,8 +20,29 @@ interface LocalService {
   unavailable?: string;
 }
 
-function localServices(stateDir: string, vigieDir: string, apiToken: string): LocalService[] {
-  const kafka = { brokers: ['127.0.0.1:19092'] };
+/**
+ * The `kafka:` block of one local service. The local stack has one broker: its topics have one replica, which
+ * cannot survive the loss of that broker — said so, and accepted here (services refuse it by default). With
+ * `secure`, the SASL_SSL listener: the stack's CA, the service's own SCRAM user (password file written by
+ * stack.sh), the ACLs of deploy/local/kafka/acls.conf.
+ */
+function localKafka(stateDir: string, user: string, secure: boolean): Omit<KafkaSettings, 'clientId'> {
+  const topics = { replicationFactor: 1, minInsyncReplicas: 1, allowUnsafe: true };
+  if (!secure) return { brokers: ['127.0.0.1:19092'], topics };
+  return {
+    brokers: ['127.0.0.1:19095'],
+    ssl: { caFile: join(stateDir, 'kafka', 'tls', 'ca.pem') },
+    sasl: {
+      mechanism: 'scram-sha-512' as const,
+      username: user,
+      passwordFile: join(stateDir, 'kafka', 'secrets', `${user}.password`),
+    },
+    topics,
+  };
+}
+
+function localServices(stateDir: string, vigieDir: string, apiToken: string, secure: boolean): LocalService[] {
+  const kafka = (service: string) => localKafka(stateDir, `vigie-${service}`, secure);
   const pg = { host: '127.0.0.1', port: 55432 };
   return [
     {
@@ -32,7 +53,7 @@ function localServices(stateDir: string, vigieDir: string, apiToken: string): Lo
         source: { format: 'jsonlog', pgData: join(stateDir, 'postgresql', 'data') },
         // First start: only what happens from now on; afterwards the checkpoint resumes exactly.
         checkpoint: { file: join(vigieDir, 'collector-pglog.checkpoint.json'), startAt: 'end' },
-        kafka,
+        kafka: kafka('collector-pglog'),
         http: { host: '127.0.0.1', port: 18081 },
       },
     },
@@ -44,7 +65,7 @@ function localServices(stateDir: string, vigieDir: string, apiToken: string): Lo
         connection: { ...pg, database: 'app', user: 'vigie_collector', password: 'vigie_collector' },
         // Creating a FOR ALL TABLES publication needs a superuser: the local stack's generic one.
         setup: { user: 'admin', password: 'admin' },
-        kafka,
+        kafka: kafka('collector-replication'),
         http: { host: '127.0.0.1', port: 18082 },
       },
     },
@@ -55,7 +76,7 @@ function localServices(stateDir: string, vigieDir: string, apiToken: string): Lo
         cluster: 'local',
         serverPort: 55432,
         postgres: { ...pg, user: 'vigie_collector', password: 'vigie_collector' },
-        kafka,
+        kafka: kafka('collector-egress'),
         http: { host: '127.0.0.1', port: 18083 },
       },
       ...(egressUnavailable() ? { unavailable: egressUnavailable() } : {}),
@@ -65,7 +86,7 @@ function localServices(stateDir: string, vigieDir: string, apiToken: string): Lo
       port: 18080,
       config: {
         cluster: 'local',
-        kafka,
+        kafka: kafka('detector'),
         http: { host: '127.0.0.1', port: 18080 },
         api: { token: apiToken },
         store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie' },
@@ -129,7 +150,9 @@ function alertLine(alert: Alert, previous: Alert | undefined): string | undefine
  * that can run here and the detector as child processes (logs under `.stack/logs/vigie/`), prints where to look,
  * then prints alerts as they arrive on `vigie.alerts.v1`. Ctrl-C stops what it started (the stack keeps running).
  */
-export async function startMain(_args: string[], env: Record<string, string | undefined>): Promise<void> {
+export async function startMain(args: string[], env: Record<string, string | undefined>): Promise<void> {
+  // --secure: every service and the alert reader reach Kafka over SASL_SSL (127.0.0.1:19095) as its own user.
+  const secure = args.includes('--secure');
   const stateDir = env['VIGIE_STACK_DIR'] ?? join(REPO_ROOT, '.stack');
   process.stdout.write('vigie start: bringing the local stack up (first run installs it: a few minutes)\n');
   execFileSync('bash', [join(REPO_ROOT, 'deploy/local/stack.sh'), 'up'], { stdio: 'inherit', env: process.env });
@@ -166,7 +189,7 @@ export async function startMain(_args: string[], env: Record<string, string | un
   process.on('SIGINT', () => void stopAll(EXIT.ok));
   process.on('SIGTERM', () => void stopAll(EXIT.ok));
 
-  for (const service of localServices(stateDir, vigieDir, token)) {
+  for (const service of localServices(stateDir, vigieDir, token, secure)) {
     if (service.unavailable) {
       process.stdout.write(`  ${service.name}: skipped (${service.unavailable})\n`);
       continue;
@@ -204,6 +227,7 @@ export async function startMain(_args: string[], env: Record<string, string | un
 
   process.stdout.write(`
 Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy}).
+  Kafka          ${secure ? '127.0.0.1:19095 (SASL_SSL, one SCRAM user per service)' : '127.0.0.1:19092 (plain; --secure for SASL_SSL)'}
   Alerts API     curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:18080/api/alerts
   OpenAPI        http://127.0.0.1:18080/api/openapi.json
   Alertmanager   http://127.0.0.1:19093/#/alerts    (API: http://127.0.0.1:19093/api/v2/alerts)
@@ -216,7 +240,7 @@ Waiting for alerts (Ctrl-C stops Vigie; the stack keeps running: npm run stack -
 `);
 
   const logger = createLogger('vigie-start', { level: 'error' });
-  const kafka = createKafka({ brokers: ['127.0.0.1:19092'], clientId: 'vigie-start' }, logger);
+  const kafka = createKafka({ clientId: 'vigie-start', ...localKafka(stateDir, 'vigie-start', secure) }, logger);
   const seen = new Map<string, Alert>();
   const consumer = createBatchConsumer(kafka, {
     groupId: `vigie-start-${randomBytes(4).toString('hex')}`,

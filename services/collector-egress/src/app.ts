@@ -1,9 +1,22 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { CONTRACT_VERSION, encodeEvent, entityKey, type VigieEvent } from '@vigie/contract';
-import { createKafka, createReliableProducer, ensureTopics, type OutgoingMessage } from '@vigie/kafka';
+import {
+  CONTRACT_VERSION,
+  encodeDeadLetter,
+  encodeEvent,
+  entityKey,
+  refusedDeadLetter,
+  type VigieEvent,
+} from '@vigie/contract';
+import {
+  createKafka,
+  createReliableProducer,
+  ensureTopics,
+  type KafkaClient,
+  type OutgoingMessage,
+  type RejectedMessage,
+} from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
 import {
   buildHttpServer,
@@ -28,7 +41,7 @@ export interface EgressDeps {
   policy: CompiledPolicy;
   logger: Logger;
   registry?: Registry;
-  kafka?: Kafka;
+  kafka?: KafkaClient;
   activity?: ActivitySource;
 }
 
@@ -105,16 +118,45 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
     }
   };
 
-  /** Sends everything queued, in order; resolves once Kafka acknowledged it (retries forever meanwhile). */
+  /** The dead letter that replaces an event Kafka refused for good (larger than the topic's max.message.bytes). */
+  const deadLetterOf = ({ message, error }: RejectedMessage): OutgoingMessage => ({
+    topic: config.topics.deadletter,
+    key: entityKey(config.cluster, 'deadletter'),
+    value: encodeDeadLetter(
+      refusedDeadLetter(
+        {
+          topic: message.topic,
+          value: message.value,
+          bytes: Number(error.context['bytes'] ?? 0),
+          error: String(error.context['error'] ?? error.code),
+        },
+        config.cluster,
+        'collector-egress',
+      ),
+    ),
+  });
+
+  /**
+   * Sends everything queued, in order; resolves once Kafka acknowledged it (retries forever meanwhile). What Kafka
+   * refuses for good is dead-lettered; a refusal of the collector itself (authentication, TLS, an ACL) is logged
+   * with its code and the readiness says so (the producer's state).
+   */
   const flush = async (): Promise<void> => {
     while (flushing) await flushing;
     if (outbox.length === 0) return;
     const batch = outbox.splice(0, outbox.length);
-    flushing = producer.send(batch).then(
-      () => {
-        metrics.eventsProduced.inc(batch.filter((m) => m.topic === config.topics.egress).length);
-      },
-      (error: unknown) => logger.error({ error: describeError(error), lost: batch.length }, 'events not sent'),
+    flushing = (async () => {
+      const { rejected } = await producer.send(batch);
+      metrics.eventsProduced.inc(batch.filter((m) => m.topic === config.topics.egress).length - rejected.length);
+      if (rejected.length === 0) return;
+      for (const r of rejected) {
+        metrics.rejected.inc({ component: 'collector-egress', reason: 'kafka_rejected' });
+        warn('event refused by Kafka: dead-lettered', r.error);
+      }
+      const letters = await producer.send(rejected.map(deadLetterOf));
+      for (const r of letters.rejected) warn('dead letter refused by Kafka: dropped', r.error);
+    })().catch((error: unknown) =>
+      logger.error({ error: describeError(error), lost: batch.length }, 'events not sent'),
     );
     try {
       await flushing;
@@ -236,8 +278,10 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
         pg: config.postgres,
         activity,
       });
-      await ensureTopics(kafka, [config.topics.egress, config.topics.activity], {
+      await ensureTopics(kafka, [config.topics.egress, config.topics.activity, config.topics.deadletter], {
         partitions: config.kafka.partitions,
+        durability: config.kafka.topics,
+        logger,
       });
       // Listen for closes before the first sample, so no socket can close unseen in between.
       closeWatcher.start();

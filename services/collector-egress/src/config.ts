@@ -82,6 +82,11 @@ export const EgressConfig = z
       .object({
         egress: z.string().min(1).default(TOPICS.egress).describe('Topic of egress.sample events.'),
         activity: z.string().min(1).default(TOPICS.activity).describe('Topic of collector heartbeats.'),
+        deadletter: z
+          .string()
+          .min(1)
+          .default(TOPICS.deadletter)
+          .describe('Topic of the dead letters that replace events Kafka refused for good.'),
       })
       .prefault({}),
     http: httpSettings(DEFAULT_EGRESS_PORT),

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, sessionIdOf, type EgressSampleEvent } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { ConfigError, createLogger } from '@vigie/runtime';
-import { ROLES, STACK, connectAs, readTopic, uniqueName } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, ROLES, STACK, connectAs, readTopic, uniqueName } from '@vigie/testkit';
 import { createEgressCollector, type EgressCollector } from './app.js';
 import { EgressConfig } from './config.js';
 
@@ -22,6 +22,7 @@ function configFor(overrides: Record<string, unknown> = {}) {
     instance: 'egress-int-test',
     postgres: { host: STACK.pg.host, port: STACK.pg.port, user: ROLES.collector, password: ROLES.collector },
     topics: { egress: egressTopic, activity: activityTopic },
+    kafka: { topics: LOCAL_KAFKA_TOPICS },
     http: { port: 0 },
     ...overrides,
   });

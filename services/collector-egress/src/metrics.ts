@@ -16,6 +16,7 @@ export interface EgressMetrics {
   linesRejected: Counter<'reason'>;
   eventsProduced: Counter;
   eventsDropped: Counter;
+  rejected: Counter<'component' | 'reason'>;
   kafkaUp: Gauge;
 }
 
@@ -81,6 +82,12 @@ export function createEgressMetrics(registry: Registry): EgressMetrics {
       help: 'egress.sample events acknowledged by Kafka.',
       registers,
     }),
+    rejected: new Counter({
+      name: 'vigie_records_rejected_total',
+      help: 'Events replaced by a dead letter, by reason (kafka_rejected: Kafka refused them for good).',
+      labelNames: ['component', 'reason'],
+      registers,
+    }),
     eventsDropped: new Counter({
       name: 'vigie_egress_events_dropped_total',
       help: 'Final samples dropped because too many waited for an unreachable Kafka (maxPendingEvents).',
@@ -95,5 +102,6 @@ export function createEgressMetrics(registry: Registry): EgressMetrics {
   for (const c of CLIENT_CLASSES) m.observedBytes.inc({ client_class: c }, 0);
   for (const r of JOIN_FAILURES) m.joinFailures.inc({ reason: r }, 0);
   for (const r of REJECT_REASONS) m.linesRejected.inc({ reason: r }, 0);
+  m.rejected.inc({ component: 'collector-egress', reason: 'kafka_rejected' }, 0);
   return m;
 }

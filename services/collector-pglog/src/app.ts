@@ -67,7 +67,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       recordsByOutcome[outcome] = 0;
     }
   };
-  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
+  const kafka = createKafka(config.kafka, logger);
   let producerState: ProducerState = 'idle';
   let producerError: string | undefined;
   const producer =
@@ -98,6 +98,12 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     },
     onLostFile: (file) => logger.warn({ file }, 'checkpointed log file is gone: resuming at the next file'),
   });
+  const logKafkaRejected = rateLimited(5000, (suppressed: number, error: string, deadLettered: boolean) =>
+    logger.warn(
+      { error, suppressed },
+      deadLettered ? 'event refused by Kafka: dead-lettered' : 'dead letter refused by Kafka: dropped',
+    ),
+  );
   const logRejected = rateLimited(5000, (suppressed: number, reason: string, file: string, offset: number) =>
     logger.warn({ reason, file, offset, suppressed }, 'record rejected to the dead-letter topic'),
   );
@@ -208,8 +214,14 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         metrics.backpressure.set(1);
         try {
           await s.waitOne();
-        } catch {
-          return; // producer stopped
+        } catch (error) {
+          // Stopped, or refused for good (authentication, TLS, an ACL): reading stops, the checkpoint stays before
+          // the batch (a restart re-sends it), readiness says why.
+          if (running) {
+            fatal = `kafka: ${describeError(error)}`;
+            logger.error({ error: fatal }, 'kafka refuses the collector: reading stopped');
+          }
+          return;
         }
         continue;
       }
@@ -263,7 +275,10 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
           cacheSize: config.analysis.cacheSize,
           ...(config.redaction.hmacKey === undefined ? {} : { hmacKey: config.redaction.hmacKey }),
         }));
-      await ensureTopics(kafka, [config.topics.activity, config.topics.deadletter]);
+      await ensureTopics(kafka, [config.topics.activity, config.topics.deadletter], {
+        durability: config.kafka.topics,
+        logger,
+      });
       const checkpoint = await readCheckpoint(config.checkpoint.file);
       parser = createLogParser({
         cluster: config.cluster,
@@ -289,6 +304,10 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
             { kind: event.kind, id: event.id, error: describeError(error) },
             'event refused by the contract',
           ),
+        onKafkaRejected: ({ error }, deadLettered) => {
+          metrics.rejected.inc({ component: 'collector-pglog', reason: 'kafka_rejected' });
+          logKafkaRejected(describeError(error), deadLettered);
+        },
         onAcknowledged: (position, kinds) => {
           eventsAcked += kinds.length;
           // One counter update per kind and batch: prom-client hashes the labels on every inc().

@@ -5,8 +5,7 @@ import { Writable } from 'node:stream';
 import { decodeDeadLetter, decodeEvent, type StatementEvent, type VigieEvent } from '@vigie/contract';
 import { ensureTopics } from '@vigie/kafka';
 import { createLogger, validateConfig, waitFor } from '@vigie/runtime';
-import { STACK, connectAs, testKafka, uniqueName } from '@vigie/testkit';
-import type { Consumer } from 'kafkajs';
+import { LOCAL_KAFKA_TOPICS, STACK, connectAs, testKafka, uniqueName, type Consumer } from '@vigie/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCollectorPglog, type CollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
@@ -47,6 +46,7 @@ function config(overrides: Record<string, unknown> = {}) {
       source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
       checkpoint: { file: join(dir, 'checkpoint.json'), intervalMs: 100, startAt: 'end' },
       topics,
+      kafka: { topics: LOCAL_KAFKA_TOPICS },
       http: { port: 0 },
       heartbeatIntervalMs: 1000,
       ...overrides,

@@ -11,9 +11,10 @@ import {
   startService,
   testKafka,
   uniqueName,
+  type Kafka,
   type PrivateKafka,
+  LOCAL_KAFKA_TOPICS,
 } from '@vigie/testkit';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
@@ -82,6 +83,7 @@ describe('collector-pglog resilience', () => {
         source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
         checkpoint: { file: join(dir, 'cp.json'), startAt: 'end' },
         topics,
+        kafka: { topics: LOCAL_KAFKA_TOPICS },
         http: { port: 0 },
       },
       'test',
@@ -119,6 +121,7 @@ describe('collector-pglog resilience', () => {
       source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
       checkpoint: { file: join(dir, 'cp.json'), startAt: 'end', intervalMs: 50 },
       topics,
+      kafka: { topics: LOCAL_KAFKA_TOPICS },
       log: { level: 'warn' },
     };
     let service = await startService('collector-pglog', config);
@@ -140,7 +143,7 @@ describe('collector-pglog resilience', () => {
   it('stops reading while Kafka is down, stays bounded, and resumes with nothing missing', async () => {
     const broker: PrivateKafka = await startPrivateKafka();
     cleanups.push(() => broker.destroy());
-    const kafka = new Kafka({ brokers: broker.brokers, logLevel: logLevel.NOTHING });
+    const kafka = testKafka('vigie-test', broker.brokers);
     const topics = { activity: uniqueName('pglog.outage'), deadletter: uniqueName('pglog.outdead') };
     await ensureTopics(kafka, [topics.activity, topics.deadletter], { partitions: 1 });
     const dir = tempDir();
@@ -149,7 +152,7 @@ describe('collector-pglog resilience', () => {
       {
         source: { pgData: STACK.pgDataDir, pollIntervalMs: 50 },
         checkpoint: { file: join(dir, 'cp.json'), startAt: 'end' },
-        kafka: { brokers: broker.brokers, maxInFlightEvents: 2000 },
+        kafka: { brokers: broker.brokers, maxInFlightEvents: 2000, topics: LOCAL_KAFKA_TOPICS },
         topics,
         http: { port: 0 },
       },

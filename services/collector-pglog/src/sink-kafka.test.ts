@@ -1,5 +1,6 @@
 import { decodeEvent, encodeEvent, type VigieEvent } from '@vigie/contract';
-import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
+import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
+import { VigieError } from '@vigie/runtime';
 import { describe, expect, it } from 'vitest';
 import { KafkaSink } from './sink-kafka.js';
 
@@ -15,9 +16,16 @@ const event = (n: number): VigieEvent => ({
 });
 
 function fakeProducer() {
-  const sends: { messages: readonly OutgoingMessage[]; ack: () => void }[] = [];
+  const sends: {
+    messages: readonly OutgoingMessage[];
+    ack: (rejected?: RejectedMessage[]) => void;
+    fail: (error: Error) => void;
+  }[] = [];
   const producer: ReliableProducer = {
-    send: (messages) => new Promise<void>((ack) => sends.push({ messages, ack })),
+    send: (messages) =>
+      new Promise<SendResult>((resolve, fail) =>
+        sends.push({ messages, ack: (rejected = []) => resolve({ rejected }), fail }),
+      ),
     state: 'ready',
     lastError: undefined,
     stop: () => Promise.resolve(),
@@ -63,5 +71,73 @@ describe('KafkaSink', () => {
       [20, ['session.end']],
     ]);
     expect([sink.pending, sink.full()]).toEqual([0, false]);
+  });
+
+  it('dead-letters what Kafka refuses for good and moves on; the checkpoint waits for the dead letters', async () => {
+    const { producer, sends } = fakeProducer();
+    const acked: [number, string[]][] = [];
+    const refused: [string, boolean][] = [];
+    const sink = new KafkaSink<number>(producer, {
+      cluster: 'c',
+      topics: { activity: 'a', deadletter: 'd' },
+      maxInFlightEvents: 100,
+      maxInFlightBytes: 1 << 20,
+      onAcknowledged: (w, kinds) => acked.push([w, [...kinds]]),
+      onKafkaRejected: (r, deadLettered) => refused.push([r.error.code, deadLettered]),
+    });
+    sink.add(event(1));
+    sink.add(event(2));
+    sink.cut(10);
+    sink.add(event(3));
+    sink.cut(20);
+    const tooLarge = (m: OutgoingMessage): RejectedMessage => ({
+      message: m,
+      error: new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused', {
+        context: { bytes: 4321, error: 'MESSAGE_TOO_LARGE' },
+      }),
+    });
+    // Kafka refuses event 2 of the first batch; the second batch lands before the dead letter does.
+    sends[0]!.ack([tooLarge(sends[0]!.messages[1]!)]);
+    sends[1]!.ack();
+    await new Promise((r) => setImmediate(r));
+    expect(acked).toEqual([]); // the first batch waits for its dead letter, the second for the first
+    expect(sends).toHaveLength(3);
+    const letter = JSON.parse(String(sends[2]!.messages[0]!.value)) as Record<string, unknown>;
+    expect([sends[2]!.messages[0]!.topic, letter['reason'], letter['id'], letter['source']]).toEqual([
+      'd',
+      'kafka_rejected',
+      'c:6b07ec8f.1:2:kafka-rejected',
+      { file: 'f', offset: 2 },
+    ]);
+    expect(letter['detail']).toBe('session.end of 4321 bytes refused by Kafka for a: MESSAGE_TOO_LARGE');
+    expect(letter['excerpt']).toBe('');
+    sends[2]!.ack();
+    await sink.drain();
+    expect(acked).toEqual([
+      [10, ['session.end', 'deadletter']],
+      [20, ['session.end']],
+    ]);
+    expect(refused).toEqual([['VIGIE_KAFKA_MESSAGE_TOO_LARGE', true]]);
+  });
+
+  it('a batch refused for good stays in flight: the checkpoint does not pass it', async () => {
+    const { producer, sends } = fakeProducer();
+    const acked: number[] = [];
+    const sink = new KafkaSink<number>(producer, {
+      cluster: 'c',
+      topics: { activity: 'a', deadletter: 'd' },
+      maxInFlightEvents: 100,
+      maxInFlightBytes: 1 << 20,
+      onAcknowledged: (w) => acked.push(w),
+    });
+    sink.add(event(1));
+    sink.cut(10);
+    sink.add(event(2));
+    sink.cut(20);
+    sends[0]!.fail(new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL'));
+    sends[1]!.ack();
+    await expect(sink.waitOne()).rejects.toMatchObject({ code: 'VIGIE_KAFKA_AUTHORIZATION' });
+    expect(acked).toEqual([]);
+    expect(sink.inFlightCount).toBe(2);
   });
 });

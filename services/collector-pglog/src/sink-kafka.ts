@@ -1,5 +1,6 @@
 import {
   encodeDeadLetter,
+  refusedDeadLetter,
   encodeEvent,
   entityKey,
   sessionKey,
@@ -7,7 +8,13 @@ import {
   type StatementEvent,
   type VigieEvent,
 } from '@vigie/contract';
-import { TextArena, detachString, type OutgoingMessage, type ReliableProducer } from '@vigie/kafka';
+import {
+  TextArena,
+  detachString,
+  type OutgoingMessage,
+  type RejectedMessage,
+  type ReliableProducer,
+} from '@vigie/kafka';
 import type { ParserOutput } from './log-parser.js';
 
 /** JSON of objects events share by reference (see {@link stringifyEvent}); entries go with their objects. */
@@ -139,11 +146,18 @@ export interface KafkaSinkOptions<W> {
   onAcknowledged: (watermark: W, ackedKinds: readonly ParserOutput['kind'][]) => void;
   /** An event the contract refused (a collector bug): it goes to the dead-letter topic instead. */
   onInvalid?: (event: ParserOutput, error: unknown) => void;
+  /**
+   * A message Kafka refused for good (larger than the topic's `max.message.bytes`, a record it rejects), with the
+   * Kafka error: a dead letter took its place (`deadLettered`), or — a dead letter refused itself — nothing could.
+   */
+  onKafkaRejected?: (rejected: RejectedMessage, deadLettered: boolean) => void;
   observeLatency?: (seconds: number) => void;
 }
 
 interface Batch<W> {
   kinds: ParserOutput['kind'][];
+  /** Acknowledged (and its refused messages dead-lettered): settled once every earlier batch is. */
+  complete: boolean;
   /** The arena's mark when the batch was cut: released with the acknowledgement. */
   arenaMark: number;
   bytes: number;
@@ -291,23 +305,84 @@ export class KafkaSink<W> {
     this.messages = [];
     this.bytes = 0;
     const started = process.hrtime.bigint();
-    const batch: Batch<W> = { kinds, arenaMark: this.arena.mark(), bytes, watermark, done: Promise.resolve() };
-    batch.done = this.producer.send(messages).then(() => {
+    const batch: Batch<W> = {
+      kinds,
+      complete: false,
+      arenaMark: this.arena.mark(),
+      bytes,
+      watermark,
+      done: Promise.resolve(),
+    };
+    batch.done = this.producer.send(messages).then(async ({ rejected }) => {
+      // Before the batch settles: the refused messages' bytes live in the arena the settlement releases.
+      if (rejected.length > 0) await this.deadLetterRejected(rejected, messages, kinds);
       this.options.observeLatency?.(Number(process.hrtime.bigint() - started) / 1e9);
-      // Sends complete in order (one sequential producer): this batch is the oldest in flight.
-      const head = this.inFlight.shift();
-      if (head !== batch) throw new Error('acknowledgements out of order');
-      this.inFlightEvents -= kinds.length;
-      this.inFlightBytes -= bytes;
-      // Acknowledged: the producer is done with this batch's and every earlier batch's bytes.
-      this.arena.release(batch.arenaMark);
-      this.options.onAcknowledged(batch.watermark, kinds);
+      batch.complete = true;
+      this.settle();
     });
-    // Marked handled here; waitOne/drain still see the rejection (producer stopped before the batch landed).
+    // Marked handled here; waitOne/drain still see the rejection (producer stopped, or refused for good).
     batch.done.catch(() => undefined);
     this.inFlight.push(batch);
     this.inFlightEvents += kinds.length;
     this.inFlightBytes += bytes;
+  }
+
+  /**
+   * Acknowledges, in order, every batch at the head of the window that is complete. A batch with refused messages
+   * completes after its dead letters landed, so a later batch may complete first: its watermark waits for the
+   * earlier one, and the checkpoint never passes an event that is neither in Kafka nor dead-lettered.
+   */
+  private settle(): void {
+    while (this.inFlight[0]?.complete) {
+      const batch = this.inFlight.shift()!;
+      this.inFlightEvents -= batch.kinds.length;
+      this.inFlightBytes -= batch.bytes;
+      // Acknowledged: the producer is done with this batch's and every earlier batch's bytes.
+      this.arena.release(batch.arenaMark);
+      this.options.onAcknowledged(batch.watermark, batch.kinds);
+    }
+  }
+
+  /**
+   * Replaces every message Kafka refused for good by a dead letter naming the event, its log position, its size
+   * and the Kafka error (no content), and sends them; the refused event's kind becomes `deadletter`. Without this,
+   * a topic whose `max.message.bytes` is below the batch size kept the batch at the head of the window forever and
+   * froze the checkpoint. A refused dead letter cannot be dead-lettered: it is reported and dropped.
+   */
+  private async deadLetterRejected(
+    rejected: readonly RejectedMessage[],
+    messages: readonly OutgoingMessage[],
+    kinds: ParserOutput['kind'][],
+  ): Promise<void> {
+    const { cluster, topics } = this.options;
+    const letters: OutgoingMessage[] = [];
+    for (const r of rejected) {
+      const index = messages.indexOf(r.message);
+      if (r.message.topic === topics.deadletter) {
+        this.options.onKafkaRejected?.(r, false);
+        continue;
+      }
+      const letter = refusedDeadLetter(
+        {
+          topic: r.message.topic,
+          value: r.message.value,
+          bytes: Number(r.error.context['bytes'] ?? 0),
+          error: String(r.error.context['error'] ?? r.error.code),
+        },
+        cluster,
+        'collector-pglog',
+      );
+      letters.push({
+        topic: topics.deadletter,
+        key: entityKey(cluster, 'deadletter'),
+        value: encodeDeadLetter(letter),
+      });
+      if (index >= 0) kinds[index] = 'deadletter';
+      this.options.onKafkaRejected?.(r, true);
+    }
+    if (letters.length === 0) return;
+    const again = await this.producer.send(letters);
+    for (const r of again.rejected) this.options.onKafkaRejected?.(r, false);
   }
 
   /** Waits for the oldest batch in flight (rejects if the producer was stopped before it landed). */

@@ -1,9 +1,23 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
-import { encodeEvent, entityKey, type TableChangeCounts, type VigieEvent } from '@vigie/contract';
+import {
+  encodeDeadLetter,
+  encodeEvent,
+  entityKey,
+  refusedDeadLetter,
+  type TableChangeCounts,
+  type VigieEvent,
+} from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics, type ReliableProducer } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
-import { buildHttpServer, createMetricsRegistry, rateLimited, type Logger, type Readiness } from '@vigie/runtime';
+import {
+  buildHttpServer,
+  createMetricsRegistry,
+  describeError,
+  rateLimited,
+  type Logger,
+  type Readiness,
+} from '@vigie/runtime';
 import { createTxnAggregator } from './aggregate-txn.js';
 import type { ReplicationConfig } from './config.js';
 import { lsnToNumber } from './lsn.js';
@@ -83,7 +97,7 @@ export function createReplicationCollector(
       }
     : undefined;
 
-  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
+  const kafka = createKafka(config.kafka, logger);
   const producer = injectedProducer ?? createReliableProducer(config.kafka, { logger });
   const sink = createKafkaSink({
     producer,
@@ -94,6 +108,27 @@ export function createReplicationCollector(
       source.confirm(lsn);
     },
     onSent: (n) => metrics.eventsSent.inc(n),
+    deadLetterOf: ({ message, error }) => {
+      const letter = refusedDeadLetter(
+        {
+          topic: message.topic,
+          value: message.value,
+          bytes: Number(error.context['bytes'] ?? 0),
+          error: String(error.context['error'] ?? error.code),
+        },
+        config.cluster,
+        'collector-replication',
+      );
+      return {
+        topic: config.topics.deadletter,
+        key: entityKey(config.cluster, 'deadletter'),
+        value: encodeDeadLetter(letter),
+      };
+    },
+    onRejected: ({ error }) => {
+      metrics.rejected.inc({ component: 'collector-replication', reason: 'kafka_rejected' });
+      logger.warn({ error: describeError(error) }, 'event refused by Kafka: dead-lettered');
+    },
   });
   const aggregator = createTxnAggregator({
     cluster: config.cluster,
@@ -244,9 +279,15 @@ export function createReplicationCollector(
   return {
     async start() {
       await ensureReplication({ connection, setup, slot: config.slot, publication: config.publication, logger });
-      await ensureTopics(kafka, [...new Set([config.topics.changes, config.topics.activity])], {
-        partitions: config.kafka.partitions,
-      });
+      await ensureTopics(
+        kafka,
+        [...new Set([config.topics.changes, config.topics.activity, config.topics.deadletter])],
+        {
+          partitions: config.kafka.partitions,
+          durability: config.kafka.topics,
+          logger,
+        },
+      );
       if (server) {
         await server.listen({ host: config.http.host, port: config.http.port });
         const address = server.server.address();

@@ -24,7 +24,10 @@ function stallingProducer() {
   const held: { messages: readonly OutgoingMessage[]; ack: () => void }[] = [];
   let open = false;
   const producer: ReliableProducer = {
-    send: (messages) => (open ? Promise.resolve() : new Promise<void>((ack) => held.push({ messages, ack }))),
+    send: (messages) =>
+      open
+        ? Promise.resolve({ rejected: [] })
+        : new Promise((resolve) => held.push({ messages, ack: () => resolve({ rejected: [] }) })),
     get state() {
       return open ? ('ready' as const) : ('failing' as const);
     },

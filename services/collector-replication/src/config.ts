@@ -91,6 +91,11 @@ export const ReplicationConfig = z
       .object({
         changes: z.string().min(1).default(TOPICS.changes).describe('Topic of change.txn and slot/publication events.'),
         activity: z.string().min(1).default(TOPICS.activity).describe('Topic of collector heartbeats.'),
+        deadletter: z
+          .string()
+          .min(1)
+          .default(TOPICS.deadletter)
+          .describe('Topic of the dead letters that replace events Kafka refused for good.'),
       })
       .prefault({}),
     http: httpSettings(DEFAULT_REPLICATION_PORT),

@@ -36,6 +36,12 @@ export function createReplicationMetrics(registry: Registry) {
       help: 'Personal identifiers found in rows written to a non-production cluster.',
       registers: r,
     }),
+    rejected: new Counter({
+      name: 'vigie_records_rejected_total',
+      help: 'Events replaced by a dead letter, by reason (kafka_rejected: Kafka refused them for good).',
+      labelNames: ['component', 'reason'] as const,
+      registers: r,
+    }),
     eventsSent: new Counter({
       name: 'vigie_replication_events_sent_total',
       help: 'Events acknowledged by Kafka.',

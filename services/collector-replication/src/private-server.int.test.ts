@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, type VigieEvent } from '@vigie/contract';
 import { waitFor } from '@vigie/runtime';
-import { readTopic, startPrivatePostgres, uniqueName, type PrivatePostgres } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, readTopic, startPrivatePostgres, uniqueName, type PrivatePostgres } from '@vigie/testkit';
 import { createReplicationCollector, type ReplicationCollector } from './app.js';
 import { ReplicationConfig } from './config.js';
 import { formatLsn, parseLsn } from './lsn.js';
@@ -32,6 +32,7 @@ function configFor(database: string, slot: string): ReplicationConfig {
     topics: { changes: uniqueName('vigie.test.changes'), activity: uniqueName('vigie.test.activity') },
     health: { intervalMs: 60_000 },
     reconnect: { maxBackoffMs: 500 },
+    kafka: { topics: LOCAL_KAFKA_TOPICS },
   });
 }
 

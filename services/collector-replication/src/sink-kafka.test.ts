@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
-import { createLogger } from '@vigie/runtime';
+import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
+import { createLogger, VigieError } from '@vigie/runtime';
 import { createKafkaSink } from './sink-kafka.js';
 
 /** A producer whose sends resolve only when the test says so (Kafka's acknowledgement). */
 function manualProducer() {
-  const sends: { messages: readonly OutgoingMessage[]; ack: () => void; fail: (e: unknown) => void }[] = [];
+  const sends: {
+    messages: readonly OutgoingMessage[];
+    ack: (rejected?: RejectedMessage[]) => void;
+    fail: (e: unknown) => void;
+  }[] = [];
   const producer: ReliableProducer = {
-    send: (messages) => new Promise<void>((ack, fail) => sends.push({ messages, ack, fail })),
+    send: (messages) =>
+      new Promise<SendResult>((resolve, fail) =>
+        sends.push({ messages, ack: (rejected = []) => resolve({ rejected }), fail }),
+      ),
     state: 'ready',
     lastError: undefined,
     stop: async () => undefined,
@@ -18,12 +25,19 @@ function manualProducer() {
 const msg = (n: number): OutgoingMessage => ({ topic: 't', key: `k${n}`, value: Buffer.from(String(n)) });
 const tick = () => new Promise((r) => setImmediate(r));
 const logger = createLogger('test', { level: 'silent' });
+const deadLetterOf = (r: RejectedMessage): OutgoingMessage => ({ topic: 'dead', key: r.message.key, value: 'letter' });
 
 describe('createKafkaSink', () => {
   it('confirms an LSN only after Kafka acknowledged it and everything queued before it', async () => {
     const { producer, sends } = manualProducer();
     const confirmed: bigint[] = [];
-    const sink = createKafkaSink({ producer, logger, maxBatch: 2, onConfirmed: (l) => confirmed.push(l) });
+    const sink = createKafkaSink({
+      producer,
+      logger,
+      maxBatch: 2,
+      deadLetterOf,
+      onConfirmed: (l) => confirmed.push(l),
+    });
     sink.push(msg(1), 100n);
     sink.push(msg(2)); // a health event: no LSN
     sink.push(msg(3), 300n);
@@ -49,7 +63,7 @@ describe('createKafkaSink', () => {
 
   it('holds readers back until the backlog falls to the limit, and flush waits for everything', async () => {
     const { producer, sends } = manualProducer();
-    const sink = createKafkaSink({ producer, logger, maxBatch: 10, onConfirmed: () => undefined });
+    const sink = createKafkaSink({ producer, logger, maxBatch: 10, deadLetterOf, onConfirmed: () => undefined });
     for (let i = 0; i < 5; i += 1) sink.push(msg(i), BigInt(i + 1));
     let released = false;
     void sink.whenAtMost(4).then(() => (released = true));
@@ -69,11 +83,53 @@ describe('createKafkaSink', () => {
   it('never confirms what a stopped producer did not store', async () => {
     const { producer, sends } = manualProducer();
     const confirmed: bigint[] = [];
-    const sink = createKafkaSink({ producer, logger, maxBatch: 10, onConfirmed: (l) => confirmed.push(l) });
+    const sink = createKafkaSink({
+      producer,
+      logger,
+      maxBatch: 10,
+      deadLetterOf,
+      onConfirmed: (l) => confirmed.push(l),
+    });
     sink.push(msg(1), 10n);
     sends[0]!.fail(new Error('stopped'));
     await tick();
     expect(confirmed).toEqual([]);
     expect(sink.pending).toBe(0);
+  });
+
+  it('dead-letters a message Kafka refuses for good, then confirms; after a failure for good nothing more is confirmed', async () => {
+    const { producer, sends } = manualProducer();
+    const confirmed: bigint[] = [];
+    const refused: string[] = [];
+    const failures: unknown[] = [];
+    const sink = createKafkaSink({
+      producer,
+      logger,
+      maxBatch: 10,
+      deadLetterOf,
+      onConfirmed: (l) => confirmed.push(l),
+      onRejected: (r) => refused.push(r.message.key),
+      onFailed: (e) => failures.push(e),
+    });
+    sink.push(msg(1), 10n);
+    await tick();
+    const tooLarge = new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused');
+    sends[0]!.ack([{ message: sends[0]!.messages[0]!, error: tooLarge }]);
+    await tick();
+    expect(confirmed).toEqual([]); // not before the dead letter landed
+    expect(sends[1]!.messages).toEqual([{ topic: 'dead', key: 'k1', value: 'letter' }]);
+    sends[1]!.ack();
+    await tick();
+    expect([confirmed, refused]).toEqual([[10n], ['k1']]);
+
+    sink.push(msg(3), 30n);
+    await tick();
+    sends[2]!.fail(new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL'));
+    await tick();
+    sink.push(msg(4), 40n);
+    await tick();
+    expect(sends).toHaveLength(3); // nothing sent after the failure
+    expect(confirmed).toEqual([10n]);
+    expect(failures).toMatchObject([{ code: 'VIGIE_KAFKA_AUTHORIZATION' }]);
   });
 });

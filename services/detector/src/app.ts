@@ -28,7 +28,7 @@ import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
 import { createBatchHandler, type AlertListener } from './sinks/batch-handler.js';
-import { alertMessages, deadLetterMessages } from './sinks/kafka-messages.js';
+import { publishAlerts } from './sinks/kafka-messages.js';
 import { createAlertStore, type AlertStore } from './store/alert-store.js';
 import { createTimelineRecorder } from './store/timeline.js';
 
@@ -137,10 +137,14 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     sinks: {
       publish: async (alerts, deadLetters) => {
         if (!producer) throw new VigieError('VIGIE_DETECTOR_NOT_STARTED', 'producer not started');
-        await producer.send([
-          ...alertMessages(alerts, config.topics.alerts),
-          ...deadLetterMessages(deadLetters, config.topics.deadletter),
-        ]);
+        await publishAlerts(producer, alerts, deadLetters, {
+          topics: config.topics,
+          cluster: config.cluster,
+          onRejected: ({ error }) => {
+            metrics.rejected.labels('kafka_rejected').inc();
+            logger.warn({ error: describeError(error) }, 'message refused by Kafka: dead-lettered');
+          },
+        });
       },
       store,
       notify: (alerts) => alertmanager?.enqueue(alerts),
@@ -221,10 +225,12 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');
 
-      const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
+      const kafka = createKafka(config.kafka, logger);
       const inputs = [config.topics.activity, config.topics.egress, config.topics.changes];
       await ensureTopics(kafka, [...inputs, config.topics.alerts, config.topics.deadletter], {
         partitions: config.kafka.partitions,
+        durability: config.kafka.topics,
+        logger,
       });
       producer = createReliableProducer(config.kafka, { logger });
       consumer = createBatchConsumer(kafka, {

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Producer } from 'kafkajs';
 import pg from 'pg';
 import { decodeAlert, decodeDeadLetter, encodeEvent, sessionKey, type Alert, type VigieEvent } from '@vigie/contract';
 import { createSqlAnalyzer, type SqlAnalyzer } from '@vigie/sql';
 import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
-import { readTopic, STACK, testKafka, uniqueName } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, readTopic, STACK, testKafka, uniqueName, type Producer } from '@vigie/testkit';
 import { createDetector, type Detector } from './app.js';
 import { DetectorConfig } from './config.js';
 import { pgDumpSession } from './sinks/fixtures.js';
@@ -47,7 +46,7 @@ function isolatedConfig() {
     cluster: id,
     api: { token: TOKEN },
     http: { port: 0 },
-    kafka: { groupId: `${id}-group`, partitions: 2 },
+    kafka: { groupId: `${id}-group`, partitions: 2, topics: LOCAL_KAFKA_TOPICS },
     topics: {
       activity: `${id}.activity`,
       egress: `${id}.egress`,

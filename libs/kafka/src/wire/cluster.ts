@@ -1,6 +1,20 @@
-import { VigieError, type Logger } from '@vigie/runtime';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { VigieError, describeError, type Logger } from '@vigie/runtime';
 import { BrokerConnection } from './connection.js';
-import { API, errorName, readApiVersions, readMetadata, writeMetadata, type BrokerAddress } from './protocol.js';
+import { errorName, kafkaError } from './error-codes.js';
+import {
+  API,
+  SASL_API,
+  readApiVersions,
+  readMetadata,
+  readSaslAuthenticate,
+  readSaslHandshake,
+  writeMetadata,
+  writeSaslAuthenticate,
+  writeSaslHandshake,
+  type BrokerAddress,
+} from './protocol.js';
+import { SaslError, startSasl, type SaslCredentials } from './sasl.js';
 
 export interface ClusterOptions {
   brokers: readonly string[];
@@ -8,6 +22,17 @@ export interface ClusterOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   logger: Logger;
+  tls?: TlsOptions | undefined;
+  sasl?: SaslCredentials | undefined;
+  /** Largest response frame a connection accepts. */
+  maxResponseBytes?: number | undefined;
+  /**
+   * Metadata older than this is fetched again before it is used, and a timer refreshes it at this period, so
+   * leadership moves and brokers leaving are noticed even while nothing fails (Java's `metadata.max.age.ms`).
+   */
+  metadataMaxAgeMs?: number | undefined;
+  /** For tests: a nonce for SCRAM. */
+  saslNonce?: string | undefined;
 }
 
 /** Where each partition of a topic is led: `leaders[p]` is the node id of partition p's leader (-1: none now). */
@@ -20,21 +45,36 @@ const parseAddress = (s: string): { host: string; port: number } => {
   return { host: s.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(s.slice(at + 1)) };
 };
 
+const addressOf = (n: BrokerAddress) => `${n.host}:${n.port}`;
+
 /**
- * The producer's view of the cluster: one connection per broker (checked with ApiVersions when opened), topic
- * layouts from Metadata, refreshed on demand. Any broker answers Metadata and InitProducerId; produce requests go to
- * each partition's leader.
+ * The producer's view of the cluster: one connection per broker (checked with ApiVersions and authenticated when
+ * opened), topic layouts from Metadata, refreshed on demand and when older than `metadataMaxAgeMs`. Any broker
+ * answers Metadata and InitProducerId; produce requests go to each partition's leader. Connections to brokers the
+ * metadata no longer lists are closed.
  */
 export class Cluster {
   private readonly connections = new Map<string, Promise<BrokerConnection>>();
   private readonly nodes = new Map<number, BrokerAddress>();
   private readonly layouts = new Map<string, TopicLayout>();
+  private metadataAt = 0;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
-  constructor(private readonly options: ClusterOptions) {}
+  constructor(private readonly options: ClusterOptions) {
+    const period = options.metadataMaxAgeMs ?? 300_000;
+    this.refreshTimer = setInterval(() => {
+      if (this.layouts.size === 0) return;
+      this.layout([...this.layouts.keys()], true).catch((error: unknown) =>
+        options.logger.debug({ error: describeError(error) }, 'periodic kafka metadata refresh failed'),
+      );
+    }, period);
+    this.refreshTimer.unref();
+  }
 
   /**
-   * A live connection to `address` (host:port), opened and version-checked if needed. One that failed to open, or
-   * closed since, is replaced; concurrent callers share one opening.
+   * A live connection to `address` (host:port), opened, version-checked and authenticated if needed. One that
+   * failed to open, or closed since, is replaced; concurrent callers share one opening.
    */
   async connection(address: string): Promise<BrokerConnection> {
     for (;;) {
@@ -45,6 +85,7 @@ export class Cluster {
       // Another caller may have replaced it meanwhile: look again.
       if (this.connections.get(address) === existing) this.connections.delete(address);
     }
+    if (this.closed) throw new VigieError('VIGIE_KAFKA_STOPPED', 'kafka client closed');
     const opening = this.open(address);
     this.connections.set(address, opening);
     return opening;
@@ -53,24 +94,70 @@ export class Cluster {
   private async open(address: string): Promise<BrokerConnection> {
     const { host, port } = parseAddress(address);
     const conn = new BrokerConnection({ ...this.options, host, port });
-    await conn.connect();
-    const reader = await conn.request(API.ApiVersions, () => undefined);
-    const { errorCode, apis } = readApiVersions(reader);
-    const missing = errorCode
-      ? [`ApiVersions failed: ${errorName(errorCode)}`]
-      : Object.entries(API).flatMap(([name, api]) => {
-          const range = apis.get(api.key);
-          return range && range.min <= api.version && api.version <= range.max
-            ? []
-            : [`${name} v${api.version} (broker offers ${range ? `v${range.min}–v${range.max}` : 'none'})`];
+    try {
+      await conn.connect();
+      // ApiVersions is answered before authentication (KIP-35), so a broker too old for the SASL requests is named
+      // as such rather than failing the handshake.
+      const { errorCode, apis } = readApiVersions(await conn.request(API.ApiVersions, () => undefined));
+      const wanted = this.options.sasl ? { ...API, ...SASL_API } : API;
+      const missing = errorCode
+        ? [`ApiVersions failed: ${errorName(errorCode)}`]
+        : Object.entries(wanted).flatMap(([name, api]) => {
+            const range = apis.get(api.key);
+            return range && range.min <= api.version && api.version <= range.max
+              ? []
+              : [`${name} v${api.version} (broker offers ${range ? `v${range.min}–v${range.max}` : 'none'})`];
+          });
+      if (missing.length > 0) {
+        throw new VigieError('VIGIE_KAFKA_UNSUPPORTED', `kafka broker ${address} lacks ${missing.join(', ')}`, {
+          retriable: false,
         });
-    if (missing.length > 0) {
+      }
+      if (this.options.sasl) await this.authenticate(conn, address, this.options.sasl);
+      return conn;
+    } catch (error) {
       conn.close();
-      throw new VigieError('VIGIE_KAFKA_UNSUPPORTED', `kafka broker ${address} lacks ${missing.join(', ')}`, {
-        retriable: true,
-      });
+      throw error;
     }
-    return conn;
+  }
+
+  /** SaslHandshake, then SaslAuthenticate rounds until the mechanism is done (RFC 5802 for SCRAM). */
+  private async authenticate(conn: BrokerConnection, address: string, sasl: SaslCredentials): Promise<void> {
+    const { mechanism, username } = sasl;
+    // The message names the user and mechanism, never the password.
+    const refused = (why: string, cause?: unknown) =>
+      new VigieError(
+        'VIGIE_KAFKA_AUTH',
+        `kafka broker ${address} refused SASL ${mechanism} authentication of user ${JSON.stringify(username)}: ${why}`,
+        { retriable: false, cause },
+      );
+    const handshake = readSaslHandshake(
+      await conn.request(SASL_API.SaslHandshake, (w) => writeSaslHandshake(w, mechanism)),
+    );
+    if (handshake.errorCode !== 0) {
+      throw refused(
+        `${errorName(handshake.errorCode)} (the listener offers ${handshake.mechanisms.join(', ') || 'none'})`,
+      );
+    }
+    const exchange = startSasl(sasl, this.options.saslNonce);
+    let message: Buffer | undefined = exchange.first();
+    while (message !== undefined) {
+      const out: Buffer = message;
+      const answer = readSaslAuthenticate(
+        await conn.request(SASL_API.SaslAuthenticate, (w) => writeSaslAuthenticate(w, out), out.length + 64),
+      );
+      if (answer.errorCode !== 0) {
+        // The broker's own message ("invalid credentials with SASL mechanism SCRAM-SHA-512") carries no secret.
+        throw refused(`${errorName(answer.errorCode)}${answer.errorMessage ? `: ${answer.errorMessage}` : ''}`);
+      }
+      try {
+        message = exchange.next(answer.authBytes);
+      } catch (error) {
+        if (error instanceof SaslError) throw refused(error.message);
+        throw error;
+      }
+      if (message === undefined && answer.sessionLifetimeMs > 0n) conn.expireAfter(Number(answer.sessionLifetimeMs));
+    }
   }
 
   /** The connection to node `nodeId` (from the last Metadata answer). */
@@ -78,30 +165,33 @@ export class Cluster {
     const addr = this.nodes.get(nodeId);
     if (!addr)
       throw new VigieError('VIGIE_KAFKA_METADATA', `kafka node ${nodeId} is not in the metadata`, { retriable: true });
-    return this.connection(`${addr.host}:${addr.port}`);
+    return this.connection(addressOf(addr));
   }
 
-  /** Any live broker: known nodes first, then the bootstrap list; the first that connects. */
+  /**
+   * Any live broker: known nodes first, then the bootstrap list; the first that connects. A non-retriable failure
+   * (TLS, authentication, an unsupported broker) is thrown at once: another broker of the same cluster would say
+   * the same, and a wrong password must not be tried on every broker in turn.
+   */
   async any(): Promise<BrokerConnection> {
-    const addresses = [
-      ...new Set([...[...this.nodes.values()].map((n) => `${n.host}:${n.port}`), ...this.options.brokers]),
-    ];
+    const addresses = [...new Set([...[...this.nodes.values()].map(addressOf), ...this.options.brokers])];
     let last: unknown;
     for (const address of addresses) {
       try {
         return await this.connection(address);
       } catch (error) {
+        if (error instanceof VigieError && !error.retriable) throw error;
         last = error;
       }
     }
     throw last ?? new VigieError('VIGIE_KAFKA_CONNECTION', 'no kafka broker configured', { retriable: true });
   }
 
-  /** The layout of `topic`, fetching metadata if it is unknown or `refresh` is set. */
+  /** The layout of `topics`, fetching metadata if one is unknown, `refresh` is set, or it is older than its max age. */
   async layout(topics: readonly string[], refresh = false): Promise<Map<string, TopicLayout>> {
-    const wanted = refresh
-      ? [...new Set([...topics, ...this.layouts.keys()])]
-      : topics.filter((t) => !this.layouts.has(t));
+    const stale = Date.now() - this.metadataAt > (this.options.metadataMaxAgeMs ?? 300_000);
+    const wanted =
+      refresh || stale ? [...new Set([...topics, ...this.layouts.keys()])] : topics.filter((t) => !this.layouts.has(t));
     if (wanted.length > 0) await this.fetchMetadata(wanted);
     const out = new Map<string, TopicLayout>();
     for (const t of topics) {
@@ -114,15 +204,27 @@ export class Cluster {
 
   private async fetchMetadata(topics: readonly string[]): Promise<void> {
     const conn = await this.any();
-    const { brokers, topics: metadata } = readMetadata(
-      await conn.request(API.Metadata, (w) => writeMetadata(w, topics)),
-    );
+    const answer = readMetadata(await conn.request(API.Metadata, (w) => writeMetadata(w, topics)));
+    conn.throttle(answer.throttleTimeMs);
+    this.metadataAt = Date.now();
     this.nodes.clear();
-    for (const b of brokers) this.nodes.set(b.nodeId, b);
+    for (const b of answer.brokers) this.nodes.set(b.nodeId, b);
+    this.closeDeparted();
     const problems: string[] = [];
-    for (const t of metadata) {
+    for (const t of answer.topics) {
       if (t.errorCode !== 0 || t.partitions.length === 0) {
         this.layouts.delete(t.name);
+        const { action, vigieCode } = kafkaError(t.errorCode);
+        if (t.errorCode !== 0 && action === 'fatal') {
+          throw new VigieError(
+            vigieCode ?? 'VIGIE_KAFKA_METADATA',
+            t.errorCode === 29
+              ? `kafka refuses this client (${this.who()}) access to topic ${t.name} (TOPIC_AUTHORIZATION_FAILED): ` +
+                  'it needs an ACL allowing Describe and Write on the topic'
+              : `kafka metadata of topic ${t.name}: ${errorName(t.errorCode)}`,
+            { retriable: false, context: { topic: t.name, error: errorName(t.errorCode) } },
+          );
+        }
         problems.push(`${t.name}: ${t.errorCode ? errorName(t.errorCode) : 'no partitions'}`);
         continue;
       }
@@ -135,8 +237,38 @@ export class Cluster {
     }
   }
 
-  /** Closes every connection (requests in flight fail). */
+  /** Who this client authenticates as, for messages. */
+  who(): string {
+    return this.options.sasl ? `user ${JSON.stringify(this.options.sasl.username)}` : 'anonymous';
+  }
+
+  /**
+   * Closes connections to addresses the cluster no longer lists (a broker removed, or moved to another address):
+   * nothing will be sent there again, and the socket would otherwise stay open until the broker drops it. A
+   * bootstrap address that is not a node is closed too (reopened only if every known node is gone). Requests in
+   * flight on such a connection finish first.
+   */
+  private closeDeparted(): void {
+    const live = new Set([...this.nodes.values()].map(addressOf));
+    for (const [address, opening] of this.connections) {
+      if (live.has(address)) continue;
+      this.connections.delete(address);
+      opening.then(
+        (c) => c.retire(),
+        () => undefined,
+      );
+    }
+  }
+
+  /** Addresses this client holds a connection (or an opening) to; for tests. */
+  connectedAddresses(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  /** Closes every connection (requests in flight fail) and stops the periodic refresh. */
   close(): void {
+    this.closed = true;
+    clearInterval(this.refreshTimer);
     for (const opening of this.connections.values())
       opening.then(
         (c) => c.close(),

@@ -90,6 +90,16 @@ export class Writer {
     return this;
   }
 
+  /** BYTES / NULLABLE_BYTES: int32 length (-1 for null), the bytes. */
+  bytes(v: Uint8Array | null): this {
+    if (v === null) return this.int32(-1);
+    this.int32(v.length);
+    this.ensure(v.length);
+    this.buf.set(v, this.offset);
+    this.offset += v.length;
+    return this;
+  }
+
   /** ARRAY: int32 count (-1 for null), then each item. */
   array<T>(items: readonly T[] | null, write: (w: this, item: T) => void): this {
     if (items === null) return this.int32(-1);
@@ -154,8 +164,19 @@ export class Reader {
     return v;
   }
 
+  /** BYTES / NULLABLE_BYTES (a copy: the frame it came from is not kept alive). */
+  bytes(): Buffer | null {
+    const n = this.int32();
+    if (n < 0) return null;
+    this.need(n);
+    const v = Buffer.from(this.buf.subarray(this.offset, this.offset + n));
+    this.offset += n;
+    return v;
+  }
+
   array<T>(read: (r: this) => T): T[] {
     const n = this.int32();
+    if (n > this.remaining) throw new RangeError(`array of ${n} items in ${this.remaining} bytes`);
     const items: T[] = [];
     for (let i = 0; i < n; i += 1) items.push(read(this));
     return items;

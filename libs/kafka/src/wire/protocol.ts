@@ -1,9 +1,11 @@
-// The four requests the producer sends, in the versions every broker since Kafka 2.1 accepts (Kafka 4 dropped older
+// The requests the producer sends, in the versions every broker since Kafka 2.1 accepts (Kafka 4 dropped older
 // ones, KIP-896), all non-flexible: ApiVersions v2, Metadata v6, InitProducerId v1, Produce v7 with record batches
-// of magic 2. Formats: https://kafka.apache.org/protocol.
+// of magic 2 (uncompressed, gzip or zstd), and on a SASL listener SaslHandshake v1 and SaslAuthenticate v1.
+// Formats: https://kafka.apache.org/protocol.
 import { varintSize, writeVarint, type Reader, type Writer } from './codec.js';
 import { crc32c } from './hash.js';
 
+/** The requests every connection needs, at the versions the producer speaks. */
 export const API = {
   Produce: { key: 0, version: 7 },
   Metadata: { key: 3, version: 6 },
@@ -11,38 +13,14 @@ export const API = {
   InitProducerId: { key: 22, version: 1 },
 } as const;
 
-/** The error codes a producer meets (https://kafka.apache.org/protocol#protocol_error_codes). */
-export const ERROR_NAMES: Readonly<Record<number, string>> = {
-  [-1]: 'UNKNOWN_SERVER_ERROR',
-  1: 'OFFSET_OUT_OF_RANGE',
-  2: 'CORRUPT_MESSAGE',
-  3: 'UNKNOWN_TOPIC_OR_PARTITION',
-  5: 'LEADER_NOT_AVAILABLE',
-  6: 'NOT_LEADER_OR_FOLLOWER',
-  7: 'REQUEST_TIMED_OUT',
-  10: 'MESSAGE_TOO_LARGE',
-  13: 'NETWORK_EXCEPTION',
-  14: 'COORDINATOR_LOAD_IN_PROGRESS',
-  15: 'COORDINATOR_NOT_AVAILABLE',
-  18: 'RECORD_LIST_TOO_LARGE',
-  19: 'NOT_ENOUGH_REPLICAS',
-  20: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
-  29: 'TOPIC_AUTHORIZATION_FAILED',
-  31: 'CLUSTER_AUTHORIZATION_FAILED',
-  32: 'INVALID_TIMESTAMP',
-  35: 'UNSUPPORTED_VERSION',
-  41: 'NOT_CONTROLLER',
-  45: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  46: 'DUPLICATE_SEQUENCE_NUMBER',
-  47: 'INVALID_PRODUCER_EPOCH',
-  56: 'KAFKA_STORAGE_ERROR',
-  59: 'UNKNOWN_PRODUCER_ID',
-  74: 'FENCED_LEADER_EPOCH',
-  75: 'UNKNOWN_LEADER_EPOCH',
-  87: 'INVALID_RECORD',
-};
-
-export const errorName = (code: number): string => ERROR_NAMES[code] ?? `KAFKA_ERROR_${code}`;
+/**
+ * The SASL requests, needed only on a SASL listener. SaslHandshake stays at v1 on every broker (KAFKA-9577);
+ * SaslAuthenticate v1 is the last non-flexible version and has the session lifetime.
+ */
+export const SASL_API = {
+  SaslHandshake: { key: 17, version: 1 },
+  SaslAuthenticate: { key: 36, version: 1 },
+} as const;
 
 /** Request header v1: api key, version, correlation id, client id. */
 export function writeRequestHeader(
@@ -88,8 +66,12 @@ export function writeMetadata(w: Writer, topics: readonly string[]): void {
   w.array(topics, (x, t) => x.string(t)).bool(false);
 }
 
-export function readMetadata(r: Reader): { brokers: BrokerAddress[]; topics: TopicMetadata[] } {
-  r.int32(); // throttle_time_ms
+export function readMetadata(r: Reader): {
+  throttleTimeMs: number;
+  brokers: BrokerAddress[];
+  topics: TopicMetadata[];
+} {
+  const throttleTimeMs = r.int32();
   const brokers = r.array((x) => {
     const nodeId = x.int32();
     const host = x.string() ?? '';
@@ -114,7 +96,7 @@ export function readMetadata(r: Reader): { brokers: BrokerAddress[]; topics: Top
     });
     return { errorCode, name, partitions };
   });
-  return { brokers, topics };
+  return { throttleTimeMs, brokers, topics };
 }
 
 // InitProducerId v1 --------------------------------------------------------------------------------------------
@@ -123,10 +105,42 @@ export function writeInitProducerId(w: Writer): void {
   w.string(null).int32(60_000); // no transactional id; the timeout only matters for transactions
 }
 
-export function readInitProducerId(r: Reader): { errorCode: number; producerId: bigint; producerEpoch: number } {
-  r.int32(); // throttle_time_ms
+export function readInitProducerId(r: Reader): {
+  throttleTimeMs: number;
+  errorCode: number;
+  producerId: bigint;
+  producerEpoch: number;
+} {
+  const throttleTimeMs = r.int32();
   const errorCode = r.int16();
-  return { errorCode, producerId: r.int64(), producerEpoch: r.int16() };
+  return { throttleTimeMs, errorCode, producerId: r.int64(), producerEpoch: r.int16() };
+}
+
+// SaslHandshake v1, SaslAuthenticate v1 ----------------------------------------------------------------------
+
+export function writeSaslHandshake(w: Writer, mechanism: string): void {
+  w.string(mechanism);
+}
+
+export function readSaslHandshake(r: Reader): { errorCode: number; mechanisms: string[] } {
+  const errorCode = r.int16();
+  return { errorCode, mechanisms: r.array((x) => x.string() ?? '') };
+}
+
+export function writeSaslAuthenticate(w: Writer, authBytes: Uint8Array): void {
+  w.bytes(authBytes);
+}
+
+export function readSaslAuthenticate(r: Reader): {
+  errorCode: number;
+  errorMessage: string | null;
+  authBytes: Buffer;
+  sessionLifetimeMs: bigint;
+} {
+  const errorCode = r.int16();
+  const errorMessage = r.string();
+  const authBytes = r.bytes() ?? Buffer.alloc(0);
+  return { errorCode, errorMessage, authBytes, sessionLifetimeMs: r.int64() };
 }
 
 // Produce v7 ---------------------------------------------------------------------------------------------------
@@ -136,11 +150,19 @@ export interface ProduceRecord {
   value: Buffer | string;
 }
 
+/** Record batch compression codecs (attributes bits 0-2). Kafka also knows snappy (2) and lz4 (3). */
+export const CODEC = { none: 0, gzip: 1, zstd: 4 } as const;
+
 export interface PartitionBatch {
   partition: number;
   records: readonly ProduceRecord[];
   /** Sequence number of the first record (idempotent producer), -1 without one. */
   baseSequence: number;
+  /**
+   * The records section already encoded ({@link encodeRecords}) and compressed with `codec`; the batch header still
+   * counts `records`. Absent: the records are written uncompressed straight into the request.
+   */
+  compressed?: { codec: number; bytes: Buffer };
 }
 
 export interface ProduceRequest {
@@ -159,11 +181,11 @@ const CRC_OFFSET = 17;
 const ATTRIBUTES_OFFSET = 21;
 
 /**
- * Bytes of one record batch. `sizes` receives, per record, the key's, the value's and the record body's byte counts
- * (the write pass needs them and must not measure strings twice).
+ * Bytes of the records section of a batch. `sizes` receives, per record, the key's, the value's and the record
+ * body's byte counts (the write pass needs them and must not measure strings twice).
  */
-function measureBatch(records: readonly ProduceRecord[], sizes: number[]): number {
-  let total = BATCH_HEADER;
+function measureRecords(records: readonly ProduceRecord[], sizes: number[]): number {
+  let total = 0;
   for (let i = 0; i < records.length; i += 1) {
     const { key, value } = records[i]!;
     const k = Buffer.byteLength(key);
@@ -176,30 +198,14 @@ function measureBatch(records: readonly ProduceRecord[], sizes: number[]): numbe
   return total;
 }
 
-function writeBatch(
+/** Writes the records section at `o` with the sizes {@link measureRecords} left at `sizes[sizeAt…]`; returns the end. */
+function writeRecords(
   buf: Buffer,
-  start: number,
-  batch: PartitionBatch,
+  o: number,
+  records: readonly ProduceRecord[],
   sizes: readonly number[],
   sizeAt: number,
-  request: ProduceRequest,
-  end: number,
-): void {
-  const { records } = batch;
-  buf.writeBigInt64BE(0n, start); // base offset: the broker assigns offsets
-  buf.writeInt32BE(end - start - 12, start + 8); // batch length: bytes after this field
-  buf.writeInt32BE(-1, start + 12); // partition leader epoch: set by the broker
-  buf.writeInt8(2, start + 16); // magic
-  buf.writeInt16BE(0, start + ATTRIBUTES_OFFSET); // no compression, CreateTime, not transactional
-  buf.writeInt32BE(records.length - 1, start + 23); // last offset delta
-  const ts = BigInt(request.timestamp);
-  buf.writeBigInt64BE(ts, start + 27); // base timestamp
-  buf.writeBigInt64BE(ts, start + 35); // max timestamp
-  buf.writeBigInt64BE(request.producerId, start + 43);
-  buf.writeInt16BE(request.producerEpoch, start + 51);
-  buf.writeInt32BE(batch.baseSequence, start + 53);
-  buf.writeInt32BE(records.length, start + 57);
-  let o = start + BATCH_HEADER;
+): number {
   for (let i = 0, s = sizeAt; i < records.length; i += 1, s += 3) {
     const { key, value } = records[i]!;
     o = writeVarint(buf, o, sizes[s + 2]!);
@@ -212,11 +218,50 @@ function writeBatch(
     o += typeof value === 'string' ? buf.write(value, o) : value.copy(buf, o);
     buf[o++] = 0; // header count
   }
+  return o;
+}
+
+/** The records section of a batch on its own, to be compressed (the input of {@link PartitionBatch.compressed}). */
+export function encodeRecords(records: readonly ProduceRecord[]): Buffer {
+  const sizes: number[] = [];
+  const buf = Buffer.allocUnsafe(measureRecords(records, sizes));
+  const end = writeRecords(buf, 0, records, sizes, 0);
+  if (end !== buf.length) throw new Error(`records wrote ${end} bytes, measured ${buf.length}`);
+  return buf;
+}
+
+function writeBatch(
+  buf: Buffer,
+  start: number,
+  batch: PartitionBatch,
+  sizes: readonly number[],
+  sizeAt: number,
+  request: ProduceRequest,
+  end: number,
+): void {
+  const { records, compressed } = batch;
+  buf.writeBigInt64BE(0n, start); // base offset: the broker assigns offsets
+  buf.writeInt32BE(end - start - 12, start + 8); // batch length: bytes after this field
+  buf.writeInt32BE(-1, start + 12); // partition leader epoch: set by the broker
+  buf.writeInt8(2, start + 16); // magic
+  // compression codec, CreateTime, not transactional
+  buf.writeInt16BE(compressed?.codec ?? CODEC.none, start + ATTRIBUTES_OFFSET);
+  buf.writeInt32BE(records.length - 1, start + 23); // last offset delta
+  const ts = BigInt(request.timestamp);
+  buf.writeBigInt64BE(ts, start + 27); // base timestamp
+  buf.writeBigInt64BE(ts, start + 35); // max timestamp
+  buf.writeBigInt64BE(request.producerId, start + 43);
+  buf.writeInt16BE(request.producerEpoch, start + 51);
+  buf.writeInt32BE(batch.baseSequence, start + 53);
+  buf.writeInt32BE(records.length, start + 57);
+  const o = compressed
+    ? start + BATCH_HEADER + compressed.bytes.copy(buf, start + BATCH_HEADER)
+    : writeRecords(buf, start + BATCH_HEADER, records, sizes, sizeAt);
   if (o !== end) throw new Error(`record batch wrote ${o - start} bytes, measured ${end - start}`);
   buf.writeUInt32BE(crc32c(buf, start + ATTRIBUTES_OFFSET, end), start + CRC_OFFSET);
 }
 
-/** Writes a Produce v7 body, each partition's records as one record batch (magic 2, uncompressed). */
+/** Writes a Produce v7 body, each partition's records as one record batch (magic 2). */
 export function writeProduce(w: Writer, request: ProduceRequest): void {
   const sizes: number[] = [];
   const batchBytes: number[] = [];
@@ -224,7 +269,7 @@ export function writeProduce(w: Writer, request: ProduceRequest): void {
   for (const topic of request.topics) {
     total += 2 + Buffer.byteLength(topic.name) + 4;
     for (const p of topic.partitions) {
-      const n = measureBatch(p.records, sizes);
+      const n = BATCH_HEADER + (p.compressed ? p.compressed.bytes.length : measureRecords(p.records, sizes));
       batchBytes.push(n);
       total += 4 + 4 + n;
     }
@@ -240,7 +285,7 @@ export function writeProduce(w: Writer, request: ProduceRequest): void {
       y.int32(p.partition).int32(n);
       writeBatch(y.buf, y.offset, p, sizes, s, request, y.offset + n);
       y.offset += n;
-      s += p.records.length * 3;
+      if (!p.compressed) s += p.records.length * 3;
     });
   });
 }
@@ -252,7 +297,7 @@ export interface PartitionResult {
   baseOffset: bigint;
 }
 
-export function readProduce(r: Reader): PartitionResult[] {
+export function readProduce(r: Reader): { results: PartitionResult[]; throttleTimeMs: number } {
   const results: PartitionResult[] = [];
   r.array((x) => {
     const topic = x.string() ?? '';
@@ -265,6 +310,5 @@ export function readProduce(r: Reader): PartitionResult[] {
       results.push({ topic, partition, errorCode, baseOffset });
     });
   });
-  r.int32(); // throttle_time_ms
-  return results;
+  return { results, throttleTimeMs: r.int32() };
 }

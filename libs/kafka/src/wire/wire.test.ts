@@ -188,7 +188,7 @@ describe('writeProduce', () => {
 });
 
 describe('readProduce', () => {
-  it('reads each partition’s error code and base offset', () => {
+  it('reads each partition’s error code and base offset, and the throttle time', () => {
     const w = new Writer();
     w.array(['a', 'b'], (x, topic) =>
       x.string(topic).array([1, 2], (y, p) =>
@@ -200,8 +200,10 @@ describe('readProduce', () => {
           .int64(0n),
       ),
     );
-    w.int32(0);
-    expect(readProduce(new Reader(w.finish())).map((r) => [r.topic, r.partition, r.errorCode, r.baseOffset])).toEqual([
+    w.int32(25); // throttle_time_ms
+    const answer = readProduce(new Reader(w.finish()));
+    expect(answer.throttleTimeMs).toBe(25);
+    expect(answer.results.map((r) => [r.topic, r.partition, r.errorCode, r.baseOffset])).toEqual([
       ['a', 1, 0, 100n],
       ['a', 2, 0, 200n],
       ['b', 1, 0, 100n],

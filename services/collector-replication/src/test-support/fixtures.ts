@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { compilePolicy, SitePolicy, type CompiledPolicy } from '@vigie/policy';
 import { createLogger, type Logger } from '@vigie/runtime';
-import { ROLES, STACK, uniqueName } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, ROLES, STACK, uniqueName } from '@vigie/testkit';
 import { ReplicationConfig } from '../config.js';
 
 /** Prefix of every slot, publication and database these tests create: leftovers are recognisable. */
@@ -123,5 +123,6 @@ export function testConfig(overrides: {
     health: { intervalMs: overrides.healthIntervalMs ?? 60_000 },
     http: { port: 0 },
     reconnect: { maxBackoffMs: 500 },
+    kafka: { topics: LOCAL_KAFKA_TOPICS },
   });
 }

@@ -8,7 +8,15 @@ import { stringify } from 'yaml';
 import type { Alert } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
-import { ROLES, STACK, startService, testKafka, uniqueName, type RunningService } from '@vigie/testkit';
+import {
+  LOCAL_KAFKA_TOPICS,
+  ROLES,
+  STACK,
+  startService,
+  testKafka,
+  uniqueName,
+  type RunningService,
+} from '@vigie/testkit';
 import { createDetector, type Detector } from '../app.js';
 import { DetectorConfig } from '../config.js';
 
@@ -95,6 +103,7 @@ beforeAll(async () => {
       slot,
       publication,
       topics: { changes: topics.changes, activity: topics.activity },
+      kafka: { topics: LOCAL_KAFKA_TOPICS },
       health: { intervalMs: 2_000 },
       log: { level: 'warn' },
     },
@@ -104,7 +113,7 @@ beforeAll(async () => {
     cluster,
     api: { token: TOKEN },
     http: { port: 0 },
-    kafka: { groupId: `${id}-group`, partitions: 1 },
+    kafka: { groupId: `${id}-group`, partitions: 1, topics: LOCAL_KAFKA_TOPICS },
     topics,
     store: { schema: id, connectionString: STORE_URL },
     alertmanager: { url: '' },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ContractError, decodeAlert, decodeDeadLetter } from '@vigie/contract';
-import { alertMessages, deadLetterMessages, deadLetterOf, redactedExcerpt } from './kafka-messages.js';
+import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
+import { VigieError } from '@vigie/runtime';
+import { alertMessages, deadLetterMessages, deadLetterOf, publishAlerts, redactedExcerpt } from './kafka-messages.js';
 import { sampleAlert } from './fixtures.js';
 
 describe('kafka messages', () => {
@@ -39,5 +41,55 @@ describe('kafka messages', () => {
     const error = new ContractError([{ path: '', message: 'not valid JSON' }]);
     const letter = deadLetterOf({ topic: 't', partition: 0, offset: '0', value: Buffer.from('{oops'), error }, 'c');
     expect(letter.reason).toBe('undecodable');
+  });
+
+  it('replaces an alert Kafka refuses for good by a dead letter naming it; a refusal of the detector rejects', async () => {
+    const sent: OutgoingMessage[][] = [];
+    const broken: { error?: Error } = {};
+    const producer: ReliableProducer = {
+      send: async (messages) => {
+        if (broken.error) throw broken.error;
+        sent.push([...messages]);
+        const big = messages.find((m) => m.topic === 'alerts');
+        return sent.length === 1 && big
+          ? {
+              rejected: [
+                {
+                  message: big,
+                  error: new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused', {
+                    context: { bytes: 2_000_000, error: 'MESSAGE_TOO_LARGE' },
+                  }),
+                },
+              ],
+            }
+          : { rejected: [] };
+      },
+      state: 'ready',
+      lastError: undefined,
+      stop: async () => undefined,
+    };
+    const refused: string[] = [];
+    const alert = sampleAlert();
+    const options = {
+      topics: { alerts: 'alerts', deadletter: 'dead' },
+      cluster: 'local',
+      onRejected: (r: { error: VigieError }) => refused.push(r.error.code),
+    };
+    await publishAlerts(producer, [alert], [], options);
+    expect(refused).toEqual(['VIGIE_KAFKA_MESSAGE_TOO_LARGE']);
+    expect(sent).toHaveLength(2);
+    const decoded = decodeDeadLetter(sent[1]![0]!.value);
+    expect(
+      decoded.ok && [decoded.value.id, decoded.value.reason, decoded.value.component, decoded.value.detail],
+    ).toEqual([
+      `${alert.id}:kafka-rejected`,
+      'kafka_rejected',
+      'detector',
+      'alert of 2000000 bytes refused by Kafka for alerts: MESSAGE_TOO_LARGE',
+    ]);
+    broken.error = new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL');
+    await expect(publishAlerts(producer, [alert], [], options)).rejects.toMatchObject({
+      code: 'VIGIE_KAFKA_AUTHORIZATION',
+    });
   });
 });
