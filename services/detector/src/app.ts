@@ -12,7 +12,6 @@ import {
 import type { ReliableProducer } from '@vigie/kafka';
 import { compilePolicy, loadPolicy, type CompiledPolicy } from '@vigie/policy';
 import {
-  buildHttpServer,
   createLogger,
   createMetricsRegistry,
   describeError,
@@ -20,7 +19,7 @@ import {
   type Logger,
   type Readiness,
 } from '@vigie/runtime';
-import { registerApi } from './api/routes.js';
+import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
 import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
@@ -147,17 +146,34 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     },
   });
 
-  const http = buildHttpServer({
+  // The API answers from the store only; until start() nothing listens.
+  const http = buildApiServer({
     registry,
+    token: config.api.token,
     readiness: () => readiness(),
+    logger,
+    store,
+    baseUrl: () => url,
+    onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
   });
 
   function readiness(): Readiness {
     const reasons: string[] = [];
-    if (!consuming) reasons.push('consumer: not in the group yet');
-    if (producer?.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
-    if (storeError !== undefined) reasons.push(`store: ${storeError}`);
-    return { ready: reasons.length === 0, reasons };
+    // What anonymous callers see: the component and its state, never a host name or a driver message.
+    const summary: string[] = [];
+    if (!consuming) {
+      reasons.push('consumer: not in the group yet');
+      summary.push('consumer: not in the group yet');
+    }
+    if (producer?.state === 'failing') {
+      reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
+      summary.push('kafka: alert sends failing');
+    }
+    if (storeError !== undefined) {
+      reasons.push(`store: ${storeError}`);
+      summary.push('store: unreachable');
+    }
+    return { ready: reasons.length === 0, reasons, summary };
   }
 
   const every = (ms: number, fn: () => Promise<void>) => {
@@ -184,12 +200,6 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
 
-      registerApi(http, {
-        store,
-        token: config.api.token,
-        baseUrl: () => url,
-        onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
-      });
       await http.listen({ host: config.http.host, port: config.http.port });
       port = (http.server.address() as AddressInfo).port;
       url = config.http.publicUrl ?? `http://${config.http.host}:${port}`;
