@@ -47,3 +47,17 @@ export function kafkaSettings<E extends z.ZodRawShape = Record<never, never>>(cl
 export function topicPartitions() {
   return z.number().int().positive().default(3).describe('Partitions of topics created when missing.');
 }
+
+/**
+ * Options of a cross-field check (`refine`/`superRefine`) that must report even when other fields of its block
+ * failed, so one start lists every problem — but only once its input has the shape the check reads. zod runs a
+ * check with `when: () => true` on whatever it was given: `clusters: 3` reached a `list.map` and crashed with a
+ * TypeError instead of a listed problem. Checks given these options still meet partly invalid members, and must
+ * read them defensively.
+ */
+export function checkWhenShaped(shape: 'object' | 'array'): { when: (payload: { value: unknown }) => boolean } {
+  return {
+    when: ({ value }) =>
+      shape === 'array' ? Array.isArray(value) : value !== null && typeof value === 'object' && !Array.isArray(value),
+  };
+}

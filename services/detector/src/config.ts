@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TOPICS } from '@vigie/contract';
-import { httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
+import { checkWhenShaped, httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
 
 /** Default port of the detector's HTTP server (API + /metrics + /healthz + /readyz). */
 export const DEFAULT_DETECTOR_PORT = 18080;
@@ -158,7 +158,7 @@ export const DetectorConfig = z
         });
       }
     },
-    { when: () => true },
+    checkWhenShaped('object'),
   );
 
 /** Validated detector settings. */
