@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { connectionCredentials } from './config-secrets.js';
 
 /** Log levels every service accepts (pino's). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -60,4 +61,35 @@ export function checkWhenShaped(shape: 'object' | 'array'): { when: (payload: { 
     when: ({ value }) =>
       shape === 'array' ? Array.isArray(value) : value !== null && typeof value === 'object' && !Array.isArray(value),
   };
+}
+
+/** Where a service runs: against the local stack (`npm start`, tests) or anywhere else. */
+export const PROFILES = ['local', 'production'] as const;
+/** See {@link PROFILES}. */
+export type Profile = (typeof PROFILES)[number];
+
+/**
+ * `profile:` of a service configuration (env `VIGIE_PROFILE`). Defaults to `production`: the local stack's
+ * credentials are published (each local role's password is its name), so a service only falls back to them when
+ * told it runs there; anywhere else every credential must be given and those are refused.
+ */
+export function profileSetting() {
+  return z
+    .enum(PROFILES)
+    .default('production')
+    .describe(
+      "Where the service runs: `local` (the local stack; its published credentials are the defaults) or `production` (default: credentials must be given, the local stack's are refused).",
+    );
+}
+
+/**
+ * Why a connection string must not be used outside the local stack, if it must not: its password is its role
+ * name, the local stack's published convention (and the first guess of anyone trying passwords).
+ */
+export function publishedCredentialProblem(connectionString: string): string | undefined {
+  const creds = connectionCredentials(connectionString);
+  if (creds?.password === undefined || creds.user === undefined) return undefined;
+  return creds.password === creds.user
+    ? `a password equal to the role name (${creds.user}): the local stack's published credentials`
+    : undefined;
 }

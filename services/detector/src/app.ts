@@ -13,6 +13,7 @@ import type { ReliableProducer } from '@vigie/kafka';
 import { compilePolicy, loadPolicy, type CompiledPolicy } from '@vigie/policy';
 import {
   createLogger,
+  ConfigError,
   createMetricsRegistry,
   describeError,
   VigieError,
@@ -94,6 +95,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
   const store: AlertStore = createAlertStore({
     connectionString: config.store.connectionString,
+    migrationConnectionString: config.store.migrationConnectionString,
     schema: config.store.schema,
   });
   const timeline = createTimelineRecorder({
@@ -199,6 +201,22 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     async start() {
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
+      // The evidence must not be deletable through the process that serves the API: refuse a runtime role that
+      // can, outside the local stack (where one role for both is allowed, with a warning).
+      const excess = await store.runtimePrivilegeProblems();
+      if (excess.length > 0 && config.profile !== 'local') {
+        throw new ConfigError('store runtime role', [
+          {
+            path: 'store.connectionString',
+            expected:
+              'a role limited to SELECT, INSERT, UPDATE on the store tables and DELETE on session_events (README: "The alert store"); migrations go through store.migrationConnectionString',
+            found: `a role that ${excess.join('; ')}`,
+          },
+        ]);
+      }
+      if (excess.length > 0) {
+        logger.warn({ excess }, 'store: the runtime role can alter or delete evidence (allowed with profile: local)');
+      }
 
       await http.listen({ host: config.http.host, port: config.http.port });
       port = (http.server.address() as AddressInfo).port;
