@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { applyEnvOverrides, loadConfig, validateConfig } from './config.js';
-import { connectionCredentials, hideConnectionPasswords, isSecretName } from './config-secrets.js';
+import {
+  connectionCredentials,
+  hideConnectionPasswords,
+  isSecretName,
+  pgConnectionTarget,
+  pgpassLookup,
+} from './config-secrets.js';
 import { ConfigError } from './errors.js';
 
 const Schema = z.object({
@@ -173,5 +179,34 @@ describe('secrets in configuration errors', () => {
     expect(connectionCredentials('postgresql://h/db?user=a&password=b')).toEqual({ user: 'a', password: 'b' });
     expect(connectionCredentials('postgresql://u@h/db')).toEqual({ user: 'u' });
     expect(connectionCredentials('not a url')).toBeUndefined();
+  });
+});
+
+describe('.pgpass lookup', () => {
+  const target = { host: 'db.example', port: '5432', database: 'app', user: 'dba' };
+  it('matches the first line whose fields match, with * and escapes, as libpq does', () => {
+    const text = [
+      '# comment',
+      'db.example:5432:other:dba:no',
+      'db.example:*:app:dba:p\\:a\\\\ss',
+      '*:*:*:*:fallback',
+    ].join('\n');
+    expect(pgpassLookup(text, target)).toBe('p:a\\ss');
+    expect(pgpassLookup(text, { ...target, user: 'x' })).toBe('fallback');
+    expect(pgpassLookup('db.example:5432:app:dba\n', target)).toBeUndefined();
+  });
+  it('reads the target from the URL with libpq environment fallbacks', () => {
+    expect(pgConnectionTarget(new URL('postgresql://dba@[::1]/app'), {})).toEqual({
+      host: '::1',
+      port: '5432',
+      database: 'app',
+      user: 'dba',
+    });
+    expect(pgConnectionTarget(new URL('postgresql:///?host=/run/pg'), { PGUSER: 'u', PGPORT: '6000' })).toEqual({
+      host: '/run/pg',
+      port: '6000',
+      database: 'u',
+      user: 'u',
+    });
   });
 });
