@@ -4,6 +4,7 @@ import { createMetricsRegistry, routeTable } from '@vigie/runtime';
 import { createDetectorMetrics } from '../metrics.js';
 import { sampleAlert } from '../sinks/fixtures.js';
 import type { StoredAlert } from '../store/alert-store.js';
+import { concretePath, pathSpellings } from './path-spellings.js';
 import { buildApiServer } from './server.js';
 
 // Who may read or acknowledge evidence is decided from the route the router matched, not from the raw URL. Each
@@ -44,64 +45,6 @@ function detectorServer() {
     },
   });
   return { http, calls };
-}
-
-/** A concrete path for a route pattern (parameters filled with values the handlers accept). */
-function concrete(pattern: string): string {
-  return pattern
-    .replace(':id', encodeURIComponent(ALERT_ID))
-    .replace(':cluster', 'local')
-    .replace(':sessionId', '6b07e26d.1a57');
-}
-
-const pct = (c: string) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
-const mapSegments = (path: string, f: (segment: string, i: number) => string) =>
-  path
-    .split('/')
-    .map((s, i) => (s === '' ? s : f(s, i)))
-    .join('/');
-
-/** Spellings of one path that a lax router, proxy or prefix check could take for it (or for another one). */
-function spellings(path: string): [string, string][] {
-  const [, first = ''] = path.split('/');
-  const rest = path.slice(first.length + 1);
-  return [
-    ['as is', path],
-    ['first letter of each segment percent-encoded', mapSegments(path, (s) => `${pct(s[0] ?? '')}${s.slice(1)}`)],
-    [
-      'first segment percent-encoded in upper-case hex',
-      `/${[...first].map((c) => pct(c).toUpperCase()).join('')}${rest}`,
-    ],
-    ['every character percent-encoded', mapSegments(path, (s) => [...decodeURIComponent(s)].map(pct).join(''))],
-    ['double-encoded', `/%25${pct(first[0] ?? '').slice(1)}${first.slice(1)}${rest}`],
-    ['leading double slash', `/${path}`],
-    ['inner double slash', path.replace(/\/(?=[^/]*$)/, '//')],
-    ['trailing slash', `${path}/`],
-    ['trailing dot', `${path}.`],
-    ['trailing dot on the first segment', `/${first}.${rest}`],
-    ['upper case', path.toUpperCase()],
-    ['capitalised segments', mapSegments(path, (s) => s.charAt(0).toUpperCase() + s.slice(1))],
-    ['matrix parameter at the end', `${path};x=1`],
-    ['matrix parameter on the first segment', `/${first};x=1${rest}`],
-    ['separator slashes encoded', `/${first}${rest.replaceAll('/', '%2F')}`],
-    ['separator slashes encoded, lower-case hex', `/${first}${rest.replaceAll('/', '%2f')}`],
-    ['backslash separators', path.replaceAll('/', '\\')],
-    ['encoded backslash separators', `/${first}${rest.replaceAll('/', '%5C')}`],
-    ['dot segment', `/.${path}`],
-    ['encoded dot segment', `/%2e${path}`],
-    ['parent segment through a public route', `/metrics/..${path}`],
-    ['parent segment, encoded', `/healthz/%2e%2e${path}`],
-    ['public route with the path as matrix parameter', `/healthz;${path}`],
-    ['public route with the path as query', `/readyz?next=${path}`],
-    ['trailing NUL', `${path}%00`],
-    ['trailing encoded space', `${path}%20`],
-    ['trailing tab', `${path}%09`],
-    ['fragment', `${path}#x`],
-    [
-      'full-width first letter',
-      `/${encodeURIComponent(String.fromCharCode((first.charCodeAt(0) || 0x61) + 0xfee0))}${first.slice(1)}${rest}`,
-    ],
-  ];
 }
 
 describe('detector HTTP server access', () => {
@@ -145,7 +88,7 @@ describe('detector HTTP server access', () => {
     const failures: string[] = [];
     let tried = 0;
     for (const route of routes) {
-      for (const [how, url] of spellings(concrete(route.url))) {
+      for (const [how, url] of pathSpellings(concretePath(route.url, ALERT_ID))) {
         for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${TOKEN}`, TOKEN]) {
           tried += 1;
           const res = await server.inject({
