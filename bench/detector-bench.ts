@@ -49,6 +49,7 @@ function benchConfig(id: string, extra: Record<string, string> = {}) {
       VIGIE_TOPICS__CHANGES: `${id}.changes`,
       VIGIE_TOPICS__ALERTS: `${id}.alerts`,
       VIGIE_TOPICS__DEADLETTER: `${id}.deadletter`,
+      VIGIE_PROFILE: 'local',
       VIGIE_STORE__SCHEMA: id,
       VIGIE_STORE__CONNECTION_STRING: STORE_URL,
       VIGIE_ALERTMANAGER__URL: STACK.alertmanagerUrl,

@@ -23,7 +23,7 @@
 # registered machine-wide in /etc/postgresql/15/<name>, so two checkouts would fight over one name
 # and `reset` would leave its configuration behind. pg_lsclusters does not list it.
 set -euo pipefail
-umask 022 # state and logs readable by other local users (the postgres user must traverse them)
+umask 022 # inside the state directory; the directory itself admits root and the postgres group only (secure_state_dir)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd -- "$SCRIPT_DIR/../.." && pwd)
@@ -45,7 +45,7 @@ readonly PG_LISTEN='127.0.0.1,::1'
 readonly PG_SOCKET_DIR=${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}
 readonly PG_DIR=$STATE_DIR/postgresql
 readonly PG_DATA=$PG_DIR/data
-readonly PG_ROLES=(dba_alice contractor_bob app_backend admin vigie_collector vigie)
+readonly PG_ROLES=(dba_alice contractor_bob app_backend admin vigie_collector vigie vigie_detector)
 
 readonly KAFKA_PORT=19092
 readonly KAFKA_CONTROLLER_PORT=19094
@@ -177,10 +177,21 @@ require_root() {
 # Serialise concurrent `up`/`down` on one state dir (tests and people may run them at once).
 # Daemons are started with fd 9 closed, or they would hold the lock for their whole life.
 take_lock() {
+  # Private from its creation; secure_state_dir opens it to PostgreSQL once the postgres group exists.
+  [[ -d $STATE_DIR ]] || install -d -m 0700 -- "$STATE_DIR"
   mkdir -p -- "$STATE_DIR" "$LOG_DIR"
   [[ -e $MARKER ]] || printf 'Vigie local stack state (deploy/local/stack.sh). Safe to delete when the stack is down.\n' >"$MARKER"
   exec 9>"$STATE_DIR/stack.lock"
   flock -w 600 9 || fail stack lock "another stack.sh has held $STATE_DIR/stack.lock for 10 minutes"
+}
+
+# The state holds Kafka's data (events, alerts), service configurations with passwords, the API token and
+# service logs: no other local user may enter it. PostgreSQL runs as postgres and must still reach its data
+# directory below it, so the group postgres may traverse it (x: no listing, no reading) and nobody else may do
+# anything: 0710 root:postgres. Below, each component keeps its own modes (the data directory is postgres's 0750).
+secure_state_dir() {
+  chgrp postgres -- "$STATE_DIR" || fail stack "state directory" "could not give $STATE_DIR to the postgres group"
+  chmod 0710 -- "$STATE_DIR"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -799,6 +810,7 @@ cmd_up() {
   take_lock
   local started=$SECONDS
   ensure_packages
+  secure_state_dir
   pg_up
   kafka_up
   am_up

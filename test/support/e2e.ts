@@ -131,7 +131,12 @@ export async function startDetector(
       kafka: { brokers: [...STACK.kafkaBrokers], groupId, topics: LOCAL_KAFKA_TOPICS },
       topics,
       api: { token },
-      store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema: `e2e_${id}` },
+      // The local stack's two store roles: vigie_detector at runtime, vigie (the default) for migrations.
+      profile: 'local',
+      store: {
+        connectionString: 'postgres://vigie_detector:vigie_detector@127.0.0.1:55432/vigie',
+        schema: `e2e_${id}`,
+      },
       alertmanager: { url: STACK.alertmanagerUrl },
       engine,
     },

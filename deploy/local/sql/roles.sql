@@ -20,8 +20,10 @@ BEGIN
       ('admin',           'LOGIN SUPERUSER'),
       -- Vigie's collectors: logical replication and statistics, owns nothing
       ('vigie_collector', 'LOGIN REPLICATION NOCREATEROLE NOSUPERUSER'),
-      -- Vigie's own alert store
-      ('vigie',           'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION')
+      -- Vigie's alert store: the owner, through which migrations run …
+      ('vigie',           'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION'),
+      -- … and the detector's runtime role: SELECT/INSERT/UPDATE on the store tables, granted by the migrations
+      ('vigie_detector',  'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION')
     ) AS v(name, attrs)
   LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
@@ -41,6 +43,14 @@ SELECT 'CREATE DATABASE vigie OWNER vigie'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vigie') \gexec
 ALTER DATABASE vigie OWNER TO vigie;
 
--- Vigie's own traffic must not feed back into the audit stream it watches.
-ALTER DATABASE vigie SET pgaudit.log = 'none';
+-- The alert store is audited like any other database: whoever edits the evidence (a DBA, a superuser) leaves an
+-- audit record. The detector's own writes are audited too (its login is one of Vigie's announced identities in
+-- the policy, so they raise nothing); their bound parameters are whole alerts, kept out of the server log.
+ALTER DATABASE vigie RESET pgaudit.log;
+ALTER ROLE vigie_detector SET pgaudit.log_parameter = off;
+-- The collectors only read catalogs and the replication stream; that must not feed back into what they watch.
 ALTER ROLE vigie_collector SET pgaudit.log = 'none';
+
+\connect vigie
+-- Object names in DDL audit records, as in every audited database.
+CREATE EXTENSION IF NOT EXISTS pgaudit;

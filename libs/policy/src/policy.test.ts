@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConfigError } from '@vigie/runtime';
+import { ConfigError } from '@vigie/runtime';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from './compiled.js';
 import { DEFAULT_POLICY_FILE, loadPolicy, policyFileFrom } from './load.js';
@@ -89,6 +89,60 @@ businessHours:
       'clusters',
       'clusters.0.environment',
     ]);
+  });
+});
+
+describe('a policy of the wrong shape', () => {
+  const ONE = 'clusters: [{ name: a, environment: production }]\n';
+  // Each: the file, the problem paths it must list. Any other outcome (TypeError, success) is a failure.
+  it.each([
+    ['clusters: a number', 'clusters: 3\n', ['clusters']],
+    ['clusters: a map', 'clusters: { a: { environment: production } }\n', ['clusters']],
+    ['clusters: a string', 'clusters: local\n', ['clusters']],
+    ['clusters: null', 'clusters:\n', ['clusters']],
+    ['clusters: a list of scalars', 'clusters: [a, 3]\n', ['clusters.0', 'clusters.1']],
+    ['clusters: a list with null', 'clusters: [~, { name: a, environment: production }]\n', ['clusters.0']],
+    ['roles: a string', `${ONE}roles: dba_alice\n`, ['roles']],
+    ['roles.service: a string', `${ONE}roles: { service: app_backend }\n`, ['roles.service']],
+    ['roles: a list', `${ONE}roles: [app_backend]\n`, ['roles']],
+    ['bastion: a list where a map is expected', `${ONE}bastion: ['10.0.0.0/8']\n`, ['bastion']],
+    ['bastion.networks: a string', `${ONE}bastion: { networks: 10.0.0.0/8 }\n`, ['bastion.networks']],
+    ['businessHours: a list', `${ONE}businessHours: [mon]\n`, ['businessHours']],
+    ['businessHours: a number', `${ONE}businessHours: 8\n`, ['businessHours']],
+    [
+      'businessHours.start: a number',
+      `${ONE}businessHours: { start: 8, end: 9 }\n`,
+      ['businessHours.end', 'businessHours.start'],
+    ],
+    ['personalData: a string', `${ONE}personalData: citizens\n`, ['personalData']],
+    ['replication: a number', `${ONE}replication: 1\n`, ['replication']],
+    ['an empty file', '', ['clusters']],
+    ['a file of comments only', '# nothing yet\n', ['clusters']],
+    ['a mapping with nothing Vigie knows', 'cluster: local\n', ['clusters']],
+  ])('%s: lists the problems (ConfigError, exit 2), no TypeError', (_what, text, paths) => {
+    let error: unknown;
+    try {
+      loadPolicy(file(text));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems.map((p) => p.path).sort()).toEqual(paths);
+  });
+
+  it.each([
+    ['a scalar', 'production\n', 'a YAML mapping'],
+    ['a number', '3\n', 'a YAML mapping'],
+    ['a list', '- name: a\n  environment: production\n', 'a YAML mapping'],
+  ])('a YAML document that is %s: one problem at the root', (_what, text, expected) => {
+    let error: unknown;
+    try {
+      loadPolicy(file(text));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([expect.objectContaining({ path: '', expected })]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { checkWhenShaped } from '@vigie/runtime';
 
 const Cidr = z.string().refine((s) => {
   const [addr, bits, extra] = s.split('/');
@@ -35,11 +36,18 @@ export const SitePolicy = z.object({
       }),
     )
     .min(1)
-    .refine((list) => new Set(list.map((c) => c?.name)).size === list.length, {
-      message: 'unique cluster names',
-      // Report duplicates even when an entry has another problem: every problem at once.
-      when: () => true,
-    })
+    .refine(
+      (list) => {
+        // Entries may be invalid here (checkWhenShaped): compare the names that are names.
+        const names = list.map((c) => (c as { name?: unknown } | null)?.name).filter((n) => typeof n === 'string');
+        return new Set(names).size === names.length;
+      },
+      {
+        message: 'unique cluster names',
+        // Report duplicates even when an entry has another problem: every problem at once (but only of a list).
+        ...checkWhenShaped('array'),
+      },
+    )
     .describe('monitored clusters'),
   bastion: z
     .object({ networks: z.array(Cidr).default([]).describe('approved bastion networks (IPv4 and IPv6 CIDRs)') })
@@ -59,8 +67,8 @@ export const SitePolicy = z.object({
     .prefault({})
     .refine((h) => !(typeof h.start === 'string' && typeof h.end === 'string') || h.start < h.end, {
       message: 'start must be before end (overnight windows are not supported)',
-      // Report this even when another field of the block is wrong: every problem at once.
-      when: () => true,
+      // Report this even when another field of the block is wrong: every problem at once (but only of a mapping).
+      ...checkWhenShaped('object'),
     }),
   personalData: z
     .object({ tables: z.array(Pattern).default([]).describe('tables holding personal data (schema.table patterns)') })

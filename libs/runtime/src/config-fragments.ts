@@ -1,5 +1,6 @@
 import * as zlib from 'node:zlib';
 import { z } from 'zod';
+import { connectionCredentials } from './config-secrets.js';
 
 /** Log levels every service accepts (pino's). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -145,4 +146,49 @@ export function kafkaSettings<E extends z.ZodRawShape = Record<never, never>>(cl
 /** `partitions:` of the services that create their topics when missing. */
 export function topicPartitions() {
   return z.number().int().positive().default(3).describe('Partitions of topics created when missing.');
+}
+
+/**
+ * Options of a cross-field check (`refine`/`superRefine`) that must report even when other fields of its block
+ * failed, so one start lists every problem — but only once its input has the shape the check reads. zod runs a
+ * check with `when: () => true` on whatever it was given: `clusters: 3` reached a `list.map` and crashed with a
+ * TypeError instead of a listed problem. Checks given these options still meet partly invalid members, and must
+ * read them defensively.
+ */
+export function checkWhenShaped(shape: 'object' | 'array'): { when: (payload: { value: unknown }) => boolean } {
+  return {
+    when: ({ value }) =>
+      shape === 'array' ? Array.isArray(value) : value !== null && typeof value === 'object' && !Array.isArray(value),
+  };
+}
+
+/** Where a service runs: against the local stack (`npm start`, tests) or anywhere else. */
+export const PROFILES = ['local', 'production'] as const;
+/** See {@link PROFILES}. */
+export type Profile = (typeof PROFILES)[number];
+
+/**
+ * `profile:` of a service configuration (env `VIGIE_PROFILE`). Defaults to `production`: the local stack's
+ * credentials are published (each local role's password is its name), so a service only falls back to them when
+ * told it runs there; anywhere else every credential must be given and those are refused.
+ */
+export function profileSetting() {
+  return z
+    .enum(PROFILES)
+    .default('production')
+    .describe(
+      "Where the service runs: `local` (the local stack; its published credentials are the defaults) or `production` (default: credentials must be given, the local stack's are refused).",
+    );
+}
+
+/**
+ * Why a connection string must not be used outside the local stack, if it must not: its password is its role
+ * name, the local stack's published convention (and the first guess of anyone trying passwords).
+ */
+export function publishedCredentialProblem(connectionString: string): string | undefined {
+  const creds = connectionCredentials(connectionString);
+  if (creds?.password === undefined || creds.user === undefined) return undefined;
+  return creds.password === creds.user
+    ? `a password equal to the role name (${creds.user}): the local stack's published credentials`
+    : undefined;
 }

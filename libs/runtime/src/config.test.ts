@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { applyEnvOverrides, loadConfig } from './config.js';
+import { applyEnvOverrides, loadConfig, validateConfig } from './config.js';
+import {
+  connectionCredentials,
+  hideConnectionPasswords,
+  isSecretName,
+  pgConnectionTarget,
+  pgpassLookup,
+} from './config-secrets.js';
 import { ConfigError } from './errors.js';
 
 const Schema = z.object({
@@ -78,5 +85,128 @@ describe('loadConfig', () => {
     const base = { http: { port: 1 } };
     applyEnvOverrides(base, { VIGIE_HTTP__PORT: '2' }, 'VIGIE_');
     expect(base.http.port).toBe(1);
+  });
+});
+
+describe('secrets in configuration errors', () => {
+  const Secretive = z.object({
+    api: z.object({ token: z.string().min(16, 'a token of at least 16 characters').optional() }).prefault({}),
+    redaction: z.object({ hmacKey: z.string().min(32, 'a key of at least 32 characters').optional() }).prefault({}),
+    store: z
+      .object({ connectionString: z.url('a postgresql:// URL').refine((s) => s.endsWith('/vigie'), 'database vigie') })
+      .prefault({ connectionString: 'postgresql://127.0.0.1/vigie' }),
+    replication: z
+      .object({ password: z.string().max(5), user: z.string() })
+      .strict()
+      .optional(),
+    clientSecret: z.number().optional(),
+  });
+
+  function problemsOf(raw: unknown): string {
+    try {
+      validateConfig(Secretive, raw, 'test');
+    } catch (e) {
+      return (e as ConfigError).message;
+    }
+    throw new Error('expected a ConfigError');
+  }
+
+  it('never prints a rejected secret, whatever the field or the problem', () => {
+    const message = problemsOf({
+      api: { token: 'tok-short-1' },
+      redaction: { hmacKey: 'hmac-too-short-2' },
+      store: { connectionString: 'postgresql://vigie:S3cret-pass-3@db.example:5432/other' },
+      replication: { password: 'long-password-4', user: 'repl', extra: { password: 'nested-5' } },
+      clientSecret: 'not-a-number-6',
+    });
+    // Every problem is listed, with its path…
+    for (const path of ['api.token', 'redaction.hmacKey', 'store.connectionString', 'replication.password']) {
+      expect(message).toContain(`${path}:`);
+    }
+    expect(message).toContain('clientSecret: expected');
+    expect(message).toContain('replication: expected');
+    // …and no secret value appears in it.
+    for (const secret of [
+      'tok-short-1',
+      'hmac-too-short-2',
+      'S3cret-pass-3',
+      'long-password-4',
+      'nested-5',
+      'not-a-number-6',
+    ]) {
+      expect(message).not.toContain(secret);
+    }
+    // What is not secret still helps: the user, host and database of the connection string.
+    expect(message).toContain('postgresql://vigie:<hidden>@db.example:5432/other');
+  });
+
+  it('prints only the type of a value written where a mapping belongs (it may be the secret itself)', () => {
+    const message = problemsOf({ api: 'a-token-written-one-level-too-high', redaction: ['k'] });
+    expect(message).toContain('api: expected');
+    expect(message).toContain('found a string');
+    expect(message).toContain('found a list of 1');
+    expect(message).not.toContain('a-token-written');
+  });
+
+  it('does not echo a YAML document that is a bare scalar (a token file given as configuration)', () => {
+    let message = '';
+    try {
+      loadConfig(Schema, { file: yamlFile('ghp_0123456789abcdefSECRET\n') });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('expected a YAML mapping, found a string');
+    expect(message).not.toContain('SECRET');
+  });
+
+  it('names secrets by one shared rule and finds passwords in connection strings', () => {
+    for (const name of ['token', 'hmacKey', 'password', 'clientSecret', 'apiKey', 'setupPassword', 'credentials']) {
+      expect(isSecretName(name), name).toBe(true);
+    }
+    for (const name of ['connectionString', 'user', 'host', 'brokers', 'schema']) {
+      expect(isSecretName(name), name).toBe(false);
+    }
+    expect(hideConnectionPasswords('postgres://u:p%40ss@h/db and host=h password=s3 user=u')).toBe(
+      'postgres://u:<hidden>@h/db and host=h password=<hidden> user=u',
+    );
+    expect(hideConnectionPasswords('postgresql://u@h/db?sslmode=require&password=x1&user=u')).toBe(
+      'postgresql://u@h/db?sslmode=require&password=<hidden>&user=u',
+    );
+    expect(connectionCredentials('postgresql://vigie:vi%3Agie@127.0.0.1/vigie')).toEqual({
+      user: 'vigie',
+      password: 'vi:gie',
+    });
+    expect(connectionCredentials('postgresql://h/db?user=a&password=b')).toEqual({ user: 'a', password: 'b' });
+    expect(connectionCredentials('postgresql://u@h/db')).toEqual({ user: 'u' });
+    expect(connectionCredentials('not a url')).toBeUndefined();
+  });
+});
+
+describe('.pgpass lookup', () => {
+  const target = { host: 'db.example', port: '5432', database: 'app', user: 'dba' };
+  it('matches the first line whose fields match, with * and escapes, as libpq does', () => {
+    const text = [
+      '# comment',
+      'db.example:5432:other:dba:no',
+      'db.example:*:app:dba:p\\:a\\\\ss',
+      '*:*:*:*:fallback',
+    ].join('\n');
+    expect(pgpassLookup(text, target)).toBe('p:a\\ss');
+    expect(pgpassLookup(text, { ...target, user: 'x' })).toBe('fallback');
+    expect(pgpassLookup('db.example:5432:app:dba\n', target)).toBeUndefined();
+  });
+  it('reads the target from the URL with libpq environment fallbacks', () => {
+    expect(pgConnectionTarget(new URL('postgresql://dba@[::1]/app'), {})).toEqual({
+      host: '::1',
+      port: '5432',
+      database: 'app',
+      user: 'dba',
+    });
+    expect(pgConnectionTarget(new URL('postgresql:///?host=/run/pg'), { PGUSER: 'u', PGPORT: '6000' })).toEqual({
+      host: '/run/pg',
+      port: '6000',
+      database: 'u',
+      user: 'u',
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { HIDDEN, hideSecrets, isSecretName } from './config-secrets.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 
 /** Where a service's configuration comes from. */
@@ -15,8 +16,26 @@ export interface ConfigSources {
 
 function describeFound(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
+  const text = JSON.stringify(hideSecrets(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function typeOf(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'object') return 'a mapping';
+  return typeof value === 'number' || typeof value === 'boolean' ? JSON.stringify(value) : `a ${typeof value}`;
+}
+
+/**
+ * What a problem says was found, without secrets: nothing under a secret-named setting, only the type when the
+ * type is wrong (`api: <the token>` written where a mapping belongs), connection-string passwords hidden elsewhere.
+ */
+function describeProblemValue(value: unknown, path: PropertyKey[], code: string): string {
+  if (path.some(isSecretName)) return value === undefined ? 'nothing' : HIDDEN;
+  if (code === 'invalid_type') return typeOf(value);
+  return describeFound(value);
 }
 
 function valueAt(root: unknown, path: PropertyKey[]): unknown {
@@ -85,7 +104,8 @@ export function readYamlFile(file: string): Record<string, unknown> {
     const doc: unknown = parseYaml(text);
     if (doc === null || doc === undefined) return {};
     if (typeof doc !== 'object' || Array.isArray(doc)) {
-      throw new ConfigError(file, [{ path: '', expected: 'a YAML mapping', found: describeFound(doc) }]);
+      // The type only: a file holding nothing but a token or a password is not echoed.
+      throw new ConfigError(file, [{ path: '', expected: 'a YAML mapping', found: typeOf(doc) }]);
     }
     return doc as Record<string, unknown>;
   } catch (cause) {
@@ -108,7 +128,7 @@ export function validateConfig<S extends z.ZodType>(schema: S, raw: unknown, sou
   const problems: ConfigProblem[] = result.error.issues.map((issue) => ({
     path: issue.path.map(String).join('.'),
     expected: issue.message,
-    found: describeFound(valueAt(raw, issue.path)),
+    found: describeProblemValue(valueAt(raw, issue.path), issue.path, issue.code),
   }));
   throw new ConfigError(source, problems);
 }

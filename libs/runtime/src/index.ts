@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './config-secrets.js';
 export * from './config-fragments.js';
 export * from './errors.js';
 export * from './http-server.js';

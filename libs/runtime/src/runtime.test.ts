@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildHttpServer } from './http-server.js';
 import { rateLimited } from './logger.js';
 import { describeError } from './main.js';
-import { createMetricsRegistry } from './metrics.js';
 import { VigieError } from './errors.js';
 import { backoffMs } from './wait-for.js';
-
-describe('http server', () => {
-  it('serves metrics, health and readiness with reasons', async () => {
-    const registry = createMetricsRegistry('test-service');
-    let ready = false;
-    const app = buildHttpServer({
-      registry,
-      readiness: () => ({ ready, reasons: ready ? [] : ['kafka: broker unreachable'] }),
-    });
-    const metrics = await app.inject('/metrics');
-    expect(metrics.statusCode).toBe(200);
-    expect(metrics.body).toMatch(/process_cpu_user_seconds_total\{service="test-service"\}/);
-    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
-    const notReady = await app.inject('/readyz');
-    expect(notReady.statusCode).toBe(503);
-    expect(notReady.json()).toEqual({ status: 'not ready', reasons: ['kafka: broker unreachable'] });
-    ready = true;
-    expect((await app.inject('/readyz')).statusCode).toBe(200);
-    await app.close();
-  });
-});
 
 describe('rateLimited', () => {
   it('emits at most once per interval and reports what it suppressed', () => {

@@ -13,9 +13,12 @@ const USAGE = `usage:
                                                 (--secure: through Kafka's SASL_SSL listener, one user per service)
   vigie run <service> [--config <file>] [--policy <file>]
                                                 services: ${SERVICES.join(', ')}
-  vigie replay <log files…> [--policy <file>] [--json]
+  vigie replay <log files…> [--policy <file>] [--json] [--pg <postgresql:// URL without password>]
                                                 run the rules over historical PostgreSQL logs (jsonlog or csvlog)
-environment: VIGIE_POLICY (site policy file), VIGIE_<SECTION>__<KEY> overrides any configuration value`;
+  vigie store-migrate [--config <detector config>]
+                                                apply the alert store's migrations and grants as its owner
+environment: VIGIE_POLICY (site policy file), VIGIE_PROFILE (local | production), VIGIE_<SECTION>__<KEY> overrides any
+  configuration value`;
 
 function isService(name: string | undefined): name is ServiceName {
   return (SERVICES as readonly string[]).includes(name ?? '');
@@ -37,6 +40,10 @@ async function dispatch(argv: string[]): Promise<void> {
     case 'replay': {
       const mod = (await import('@vigie/detector')) as { replayMain: ServiceModule['main'] };
       return mod.replayMain(rest, env);
+    }
+    case 'store-migrate': {
+      const mod = (await import('@vigie/detector')) as { storeMigrateMain: ServiceModule['main'] };
+      return mod.storeMigrateMain(rest, env);
     }
     case 'start': {
       const { startMain } = await import('./start.js');

@@ -85,11 +85,21 @@ function localServices(stateDir: string, vigieDir: string, apiToken: string, sec
       name: 'detector',
       port: 18080,
       config: {
+        // The local stack's published credentials are accepted only in this profile.
+        profile: 'local',
         cluster: 'local',
         kafka: kafka('detector'),
         http: { host: '127.0.0.1', port: 18080 },
         api: { token: apiToken },
-        store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie' },
+        store: {
+          // Reads and writes alerts (SELECT/INSERT/UPDATE); cannot delete or alter them.
+          connectionString: 'postgresql://vigie_detector:vigie_detector@127.0.0.1:55432/vigie',
+          // Owns the store: migrations and the runtime role's grants, at startup.
+          migrationConnectionString: 'postgresql://vigie:vigie@127.0.0.1:55432/vigie',
+        },
+        privileged: {
+          connectionString: 'postgresql://vigie_collector:vigie_collector@127.0.0.1:55432/postgres',
+        },
         alertmanager: { url: 'http://127.0.0.1:19093' },
       },
     },
@@ -160,7 +170,8 @@ export async function startMain(args: string[], env: Record<string, string | und
   // Vigie's own state (configurations, checkpoint, API token, service logs); VIGIE_START_DIR moves it (tests).
   const vigieDir = env['VIGIE_START_DIR'] ?? join(stateDir, 'vigie');
   const logDir = env['VIGIE_START_DIR'] ? join(vigieDir, 'logs') : join(stateDir, 'logs', 'vigie');
-  mkdirSync(vigieDir, { recursive: true });
+  // Configurations with passwords, the API token, a checkpoint: this user's only.
+  mkdirSync(vigieDir, { recursive: true, mode: 0o700 });
   mkdirSync(logDir, { recursive: true });
   const token = localApiToken(vigieDir);
   const policy = policyFileFrom(undefined, env);

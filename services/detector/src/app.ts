@@ -12,15 +12,15 @@ import {
 import type { ReliableProducer } from '@vigie/kafka';
 import { compilePolicy, loadPolicy, type CompiledPolicy } from '@vigie/policy';
 import {
-  buildHttpServer,
   createLogger,
+  ConfigError,
   createMetricsRegistry,
   describeError,
   VigieError,
   type Logger,
   type Readiness,
 } from '@vigie/runtime';
-import { registerApi } from './api/routes.js';
+import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
 import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
@@ -95,6 +95,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
   const store: AlertStore = createAlertStore({
     connectionString: config.store.connectionString,
+    migrationConnectionString: config.store.migrationConnectionString,
     schema: config.store.schema,
   });
   const timeline = createTimelineRecorder({
@@ -151,17 +152,34 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     },
   });
 
-  const http = buildHttpServer({
+  // The API answers from the store only; until start() nothing listens.
+  const http = buildApiServer({
     registry,
+    token: config.api.token,
     readiness: () => readiness(),
+    logger,
+    store,
+    baseUrl: () => url,
+    onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
   });
 
   function readiness(): Readiness {
     const reasons: string[] = [];
-    if (!consuming) reasons.push('consumer: not in the group yet');
-    if (producer?.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
-    if (storeError !== undefined) reasons.push(`store: ${storeError}`);
-    return { ready: reasons.length === 0, reasons };
+    // What anonymous callers see: the component and its state, never a host name or a driver message.
+    const summary: string[] = [];
+    if (!consuming) {
+      reasons.push('consumer: not in the group yet');
+      summary.push('consumer: not in the group yet');
+    }
+    if (producer?.state === 'failing') {
+      reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
+      summary.push('kafka: alert sends failing');
+    }
+    if (storeError !== undefined) {
+      reasons.push(`store: ${storeError}`);
+      summary.push('store: unreachable');
+    }
+    return { ready: reasons.length === 0, reasons, summary };
   }
 
   const every = (ms: number, fn: () => Promise<void>) => {
@@ -187,13 +205,23 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     async start() {
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
+      // The evidence must not be deletable through the process that serves the API: refuse a runtime role that
+      // can, outside the local stack (where one role for both is allowed, with a warning).
+      const excess = await store.runtimePrivilegeProblems();
+      if (excess.length > 0 && config.profile !== 'local') {
+        throw new ConfigError('store runtime role', [
+          {
+            path: 'store.connectionString',
+            expected:
+              'a role limited to SELECT, INSERT, UPDATE on the store tables and DELETE on session_events (README: "The alert store"); migrations go through store.migrationConnectionString',
+            found: `a role that ${excess.join('; ')}`,
+          },
+        ]);
+      }
+      if (excess.length > 0) {
+        logger.warn({ excess }, 'store: the runtime role can alter or delete evidence (allowed with profile: local)');
+      }
 
-      registerApi(http, {
-        store,
-        token: config.api.token,
-        baseUrl: () => url,
-        onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
-      });
       await http.listen({ host: config.http.host, port: config.http.port });
       port = (http.server.address() as AddressInfo).port;
       url = config.http.publicUrl ?? `http://${config.http.host}:${port}`;

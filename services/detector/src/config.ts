@@ -1,16 +1,35 @@
 import { z } from 'zod';
 import { TOPICS } from '@vigie/contract';
-import { httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
+import {
+  checkWhenShaped,
+  httpSettings,
+  kafkaSettings,
+  logSettings,
+  profileSetting,
+  publishedCredentialProblem,
+} from '@vigie/runtime';
 
 /** Default port of the detector's HTTP server (API + /metrics + /healthz + /readyz). */
 export const DEFAULT_DETECTOR_PORT = 18080;
 
 /**
- * The detector's settings. Every field has a default that works with the local stack, except the API token: the
- * API serves evidence about people, so it refuses to start without `api.token` unless `api.allowAnonymous` is set.
+ * The local stack's connections (deploy/local/sql/roles.sql): defaults only with `profile: local`, because their
+ * passwords are published. `vigie_detector` reads and writes the store; `vigie` owns it and migrates it.
+ */
+export const LOCAL_STACK_CONNECTIONS = {
+  store: 'postgresql://vigie_detector:vigie_detector@127.0.0.1:55432/vigie',
+  storeOwner: 'postgresql://vigie:vigie@127.0.0.1:55432/vigie',
+  privileged: 'postgresql://vigie_collector:vigie_collector@127.0.0.1:55432/postgres',
+} as const;
+
+/**
+ * The detector's settings. Every field has a default, except the API token (the API serves evidence about people,
+ * so it refuses to start without `api.token` unless `api.allowAnonymous` is set on a laptop) and, outside
+ * `profile: local`, the connections, whose local defaults carry the local stack's published passwords.
  */
 export const DetectorConfig = z
   .object({
+    profile: profileSetting(),
     cluster: z.string().min(1).default('local').describe('Name of the monitored cluster in the site policy.'),
     kafka: kafkaSettings('vigie-detector', {
       groupId: z
@@ -54,7 +73,9 @@ export const DetectorConfig = z
         allowAnonymous: z
           .boolean()
           .default(false)
-          .describe('Serve /api/* without a token. Only for a laptop: the API shows who read what.'),
+          .describe(
+            'Serve /api/* without a token. Only for a laptop (refused with profile: production): the API shows who read what.',
+          ),
       })
       .prefault({}),
     store: z
@@ -62,8 +83,17 @@ export const DetectorConfig = z
         connectionString: z
           .string()
           .min(1)
-          .default('postgresql://vigie:vigie@127.0.0.1:55432/vigie')
-          .describe('PostgreSQL database of the alert store (migrations are applied at startup).'),
+          .optional()
+          .describe(
+            'Alert store, as its runtime role: SELECT, INSERT, UPDATE on the store tables, DELETE on the timeline only (env VIGIE_STORE__CONNECTION_STRING). Required with profile: production; local: vigie_detector on the local stack.',
+          ),
+        migrationConnectionString: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "Alert store, as the owner of its schema: migrations and the runtime role's grants are applied through it at startup. Absent: the detector only checks that the schema is current (apply migrations with `vigie store-migrate`). Local default: vigie.",
+          ),
         schema: z
           .string()
           .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
@@ -131,9 +161,9 @@ export const DetectorConfig = z
       .object({
         connectionString: z
           .string()
-          .default('postgresql://vigie_collector:vigie_collector@127.0.0.1:55432/postgres')
+          .optional()
           .describe(
-            'Monitored cluster, to read privileged roles from its catalog (any login role can read pg_roles); empty string: only the policy list counts.',
+            'Monitored cluster, to read privileged roles from its catalog (any login role can read pg_roles); empty string: only the policy list counts. Required with profile: production; local: vigie_collector on the local stack.',
           ),
         refreshIntervalMs: z
           .number()
@@ -145,21 +175,82 @@ export const DetectorConfig = z
       .prefault({}),
     log: logSettings(),
   })
-  .superRefine(
-    (c, ctx) => {
-      // Runs even when other fields failed (`when`), so one start lists every problem; `c` may be partly invalid.
-      const api = (c as { api?: { token?: unknown; allowAnonymous?: unknown } }).api;
-      if (api?.token === undefined && api?.allowAnonymous !== true) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['api', 'token'],
-          message:
-            'an API token (set api.token or VIGIE_API__TOKEN; e.g. `openssl rand -hex 24`), or api.allowAnonymous: true on a laptop',
-        });
+  .superRefine((c, ctx) => {
+    // Runs even when other fields failed (checkWhenShaped), so one start lists every problem; `c` may be partly
+    // invalid, so every member is read defensively.
+    const raw = c as {
+      profile?: unknown;
+      api?: { token?: unknown; allowAnonymous?: unknown } | null;
+      store?: { connectionString?: unknown; migrationConnectionString?: unknown } | null;
+      privileged?: { connectionString?: unknown } | null;
+    };
+    const api = raw.api;
+    if (api?.token === undefined && api?.allowAnonymous !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'token'],
+        message:
+          'an API token (set api.token or VIGIE_API__TOKEN; e.g. `openssl rand -hex 24`), or api.allowAnonymous: true on a laptop',
+      });
+    }
+    if (raw.profile === 'local') return;
+    if (api?.allowAnonymous === true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'allowAnonymous'],
+        message: 'false with profile: production (anonymous access to evidence is for a laptop: profile: local)',
+      });
+    }
+    const connections: [string[], unknown, string | undefined][] = [
+      [
+        ['store', 'connectionString'],
+        raw.store?.connectionString,
+        "the alert store's connection as its runtime role (the local stack's default applies only with profile: local)",
+      ],
+      [['store', 'migrationConnectionString'], raw.store?.migrationConnectionString, undefined],
+      [
+        ['privileged', 'connectionString'],
+        raw.privileged?.connectionString,
+        "a connection to the monitored cluster, or '' to rely on the policy's roles.privileged only (the local stack's default applies only with profile: local)",
+      ],
+    ];
+    for (const [path, value, required] of connections) {
+      if (value === undefined && required !== undefined) {
+        ctx.addIssue({ code: 'custom', path, message: required });
+      } else if (typeof value === 'string') {
+        const problem = publishedCredentialProblem(value);
+        if (problem !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `a credential of this site with profile: production, not ${problem}`,
+          });
+        }
       }
-    },
-    { when: () => true },
-  );
+    }
+  }, checkWhenShaped('object'))
+  .transform((c) => {
+    if (c.profile !== 'local') {
+      // Checked above: production gives both; migrations are optional there.
+      return {
+        ...c,
+        store: { ...c.store, connectionString: c.store.connectionString ?? '' },
+        privileged: { ...c.privileged, connectionString: c.privileged.connectionString ?? '' },
+      };
+    }
+    return {
+      ...c,
+      store: {
+        ...c.store,
+        connectionString: c.store.connectionString ?? LOCAL_STACK_CONNECTIONS.store,
+        migrationConnectionString: c.store.migrationConnectionString ?? LOCAL_STACK_CONNECTIONS.storeOwner,
+      },
+      privileged: {
+        ...c.privileged,
+        connectionString: c.privileged.connectionString ?? LOCAL_STACK_CONNECTIONS.privileged,
+      },
+    };
+  });
 
 /** Validated detector settings. */
 export type DetectorConfig = z.infer<typeof DetectorConfig>;

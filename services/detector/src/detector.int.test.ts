@@ -12,6 +12,7 @@ import { pgDumpSession } from './sinks/fixtures.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
+const RUNTIME_URL = `postgresql://vigie_detector:vigie_detector@${STACK.pg.host}:${STACK.pg.port}/vigie`;
 
 interface AmAlert {
   labels: Record<string, string>;
@@ -43,6 +44,7 @@ const ALWAYS_BUSINESS_HOURS = compilePolicy(
 function isolatedConfig() {
   const id = uniqueName('det');
   const config = DetectorConfig.parse({
+    profile: 'local',
     cluster: id,
     api: { token: TOKEN },
     http: { port: 0 },
@@ -54,7 +56,8 @@ function isolatedConfig() {
       alerts: `${id}.alerts`,
       deadletter: `${id}.deadletter`,
     },
-    store: { schema: id, connectionString: STORE_URL },
+    // Runtime role vigie_detector; migrations through the owner (STORE_URL, the local default).
+    store: { schema: id, connectionString: RUNTIME_URL, migrationConnectionString: STORE_URL },
     alertmanager: { url: STACK.alertmanagerUrl },
     engine: { tickIntervalMs: 1000 },
     log: { level: 'warn' },

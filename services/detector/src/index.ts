@@ -10,3 +10,4 @@ export { createTimelineRecorder, type TimelineRecorder } from './store/timeline.
 export { createEngine, loadRules } from './engine/index.js';
 
 export { replayMain } from './replay.js';
+export { storeMigrateMain } from './store/migrate-main.js';

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
@@ -110,5 +113,19 @@ describe('replay', () => {
     await replayMain(['/nonexistent/postgresql.json'], {}, missing);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain('/nonexistent/postgresql.json (ENOENT)');
+  });
+
+  it.each([
+    ['clusters: 3', 'clusters: 3\n', 'clusters: expected'],
+    ['roles: a string', 'clusters: [{ name: a, environment: production }]\nroles: dba\n', 'roles: expected'],
+    ['an empty file', '', 'clusters: expected'],
+  ])('lists the problems of a policy with %s and exits 2 (no TypeError)', async (_what, text, problem) => {
+    const policyFile = join(mkdtempSync(join(tmpdir(), 'vigie-replay-policy-')), 'policy.yaml');
+    writeFileSync(policyFile, text);
+    const r = io();
+    await replayMain([CAPTURED, '--policy', policyFile], {}, r);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(problem);
+    expect(r.err).not.toContain('TypeError');
   });
 });

@@ -3,7 +3,15 @@ import { parseArgs } from 'node:util';
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { parseLogFiles } from '@vigie/collector-pglog';
 import { compilePolicy, formatLocal, loadPolicy, policyFileFrom, type CompiledPolicy } from '@vigie/policy';
-import { ConfigError, describeError, EXIT, type ConfigProblem } from '@vigie/runtime';
+import {
+  ConfigError,
+  connectionCredentials,
+  describeError,
+  EXIT,
+  hideConnectionPasswords,
+  pgPasswordFor,
+  type ConfigProblem,
+} from '@vigie/runtime';
 import { createSqlAnalyzer } from '@vigie/sql';
 import pg from 'pg';
 import { createEngine } from './engine/engine.js';
@@ -106,8 +114,57 @@ export function alertLine(a: Alert, timeZone: string): string {
   return `${when}  ${a.severity.toUpperCase().padEnd(8)}  ${a.rule}  ${a.summary}${status}  [${a.id}]`;
 }
 
-const USAGE = `usage: vigie replay <log files…> [--policy <file>] [--rules <site rules file>] [--json] [--pg <connection string>] [--cluster <name>]
-  Files are read in the order given (jsonlog .json or csvlog .csv); pass them in the order the server wrote them.`;
+const USAGE = `usage: vigie replay <log files…> [--policy <file>] [--rules <site rules file>] [--json] [--cluster <name>]
+                    [--pg <postgresql:// URL without password> [--pg-password-file <file>]]
+  Files are read in the order given (jsonlog .json or csvlog .csv); pass them in the order the server wrote them.
+  --pg reads the privileged roles from that cluster's catalog; its password comes from --pg-password-file,
+  PGPASSWORD, or PGPASSFILE / ~/.pgpass (mode 0600), never from the command line.`;
+
+/**
+ * The connection string `--pg` stands for, with its password filled in from a file or the environment. A password
+ * written in the argument is refused: every local user can read a command line (`ps`, `/proc/<pid>/cmdline`).
+ */
+export function replayConnection(
+  argument: string,
+  {
+    env,
+    passwordFile,
+    warn,
+  }: { env: Record<string, string | undefined>; passwordFile?: string; warn: (t: string) => void },
+): string {
+  const creds = connectionCredentials(argument);
+  if (creds === undefined) {
+    throw new ConfigError('vigie replay arguments', [
+      { path: '--pg', expected: 'a postgresql:// URL', found: JSON.stringify(hideConnectionPasswords(argument)) },
+    ]);
+  }
+  if (creds.password !== undefined) {
+    throw new ConfigError('vigie replay arguments', [
+      {
+        path: '--pg',
+        expected:
+          'a URL without a password (any local user can read a command line): give it with PGPASSWORD, PGPASSFILE or ~/.pgpass (mode 0600), or --pg-password-file <file>',
+        found: hideConnectionPasswords(argument),
+      },
+    ]);
+  }
+  const url = new URL(argument);
+  let found;
+  try {
+    found = pgPasswordFor(url, { env, passwordFile });
+  } catch (cause) {
+    throw new ConfigError('vigie replay arguments', [
+      {
+        path: '--pg-password-file',
+        expected: 'a readable file holding the password',
+        found: `${passwordFile ?? ''} (${(cause as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+      },
+    ]);
+  }
+  for (const w of found.warnings) warn(`vigie replay: warning: ${w}\n`);
+  if (found.password !== undefined) url.password = encodeURIComponent(found.password);
+  return url.toString();
+}
 
 /** Where replay writes and how it exits (tests pass their own). */
 export interface ReplayIo {
@@ -142,6 +199,7 @@ export async function replayMain(
         rules: { type: 'string' },
         json: { type: 'boolean', default: false },
         pg: { type: 'string' },
+        'pg-password-file': { type: 'string' },
         cluster: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -175,8 +233,18 @@ export async function replayMain(
     policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
     const cluster = values.cluster ?? policy.policy.clusters[0]?.name ?? 'local';
     const privileged = createPrivilegedRoles({ policy });
+    if (values['pg-password-file'] !== undefined && values.pg === undefined) {
+      throw new ConfigError('vigie replay arguments', [
+        { path: '--pg-password-file', expected: 'to come with --pg', found: 'no --pg' },
+      ]);
+    }
     if (values.pg !== undefined) {
-      const client = new pg.Client({ connectionString: values.pg });
+      const connectionString = replayConnection(values.pg, {
+        env,
+        ...(values['pg-password-file'] !== undefined ? { passwordFile: values['pg-password-file'] } : {}),
+        warn: io.stderr,
+      });
+      const client = new pg.Client({ connectionString });
       await client.connect();
       try {
         await privileged.refresh(cluster, client);

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 
 /**
  * Checks an `Authorization: Bearer <token>` header in constant time: both sides are hashed first so the
@@ -15,4 +16,13 @@ export function bearerChecker(token: string | undefined): (header: string | unde
     // Compare even when the header is missing, so every refusal costs the same.
     return timingSafeEqual(given, expected) && match !== null;
   };
+}
+
+/**
+ * The detector server's `authenticate`: a request carries the API token. Without a token (only when the
+ * configuration says `api.allowAnonymous: true`) every request is let through.
+ */
+export function bearerAuthenticator(token: string | undefined): (request: FastifyRequest) => boolean {
+  const check = bearerChecker(token);
+  return (request) => check(request.headers.authorization);
 }

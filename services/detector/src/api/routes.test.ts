@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { buildHttpServer } from '@vigie/runtime';
 import { sampleAlert } from '../sinks/fixtures.js';
 import type { AlertFilter, StoredAlert, TimelineEntry } from '../store/alert-store.js';
 import { bearerChecker } from './auth.js';
-import { registerApi } from './routes.js';
+import { buildApiServer } from './server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
@@ -22,8 +21,8 @@ function app({ anonymous = false } = {}) {
       body: { text: 'BEGIN' },
     },
   ];
-  const http = buildHttpServer({ registry: new Registry() });
-  registerApi(http, {
+  const http = buildApiServer({
+    registry: new Registry(),
     token,
     baseUrl: () => 'http://127.0.0.1:18080',
     store: {

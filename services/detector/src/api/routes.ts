@@ -1,15 +1,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
+import { PUBLIC_ROUTE } from '@vigie/runtime';
 import type { AlertStore, StoredAlert } from '../store/alert-store.js';
-import { bearerChecker } from './auth.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { AckBody, AlertParams, AlertQuery, SessionParams, TimelineQuery, type ApiError } from './schemas.js';
 
 /** Options of {@link registerApi}. */
 export interface ApiOptions {
   store: Pick<AlertStore, 'listAlerts' | 'getAlert' | 'ack' | 'sessionTimeline'>;
-  /** Bearer token; undefined = anonymous access (only when the config allowed it). */
-  token: string | undefined;
   /** Base URL used in links (`http://127.0.0.1:18080`); a function because the port is known only after listen. */
   baseUrl: () => string;
   /** Called when an alert is acknowledged (audit log: who, which alert id). */
@@ -42,11 +40,11 @@ function notFound(reply: FastifyReply, what: string) {
 
 /**
  * Adds the evidence API to the service's fastify server (the one that already serves /metrics, /healthz and
- * /readyz). Every `/api/*` route but the OpenAPI document needs the bearer token; inputs are validated with the
- * zod schemas the OpenAPI document is built from, so the two cannot drift.
+ * /readyz, built with the detector's bearer check as its `authenticate`). The server protects every route that
+ * is not declared public, so these routes declare nothing but the OpenAPI document (no data in it). Inputs are
+ * validated with the zod schemas the OpenAPI document is built from, so the two cannot drift.
  */
-export function registerApi(app: FastifyInstance, { store, token, baseUrl, onAck }: ApiOptions): void {
-  const authorized = bearerChecker(token);
+export function registerApi(app: FastifyInstance, { store, baseUrl, onAck }: ApiOptions): void {
   const links = (s: StoredAlert) => {
     const a = s.alert;
     const base = baseUrl();
@@ -64,17 +62,8 @@ export function registerApi(app: FastifyInstance, { store, token, baseUrl, onAck
     };
   };
 
-  app.addHook('onRequest', async (req, reply) => {
-    const path = req.url.split('?')[0] ?? '';
-    if (!path.startsWith('/api/') || path === OPENAPI_PATH) return;
-    if (!authorized(req.headers.authorization)) {
-      const body: ApiError = { error: 'VIGIE_API_UNAUTHORIZED', message: 'missing or wrong bearer token' };
-      await reply.code(401).header('www-authenticate', 'Bearer realm="vigie"').send(body);
-    }
-  });
-
   let openapi: Record<string, unknown> | undefined;
-  app.get(OPENAPI_PATH, async () => (openapi ??= buildOpenApiDocument(baseUrl())));
+  app.get(OPENAPI_PATH, PUBLIC_ROUTE, async () => (openapi ??= buildOpenApiDocument(baseUrl())));
 
   app.get('/api/alerts', async (req, reply) => {
     const q = parse(AlertQuery, req.query, reply, 'query string');

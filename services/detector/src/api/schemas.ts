@@ -70,7 +70,8 @@ export const SessionTimeline = z.object({
 /** Every 4xx/5xx body. */
 export const ApiError = z.object({
   error: z.string().describe('A VIGIE_API_* code.'),
-  message: z.string(),
+  message: z.string().describe('A generic message: never a driver message, a stack trace or request data.'),
+  requestId: z.string().optional().describe("Quote it to an operator: the service log has this request's error."),
   details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 export type ApiError = z.infer<typeof ApiError>;

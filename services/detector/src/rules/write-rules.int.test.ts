@@ -110,6 +110,7 @@ beforeAll(async () => {
     { policyFile },
   );
   const config = DetectorConfig.parse({
+    profile: 'local',
     cluster,
     api: { token: TOKEN },
     http: { port: 0 },

@@ -1,16 +1,21 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { STACK, uniqueName } from '@vigie/testkit';
+import { waitFor } from '@vigie/runtime';
+import { connectAs, currentLogFile, STACK, uniqueName } from '@vigie/testkit';
 import { sampleAlert } from '../sinks/fixtures.js';
 import { createAlertStore, type AlertStore } from './alert-store.js';
 
+// The local stack's two store roles (deploy/local/sql/roles.sql): the owner migrates, the runtime role does the rest.
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
+const RUNTIME_ROLE = 'vigie_detector';
+const RUNTIME_URL = `postgresql://${RUNTIME_ROLE}:${RUNTIME_ROLE}@${STACK.pg.host}:${STACK.pg.port}/vigie`;
 
 describe('alert store on the real PostgreSQL', () => {
   const schema = uniqueName('store');
   const stores: AlertStore[] = [];
   const open = () => {
-    const s = createAlertStore({ connectionString: STORE_URL, schema });
+    const s = createAlertStore({ connectionString: RUNTIME_URL, migrationConnectionString: STORE_URL, schema });
     stores.push(s);
     return s;
   };
@@ -97,7 +102,7 @@ describe('alert store on the real PostgreSQL', () => {
       { cluster: 'local', role: 'dba_alice', ts: '2026-11-26T09:00:00.000Z', clientAddr: '127.0.0.3' },
     ]);
     await store.touchRoles([{ cluster: 'local', role: 'dba_alice', ts: '2026-11-26T07:00:00.000Z' }]);
-    const c = new pg.Client({ connectionString: STORE_URL });
+    const c = new pg.Client({ connectionString: RUNTIME_URL });
     await c.connect();
     const { rows } = await c.query<{ last_seen: Date; last_client_addr: string }>(
       `SELECT last_seen, last_client_addr FROM ${schema}.role_last_seen WHERE role = 'dba_alice'`,
@@ -106,5 +111,97 @@ describe('alert store on the real PostgreSQL', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]?.last_seen.toISOString()).toBe('2026-11-26T09:00:00.000Z');
     expect(rows[0]?.last_client_addr).toBe('127.0.0.3');
+  });
+
+  it('leaves the runtime role unable to delete, truncate, drop or alter the evidence; migrations still run', async () => {
+    const store = open();
+    await store.migrate();
+    await store.upsertAlerts([sampleAlert({ id: 'kept:1' })]);
+    const runtime = await connectAs(RUNTIME_ROLE, { database: 'vigie' });
+    const sqlstate = async (sql: string) =>
+      runtime.query(sql).then(
+        () => 'ok',
+        (e: { code?: string }) => e.code,
+      );
+    try {
+      // 42501 insufficient_privilege: refused by the server, not by Vigie's code.
+      expect(await sqlstate(`DELETE FROM ${schema}.alerts`)).toBe('42501');
+      expect(await sqlstate(`DELETE FROM ${schema}.role_last_seen`)).toBe('42501');
+      expect(await sqlstate(`TRUNCATE ${schema}.alerts`)).toBe('42501');
+      expect(await sqlstate(`DROP TABLE ${schema}.alerts`)).toBe('42501');
+      expect(await sqlstate(`ALTER TABLE ${schema}.alerts ADD COLUMN note text`)).toBe('42501');
+      expect(await sqlstate(`ALTER TABLE ${schema}.alerts DISABLE TRIGGER ALL`)).toBe('42501');
+      expect(await sqlstate(`CREATE TABLE ${schema}.shadow (id text)`)).toBe('42501');
+      expect(await sqlstate(`DELETE FROM ${schema}.schema_migrations`)).toBe('42501');
+      // A GRANT by a non-owner is a warning that grants nothing: still no DELETE.
+      expect(await sqlstate(`GRANT DELETE ON ${schema}.alerts TO ${RUNTIME_ROLE}`)).toBe('ok');
+      expect(await sqlstate(`DELETE FROM ${schema}.alerts`)).toBe('42501');
+      // What it is for still works: read, write, acknowledge; timeline retention.
+      expect(await sqlstate(`UPDATE ${schema}.alerts SET acked_by = 'oncall' WHERE id = 'kept:1'`)).toBe('ok');
+      expect(await sqlstate(`DELETE FROM ${schema}.session_events WHERE ts < now() - interval '30 days'`)).toBe('ok');
+    } finally {
+      await runtime.end();
+    }
+    expect((await store.getAlert('kept:1'))?.alert.id).toBe('kept:1');
+    expect(await store.runtimePrivilegeProblems()).toEqual([]);
+    // The owner as runtime role is what the detector refuses outside profile: local.
+    const owner = createAlertStore({ connectionString: STORE_URL, schema });
+    stores.push(owner);
+    expect(await owner.runtimePrivilegeProblems()).toEqual(
+      expect.arrayContaining([
+        'owns table alerts (may DROP or ALTER it)',
+        'has DELETE, TRUNCATE, REFERENCES, TRIGGER on alerts',
+      ]),
+    );
+  });
+
+  it("without the owner's connection, checks that the schema is current instead of migrating", async () => {
+    const fresh = uniqueName('store');
+    const runtimeOnly = createAlertStore({ connectionString: RUNTIME_URL, schema: fresh });
+    stores.push(runtimeOnly);
+    await expect(runtimeOnly.migrate()).rejects.toMatchObject({ code: 'VIGIE_STORE_MIGRATION_PENDING' });
+    const withOwner = createAlertStore({
+      connectionString: RUNTIME_URL,
+      migrationConnectionString: STORE_URL,
+      schema: fresh,
+    });
+    stores.push(withOwner);
+    try {
+      expect(await withOwner.migrate()).toEqual([1]);
+      expect(await runtimeOnly.migrate()).toEqual([]);
+      await runtimeOnly.upsertAlerts([sampleAlert()]);
+      expect((await runtimeOnly.listAlerts({})).map((a) => a.alert.id)).toEqual([sampleAlert().id]);
+    } finally {
+      const c = new pg.Client({ connectionString: STORE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+      await c.end();
+    }
+  });
+
+  it('is audited like any other database: a superuser editing the evidence leaves an audit record', async () => {
+    const store = open();
+    await store.migrate();
+    const id = uniqueName('evidence');
+    await store.upsertAlerts([sampleAlert({ id })]);
+    const admin = await connectAs('admin', { database: 'vigie', applicationName: 'vigie-test-tamper' });
+    try {
+      const { rowCount } = await admin.query(`DELETE FROM ${schema}.alerts WHERE id = $1`, [id]);
+      expect(rowCount).toBe(1);
+    } finally {
+      await admin.end();
+    }
+    // The audit record names the table and the command, from database vigie, by the superuser.
+    const record = await waitFor(
+      () => {
+        const lines = readFileSync(currentLogFile('jsonlog'), 'utf8').split('\n');
+        return lines
+          .filter((l) => l.includes(`${schema}.alerts`) && l.includes('AUDIT: SESSION'))
+          .map((l) => JSON.parse(l) as { user: string; dbname: string; message: string })
+          .find((r) => r.user === 'admin' && r.message.includes(',WRITE,DELETE,'));
+      },
+      { timeoutMs: 15_000, intervalMs: 200, what: 'the audit record of the DELETE on the alert store' },
+    );
+    expect(record?.dbname).toBe('vigie');
   });
 });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Alert } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
-import { MIGRATIONS, type Migration } from './migrations.js';
+import { MIGRATIONS, RUNTIME_GRANTS, type Migration } from './migrations.js';
 
 /** Who acknowledged an alert, when, and why. */
 export interface AlertAck {
@@ -50,8 +50,17 @@ export interface RoleSeen {
 
 /** The PostgreSQL evidence store. Every write is idempotent, so a replayed batch changes nothing. */
 export interface AlertStore {
-  /** Applies the missing migrations (transaction + advisory lock, so two detectors starting together are safe). */
+  /**
+   * With a migration connection: applies the missing migrations and the runtime role's grants (transaction +
+   * advisory lock, so two detectors starting together are safe) and returns the versions applied. Without one:
+   * checks that the schema is current (throws VIGIE_STORE_MIGRATION_PENDING) and returns [].
+   */
   migrate(): Promise<number[]>;
+  /**
+   * What the runtime connection's role may do beyond {@link RUNTIME_GRANTS} (own or delete the evidence, alter
+   * the schema, be a superuser), one phrase each; empty when it is limited as it should be.
+   */
+  runtimePrivilegeProblems(): Promise<string[]>;
   /** Inserts or updates alerts by id; an older revision never overwrites a newer one. */
   upsertAlerts(alerts: readonly Alert[]): Promise<void>;
   /** Alerts still firing (restored into the engine at startup). */
@@ -74,7 +83,10 @@ export interface AlertStore {
 
 /** Options of {@link createAlertStore}. */
 export interface AlertStoreOptions {
+  /** The runtime role's connection: everything but migrations goes through it. */
   connectionString: string;
+  /** The schema owner's connection, used only by {@link AlertStore.migrate}; absent = check only. */
+  migrationConnectionString?: string | undefined;
   /** Schema of the tables; created when missing. */
   schema?: string;
   maxConnections?: number;
@@ -113,6 +125,59 @@ export function latestPerId(alerts: readonly Alert[]): Alert[] {
   return [...byId.values()];
 }
 
+/** The runtime connection's role; VIGIE_STORE_MIGRATION when it cannot log in. */
+async function runtimeRoleOf(pool: pg.Pool, schema: string): Promise<string> {
+  try {
+    const { rows } = await pool.query<{ u: string }>('SELECT current_user AS u');
+    return rows[0]?.u ?? '';
+  } catch (cause) {
+    throw new VigieError(
+      'VIGIE_STORE_MIGRATION',
+      `alert store: the runtime connection cannot log in (schema ${schema})`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/** Revokes everything from the runtime role on the store tables, then grants exactly {@link RUNTIME_GRANTS}. */
+async function grantRuntime(client: pg.Client, schema: string, role: string): Promise<void> {
+  const who = client.escapeIdentifier(role);
+  await client.query(`GRANT USAGE ON SCHEMA ${schema} TO ${who}`);
+  for (const [table, privileges] of Object.entries(RUNTIME_GRANTS)) {
+    await client.query(`REVOKE ALL ON ${schema}.${table} FROM ${who}`);
+    await client.query(`GRANT ${privileges.join(', ')} ON ${schema}.${table} TO ${who}`);
+  }
+}
+
+/** Without the owner's connection: the schema must already be at the last migration. */
+async function checkCurrent(pool: pg.Pool, schema: string, migrations: readonly Migration[]): Promise<void> {
+  let done: Set<number>;
+  try {
+    const { rows } = await pool.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations`);
+    done = new Set(rows.map((r) => r.version));
+  } catch (cause) {
+    // 42P01: no schema_migrations yet (never migrated); 42501: the role may not read it (grants never applied).
+    const sqlstate = (cause as { code?: unknown }).code;
+    if (sqlstate !== '42P01' && sqlstate !== '3F000' && sqlstate !== '42501') {
+      throw new VigieError('VIGIE_STORE_MIGRATION', `alert store: cannot read schema ${schema}'s migrations`, {
+        retriable: true,
+        cause,
+      });
+    }
+    done = new Set();
+  }
+  const pending = migrations.filter((m) => !done.has(m.version)).map((m) => m.version);
+  if (pending.length > 0) {
+    throw new VigieError(
+      'VIGIE_STORE_MIGRATION_PENDING',
+      `alert store: schema ${schema} lacks migration(s) ${pending.join(', ')}; apply them as the schema owner (\`vigie store-migrate --config <file>\` with store.migrationConnectionString, or set it for one start)`,
+      { retriable: false },
+    );
+  }
+}
+
 function storeError(what: string, cause: unknown): VigieError {
   return new VigieError('VIGIE_STORE_WRITE', `alert store: ${what} failed`, { retriable: true, cause });
 }
@@ -120,6 +185,7 @@ function storeError(what: string, cause: unknown): VigieError {
 /** Connects to the store (lazily: the pool opens connections on first use). */
 export function createAlertStore({
   connectionString,
+  migrationConnectionString,
   schema = 'public',
   maxConnections = 4,
   migrations = MIGRATIONS,
@@ -149,9 +215,18 @@ WHERE excluded.revision >= alerts.revision`;
 
   return {
     async migrate() {
-      const client = await pool.connect();
+      const ordered = [...migrations].sort((a, b) => a.version - b.version);
+      if (migrationConnectionString === undefined) {
+        await checkCurrent(pool, schema, ordered);
+        return [];
+      }
+      // The runtime role is whoever the runtime connection logs in as: the grants follow the configuration.
+      const runtimeRole = await runtimeRoleOf(pool, schema);
+      const client = new pg.Client({ connectionString: migrationConnectionString });
+      client.on('error', () => undefined);
       const applied: number[] = [];
       try {
+        await client.connect();
         await client.query('BEGIN');
         // One lock per schema: two detectors starting at once apply each migration exactly once.
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`vigie-store-migrations:${schema}`]);
@@ -162,12 +237,14 @@ WHERE excluded.revision >= alerts.revision`;
         const done = new Set(
           (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
         );
-        for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        for (const m of ordered) {
           if (done.has(m.version)) continue;
           await client.query(m.sql);
           await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
           applied.push(m.version);
         }
+        const owner = (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u;
+        if (runtimeRole !== owner) await grantRuntime(client, schema, runtimeRole);
         await client.query('COMMIT');
         return applied;
       } catch (cause) {
@@ -177,8 +254,35 @@ WHERE excluded.revision >= alerts.revision`;
           cause,
         });
       } finally {
-        client.release();
+        await client.end().catch(() => undefined);
       }
+    },
+
+    async runtimePrivilegeProblems() {
+      const me = await pool.query<{ superuser: boolean; create: boolean }>(
+        `SELECT rolsuper AS superuser, has_schema_privilege(current_user, $1, 'CREATE') AS create
+         FROM pg_roles WHERE rolname = current_user`,
+        [schema],
+      );
+      const tables = await pool.query<{ relname: string; owner: boolean; privileges: string[] }>(
+        `SELECT c.relname, pg_has_role(current_user, c.relowner, 'USAGE') AS owner,
+                ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES',
+                                                 'TRIGGER']) AS p
+                      WHERE has_table_privilege(current_user, c.oid, p)) AS privileges
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
+        [schema],
+      );
+      const problems: string[] = [];
+      if (me.rows[0]?.superuser) problems.push('is a superuser');
+      if (me.rows[0]?.create) problems.push(`may CREATE in schema ${schema}`);
+      for (const t of tables.rows) {
+        if (t.owner) problems.push(`owns table ${t.relname} (may DROP or ALTER it)`);
+        const allowed: readonly string[] = RUNTIME_GRANTS[t.relname] ?? [];
+        const extra = t.privileges.filter((p) => !allowed.includes(p));
+        if (extra.length > 0) problems.push(`has ${extra.join(', ')} on ${t.relname}`);
+      }
+      return problems;
     },
 
     async upsertAlerts(alerts) {

@@ -1,4 +1,4 @@
-/** One schema change of the alert store, applied once, in order, inside the startup transaction. */
+/** One schema change of the alert store, applied once, in order, inside the migration transaction. */
 export interface Migration {
   version: number;
   name: string;
@@ -63,3 +63,17 @@ CREATE TABLE role_last_seen (
 `,
   },
 ];
+
+/**
+ * What the detector's runtime role may do on each store table; the migration grants exactly this (after revoking
+ * everything else) on every run. The evidence — alerts, and when each role was last seen — can be read, added and
+ * updated (revisions, acknowledgements), never deleted, truncated or altered; timeline events are deleted by age
+ * (`store.timelineRetentionDays`), which is the runtime's job. A new table needs its line here (a test checks).
+ */
+export const RUNTIME_GRANTS: Readonly<Record<string, readonly ('SELECT' | 'INSERT' | 'UPDATE' | 'DELETE')[]>> = {
+  alerts: ['SELECT', 'INSERT', 'UPDATE'],
+  role_last_seen: ['SELECT', 'INSERT', 'UPDATE'],
+  session_events: ['SELECT', 'INSERT', 'DELETE'],
+  // Read only: a detector without the owner's connection checks that the schema is current.
+  schema_migrations: ['SELECT'],
+};
