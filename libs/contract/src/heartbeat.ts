@@ -67,6 +67,12 @@ export const CollectorHeartbeatEvent = z.object({
   health: SourceHealth.optional(),
   /** The database sessions the collector holds or held in the last minutes (bounded). */
   identities: z.array(CollectorIdentity).max(100).optional(),
+  /**
+   * Roles the collector connects as (from its configuration), announced from its first heartbeat, sent before it
+   * opens any session: every session of these roles is then either one it announces or misuse. Announcing a role
+   * only ever makes the detector stricter, so it may come from configuration.
+   */
+  accounts: z.array(z.string().min(1).max(63)).max(10).optional(),
 });
 export type CollectorHeartbeatEvent = z.infer<typeof CollectorHeartbeatEvent>;
 
@@ -80,6 +86,7 @@ export interface HeartbeatFields {
   lagSeconds?: number | undefined;
   health?: SourceHealth | undefined;
   identities?: readonly CollectorIdentity[] | undefined;
+  accounts?: readonly string[] | undefined;
 }
 
 /**
@@ -100,5 +107,6 @@ export function collectorHeartbeat(f: HeartbeatFields): CollectorHeartbeatEvent 
     ...(f.lagSeconds !== undefined && { lagSeconds: f.lagSeconds }),
     ...(f.health !== undefined && { health: f.health }),
     ...(f.identities !== undefined && { identities: [...f.identities] }),
+    ...(f.accounts !== undefined && { accounts: [...f.accounts] }),
   };
 }

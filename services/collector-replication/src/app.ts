@@ -1,6 +1,15 @@
+import { hostname } from 'node:os';
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
-import { encodeEvent, entityKey, type TableChangeCounts, type VigieEvent } from '@vigie/contract';
+import {
+  collectorHeartbeat,
+  createOwnSessions,
+  encodeEvent,
+  entityKey,
+  type SourceHealth,
+  type TableChangeCounts,
+  type VigieEvent,
+} from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics, type ReliableProducer } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
 import { buildHttpServer, createMetricsRegistry, rateLimited, type Logger, type Readiness } from '@vigie/runtime';
@@ -82,6 +91,27 @@ export function createReplicationCollector(
         ...(config.setup.password !== undefined ? { password: config.setup.password } : { password: undefined }),
       }
     : undefined;
+
+  // Every session this collector opens (stream, slot reads, health, setup), announced in its heartbeats so that
+  // the detector knows them for Vigie's own; and the role it connects as, announced from the first heartbeat.
+  const own = createOwnSessions();
+  const accounts = [config.connection.user];
+  let walsender: number | undefined;
+  let streamHealth: SourceHealth = { state: 'ok', since: new Date().toISOString() };
+  const sourceHealth = (): SourceHealth => {
+    const state = source.connected ? 'ok' : 'failing';
+    const code = source.lastErrorCode;
+    const error =
+      state === 'ok'
+        ? undefined
+        : code?.startsWith('VIGIE_')
+          ? code
+          : `VIGIE_REPLICATION_STREAM${code ? ` ${code}` : ''}`;
+    if (state !== streamHealth.state || error !== streamHealth.error) {
+      streamHealth = { state, since: new Date().toISOString(), ...(error !== undefined && { error }) };
+    }
+    return streamHealth;
+  };
 
   const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId }, logger);
   const producer = injectedProducer ?? createReliableProducer(config.kafka, { logger });
@@ -194,6 +224,12 @@ export function createReplicationCollector(
       metrics.pendingEvents.set(sink.pending);
     },
     onReceived: (lsn) => metrics.receivedLsn.set(lsnToNumber(lsn)),
+    own,
+    onStreamStart: (pid) => {
+      walsender = pid;
+      // Announce the new walsender now rather than at the next poll.
+      void health.pollOnce();
+    },
     // A slot dropped while we run is created again (at the server's current position: the gap is visible in the
     // slot events and the logs). A lost slot is not: see VIGIE_REPLICATION_SLOT_LOST.
     beforeConnect: async () => {
@@ -203,6 +239,7 @@ export function createReplicationCollector(
         slot: config.slot,
         publication: config.publication,
         logger,
+        own,
       });
       if (made.slotCreated || made.publicationCreated) {
         logger.warn(
@@ -224,6 +261,10 @@ export function createReplicationCollector(
     maxSlotSeries: config.health.maxSlotSeries,
     metrics,
     logger,
+    own,
+    accounts,
+    walsenderPid: () => (source.connected ? walsender : undefined),
+    health: sourceHealth,
     emit: ({ slots, publications, heartbeat }) => {
       for (const s of slots) publish(s, entityKey(config.cluster, `slot/${s.slot}`));
       for (const p of publications) publish(p, entityKey(config.cluster, `publication/${p.database}/${p.publication}`));
@@ -243,9 +284,29 @@ export function createReplicationCollector(
 
   return {
     async start() {
-      await ensureReplication({ connection, setup, slot: config.slot, publication: config.publication, logger });
       await ensureTopics(kafka, [...new Set([config.topics.changes, config.topics.activity])], {
         partitions: config.kafka.partitions,
+      });
+      // Before the first connection: say which role this collector connects as, so that the detector counts its
+      // sessions as Vigie's (announced) or misuse from their first log line, whatever the site policy forgot.
+      publish(
+        collectorHeartbeat({
+          cluster: config.cluster,
+          collector: 'collector-replication',
+          instance: hostname(),
+          at: new Date(),
+          accounts,
+        }),
+        entityKey(config.cluster, `collector/collector-replication/${hostname()}`),
+      );
+      await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      await ensureReplication({
+        connection,
+        setup,
+        slot: config.slot,
+        publication: config.publication,
+        logger,
+        own,
       });
       if (server) {
         await server.listen({ host: config.http.host, port: config.http.port });

@@ -79,6 +79,8 @@ export interface AlertStoreOptions {
   schema?: string;
   maxConnections?: number;
   migrations?: readonly Migration[];
+  /** Sees the connection pool once created (the detector announces the store's sessions as Vigie's own). */
+  observePool?: (pool: pg.Pool) => void;
 }
 
 const ALERT_COLUMNS = `body, acked_at, acked_by, ack_comment, updated_at`;
@@ -123,6 +125,7 @@ export function createAlertStore({
   schema = 'public',
   maxConnections = 4,
   migrations = MIGRATIONS,
+  observePool,
 }: AlertStoreOptions): AlertStore {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new VigieError('VIGIE_STORE_SCHEMA', `invalid store schema name ${JSON.stringify(schema)}`);
@@ -131,6 +134,7 @@ export function createAlertStore({
   const pool = new pg.Pool({ connectionString, max: maxConnections, options: `-c search_path=${schema}` });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  observePool?.(pool);
 
   const upsertSql = `
 INSERT INTO alerts (id, rule, severity, status, cluster, database, session_id, login, effective_role, client_addr,
