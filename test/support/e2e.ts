@@ -105,6 +105,8 @@ export async function startDetector(
   policyFile: string,
   topics: Pipeline['topics'],
   engine: Record<string, unknown> = {},
+  /** Other settings of the detector (e.g. `alertmanager`), merged over the defaults below. */
+  extra: Record<string, unknown> = {},
 ): Promise<{
   detector: RunningService;
   token: string;
@@ -125,6 +127,7 @@ export async function startDetector(
       store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema: `e2e_${id}` },
       alertmanager: { url: STACK.alertmanagerUrl },
       engine,
+      ...extra,
     },
     { policyFile },
   );
