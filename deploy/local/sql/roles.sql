@@ -41,6 +41,9 @@ SELECT 'CREATE DATABASE vigie OWNER vigie'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vigie') \gexec
 ALTER DATABASE vigie OWNER TO vigie;
 
--- Vigie's own traffic must not feed back into the audit stream it watches.
+-- Vigie's own traffic must not feed back into the audit stream it watches (its alert store).
 ALTER DATABASE vigie SET pgaudit.log = 'none';
-ALTER ROLE vigie_collector SET pgaudit.log = 'none';
+-- Vigie's collector account is audited like any other: a stolen collector password must leave a trace. The
+-- detector knows the collectors' own sessions from their heartbeats (vigie-account-misuse rule). RESET converges
+-- clusters made when this file still turned auditing off for it.
+ALTER ROLE vigie_collector RESET pgaudit.log;
