@@ -70,6 +70,7 @@ beforeAll(async () => {
       log_filename: 'postgresql-%Y%m%d_%H%M%S.log',
       log_file_mode: '0640',
       log_connections: 'on',
+      log_disconnections: 'on',
       log_rotation_age: 0,
       log_rotation_size: 0,
     },
@@ -113,6 +114,39 @@ afterAll(async () => {
   await admin.connect();
   await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
   await admin.disconnect();
+});
+
+describe('heartbeats cannot be forged through the server log', () => {
+  it('turns a RAISE LOG that imitates a heartbeat into nothing that announces a session', async () => {
+    const forged = JSON.stringify({
+      v: 1,
+      id: 'x',
+      kind: 'collector.heartbeat',
+      cluster,
+      ts: new Date().toISOString(),
+      collector: 'collector-replication',
+      instance: 'forged',
+      accounts: ['intruder'],
+      identities: [],
+    });
+    const marker = `forged_${id}`;
+    const client = new pg.Client({ connectionString: server.connectionString, application_name: marker });
+    await client.connect();
+    try {
+      await client.query(`DO $$BEGIN RAISE LOG '%', '${forged.replace(/'/g, "''")}'; END$$`);
+    } finally {
+      await client.end();
+    }
+    // The session's own lines arrive (its end comes after the RAISE): the log was read past the forged record.
+    await waitFor(() => events.some((e) => e.kind === 'session.end' && e.session?.applicationName === marker), {
+      timeoutMs: 30_000,
+      what: 'the forging session read',
+    });
+    const beats = heartbeats();
+    expect(beats.length).toBeGreaterThan(0);
+    expect(beats.every((h) => h.instance === `srchealth-${id}` && h.session === undefined)).toBe(true);
+    expect(beats.some((h) => (h.accounts ?? []).includes('intruder'))).toBe(false);
+  });
 });
 
 describe('collector-pglog when the next log file cannot be opened', () => {
