@@ -227,6 +227,10 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
       const firing = await store.loadFiring();
       handler.restore(firing);
+      // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
+      for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
+        engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
+      }
       const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');

@@ -197,6 +197,29 @@ describe('engine', () => {
     expect(other.map((a) => a.rule)).toEqual(['off-hours-privileged-session']);
   });
 
+  it('after a restart, the accounts kept in the store make a collector session wait for its announcement', () => {
+    const bare = compilePolicy(loadPolicy());
+    const forgetful = compilePolicy({ ...bare.policy, roles: { ...bare.policy.roles, vigie: [] } });
+    const night = Date.parse('2026-11-28T02:00:00Z');
+    const fresh = () =>
+      createEngine({ policy: forgetful, privileged: { isPrivileged: () => true }, rules: loadRules() });
+    const collectorStatement = {
+      ...stmt('6b07e90d.1', night, 'SELECT pid FROM pg_stat_activity'),
+      session: { ...session('6b07e90d.1', '127.0.0.1'), user: 'vigie_collector' },
+    } as VigieEvent;
+    // Without what the store kept, the first event (before any heartbeat) is an operator's privileged session.
+    expect(
+      fresh()
+        .process(collectorStatement)
+        .map((a) => a.rule),
+    ).toEqual(['off-hours-privileged-session']);
+    const restarted = fresh();
+    restarted.announceAccounts?.('local', ['vigie_collector'], night - 3_600_000);
+    expect(restarted.process(collectorStatement)).toEqual([]);
+    restarted.process(heartbeat(night + 5000, [identity('6b07e90d.1')]));
+    expect(restarted.tick(night + 30_000)).toEqual([]);
+  });
+
   it('waits for the announcement of a session that does nothing Vigie would not do', () => {
     const engine = createEngine({ policy, privileged: none, rules: loadRules() });
     const mine = { ...stmt('6b07e908.1', T0, 'SELECT 1'), session: { ...session('6b07e908.1'), user: 'vigie' } };

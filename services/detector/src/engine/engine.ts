@@ -135,6 +135,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     announceOwn(cluster, identities, nowMs) {
       self.announce(cluster, identities, nowMs);
     },
+    announceAccounts(cluster, roles, tsMs) {
+      self.announceAccounts(cluster, roles, tsMs);
+    },
     flush(): Alert[] {
       alerts.flush();
       return alerts.drain();

@@ -61,4 +61,6 @@ export interface DetectorEngine {
    * would: they are Vigie's own. Optional so that test doubles need not implement it.
    */
   announceOwn?(cluster: string, identities: readonly CollectorIdentity[], nowMs: number): void;
+  /** Records roles Vigie's components announced before a restart (from the store), as their heartbeats did. */
+  announceAccounts?(cluster: string, roles: readonly string[], tsMs: number): void;
 }

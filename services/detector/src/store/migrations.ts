@@ -62,4 +62,18 @@ CREATE TABLE role_last_seen (
 );
 `,
   },
+  {
+    version: 2,
+    name: "Vigie's accounts announced by its components",
+    sql: `
+-- Roles Vigie's components said they connect as (heartbeats): after a restart the detector knows them before the
+-- first heartbeat, so the sessions of these roles are Vigie's (announced) or misuse from the first event.
+CREATE TABLE vigie_accounts (
+  cluster        text NOT NULL,
+  role           text NOT NULL,
+  last_announced timestamptz NOT NULL,
+  PRIMARY KEY (cluster, role)
+);
+`,
+  },
 ];
