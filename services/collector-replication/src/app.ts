@@ -225,11 +225,9 @@ export function createReplicationCollector(
     },
     onReceived: (lsn) => metrics.receivedLsn.set(lsnToNumber(lsn)),
     own,
-    onStreamStart: (pid) => {
-      walsender = pid;
-      // Announce the new walsender now rather than at the next poll.
-      void health.pollOnce();
-    },
+    // Announced at the next poll (health.intervalMs, 30 s), well within the detector's announcement grace (90 s);
+    // an extra poll here would also queue slot and publication events behind a stalled Kafka.
+    onStreamStart: (pid) => (walsender = pid),
     // A slot dropped while we run is created again (at the server's current position: the gap is visible in the
     // slot events and the logs). A lost slot is not: see VIGIE_REPLICATION_SLOT_LOST.
     beforeConnect: async () => {
