@@ -17,6 +17,7 @@ import { registerReceiver } from './receiver.js';
 export async function main(args: string[], env: Record<string, string | undefined>): Promise<void> {
   const values = parseServiceArgs('alert-receiver', args, env);
   await runService(async () => {
+    // From its file only: the stack's environment may carry other services' VIGIE_* overrides (VIGIE_HTTP__PORT).
     const config = loadConfig(ReceiverConfig, { file: values.config, env: {} });
     const logger = createLogger('alert-receiver', { level: config.log.level });
     const registry = createMetricsRegistry('alert-receiver');

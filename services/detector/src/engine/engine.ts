@@ -91,11 +91,12 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         // the day or what they read. Any other session of a Vigie account is watched by the vigie-accounts rules
         // alone (one incident that says what it did), or, if a site disabled them, by every rule like any role.
         if (self.isOwn(session.key, session.login)) return [];
-        if (
-          vigieRules.length > 0 &&
-          session.login !== undefined &&
-          self.isVigieAccount(event.cluster, session.login, tsMs)
-        ) {
+        // Asked once per session and again only when the announced accounts changed (not a lookup per event).
+        if (vigieRules.length > 0 && session.login !== undefined && session.vigieGeneration !== self.generation) {
+          session.vigieAccount = self.isVigieAccount(event.cluster, session.login);
+          session.vigieGeneration = self.generation;
+        }
+        if (session.vigieAccount === true && vigieRules.length > 0) {
           for (const rule of vigieRules) if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
           return alerts.drain();
         }

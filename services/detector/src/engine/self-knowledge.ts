@@ -23,8 +23,13 @@ export interface SelfKnowledge {
   announceAccounts(cluster: string, roles: readonly string[], tsMs: number): void;
   /** Whether `<cluster>/<session id>` was announced with this login role. */
   isOwn(sessionKey: string, login: string | undefined): boolean;
-  /** Whether the role is one of Vigie's accounts: listed in the policy (`roles.vigie`) or announced as such. */
-  isVigieAccount(cluster: string, role: string, tsMs: number): boolean;
+  /**
+   * Whether the role is one of Vigie's accounts: listed in the policy (`roles.vigie`) or announced as such (until
+   * `prune` forgets an announcement older than the retention).
+   */
+  isVigieAccount(cluster: string, role: string): boolean;
+  /** Grows whenever the set of announced accounts changes: an answer of `isVigieAccount` may be kept until then. */
+  readonly generation: number;
   /** Forgets announcements older than the retention. */
   prune(nowMs: number): void;
 }
@@ -57,6 +62,11 @@ export function createSelfKnowledge({
   const sessions = new Map<string, { role: string; lastMs: number }>();
   // `<cluster>/<role>` → time a component last said it runs as this role.
   const accounts = new Map<string, number>();
+  let generation = 0;
+  const announceAccount = (key: string, tsMs: number) => {
+    if (!accounts.has(key)) generation += 1;
+    remember(accounts, key, Math.max(tsMs, accounts.get(key) ?? 0), maxAccounts);
+  };
 
   const remember = <V>(map: Map<string, V>, key: string, value: V, max: number) => {
     map.delete(key);
@@ -75,25 +85,31 @@ export function createSelfKnowledge({
         remember(sessions, key, { role: i.role, lastMs: Math.max(tsMs, known?.lastMs ?? 0) }, maxSessions);
         // A `setup` session (an administrator's role, used once) exempts that session only: the role stays
         // everyone else's, and its other sessions are watched like any operator's.
-        if (i.account === 'vigie') remember(accounts, `${cluster}/${i.role}`, tsMs, maxAccounts);
+        if (i.account === 'vigie') announceAccount(`${cluster}/${i.role}`, tsMs);
       }
     },
     announceAccounts(cluster, roles, tsMs) {
       if (!enabled) return;
-      for (const role of roles) remember(accounts, `${cluster}/${role}`, tsMs, maxAccounts);
+      for (const role of roles) announceAccount(`${cluster}/${role}`, tsMs);
     },
     isOwn(sessionKey, login) {
       const s = sessions.get(sessionKey);
       return s !== undefined && login !== undefined && s.role === login;
     },
-    isVigieAccount(cluster, role, tsMs) {
-      if (policy.isVigieAccount(role)) return true;
-      const last = accounts.get(`${cluster}/${role}`);
-      return last !== undefined && tsMs - last <= accountRetainMs;
+    isVigieAccount(cluster, role) {
+      return policy.isVigieAccount(role) || accounts.has(`${cluster}/${role}`);
+    },
+    get generation() {
+      return generation;
     },
     prune(nowMs) {
       for (const [k, s] of sessions) if (nowMs - s.lastMs > sessionRetainMs) sessions.delete(k);
-      for (const [k, last] of accounts) if (nowMs - last > accountRetainMs) accounts.delete(k);
+      for (const [k, last] of accounts) {
+        if (nowMs - last > accountRetainMs) {
+          accounts.delete(k);
+          generation += 1;
+        }
+      }
     },
   };
 }
