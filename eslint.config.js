@@ -9,7 +9,15 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '*.ts', 'bench/*.js', 'services/cli/bin/*.js'] },
+        projectService: {
+          allowDefaultProject: [
+            '*.js',
+            '*.ts',
+            'bench/*.js',
+            'services/cli/bin/*.js',
+            'services/alert-receiver/bin/*.js',
+          ],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

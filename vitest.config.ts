@@ -7,7 +7,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const alias = [
   { find: /^@vigie\/(contract|sql|kafka|runtime|policy|testkit)$/, replacement: `${root}libs/$1/src/index.ts` },
   {
-    find: /^@vigie\/(collector-pglog|collector-replication|collector-egress|detector|cli)$/,
+    find: /^@vigie\/(collector-pglog|collector-replication|collector-egress|detector|cli|alert-receiver)$/,
     replacement: `${root}services/$1/src/index.ts`,
   },
 ];

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@vigie/runtime';
-import { REPO_ROOT, ROLES, STACK, queryAs } from '@vigie/testkit';
+import { REPO_ROOT, ROLES, STACK, exclusive, queryAs } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRole, dropRoles, pgProgram, suffix } from './support/e2e.js';
 
@@ -12,8 +12,11 @@ import { createRole, dropRoles, pgProgram, suffix } from './support/e2e.js';
 const dumper = `e2e_start_${suffix()}`;
 let child: ChildProcess | undefined;
 let slotExisted = false;
+let release: (() => void) | undefined;
 
 beforeAll(async () => {
+  // `vigie start` exists once per stack (fixed ports, slot, store schema): one test file at a time.
+  release = await exclusive('vigie-start');
   await createRole(dumper, { privileged: true });
   const { rows } = await queryAs(ROLES.superuser, "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'vigie_slot'");
   slotExisted = rows.length > 0;
@@ -21,6 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   child?.kill('SIGKILL');
+  release?.();
   await dropRoles([dumper]);
   // The replication collector's slot retains WAL while nothing reads it: drop it unless it was there before.
   if (!slotExisted) {

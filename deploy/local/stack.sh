@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Vigie's local stack: PostgreSQL 15 + pgaudit, Kafka (KRaft, one node), Prometheus and Alertmanager,
-# on loopback only, with every byte of state under one directory.
+# Vigie's local stack: PostgreSQL 15 + pgaudit, Kafka (KRaft, one node), Prometheus, Alertmanager and the
+# webhook receiver standing in for on-call, on loopback only, with every byte of state under one directory.
 #
 #   bash deploy/local/stack.sh up       install what is missing, start what is stopped, wait until it answers
 #   bash deploy/local/stack.sh status   one line per component; exit 0 when all are up
@@ -10,13 +10,14 @@
 # Runs as root on Debian 12. Kafka topics get ${VIGIE_KAFKA_PARTITIONS:-3} partitions.
 #   PostgreSQL 127.0.0.1:55432 (socket in ${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}), Kafka 127.0.0.1:19092 (plain,
 #   unauthenticated; SASL_SSL on 127.0.0.1:19095; controller 127.0.0.1:19094), Prometheus 127.0.0.1:19090,
-#   Alertmanager 127.0.0.1:19093.
+#   Alertmanager 127.0.0.1:19093, alert receiver 127.0.0.1:19096 (Alertmanager's notifications, kept in
+#   alert-receiver/notifications.jsonl; GET /notifications).
 #
 # State, all under ${VIGIE_STACK_DIR:-<repo>/.stack}:
 #   postgresql/data       the cluster (server log: postgresql/data/log/*.json, *.csv)
 #   kafka/                libs/ (jars), config/, data/, kafka.pid, tls/ (CA, broker certificate), secrets/ (SCRAM
 #                         passwords of the SASL_SSL users, 0600)
-#   prometheus/data, alertmanager/data, *.pid next to them
+#   prometheus/data, alertmanager/data, alert-receiver/ (notifications.jsonl), *.pid next to them
 #   logs/                 apt, maven, postgresql/, kafka/, prometheus, alertmanager
 #
 # The PostgreSQL cluster is made with initdb/pg_ctl, not pg_createcluster: a Debian cluster is
@@ -65,6 +66,10 @@ readonly PROM_CONFIG=$REPO_DIR/deploy/prometheus/prometheus.yml
 readonly AM_PORT=19093
 readonly AM_DIR=$STATE_DIR/alertmanager
 readonly AM_CONFIG=$REPO_DIR/deploy/alertmanager/alertmanager.yml
+readonly RECEIVER_PORT=19096
+readonly RECEIVER_DIR=$STATE_DIR/alert-receiver
+readonly RECEIVER_BIN=$REPO_DIR/services/alert-receiver/bin/alert-receiver.js
+readonly RECEIVER_DIST=$REPO_DIR/services/alert-receiver/dist
 
 # Marks a policy-rc.d this script wrote, so a leftover one (script killed mid-install) is recognised.
 readonly POLICY_RC_D=/usr/sbin/policy-rc.d
@@ -778,6 +783,58 @@ am_up() {
   wait_http_ready alertmanager "$AM_PORT" am_running "$LOG_DIR/alertmanager.log"
 }
 
+# ---------------------------------------------------------------------------------------------------
+# Alert receiver: the webhook Alertmanager's shipped routes notify (services/alert-receiver), standing in
+# for on-call. Notifications are kept in alert-receiver/notifications.jsonl (0600: alerts name people).
+# ---------------------------------------------------------------------------------------------------
+
+receiver_running() { pid_alive "$RECEIVER_DIR/receiver.pid" "$RECEIVER_BIN"; }
+
+receiver_code_hash() { file_hash "$RECEIVER_DIST"/*.js; }
+
+receiver_up() {
+  local node hash
+  node=$(command -v node || true)
+  [[ -n $node ]] || fail alert-receiver start "node not found — install Node.js >= 20.19, then rerun"
+  [[ -f $RECEIVER_DIST/main.js ]] ||
+    fail alert-receiver start "services/alert-receiver is not built — run \`npm ci\` (or \`npm run build\`), then rerun"
+  install -d -m 0700 -- "$RECEIVER_DIR"
+  printf 'file: %s\nhttp:\n  host: 127.0.0.1\n  port: %s\n' "$RECEIVER_DIR/notifications.jsonl" "$RECEIVER_PORT" \
+    >"$RECEIVER_DIR/config.yaml"
+  hash=$(receiver_code_hash)
+  if receiver_running && [[ $(cat "$RECEIVER_DIR/code.sha256" 2>/dev/null || true) != "$hash" ]]; then
+    say "alert-receiver: code changed — restarting"
+    stop_pid alert-receiver "$RECEIVER_DIR/receiver.pid" "$RECEIVER_BIN" >/dev/null
+  fi
+  if receiver_running; then
+    say "alert-receiver: running on 127.0.0.1:$RECEIVER_PORT"
+  else
+    require_free_port alert-receiver "$RECEIVER_PORT"
+    start_daemon "$RECEIVER_DIR/receiver.pid" "$LOG_DIR/alert-receiver.log" \
+      "$node" "$RECEIVER_BIN" --config "$RECEIVER_DIR/config.yaml" ||
+      fail alert-receiver start "the process did not start" "$LOG_DIR/alert-receiver.log"
+    echo "$hash" >"$RECEIVER_DIR/code.sha256"
+    say "alert-receiver: started on 127.0.0.1:$RECEIVER_PORT (pid $(<"$RECEIVER_DIR/receiver.pid"))"
+  fi
+  local deadline=$((SECONDS + 30))
+  until http_ok "http://127.0.0.1:$RECEIVER_PORT/readyz"; do
+    receiver_running || fail alert-receiver wait "the process exited during startup" "$LOG_DIR/alert-receiver.log"
+    ((SECONDS < deadline)) || fail alert-receiver wait "not ready on http://127.0.0.1:$RECEIVER_PORT/readyz after 30 s" "$LOG_DIR/alert-receiver.log"
+    sleep 0.5
+  done
+}
+
+receiver_status() {
+  if receiver_running && http_ok "http://127.0.0.1:$RECEIVER_PORT/readyz"; then
+    local n=0
+    [[ -f $RECEIVER_DIR/notifications.jsonl ]] && n=$(grep -c . "$RECEIVER_DIR/notifications.jsonl" || true)
+    status_line alert-receiver up "127.0.0.1:$RECEIVER_PORT" "$n notification(s) kept in $RECEIVER_DIR/notifications.jsonl"
+  else
+    status_line alert-receiver down "127.0.0.1:$RECEIVER_PORT" "$(why_down receiver_running "$RECEIVER_PORT" 'running but not ready')"
+    return 1
+  fi
+}
+
 # wait_http_ready NAME PORT RUNNING_FN LOG: until /-/ready answers 200; fail early if the process dies.
 wait_http_ready() {
   local deadline=$((SECONDS + 60))
@@ -801,7 +858,7 @@ http_status() { # http_status NAME PORT RUNNING_FN
 # commands
 # ---------------------------------------------------------------------------------------------------
 
-status_line() { printf '%-13s %-5s %-16s %s\n' "$1" "$2" "$3" "$4"; }
+status_line() { printf '%-14s %-5s %-16s %s\n' "$1" "$2" "$3" "$4"; }
 
 cmd_up() {
   require_root up
@@ -813,6 +870,7 @@ cmd_up() {
   secure_state_dir
   pg_up
   kafka_up
+  receiver_up
   am_up
   prom_up
   say "stack: up in $((SECONDS - started)) s (state: $STATE_DIR)"
@@ -825,6 +883,7 @@ cmd_status() {
   kafka_status || rc=1
   http_status prometheus "$PROM_PORT" prom_running || rc=1
   http_status alertmanager "$AM_PORT" am_running || rc=1
+  receiver_status || rc=1
   return "$rc"
 }
 
@@ -833,9 +892,10 @@ cmd_status() {
 # business), plus the postmaster's children, whose titles read "postgres: vigie: …".
 leftover_processes() {
   ps -eo pid=,ppid=,args= | awk -v pm="${1:-0}" -v pg="-D $PG_DATA" -v kafka="$KAFKA_DIR/libs/" \
-    -v prom="--storage.tsdb.path=$PROM_DIR/data" -v am="--storage.path=$AM_DIR/data" '
+    -v prom="--storage.tsdb.path=$PROM_DIR/data" -v am="--storage.path=$AM_DIR/data" \
+    -v rcv="--config $RECEIVER_DIR/config.yaml" '
     $3 == "awk" { next }
-    index($0, pg) || index($0, kafka) || index($0, prom) || index($0, am) { print; next }
+    index($0, pg) || index($0, kafka) || index($0, prom) || index($0, am) || index($0, rcv) { print; next }
     pm != 0 && ($1 == pm || $2 == pm) { print }'
 }
 
@@ -850,6 +910,7 @@ cmd_down() {
   [[ -f $PG_DATA/postmaster.pid ]] && postmaster=$(head -n 1 "$PG_DATA/postmaster.pid")
   stop_pid prometheus "$PROM_DIR/prometheus.pid" "$PROM_DIR/data"
   stop_pid alertmanager "$AM_DIR/alertmanager.pid" "$AM_DIR/data"
+  stop_pid alert-receiver "$RECEIVER_DIR/receiver.pid" "$RECEIVER_BIN"
   stop_pid kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/libs"
   pg_down
   local left

@@ -114,6 +114,8 @@ export async function startDetector(
   policyFile: string,
   topics: Pipeline['topics'],
   engine: Record<string, unknown> = {},
+  /** Other settings of the detector (e.g. `alertmanager`), merged over the defaults below. */
+  extra: Record<string, unknown> = {},
 ): Promise<{
   detector: RunningService;
   token: string;
@@ -139,6 +141,7 @@ export async function startDetector(
       },
       alertmanager: { url: STACK.alertmanagerUrl },
       engine,
+      ...extra,
     },
     { policyFile },
   );

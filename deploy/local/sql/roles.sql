@@ -48,8 +48,10 @@ ALTER DATABASE vigie OWNER TO vigie;
 -- the policy, so they raise nothing); their bound parameters are whole alerts, kept out of the server log.
 ALTER DATABASE vigie RESET pgaudit.log;
 ALTER ROLE vigie_detector SET pgaudit.log_parameter = off;
--- The collectors only read catalogs and the replication stream; that must not feed back into what they watch.
-ALTER ROLE vigie_collector SET pgaudit.log = 'none';
+-- Vigie's collector account is audited like any other: a stolen collector password must leave a trace. The
+-- detector knows the collectors' own sessions from their heartbeats (vigie-account-misuse rule). RESET converges
+-- clusters made when this file still turned auditing off for it.
+ALTER ROLE vigie_collector RESET pgaudit.log;
 
 \connect vigie
 -- Object names in DDL audit records, as in every audited database.

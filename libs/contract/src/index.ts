@@ -6,6 +6,7 @@ export * from './deadletter.js';
 export * from './egress.js';
 export * from './events.js';
 export * from './heartbeat.js';
+export * from './own-sessions.js';
 export * from './session.js';
 export * from './statement.js';
 export * from './topics.js';

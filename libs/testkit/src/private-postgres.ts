@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,11 @@ export interface PrivatePostgresOptions {
   settings?: Record<string, string | number>;
   /** WAL segment size in MB (initdb `--wal-segsize`, a power of 2); small segments make WAL loss quick to provoke. */
   walSegmentSizeMb?: number;
+  /**
+   * initdb `--allow-group-access` (data directory 0750, files 0640) and a 0750 parent: a process in the `postgres`
+   * group that is not `postgres` can then read the server log, as a log collector does in production.
+   */
+  groupAccess?: boolean;
 }
 
 /** A throw-away PostgreSQL 15 server on a free loopback port, trusted for every local role. */
@@ -52,9 +57,11 @@ const asPostgres = (cmd: string, args: string[]) =>
 export async function startPrivatePostgres({
   settings = {},
   walSegmentSizeMb,
+  groupAccess = false,
 }: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'vigie-pg-'));
   chownSync(dir, ...(await postgresIds()));
+  if (groupAccess) chmodSync(dir, 0o750);
   const dataDir = join(dir, 'data');
   await asPostgres('initdb', [
     '-D',
@@ -66,6 +73,7 @@ export async function startPrivatePostgres({
     '--no-sync',
     '--no-instructions',
     ...(walSegmentSizeMb ? [`--wal-segsize=${walSegmentSizeMb}`] : []),
+    ...(groupAccess ? ['--allow-group-access'] : []),
   ]);
   const port = await freePort();
   const conf: Record<string, string | number> = {
@@ -117,7 +125,8 @@ export async function startPrivatePostgres({
   };
 }
 
-async function postgresIds(): Promise<[number, number]> {
+/** The uid and gid of the OS user `postgres`. */
+export async function postgresIds(): Promise<[number, number]> {
   const { stdout } = await run('id', ['-u', 'postgres']);
   const { stdout: g } = await run('id', ['-g', 'postgres']);
   return [Number(stdout.trim()), Number(g.trim())];

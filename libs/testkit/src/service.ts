@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, openSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,24 +49,35 @@ export async function startService(
     readyTimeoutMs = 60_000,
     env = {},
     waitFor: probe = 'readyz',
+    runAs,
   }: {
     policyFile?: string;
     readyTimeoutMs?: number;
     env?: Record<string, string>;
     /** `healthz` for a service expected to run but not be ready (e.g. it reports a lost replication slot). */
     waitFor?: 'readyz' | 'healthz';
+    /**
+     * Run the service as this OS user and group instead of root (a collector in the `postgres` group, as in
+     * production: root reads every file whatever its mode). Its configuration is then made readable to others.
+     */
+    runAs?: { uid: number; gid: number };
   } = {},
 ): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), `vigie-${service}-`));
+  if (runAs) chmodSync(dir, 0o755);
   const port = await freePort();
   const configFile = join(dir, 'config.yaml');
   const http = { ...((config['http'] as Record<string, unknown> | undefined) ?? {}), host: '127.0.0.1', port };
-  writeFileSync(configFile, JSON.stringify({ ...config, http }, null, 2));
+  writeFileSync(configFile, JSON.stringify({ ...config, http }, null, 2), runAs ? { mode: 0o644 } : {});
   const logFile = join(dir, 'service.log');
   const fd = openSync(logFile, 'a');
   const args = [join(REPO_ROOT, 'services/cli/bin/vigie.js'), 'run', service, '--config', configFile];
   if (policyFile) args.push('--policy', policyFile);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...env },
+    ...(runAs && { uid: runAs.uid, gid: runAs.gid }),
+  });
   const log = () => {
     try {
       return readFileSync(logFile, 'utf8');

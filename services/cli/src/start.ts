@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeAlert, TOPICS, type Alert } from '@vigie/contract';
@@ -44,6 +44,12 @@ function localKafka(stateDir: string, user: string, secure: boolean): Omit<Kafka
 function localServices(stateDir: string, vigieDir: string, apiToken: string, secure: boolean): LocalService[] {
   const kafka = (service: string) => localKafka(stateDir, `vigie-${service}`, secure);
   const pg = { host: '127.0.0.1', port: 55432 };
+  // The detector expects every collector started here: one that dies, or never starts, is a collector-silent alert.
+  const expected = [
+    { collector: 'collector-pglog' },
+    { collector: 'collector-replication' },
+    ...(egressUnavailable() ? [] : [{ collector: 'collector-egress' }]),
+  ];
   return [
     {
       name: 'collector-pglog',
@@ -101,6 +107,7 @@ function localServices(stateDir: string, vigieDir: string, apiToken: string, sec
           connectionString: 'postgresql://vigie_collector:vigie_collector@127.0.0.1:55432/postgres',
         },
         alertmanager: { url: 'http://127.0.0.1:19093' },
+        collectors: { expected },
       },
     },
   ];
@@ -176,7 +183,7 @@ export async function startMain(args: string[], env: Record<string, string | und
   const token = localApiToken(vigieDir);
   const policy = policyFileFrom(undefined, env);
 
-  const children: { service: LocalService; child: ChildProcess; log: string }[] = [];
+  const children: { service: LocalService; child: ChildProcess; log: string; ready: boolean }[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
@@ -214,19 +221,29 @@ export async function startMain(args: string[], env: Record<string, string | und
       stdio: ['ignore', fd, fd],
       env: process.env,
     });
-    children.push({ service, child, log });
+    const entry = { service, child, log, ready: false };
+    children.push(entry);
+    // Where to find it (a test stops one collector to see the dead-man switch fire).
+    const pidFile = join(vigieDir, `${service.name}.pid`);
+    if (child.pid !== undefined) writeFileSync(pidFile, `${child.pid}\n`);
     child.once('exit', (code, signal) => {
+      rmSync(pidFile, { force: true });
       if (stopping) return;
       process.stderr.write(
         `vigie start: ${service.name} exited (${signal ?? `code ${code}`}); last lines of ${log}:\n${tail(log)}\n`,
       );
-      void stopAll(EXIT.failure);
+      // Before everything is up, a service that dies is a failed start. Afterwards the others keep watching: the
+      // detector reports a dead collector (collector-silent) and Prometheus a dead detector, as on a real site.
+      if (!entry.ready) void stopAll(EXIT.failure);
+      else process.stderr.write(`vigie start: the other services keep running (Ctrl-C stops them)\n`);
     });
   }
 
-  for (const { service, log } of children) {
+  for (const entry of children) {
+    const { service, log } = entry;
     try {
       await waitFor(() => ready(service.port), { timeoutMs: 60_000, intervalMs: 250, what: `${service.name} ready` });
+      entry.ready = true;
       process.stdout.write(`  ${service.name}: ready on http://127.0.0.1:${service.port}\n`);
     } catch {
       process.stderr.write(
@@ -242,6 +259,7 @@ Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy
   Alerts API     curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:18080/api/alerts
   OpenAPI        http://127.0.0.1:18080/api/openapi.json
   Alertmanager   http://127.0.0.1:19093/#/alerts    (API: http://127.0.0.1:19093/api/v2/alerts)
+  Notifications  http://127.0.0.1:19096/notifications (what on-call receives; the stack's stand-in receiver)
   Prometheus     http://127.0.0.1:19090/graph       (Vigie's metrics: ${children.map((c) => `:${c.service.port}/metrics`).join(' ')})
   Grafana        provision grafana/provisioning (datasource + dashboards in grafana/dashboards)
   Service logs   ${logDir}/

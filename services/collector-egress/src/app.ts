@@ -2,11 +2,14 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import {
-  CONTRACT_VERSION,
+  collectorHeartbeat,
+  createOwnSessions,
   encodeDeadLetter,
   encodeEvent,
   entityKey,
+  identityOfRow,
   refusedDeadLetter,
+  type SourceHealth,
   type VigieEvent,
 } from '@vigie/contract';
 import {
@@ -79,6 +82,14 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
   const warn = rateLimited(10_000, (suppressed: number, what: string, error: unknown) =>
     logger.warn({ suppressed, error: describeError(error) }, what),
   );
+
+  // The collector's own database session (read from pg_stat_activity's row of its backend at each poll) and the
+  // role it connects as: both announced in its heartbeats, so the detector knows them for Vigie's own.
+  const own = createOwnSessions();
+  const accounts = [config.postgres.user];
+  let activityError = false;
+  let health: SourceHealth = { state: 'ok', since: new Date().toISOString() };
+  const heartbeatKey = entityKey(config.cluster, `collector-egress/${instance}`);
 
   const outbox: OutgoingMessage[] = [];
   let flushing: Promise<void> | undefined;
@@ -172,9 +183,26 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
       try {
         const rows = await activity.snapshot();
         const now = new Date();
+        activityError = false;
+        for (const row of rows) {
+          if (!row.self || row.user === null) continue;
+          own.seen(
+            identityOfRow({
+              pid: row.pid,
+              backend_start: row.backendStartEpoch,
+              role: row.user,
+              application_name: row.applicationName,
+              client_addr: row.clientAddr ?? 'local',
+              datname: row.database,
+              backend_type: row.backendType,
+            }),
+            now.getTime(),
+          );
+        }
         cache.update(rows, now.getTime());
         emit(unix.observe(rows, now), false);
       } catch (error) {
+        activityError = true;
         warn('pg_stat_activity poll failed; sockets wait for their session', error);
       } finally {
         refreshing = undefined;
@@ -212,21 +240,35 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
     }
   };
 
+  /** The sampling loop's health: blind when `ss` rounds fail, or when sockets cannot be joined to sessions. */
+  const sourceHealth = (nowMs: number): SourceHealth => {
+    const stale = nowMs - lastSampleOkMs > config.intervalMs * 5 + config.ssTimeoutMs;
+    const error = stale ? 'VIGIE_EGRESS_SS_FAILED' : activityError ? 'VIGIE_EGRESS_PG_QUERY' : undefined;
+    if ((error === undefined) !== (health.state === 'ok') || error !== health.error) {
+      health = {
+        state: error === undefined ? 'ok' : 'failing',
+        since: new Date(nowMs).toISOString(),
+        ...(error !== undefined && { error }),
+      };
+    }
+    return health;
+  };
+
   const heartbeat = async (): Promise<void> => {
     const now = new Date();
     enqueue(
       config.topics.activity,
-      entityKey(config.cluster, `collector-egress/${instance}`),
-      {
-        v: CONTRACT_VERSION,
-        kind: 'collector.heartbeat',
-        id: `${config.cluster}:collector-egress:${instance}:${now.getTime()}`,
+      heartbeatKey,
+      collectorHeartbeat({
         cluster: config.cluster,
-        ts: now.toISOString(),
         collector: 'collector-egress',
         instance,
+        at: now,
         lagSeconds: Math.max(0, (now.getTime() - lastSampleOkMs) / 1000),
-      },
+        health: sourceHealth(now.getTime()),
+        accounts,
+        identities: own.list(now.getTime()),
+      }),
       true,
     );
     await flush();
@@ -271,17 +313,20 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
       return httpAddress;
     },
     async start() {
+      await ensureTopics(kafka, [config.topics.egress, config.topics.activity, config.topics.deadletter], {
+        partitions: config.kafka.partitions,
+        durability: config.kafka.topics,
+        logger,
+      });
+      // Before the first connection (the startup checks open it): say which role this collector connects as, so
+      // that the detector counts its sessions as Vigie's (announced) or misuse from their first log line.
+      await heartbeat();
       await runStartupChecks({
         ssCommand: config.ssCommand,
         stdbufCommand: config.stdbufCommand,
         serverPort: config.serverPort,
         pg: config.postgres,
         activity,
-      });
-      await ensureTopics(kafka, [config.topics.egress, config.topics.activity, config.topics.deadletter], {
-        partitions: config.kafka.partitions,
-        durability: config.kafka.topics,
-        logger,
       });
       // Listen for closes before the first sample, so no socket can close unseen in between.
       closeWatcher.start();

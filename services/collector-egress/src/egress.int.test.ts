@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, sessionIdOf, type EgressSampleEvent } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { ConfigError, createLogger } from '@vigie/runtime';
-import { LOCAL_KAFKA_TOPICS, ROLES, STACK, connectAs, readTopic, uniqueName } from '@vigie/testkit';
+import { LOCAL_KAFKA_TOPICS, ROLES, STACK, connectAs, readTopic, uniqueName, type KafkaMessage } from '@vigie/testkit';
 import { createEgressCollector, type EgressCollector } from './app.js';
 import { EgressConfig } from './config.js';
 
@@ -149,10 +149,39 @@ describe('collector-egress against the real server and kernel', () => {
     }
   });
 
-  it('emits heartbeats and serves its metrics', async () => {
-    const messages = await readTopic(activityTopic, (all) => all.length > 0, { timeoutMs: 15_000 });
-    const beat = messages.map((m) => decodeEvent(m.value!)).find((d) => d.ok);
-    expect(beat?.ok && beat.value).toMatchObject({ kind: 'collector.heartbeat', collector: 'collector-egress' });
+  it('emits heartbeats that announce its own session and serves its metrics', async () => {
+    const beats = (all: KafkaMessage[]) =>
+      all
+        .map((m) => decodeEvent(m.value!))
+        .flatMap((d) => (d.ok && d.value.kind === 'collector.heartbeat' ? [d.value] : []));
+    const messages = await readTopic(activityTopic, (all) => beats(all).some((b) => (b.identities ?? []).length > 0), {
+      timeoutMs: 15_000,
+    });
+    // The first heartbeat, sent before it connects, names the role it connects as.
+    expect(beats(messages)[0]).toMatchObject({ collector: 'collector-egress', accounts: [ROLES.collector] });
+    const beat = beats(messages).find((b) => (b.identities ?? []).length > 0)!;
+    expect(beat.health?.state).toBe('ok');
+    const mine = beat.identities![0]!;
+    // What it announces is what the server says of that backend.
+    const db = await connectAs(ROLES.dba, { database: 'postgres' });
+    try {
+      const { rows } = await db.query<{ start: number; usename: string; application_name: string }>(
+        `SELECT extract(epoch FROM backend_start)::float8 AS start, usename, application_name
+           FROM pg_stat_activity WHERE pid = $1`,
+        [mine.pid],
+      );
+      expect(rows[0]).toBeDefined();
+      expect(mine.sessionId).toBe(sessionIdOf(rows[0]!.start, mine.pid));
+      expect(mine).toMatchObject({
+        role: ROLES.collector,
+        applicationName: 'vigie-collector-egress',
+        clientAddr: '127.0.0.1',
+        replication: false,
+        account: 'vigie',
+      });
+    } finally {
+      await db.end();
+    }
     const res = await fetch(`http://${collector.httpAddress}/metrics`);
     const body = await res.text();
     expect(body).toMatch(/vigie_egress_close_events_total\{service="collector-egress"\} [1-9]/);

@@ -13,6 +13,8 @@ export interface ActivityRow {
   clientPort: number | null;
   applicationName: string | null;
   backendType: string | null;
+  /** The collector's own session (the one that read the snapshot). */
+  self?: boolean;
 }
 
 /** The contract's session description of a pg_stat_activity row; its id is the one the server log prints. */

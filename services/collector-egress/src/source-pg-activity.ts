@@ -15,8 +15,9 @@ export interface PgSettings {
 }
 
 // host() drops the /32 that client_addr::text would print; backend_start as epoch keeps the session id exact.
+// `self` marks the collector's own session, which its heartbeats announce.
 const SNAPSHOT_SQL = `SELECT pid, extract(epoch FROM backend_start)::float8 AS start, usename, datname,
-  host(client_addr) AS addr, client_port, application_name, backend_type
+  host(client_addr) AS addr, client_port, application_name, backend_type, pid = pg_backend_pid() AS self
   FROM pg_stat_activity WHERE backend_start IS NOT NULL AND client_port IS NOT NULL`;
 
 interface RawRow {
@@ -28,6 +29,7 @@ interface RawRow {
   client_port: number | null;
   application_name: string | null;
   backend_type: string | null;
+  self: boolean;
 }
 
 /** Reads pg_stat_activity through one pooled connection (the pool reconnects after a server restart). */
@@ -70,6 +72,7 @@ export function createActivitySource(settings: PgSettings): ActivitySource {
         clientPort: r.client_port,
         applicationName: r.application_name,
         backendType: r.backend_type,
+        ...(r.self && { self: true }),
       }));
     },
     close: () => pool.end(),

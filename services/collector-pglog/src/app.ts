@@ -1,4 +1,4 @@
-import type { CollectorHeartbeatEvent } from '@vigie/contract';
+import { collectorHeartbeat, type SourceHealth } from '@vigie/contract';
 import {
   createKafka,
   createReliableProducer,
@@ -7,6 +7,7 @@ import {
   type ReliableProducer,
 } from '@vigie/kafka';
 import {
+  backoffMs,
   buildHttpServer,
   createMetricsRegistry,
   describeError,
@@ -23,7 +24,7 @@ import { unknownZones } from './log-record.js';
 import { createCollectorMetrics } from './metrics.js';
 import { oversizedDeadLetter } from './read-log-file.js';
 import { KafkaSink } from './sink-kafka.js';
-import { LogTailer, type LogPosition } from './source-tail.js';
+import { LogSourceError, LogTailer, type LogPosition } from './source-tail.js';
 
 /** Dependencies a test or an embedding program may replace. */
 export interface CollectorDeps {
@@ -33,6 +34,12 @@ export interface CollectorDeps {
   analyzer?: StatementAnalyzer;
   /** Defaults to a reliable producer on `config.kafka`. */
   producer?: ReliableProducer;
+  /**
+   * The read loop met an error that retrying cannot fix (a bug, not the file system): `main.ts` stops the service
+   * with a failure exit so that a supervisor restarts it from the checkpoint. Without it the loop stays stopped and
+   * the collector reports itself failing (heartbeat, /readyz, `vigie_collector_source_up`).
+   */
+  onFatal?: (error: unknown) => void;
 }
 
 /** A running collector. */
@@ -46,6 +53,23 @@ export interface CollectorPglog {
   readonly url: string | undefined;
   /** Counters for tests and benchmarks. */
   stats(): { recordsRead: number; eventsAcked: number; inFlight: number; position: LogPosition | undefined };
+  /** Whether the log is being read, as heartbeats report it. */
+  sourceHealth(): SourceHealth;
+}
+
+/** System error codes the heartbeat may name (anything else is reported as `OTHER`): a small, fixed vocabulary. */
+const KNOWN_ERRNOS = new Set(['EACCES', 'EPERM', 'ENOENT', 'EISDIR', 'ENOTDIR', 'EMFILE', 'ENFILE', 'EIO', 'ELOOP']);
+
+/** Whether an error of the read loop comes from the file system (retried) rather than from a bug (fatal). */
+function isSourceError(error: unknown): boolean {
+  if (error instanceof LogSourceError) return true;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+function sourceErrorCode(error: unknown): string {
+  const errno = error instanceof LogSourceError ? error.errno : (error as NodeJS.ErrnoException | undefined)?.code;
+  return `VIGIE_PGLOG_SOURCE_READ ${errno !== undefined && KNOWN_ERRNOS.has(errno) ? errno : 'OTHER'}`;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -126,6 +150,33 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   let eventsAcked = 0;
   let pausedReason: string | undefined;
   let fatal: string | undefined;
+  /** The source loop's health: heartbeats, /readyz and `vigie_collector_source_up` report it. */
+  let health: SourceHealth = { state: 'ok', since: new Date().toISOString() };
+  let sourceFailures = 0;
+  const logSourceFailure = rateLimited(30_000, (suppressed: number, attempt: number, error: unknown) =>
+    logger.error(
+      { attempt, suppressed, error: describeError(error) },
+      'log source unreadable: reading stopped, retrying with backoff (events are not lost: the position is kept)',
+    ),
+  );
+  metrics.sourceUp.set(1);
+
+  /** A wait that `stop()` cuts short (a retry backoff can be long). */
+  let wake: (() => void) | undefined;
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  function setHealth(state: SourceHealth['state'], error?: string): void {
+    if (health.state === state && health.error === error) return;
+    health = { state, since: new Date().toISOString(), ...(error !== undefined && { error }) };
+    metrics.sourceUp.set(state === 'ok' ? 1 : 0);
+  }
 
   const samePosition = (a: LogPosition | undefined, b: LogPosition | undefined) =>
     a?.file === b?.file && a?.offset === b?.offset && a?.ino === b?.ino;
@@ -184,17 +235,17 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       atEof || lastEventTs === undefined ? 0 : Math.max(0, (now.getTime() - Date.parse(lastEventTs)) / 1000);
     metrics.lagBytes.set(lagBytes);
     metrics.lagSeconds.set(lagSeconds);
-    const event: CollectorHeartbeatEvent = {
-      v: 1,
-      id: `${config.cluster}:heartbeat:collector-pglog:${config.instance}:${now.toISOString()}`,
-      kind: 'collector.heartbeat',
+    // A timer that keeps beating while the read loop is stuck would tell the detector all is well: the heartbeat
+    // carries the loop's health. No identities: this collector reads files and holds no database session.
+    const event = collectorHeartbeat({
       cluster: config.cluster,
-      ts: now.toISOString(),
       collector: 'collector-pglog',
       instance: config.instance,
+      at: now,
       lagBytes,
       lagSeconds,
-    };
+      health,
+    });
     // Heartbeats join the stream like any event (same window), so they also stop when Kafka is down.
     if (sink && !sink.full()) {
       sink.add(event);
@@ -227,7 +278,25 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       }
       pausedReason = undefined;
       metrics.backpressure.set(0);
-      const read = await tailer.poll();
+      let read: Awaited<ReturnType<LogTailer['poll']>>;
+      try {
+        read = await tailer.poll();
+      } catch (error) {
+        if (!isSourceError(error)) throw error;
+        // The file system said no (log_file_mode changed to 0600, a file vanished, an I/O error): nothing of the
+        // failed read was consumed, so retry the same place with backoff, and say so in every heartbeat meanwhile.
+        metrics.sourceFailures.inc();
+        setHealth('failing', sourceErrorCode(error));
+        logSourceFailure(sourceFailures, error);
+        await nap(backoffMs(sourceFailures, { baseMs: config.source.retryBaseMs, maxMs: config.source.retryMaxMs }));
+        sourceFailures += 1;
+        continue;
+      }
+      if (sourceFailures > 0) {
+        logger.info({ attempts: sourceFailures }, 'log source readable again: reading resumed');
+        sourceFailures = 0;
+      }
+      setHealth('ok');
       for (const o of read.oversized) send([oversizedDeadLetter(config.cluster, o)]);
       let bytes = 0;
       for (const r of read.records) {
@@ -255,9 +324,11 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       return url;
     },
     stats: () => ({ recordsRead, eventsAcked, inFlight: sink?.pending ?? 0, position: acked }),
+    sourceHealth: () => health,
     readiness() {
       const reasons: string[] = [];
       if (fatal) reasons.push(fatal);
+      else if (health.state === 'failing') reasons.push(`source: ${health.error ?? 'failing'} since ${health.since}`);
       if (!running) reasons.push('not started');
       if (pausedReason) reasons.push(pausedReason);
       if (running && tailer.currentFile === undefined) reasons.push('source: no log file found yet');
@@ -340,11 +411,14 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       heartbeatTimer = setInterval(heartbeat, config.heartbeatIntervalMs);
       loop = readLoop().catch((error: unknown) => {
         fatal = `source: ${describeError(error)}`;
-        logger.error({ error: fatal }, 'read loop failed');
+        setHealth('failing', 'VIGIE_PGLOG_READ_LOOP');
+        logger.error({ error: fatal }, 'read loop failed: the collector reads nothing more');
+        deps.onFatal?.(error);
       });
     },
     async stop() {
       running = false;
+      wake?.();
       clearInterval(heartbeatTimer);
       clearInterval(checkpointTimer);
       await loop;

@@ -47,6 +47,18 @@ export const CollectorPglogConfig = z
           .default(500)
           .describe('a statement whose pgaudit lines stopped arriving is emitted after this long'),
         maxSessions: z.number().int().min(100).default(20_000).describe('sessions remembered (SET ROLE, app name)'),
+        retryBaseMs: z
+          .number()
+          .int()
+          .min(10)
+          .default(200)
+          .describe('first wait before reading again after a log file could not be opened or read, ms (doubles)'),
+        retryMaxMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(30_000)
+          .describe('longest wait between two attempts to read an unreadable log file, ms'),
       })
       .prefault({}),
     checkpoint: z

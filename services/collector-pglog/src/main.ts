@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
+import { createLogger, EXIT, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createCollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
 
@@ -21,7 +21,14 @@ export async function main(args: string[], env: Record<string, string | undefine
     if (config.memory.heapGrowingPercent > 0) {
       setFlagsFromString(`--heap-growing-percent=${config.memory.heapGrowingPercent}`);
     }
-    const collector = createCollectorPglog(config, { logger });
+    const collector = createCollectorPglog(config, {
+      logger,
+      // A bug stopped the read loop: stop (checkpoint kept at what Kafka acknowledged) and exit non-zero, so that
+      // the supervisor restarts the collector instead of leaving it alive and blind.
+      onFatal: () => {
+        void collector.stop().finally(() => process.exit(EXIT.failure));
+      },
+    });
     await collector.start();
     logger.info({ url: collector.url }, 'collector-pglog started');
     return { stop: () => collector.stop(), logger };

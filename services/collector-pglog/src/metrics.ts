@@ -61,6 +61,16 @@ export function createCollectorMetrics(registry: Registry) {
       registers: r,
     }),
     sessions: new Gauge({ name: 'vigie_pglog_sessions', help: 'Sessions remembered.', registers: r }),
+    sourceUp: new Gauge({
+      name: 'vigie_collector_source_up',
+      help: '1 while the collector reads its source, 0 while it cannot (e.g. a log file it may not open): it is blind.',
+      registers: r,
+    }),
+    sourceFailures: new Counter({
+      name: 'vigie_pglog_source_failures_total',
+      help: 'Attempts to open or read a log file that failed (each is retried with backoff).',
+      registers: r,
+    }),
     sessionEvictions: new Counter({
       name: 'vigie_pglog_session_evictions_total',
       help: 'Sessions forgotten because the session table was full.',

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { VigieError } from '@vigie/runtime';
 import type { LogFormat, RawRecord } from './log-record.js';
 import { RecordSplitter, type OversizedRecord } from './record-splitter.js';
 import {
@@ -11,6 +12,30 @@ import {
   type LogFile,
   type LogLocation,
 } from './source-files.js';
+
+/**
+ * A log file could not be opened or read (`VIGIE_PGLOG_SOURCE_READ`, retriable): its permissions changed (a
+ * superuser can set `log_file_mode = 0600`), it vanished, or the disk failed. `errno` is the system's code.
+ */
+export class LogSourceError extends VigieError {
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super('VIGIE_PGLOG_SOURCE_READ', `cannot read log file ${file}${errno ? ` (${errno})` : ''}`, {
+      retriable: true,
+      cause,
+      context: { file, ...(errno && { errno }) },
+    });
+    this.name = 'LogSourceError';
+  }
+
+  /** The system error code (`EACCES`, `ENOENT`…), when there is one. */
+  get errno(): string | undefined {
+    return (this.cause as NodeJS.ErrnoException | undefined)?.code;
+  }
+}
 
 /** A position in the log: which file (path and identity) and the byte offset of a record boundary in it. */
 export interface LogPosition {
@@ -150,6 +175,10 @@ export class LogTailer {
     }
     const next = await this.nextFile(c);
     if (next === undefined) return { records: [], oversized: [], eof: true };
+    // Open the next file before consuming the rest of this one: when it cannot be opened (a superuser set
+    // log_file_mode = 0600, the file vanished) this throws with nothing consumed, and the next poll tries again
+    // from the same place instead of losing the tail of the old file or reading a closed handle.
+    const opened = await this.openHandle(next);
     // The server has moved on: whatever it wrote to the old file before switching is there now; read it all.
     const records: RawRecord[] = [];
     const oversized: OversizedRecord[] = [];
@@ -165,7 +194,7 @@ export class LogTailer {
     }
     await c.fh.close();
     this.options.onRotate?.(c.path, next.path);
-    await this.openFile(next, 0);
+    this.use(next, opened, 0);
     return { records, oversized, eof: false };
   }
 
@@ -229,18 +258,37 @@ export class LogTailer {
   }
 
   private async openFile(f: LogFile, offset: number): Promise<void> {
-    const fh = await open(f.path, 'r');
-    const st = await fh.stat();
-    this.known.set(f.path, { dev: st.dev, ino: st.ino });
+    this.use(f, await this.openHandle(f), offset);
+  }
+
+  /** Opens a log file for reading; throws {@link LogSourceError} (retriable) when it cannot be opened. */
+  private async openHandle(f: LogFile): Promise<{ fh: FileHandle; dev: number; ino: number; size: number }> {
+    let fh: FileHandle;
+    try {
+      fh = await open(f.path, 'r');
+    } catch (cause) {
+      throw new LogSourceError(f.path, cause);
+    }
+    try {
+      const st = await fh.stat();
+      return { fh, dev: st.dev, ino: st.ino, size: st.size };
+    } catch (cause) {
+      await fh.close().catch(() => undefined);
+      throw new LogSourceError(f.path, cause);
+    }
+  }
+
+  private use(f: LogFile, h: { fh: FileHandle; dev: number; ino: number; size: number }, offset: number): void {
+    this.known.set(f.path, { dev: h.dev, ino: h.ino });
     if (this.known.size > 64) this.known.delete(this.known.keys().next().value as string);
     this.cur = {
       path: f.path,
       name: f.name,
-      dev: st.dev,
-      ino: st.ino,
-      fh,
+      dev: h.dev,
+      ino: h.ino,
+      fh: h.fh,
       readPos: offset,
-      size: st.size,
+      size: h.size,
       splitter: new RecordSplitter(this.options.format, f.path, offset, this.options.maxRecordBytes),
     };
   }

@@ -1,10 +1,14 @@
+import { hostname } from 'node:os';
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
 import {
+  collectorHeartbeat,
+  createOwnSessions,
   encodeDeadLetter,
   encodeEvent,
   entityKey,
   refusedDeadLetter,
+  type SourceHealth,
   type TableChangeCounts,
   type VigieEvent,
 } from '@vigie/contract';
@@ -96,6 +100,27 @@ export function createReplicationCollector(
         ...(config.setup.password !== undefined ? { password: config.setup.password } : { password: undefined }),
       }
     : undefined;
+
+  // Every session this collector opens (stream, slot reads, health, setup), announced in its heartbeats so that
+  // the detector knows them for Vigie's own; and the role it connects as, announced from the first heartbeat.
+  const own = createOwnSessions();
+  const accounts = [config.connection.user];
+  let walsender: number | undefined;
+  let streamHealth: SourceHealth = { state: 'ok', since: new Date().toISOString() };
+  const sourceHealth = (): SourceHealth => {
+    const state = source.connected ? 'ok' : 'failing';
+    const code = source.lastErrorCode;
+    const error =
+      state === 'ok'
+        ? undefined
+        : code?.startsWith('VIGIE_')
+          ? code
+          : `VIGIE_REPLICATION_STREAM${code ? ` ${code}` : ''}`;
+    if (state !== streamHealth.state || error !== streamHealth.error) {
+      streamHealth = { state, since: new Date().toISOString(), ...(error !== undefined && { error }) };
+    }
+    return streamHealth;
+  };
 
   const kafka = createKafka(config.kafka, logger);
   const producer = injectedProducer ?? createReliableProducer(config.kafka, { logger });
@@ -229,6 +254,10 @@ export function createReplicationCollector(
       metrics.pendingEvents.set(sink.pending);
     },
     onReceived: (lsn) => metrics.receivedLsn.set(lsnToNumber(lsn)),
+    own,
+    // Announced at the next poll (health.intervalMs, 30 s), well within the detector's announcement grace (90 s);
+    // an extra poll here would also queue slot and publication events behind a stalled Kafka.
+    onStreamStart: (pid) => (walsender = pid),
     // A slot dropped while we run is created again (at the server's current position: the gap is visible in the
     // slot events and the logs). A lost slot is not: see VIGIE_REPLICATION_SLOT_LOST.
     beforeConnect: async () => {
@@ -238,6 +267,7 @@ export function createReplicationCollector(
         slot: config.slot,
         publication: config.publication,
         logger,
+        own,
       });
       if (made.slotCreated || made.publicationCreated) {
         logger.warn(
@@ -259,6 +289,10 @@ export function createReplicationCollector(
     maxSlotSeries: config.health.maxSlotSeries,
     metrics,
     logger,
+    own,
+    accounts,
+    walsenderPid: () => (source.connected ? walsender : undefined),
+    health: sourceHealth,
     emit: ({ slots, publications, heartbeat }) => {
       for (const s of slots) publish(s, entityKey(config.cluster, `slot/${s.slot}`));
       for (const p of publications) publish(p, entityKey(config.cluster, `publication/${p.database}/${p.publication}`));
@@ -278,7 +312,6 @@ export function createReplicationCollector(
 
   return {
     async start() {
-      await ensureReplication({ connection, setup, slot: config.slot, publication: config.publication, logger });
       await ensureTopics(
         kafka,
         [...new Set([config.topics.changes, config.topics.activity, config.topics.deadletter])],
@@ -288,6 +321,27 @@ export function createReplicationCollector(
           logger,
         },
       );
+      // Before the first connection: say which role this collector connects as, so that the detector counts its
+      // sessions as Vigie's (announced) or misuse from their first log line, whatever the site policy forgot.
+      publish(
+        collectorHeartbeat({
+          cluster: config.cluster,
+          collector: 'collector-replication',
+          instance: hostname(),
+          at: new Date(),
+          accounts,
+        }),
+        entityKey(config.cluster, `collector/collector-replication/${hostname()}`),
+      );
+      await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      await ensureReplication({
+        connection,
+        setup,
+        slot: config.slot,
+        publication: config.publication,
+        logger,
+        own,
+      });
       if (server) {
         await server.listen({ host: config.http.host, port: config.http.port });
         const address = server.server.address();

@@ -1,6 +1,12 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEvent, type ChangeTxnEvent, type VigieEvent } from '@vigie/contract';
+import {
+  decodeEvent,
+  sessionIdOf,
+  type ChangeTxnEvent,
+  type CollectorHeartbeatEvent,
+  type VigieEvent,
+} from '@vigie/contract';
 import { waitFor } from '@vigie/runtime';
 import { readTopic } from '@vigie/testkit';
 import { createReplicationCollector, type ReplicationCollector } from './app.js';
@@ -178,12 +184,36 @@ describe('collector-replication against the real server and broker', () => {
     const metrics = await collector.registry.metrics();
     expect(metrics).toMatch(new RegExp(`vigie_replication_slot_known\\{slot="${config.slot}"[^}]*\\} 1`));
     expect(metrics).toMatch(/vigie_replication_publications_unknown\{[^}]*\} 1/);
-    const beats = await readTopic(config.topics.activity, (ms) =>
-      events(ms).some((e) => e.kind === 'collector.heartbeat'),
+    // Its heartbeats announce who it connects as and the sessions it holds, as the server sees them: the
+    // walsender streaming its slot (the slot's active pid) is among them, with the session id the log prints.
+    const { rows } = await db.query<{ pid: number; start: number; usename: string; backend_type: string }>(
+      `SELECT a.pid, extract(epoch FROM a.backend_start)::float8 AS start, a.usename, a.backend_type
+         FROM pg_replication_slots s JOIN pg_stat_activity a ON a.pid = s.active_pid WHERE s.slot_name = $1`,
+      [config.slot],
     );
+    const walsender = rows[0]!;
+    const announced = (e: VigieEvent) =>
+      e.kind === 'collector.heartbeat' &&
+      (e.identities ?? []).some((i) => i.sessionId === sessionIdOf(walsender.start, walsender.pid));
+    const beats = await readTopic(config.topics.activity, (ms) => events(ms).some(announced), {
+      timeoutMs: 30_000,
+    });
     expect(events(beats).find((e) => e.kind === 'collector.heartbeat')).toMatchObject({
       collector: 'collector-replication',
       cluster: 'preprod1',
+      accounts: [config.connection.user],
     });
+    const beat = events(beats).find(announced) as CollectorHeartbeatEvent;
+    expect(beat.health?.state).toBe('ok');
+    expect(beat.identities?.find((i) => i.replication)).toMatchObject({
+      role: walsender.usename,
+      replication: true,
+      pid: walsender.pid,
+      applicationName: 'vigie-collector-replication',
+      clientAddr: '127.0.0.1',
+      account: 'vigie',
+    });
+    // Its health connection is announced too (a client backend of the same role).
+    expect(beat.identities?.some((i) => !i.replication && i.applicationName.endsWith('-health'))).toBe(true);
   });
 });

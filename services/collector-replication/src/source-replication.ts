@@ -1,4 +1,5 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { OwnSessions } from '@vigie/contract';
 import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
 import { formatLsn, maxLsn, parseLsn } from './lsn.js';
 import type { ReconnectReason } from './metrics.js';
@@ -28,6 +29,13 @@ export interface ReplicationSourceOptions {
   onReceived?: (lsn: bigint) => void;
   /** Called before each connection (e.g. to create a dropped slot again); a throw is retried with backoff. */
   beforeConnect?: () => Promise<void>;
+  /** Records the sessions the source opens (its slot reads), for the collector's heartbeats. */
+  own?: OwnSessions;
+  /**
+   * The stream started: `pid` is the walsender's backend pid, from the connection's own BackendKeyData (not from
+   * `pg_replication_slots.active_pid`, which would name whoever holds the slot, an intruder included).
+   */
+  onStreamStart?: (pid: number | undefined) => void;
 }
 
 /** The replication stream with a reconnect loop and the only acknowledgement path to the server. */
@@ -45,6 +53,8 @@ export interface ReplicationSource {
   readonly confirmedLsn: bigint;
   /** Reason of the last failure, while reconnecting. */
   readonly lastError: string | undefined;
+  /** Stable code of the last failure (`VIGIE_REPLICATION_…`, or the server's SQLSTATE), while reconnecting. */
+  readonly lastErrorCode: string | undefined;
 }
 
 // pg-logical-replication 2.5.0 keeps received-but-unhandled messages in this private queue (flow control). A
@@ -53,6 +63,14 @@ export interface ReplicationSource {
 function libraryQueueEmpty(service: LogicalReplicationService): boolean {
   const queue = (service as unknown as { _messageQueue?: unknown[] })._messageQueue;
   return Array.isArray(queue) && queue.length === 0;
+}
+
+// pg-logical-replication 2.5.0 keeps its pg.Client in this private field; pg's Client records the backend pid the
+// server sent at startup (BackendKeyData) as `processID`. If a future version renames it, the walsender is simply
+// not announced (and its session is reported as not Vigie's): visible, not silent.
+function walsenderPid(service: LogicalReplicationService): number | undefined {
+  const pid = (service as unknown as { _client?: { processID?: unknown } })._client?.processID;
+  return typeof pid === 'number' ? pid : undefined;
 }
 
 /**
@@ -78,6 +96,8 @@ export function createReplicationSource({
   onConfirmed,
   onReceived,
   beforeConnect,
+  own,
+  onStreamStart,
 }: ReplicationSourceOptions): ReplicationSource {
   let service: LogicalReplicationService | undefined;
   let connected = false;
@@ -85,6 +105,7 @@ export function createReplicationSource({
   let draining = false;
   let confirmed = 0n;
   let lastError: string | undefined;
+  let lastErrorCode: string | undefined;
   let handling = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -110,7 +131,7 @@ export function createReplicationSource({
 
   const connectOnce = async (): Promise<ReconnectReason> => {
     await beforeConnect?.();
-    const state = await readSlot(connection, slot);
+    const state = await readSlot(connection, slot, own);
     if (!state) {
       throw new VigieError('VIGIE_REPLICATION_SLOT_MISSING', `replication slot ${slot} does not exist`, {
         retriable: true,
@@ -141,7 +162,9 @@ export function createReplicationSource({
     svc.on('start', () => {
       setConnected(true);
       lastError = undefined;
+      lastErrorCode = undefined;
       logger.info({ slot, confirmedLsn: formatLsn(confirmed) }, 'replication stream started');
+      onStreamStart?.(walsenderPid(svc));
       // Re-state our position at once (it may be ahead of the slot after an idle confirmation).
       sendStatus(confirmed);
     });
@@ -191,6 +214,8 @@ export function createReplicationSource({
       } catch (error) {
         if (connected) attempt = 0;
         lastError = describeError(error);
+        const code = (error as { code?: unknown }).code;
+        lastErrorCode = typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : undefined;
         if (!stopping) logger.warn({ slot, attempt, error: lastError }, 'replication stream failed; reconnecting');
       } finally {
         setConnected(false);
@@ -235,6 +260,9 @@ export function createReplicationSource({
     },
     get lastError() {
       return lastError;
+    },
+    get lastErrorCode() {
+      return lastErrorCode;
     },
   };
 }

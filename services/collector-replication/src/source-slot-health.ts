@@ -1,6 +1,15 @@
 import { hostname } from 'node:os';
 import pg from 'pg';
-import type { CollectorHeartbeatEvent, PublicationStatusEvent, SlotStatusEvent } from '@vigie/contract';
+import {
+  collectorHeartbeat,
+  identityOfRow,
+  type CollectorHeartbeatEvent,
+  type OwnSessionRow,
+  type OwnSessions,
+  type PublicationStatusEvent,
+  type SlotStatusEvent,
+  type SourceHealth,
+} from '@vigie/contract';
 import { describeError, type Logger } from '@vigie/runtime';
 import { WAL_STATUSES, type ReplicationMetrics } from './metrics.js';
 import type { PgConnection } from './setup-replication.js';
@@ -27,6 +36,14 @@ export interface SlotHealthOptions {
   /** Receives each poll's events. */
   emit: (snapshot: HealthSnapshot) => void;
   now?: () => Date;
+  /** The collector's own sessions, announced in each heartbeat; this poller adds its own and the walsender's. */
+  own: OwnSessions;
+  /** Roles the collector connects as (its configuration), announced in every heartbeat. */
+  accounts: readonly string[];
+  /** Backend pid of the collector's walsender, when streaming (from its own connection). */
+  walsenderPid: () => number | undefined;
+  /** Whether the replication stream is being read, for the heartbeat. */
+  health: () => SourceHealth;
 }
 
 /** Polls `pg_replication_slots` and `pg_publication` on a timer. */
@@ -57,6 +74,12 @@ SELECT slot_name, plugin, slot_type, database, active, wal_status, safe_wal_size
 const PUBLICATIONS_SQL = 'SELECT pubname, puballtables, current_database() AS db FROM pg_publication ORDER BY pubname';
 
 const toInt = (s: string | null): number | undefined => (s === null ? undefined : Number(s));
+
+// This connection's own row and the walsender's (by the pid its own connection reported): how the server sees
+// them, for the heartbeat. Visible to the collector's role without extra rights: both are its own sessions.
+const OWN_SQL = `SELECT pid, extract(epoch FROM backend_start)::float8 AS backend_start, usename::text AS role,
+  application_name, coalesce(host(client_addr), 'local') AS client_addr, datname::text AS datname, backend_type
+  FROM pg_stat_activity WHERE pid = pg_backend_pid() OR pid = $1`;
 
 /**
  * Slot and publication health. A slot is `known` when it is the collector's own or the policy lists it; an unknown
@@ -154,18 +177,21 @@ export function createSlotHealthPoller(options: SlotHealthOptions): SlotHealthPo
         allTables: r.puballtables,
         known: r.pubname === ownPublication || options.isKnownPublication(r.pubname),
       }));
-      const own = slotRows.find((r) => r.slot_name === ownSlot);
-      const lag = own ? toInt(own.confirmed_lag) : undefined;
-      const heartbeat: CollectorHeartbeatEvent = {
-        v: 1,
-        id: `${cluster}:heartbeat:collector-replication:${instance}:${at.getTime()}`,
-        kind: 'collector.heartbeat',
+      const ownSlotRow = slotRows.find((r) => r.slot_name === ownSlot);
+      const lag = ownSlotRow ? toInt(ownSlotRow.confirmed_lag) : undefined;
+      const mine = (await c.query<OwnSessionRow>(OWN_SQL, [options.walsenderPid() ?? -1])).rows;
+      for (const row of mine) options.own.seen(identityOfRow(row), at.getTime());
+      const heartbeat = collectorHeartbeat({
         cluster,
-        ts,
         collector: 'collector-replication',
         instance,
-        ...(lag !== undefined ? { lagBytes: Math.max(0, lag) } : {}),
-      };
+        at,
+        lagBytes: lag === undefined ? undefined : Math.max(0, lag),
+        // Reading the stream is the source: connected or not is what the detector needs to know.
+        health: options.health(),
+        accounts: options.accounts,
+        identities: options.own.list(at.getTime()),
+      });
       updateMetrics(slots);
       metrics.publicationsUnknown.set(publications.filter((p) => !p.known).length);
       metrics.healthPolls.inc({ outcome: 'ok' });

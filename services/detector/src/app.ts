@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import type { Alert } from '@vigie/contract';
+import { createOwnSessions, type Alert } from '@vigie/contract';
 import {
   createBatchConsumer,
   createKafka,
@@ -26,6 +26,7 @@ import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
 import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
+import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
 import { createBatchHandler, type AlertListener } from './sinks/batch-handler.js';
 import { publishAlerts } from './sinks/kafka-messages.js';
@@ -76,6 +77,7 @@ function defaultEngine(args: { config: DetectorConfig; policy: CompiledPolicy; p
     rules: loadRules({ siteFile: config.engine.rulesFile }),
     maxSessions: config.engine.maxSessions,
     idleSessionMs: config.engine.idleSessionMs,
+    expectedCollectors: config.collectors.expected.map((e) => ({ ...e, cluster: e.cluster ?? config.cluster })),
   });
 }
 
@@ -93,10 +95,15 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
   const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
+  // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
+  // engine directly, the moment each connects, and again at every tick while held.
+  const ownSessions = createOwnSessions();
+  const announceOwn = () => engine.announceOwn?.(config.cluster, ownSessions.list(), Date.now());
   const store: AlertStore = createAlertStore({
     connectionString: config.store.connectionString,
     migrationConnectionString: config.store.migrationConnectionString,
     schema: config.store.schema,
+    observePool: (pool) => trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn }),
   });
   const timeline = createTimelineRecorder({
     preAlertEvents: config.store.timelinePreAlertEvents,
@@ -116,14 +123,17 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   let consuming = false;
   let storeError: string | undefined;
   let catalog: pg.Pool | undefined;
+  let lagAdmin: ReturnType<ReturnType<typeof createKafka>['admin']> | undefined;
   const timers: NodeJS.Timeout[] = [];
   let url = '';
   let port = 0;
 
+  const consumerLag = new Map<EventSource, number>();
   const metrics = createDetectorMetrics(registry, {
     sessionsTracked: () => engine.stats.sessionsTracked,
     activeAlerts: () => handler.activeByRule(),
     alertmanagerQueue: () => alertmanager?.queued ?? 0,
+    consumerLag: () => consumerLag,
   });
 
   const handler = createBatchHandler({
@@ -249,9 +259,30 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
       const firing = await store.loadFiring();
       handler.restore(firing);
+      // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
+      for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
+        engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
+      }
       const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+
+      // Before consuming: the catalog connection is one of Vigie's own sessions, announced as soon as it exists.
+      if (!deps.privileged && config.privileged.connectionString !== '') {
+        const pool = new pg.Pool({ connectionString: config.privileged.connectionString, max: 1 });
+        pool.on('error', () => undefined);
+        trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn });
+        catalog = pool;
+        const refresh = async () => {
+          const roles = await catalogRoles.refresh(config.cluster, pool);
+          logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
+        };
+        // Without the catalog only the policy's list counts: detection degrades, it does not stop.
+        await refresh().catch((error: unknown) =>
+          logger.warn({ error: describeError(error) }, 'privileged roles: catalog unreadable; policy list only'),
+        );
+        every(config.privileged.refreshIntervalMs, refresh);
+      }
 
       const kafka = createKafka(config.kafka, logger);
       const inputs = [config.topics.activity, config.topics.egress, config.topics.changes];
@@ -286,6 +317,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
 
       every(config.engine.tickIntervalMs, async () => {
         if (stopping) return;
+        announceOwn();
         await handler.tick(Date.now());
         timeline.evictIdle(Date.now() - config.engine.idleSessionMs);
         try {
@@ -295,20 +327,23 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
           storeError = describeError(error);
         }
       });
-      if (!deps.privileged && config.privileged.connectionString !== '') {
-        const pool = new pg.Pool({ connectionString: config.privileged.connectionString, max: 1 });
-        pool.on('error', () => undefined);
-        catalog = pool;
-        const refresh = async () => {
-          const roles = await catalogRoles.refresh(config.cluster, pool);
-          logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
-        };
-        // Without the catalog only the policy's list counts: detection degrades, it does not stop.
-        await refresh().catch((error: unknown) =>
-          logger.warn({ error: describeError(error) }, 'privileged roles: catalog unreadable; policy list only'),
-        );
-        every(config.privileged.refreshIntervalMs, refresh);
-      }
+      const admin = kafka.admin();
+      lagAdmin = admin;
+      every(config.kafka.lagIntervalMs, async () => {
+        await admin.connect();
+        for (const [topic, source] of sources) {
+          const [ends, committed] = await Promise.all([
+            admin.fetchTopicOffsets(topic),
+            admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] }),
+          ]);
+          const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
+          // A partition the group never committed on counts from its low watermark (all of it is still to read).
+          let lag = 0;
+          for (const e of ends)
+            lag += Math.max(0, Number(e.high) - Math.max(done.get(e.partition) ?? -1, Number(e.low)));
+          consumerLag.set(source, lag);
+        }
+      });
       every(RETENTION_EVERY_MS, async () => {
         const days = config.store.timelineRetentionDays;
         const removed = await store.pruneTimeline(new Date(Date.now() - days * 86_400_000));
@@ -324,6 +359,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       consuming = false;
       await alertmanager?.stop();
       await producer?.stop();
+      await lagAdmin?.disconnect().catch(() => undefined);
       await http.close();
       await store.close();
       await catalog?.end();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TOPICS } from '@vigie/contract';
+import { CollectorName, TOPICS } from '@vigie/contract';
 import {
   checkWhenShaped,
   httpSettings,
@@ -43,6 +43,12 @@ export const DetectorConfig = z
         .positive()
         .default(3)
         .describe('Partitions of the topics the detector creates when they do not exist yet.'),
+      lagIntervalMs: z
+        .number()
+        .int()
+        .positive()
+        .default(15_000)
+        .describe('How often the consumer lag (vigie_consumer_lag_messages) is measured.'),
     }),
     topics: z
       .object({
@@ -155,6 +161,24 @@ export const DetectorConfig = z
           .default(30 * 60_000)
           .describe('A session with no event for this long is evicted.'),
         rulesFile: z.string().optional().describe('Site rule overrides (YAML), on top of the shipped rules.'),
+      })
+      .prefault({}),
+    collectors: z
+      .object({
+        expected: z
+          .array(
+            z
+              .object({
+                cluster: z.string().min(1).optional().describe('Cluster of the collector (default: cluster).'),
+                collector: CollectorName.describe('collector-pglog, collector-replication or collector-egress.'),
+                instance: z.string().min(1).optional().describe('Its instance name; any instance when absent.'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe(
+            'Collectors that must be running: the collector-silent rule reports one that goes silent or never starts (collectors heard once are watched anyway).',
+          ),
       })
       .prefault({}),
     privileged: z

@@ -10,6 +10,8 @@ export interface DetectorGauges {
   /** Firing alerts by rule and severity. */
   activeAlerts(): Iterable<{ rule: string; severity: string; count: number }>;
   alertmanagerQueue(): number;
+  /** Messages of each input topic family not yet committed by the consumer group (all partitions). */
+  consumerLag?(): ReadonlyMap<EventSource, number>;
 }
 
 /**
@@ -107,6 +109,16 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
     registers: [registry],
     collect() {
       this.set(gauges.alertmanagerQueue());
+    },
+  });
+
+  new Gauge({
+    name: 'vigie_consumer_lag_messages',
+    help: "Messages on the detector's input topics not yet processed by its consumer group, by topic family.",
+    labelNames: ['source'] as const,
+    registers: [registry],
+    collect() {
+      for (const [source, lag] of gauges.consumerLag?.() ?? []) this.labels(source).set(lag);
     },
   });
 

@@ -49,6 +49,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     policy: options.policy,
     privileged: options.privileged,
     rules: loadRules({ siteFile: options.rulesFile }),
+    // Server logs hold no heartbeats: a replay cannot tell Vigie's own sessions from others of its accounts.
+    announcements: false,
   });
   const analyzer = await createSqlAnalyzer({ cacheSize: 10_000 });
   const latest = new Map<string, Alert>();

@@ -1,4 +1,10 @@
-import type { Alert, StatementEvent, VigieEvent } from '@vigie/contract';
+import {
+  collectorHeartbeat,
+  type Alert,
+  type CollectorIdentity,
+  type StatementEvent,
+  type VigieEvent,
+} from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
 import { loadRules } from '../rules/load.js';
@@ -56,6 +62,26 @@ const dumpPrelude = (sid: string, at: number): VigieEvent[] => [
   stmt(sid, at + 1, 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY', { kind: 'set' }),
   stmt(sid, at + 2, 'LOCK TABLE public.citizens IN ACCESS SHARE MODE', { kind: 'lock' }),
 ];
+function identity(sessionId: string): CollectorIdentity {
+  return {
+    role: 'vigie_collector',
+    applicationName: 'vigie-collector-egress',
+    clientAddr: '127.0.0.1',
+    replication: false,
+    database: 'app',
+    pid: parseInt(sessionId.split('.')[1] ?? '0', 16),
+    sessionId,
+    account: 'vigie',
+  };
+}
+const heartbeat = (at: number, identities: CollectorIdentity[]): VigieEvent =>
+  collectorHeartbeat({
+    cluster: 'local',
+    collector: 'collector-egress',
+    instance: 'db1',
+    at: new Date(at),
+    identities,
+  });
 const end = (sid: string, at: number): VigieEvent => ({
   v: 1,
   id: `local:${sid}:end`,
@@ -119,12 +145,98 @@ describe('engine', () => {
     expect(second.alerts?.().filter((a) => a.rule === 'bulk-read')).toEqual([]);
   });
 
-  it('ignores Vigie accounts, even after SET ROLE, and heartbeats', () => {
-    const engine = createEngine({ policy, privileged: none, rules });
-    const e = copy('6b07e903.1', T0);
-    expect(engine.process({ ...e, session: { ...session('6b07e903.1'), user: 'vigie_collector' } })).toEqual([]);
+  it('ignores a session after SET ROLE to a Vigie account, and heartbeats', () => {
+    // Rules keep state (windows, watched collectors): a fresh set for each engine that is fed heartbeats.
+    const engine = createEngine({ policy, privileged: none, rules: loadRules() });
     expect(engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' })).toEqual([]);
+    expect(engine.process(heartbeat(T0, []))).toEqual([]);
     expect(engine.stats.sessionsTracked).toBe(1);
+  });
+
+  it("is silent on Vigie's announced sessions and raises one critical alert for any other session of its account", () => {
+    // A policy that forgets roles.vigie: the collector's announcement alone makes vigie_collector Vigie's account.
+    const bare = compilePolicy(loadPolicy());
+    const forgetful = compilePolicy({ ...bare.policy, roles: { ...bare.policy.roles, vigie: [] } });
+    const engine = createEngine({ policy: forgetful, privileged: { isPrivileged: () => true }, rules: loadRules() });
+    const as = (e: VigieEvent, sid: string, addr: string): VigieEvent => ({
+      ...e,
+      session: { ...session(sid, addr), user: 'vigie_collector', applicationName: 'vigie-collector-egress' },
+    });
+    expect(engine.process(heartbeat(T0, [identity('6b07e905.1')]))).toEqual([]);
+    // The collector's own session reads what it reads, on any day: nothing (it even copies, here, to be sure).
+    expect(engine.process(as(copy('6b07e905.1', T0 + 1000), '6b07e905.1', '127.0.0.1'))).toEqual([]);
+    // Ten minutes on: the only news is that the collector itself went quiet (no heartbeat since).
+    expect(engine.tick(T0 + 10 * 60_000).map((a) => a.rule)).toEqual(['collector-silent']);
+    // The same account from another session (same host, same application name): at once, one incident.
+    const raised = engine.process(as(copy('6b07e906.1', T0 + 2000), '6b07e906.1', '127.0.0.1'));
+    expect(raised.map((a) => [a.id, a.rule, a.severity])).toEqual([
+      ['vigie-account-misuse:local:6b07e906.1', 'vigie-account-misuse', 'critical'],
+    ]);
+    expect(raised[0]?.what.tables).toEqual(['public.citizens']);
+    expect(raised[0]?.summary).toContain('it read personal data (public.citizens)');
+    // A heartbeat-like event that came from the log (it has a session) announces nothing.
+    const forged = { ...heartbeat(T0 + 3000, [identity('6b07e907.1')]), session: session('6b07e907.1') };
+    engine.process(forged as VigieEvent);
+    expect(engine.process(as(stmt('6b07e907.1', T0 + 4000, 'SELECT 1'), '6b07e907.1', '127.0.0.1'))).toEqual([]);
+    const late = engine.tick(T0 + 4000 + 91_000);
+    expect(late.map((a) => [a.id, a.summary.includes('no Vigie component opened it')])).toEqual([
+      ['vigie-account-misuse:local:6b07e907.1', true],
+    ]);
+  });
+
+  it("exempts an announced setup session only: the administrator's role stays everyone's", () => {
+    const engine = createEngine({ policy, privileged: { isPrivileged: (_c, r) => r === 'admin' }, rules: loadRules() });
+    const night = Date.parse('2026-11-28T02:00:00Z');
+    const asAdmin = (sid: string, at: number) => ({
+      ...stmt(sid, at, 'CREATE PUBLICATION vigie_pub FOR ALL TABLES', { kind: 'create' }),
+      session: { ...session(sid), user: 'admin' },
+    });
+    engine.process(heartbeat(night, [{ ...identity('6b07e90b.1'), role: 'admin', account: 'setup' }]));
+    expect(engine.process(asAdmin('6b07e90b.1', night + 1000) as VigieEvent)).toEqual([]);
+    const other = engine.process(asAdmin('6b07e90c.1', night + 2000) as VigieEvent);
+    expect(other.map((a) => a.rule)).toEqual(['off-hours-privileged-session']);
+  });
+
+  it('after a restart, the accounts kept in the store make a collector session wait for its announcement', () => {
+    const bare = compilePolicy(loadPolicy());
+    const forgetful = compilePolicy({ ...bare.policy, roles: { ...bare.policy.roles, vigie: [] } });
+    const night = Date.parse('2026-11-28T02:00:00Z');
+    const fresh = () =>
+      createEngine({ policy: forgetful, privileged: { isPrivileged: () => true }, rules: loadRules() });
+    const collectorStatement = {
+      ...stmt('6b07e90d.1', night, 'SELECT pid FROM pg_stat_activity'),
+      session: { ...session('6b07e90d.1', '127.0.0.1'), user: 'vigie_collector' },
+    } as VigieEvent;
+    // Without what the store kept, the first event (before any heartbeat) is an operator's privileged session.
+    expect(
+      fresh()
+        .process(collectorStatement)
+        .map((a) => a.rule),
+    ).toEqual(['off-hours-privileged-session']);
+    const restarted = fresh();
+    restarted.announceAccounts?.('local', ['vigie_collector'], night - 3_600_000);
+    expect(restarted.process(collectorStatement)).toEqual([]);
+    restarted.process(heartbeat(night + 5000, [identity('6b07e90d.1')]));
+    expect(restarted.tick(night + 30_000)).toEqual([]);
+  });
+
+  it('waits for the announcement of a session that does nothing Vigie would not do', () => {
+    const engine = createEngine({ policy, privileged: none, rules: loadRules() });
+    const mine = { ...stmt('6b07e908.1', T0, 'SELECT 1'), session: { ...session('6b07e908.1'), user: 'vigie' } };
+    expect(engine.process(mine as VigieEvent)).toEqual([]);
+    // Announced 30 s later (its component's next heartbeat), before the grace ran out: never an alert.
+    engine.process(heartbeat(T0 + 30_000, [{ ...identity('6b07e908.1'), role: 'vigie' }]));
+    expect(engine.tick(T0 + 60_000)).toEqual([]);
+    expect(engine.tick(T0 + 5 * 60_000).map((a) => a.rule)).toEqual(['collector-silent']);
+  });
+
+  it('without announcements (a replay of logs) reports only what Vigie never does', () => {
+    const engine = createEngine({ policy, privileged: none, rules: loadRules(), announcements: false });
+    const quiet = { ...stmt('6b07e909.1', T0, 'SELECT 1'), session: { ...session('6b07e909.1'), user: 'vigie' } };
+    expect(engine.process(quiet as VigieEvent)).toEqual([]);
+    expect(engine.tick(T0 + 10 * 60_000)).toEqual([]);
+    const reading = { ...copy('6b07e90a.1', T0), session: { ...session('6b07e90a.1'), user: 'vigie' } };
+    expect(engine.process(reading as VigieEvent).map((a) => a.rule)).toEqual(['vigie-account-misuse']);
   });
 
   it('joins a WAL transaction to the session whose write carried its txid, within the join window only', () => {

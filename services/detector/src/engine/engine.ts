@@ -4,6 +4,7 @@ import { VigieError } from '@vigie/runtime';
 import { createAlertBook } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
+import { createSelfKnowledge } from './self-knowledge.js';
 import { createSessionTable, type SessionState } from './session-table.js';
 import type { DetectorEngine, EngineOptions } from './types.js';
 
@@ -36,8 +37,11 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       'EngineOptions.rules must be the value returned by loadRules()',
     );
   }
-  const rules: readonly CompiledRule[] = options.rules.rules;
-  const byId = new Map(rules.map((r) => [r.id, r]));
+  const all: readonly CompiledRule[] = options.rules.rules;
+  const byId = new Map(all.map((r) => [r.id, r]));
+  const rules = all.filter((r) => (r.scope ?? 'activity') === 'activity');
+  const vigieRules = all.filter((r) => r.scope === 'vigie-accounts');
+  const heartbeatRules = all.filter((r) => r.scope === 'heartbeats');
   const timeZone = policy.policy.businessHours.timezone;
   const dumpSessions = new Set<string>();
   const sessions = createSessionTable({
@@ -53,7 +57,15 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       return r === undefined ? undefined : (alert, facts) => r.summarize(alert, facts, timeZone);
     },
   });
-  const ctx: RuleContext = { policy, privileged, alerts, dumpSessions };
+  const self = createSelfKnowledge({ policy, enabled: options.announcements ?? true });
+  const ctx: RuleContext = {
+    policy,
+    privileged,
+    alerts,
+    dumpSessions,
+    self,
+    expectedCollectors: options.expectedCollectors ?? [],
+  };
   const classify = (addr: string | undefined) => policy.clientClass(addr);
   // `<cluster>/<txid>` → the session whose statement ran in that transaction. Partition-local like all engine
   // state: activity is keyed by session and change.txn by xid, so with several detector instances the statement
@@ -62,17 +74,34 @@ export function createEngine(options: EngineOptions): DetectorEngine {
 
   return {
     process(event: VigieEvent): Alert[] {
-      if (event.kind === 'collector.heartbeat') return [];
       const tsMs = eventMs(event);
+      if (event.kind === 'collector.heartbeat') {
+        // Only Vigie's producers write heartbeats; anything from the server log has a session and a position.
+        if (event.session !== undefined || event.source !== undefined) return [];
+        if (event.accounts !== undefined) self.announceAccounts(event.cluster, event.accounts, tsMs);
+        if (event.identities !== undefined) self.announce(event.cluster, event.identities, tsMs);
+        for (const rule of heartbeatRules) rule.onEvent(event, undefined, ctx);
+        return alerts.drain();
+      }
       let session: SessionState | undefined;
       if (event.session !== undefined) {
-        const user = event.session.user;
-        // Vigie's own accounts (collectors, the store owner) are not operator activity.
-        if (user !== undefined && policy.isVigieAccount(user)) return [];
         session = sessions.touch(event.cluster, event.session, tsMs, classify);
+        if (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)) session.endedAtMs = tsMs;
+        // Vigie's own sessions (announced by the component that opened them) are not operator activity, whatever
+        // the day or what they read. Any other session of a Vigie account is watched by the vigie-accounts rules
+        // alone (one incident that says what it did), or, if a site disabled them, by every rule like any role.
+        if (self.isOwn(session.key, session.login)) return [];
+        // Asked once per session and again only when the announced accounts changed (not a lookup per event).
+        if (vigieRules.length > 0 && session.login !== undefined && session.vigieGeneration !== self.generation) {
+          session.vigieAccount = self.isVigieAccount(event.cluster, session.login);
+          session.vigieGeneration = self.generation;
+        }
+        if (session.vigieAccount === true && vigieRules.length > 0) {
+          for (const rule of vigieRules) if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
+          return alerts.drain();
+        }
         if (event.kind === 'statement' && event.effectiveRole !== undefined)
           session.effectiveRole = event.effectiveRole;
-        if (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)) session.endedAtMs = tsMs;
         if (session.effectiveRole !== undefined && policy.isVigieAccount(session.effectiveRole)) return [];
         // pgaudit logs a write after it ran, so even a transaction's first write carries its txid (0 = none yet).
         if (event.kind === 'statement' && event.txid !== undefined && event.txid !== '0')
@@ -91,7 +120,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.tick(nowMs, (key) => sessions.get(key)?.endedAtMs);
       sessions.sweep(nowMs);
       writers.prune(nowMs);
-      for (const rule of rules) rule.onTick?.(nowMs);
+      self.prune(nowMs);
+      for (const rule of all) rule.onTick?.(nowMs, ctx);
       return alerts.drain();
     },
     restore(restored: readonly Alert[]): void {
@@ -100,7 +130,14 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         if (a.rule === 'dump' && a.status === 'firing' && a.sessionId !== undefined) {
           dumpSessions.add(`${a.cluster}/${a.sessionId}`);
         }
+        if (a.status === 'firing') byId.get(a.rule)?.onRestore?.(a, ctx);
       }
+    },
+    announceOwn(cluster, identities, nowMs) {
+      self.announce(cluster, identities, nowMs);
+    },
+    announceAccounts(cluster, roles, tsMs) {
+      self.announceAccounts(cluster, roles, tsMs);
     },
     flush(): Alert[] {
       alerts.flush();

@@ -1,8 +1,9 @@
 import type { CompiledPolicy } from '@vigie/policy';
 import type { Alert, ClientClass, Severity, VigieEvent } from '@vigie/contract';
 import type { AlertBook, Incident } from './alert-book.js';
+import type { SelfKnowledge } from './self-knowledge.js';
 import type { SessionState } from './session-table.js';
-import type { PrivilegedRoles } from './types.js';
+import type { ExpectedCollector, PrivilegedRoles } from './types.js';
 
 /** What a rule sees besides the event: the policy, the privileged roles, the alerts, the clock zone. */
 export interface RuleContext {
@@ -11,7 +12,20 @@ export interface RuleContext {
   readonly alerts: AlertBook;
   /** Sessions already recognised as dumps (by the dump rule), so read rules do not double-alert on them. */
   readonly dumpSessions: Set<string>;
+  /** What Vigie knows of its own database sessions and accounts (announced in heartbeats). */
+  readonly self: SelfKnowledge;
+  /** Collectors the detector's configuration says must be running (silence of one is an alert). */
+  readonly expectedCollectors: readonly ExpectedCollector[];
 }
+
+/**
+ * Which events the engine hands a rule:
+ * - `activity` (the default): every event of the operators' sessions and the change stream;
+ * - `vigie-accounts`: only events of sessions of Vigie's own accounts that are not one of Vigie's own sessions
+ *   (a collector password used elsewhere); while such a rule is enabled the other rules do not see those sessions;
+ * - `heartbeats`: only `collector.heartbeat` events.
+ */
+export type RuleScope = 'activity' | 'vigie-accounts' | 'heartbeats';
 
 /** A rule ready to run: the shipped/site definition compiled to closures. */
 export interface CompiledRule {
@@ -24,6 +38,8 @@ export interface CompiledRule {
   readonly description: string;
   /** Incidents of this rule resolve after this long without an update. */
   readonly quietMs: number;
+  /** Which events the engine routes to it (default `activity`). */
+  readonly scope?: RuleScope;
   /**
    * Filters and exceptions of the definition, compiled. `classify` places an address with no session (an egress
    * sample's `peer`) relative to the bastion.
@@ -35,8 +51,10 @@ export interface CompiledRule {
   ): boolean;
   /** Looks at one accepted event; opens or updates incidents in `ctx.alerts`. */
   onEvent(event: VigieEvent, session: SessionState | undefined, ctx: RuleContext): void;
-  /** Periodic housekeeping (prune windows). */
-  onTick?(nowMs: number): void;
+  /** Periodic housekeeping (prune windows), and conditions that depend on time passing (silence). */
+  onTick?(nowMs: number, ctx: RuleContext): void;
+  /** An alert of this rule still firing, reloaded after a restart (the engine has restored it already). */
+  onRestore?(alert: Alert, ctx: RuleContext): void;
   /** Renders the one-line summary of one of its alerts, times in `timeZone`. */
   summarize(alert: Alert, facts: Incident['facts'], timeZone: string): string;
 }

@@ -23,6 +23,9 @@ export interface SessionState {
   events: number;
   /** Per-rule state, keyed by rule id; each rule type owns the shape of its entry. */
   readonly rules: Map<string, unknown>;
+  /** Whether the login is one of Vigie's accounts, as of self-knowledge generation `vigieGeneration`. */
+  vigieAccount?: boolean;
+  vigieGeneration?: number;
 }
 
 /** Bounded table of sessions: LRU on event arrival, capped, with idle/ended eviction on `sweep`. */

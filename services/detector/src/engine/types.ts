@@ -1,9 +1,17 @@
-import type { Alert, VigieEvent } from '@vigie/contract';
+import type { Alert, CollectorIdentity, CollectorName, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
 
 /** Tells whether a role is privileged (catalog: superuser, CREATEROLE, REPLICATION, BYPASSRLS, pg_read_all_data…; plus the policy's list). */
 export interface PrivilegedRoles {
   isPrivileged(cluster: string, role: string): boolean;
+}
+
+/** A collector that must be running: its silence is an alert even if it never sent a heartbeat. */
+export interface ExpectedCollector {
+  cluster: string;
+  collector: CollectorName;
+  /** Any instance of that collector when absent. */
+  instance?: string | undefined;
 }
 
 /** What the engine needs; everything is already loaded and validated. */
@@ -18,6 +26,14 @@ export interface EngineOptions {
   idleSessionMs?: number;
   /** Bound of the transaction-id → session join (write statements ↔ WAL `change.txn`), most recent kept. */
   maxTransactions?: number;
+  /** Collectors listed in the detector's configuration (reported when silent, even if they never started). */
+  expectedCollectors?: readonly ExpectedCollector[];
+  /**
+   * Whether Vigie's components announce their sessions to this engine (heartbeats, the detector's own pools).
+   * A replay of server logs has no heartbeats: it cannot know which sessions were Vigie's own, so sessions of
+   * Vigie's accounts are then judged only by what Vigie never does (personal data, dumps, base backups).
+   */
+  announcements?: boolean;
 }
 
 /**
@@ -40,4 +56,11 @@ export interface DetectorEngine {
   flush?(): Alert[];
   /** Current state of every alert the engine holds (firing and recently resolved), e.g. for a replay's output. */
   alerts?(): Alert[];
+  /**
+   * Records sessions the detector itself holds (its store and catalog connections), as a collector's heartbeat
+   * would: they are Vigie's own. Optional so that test doubles need not implement it.
+   */
+  announceOwn?(cluster: string, identities: readonly CollectorIdentity[], nowMs: number): void;
+  /** Records roles Vigie's components announced before a restart (from the store), as their heartbeats did. */
+  announceAccounts?(cluster: string, roles: readonly string[], tsMs: number): void;
 }

@@ -1,4 +1,11 @@
-import { VigieEvent, type SessionInfo, type StatementEvent } from '@vigie/contract';
+import {
+  CollectorName,
+  collectorHeartbeat,
+  SourceHealth,
+  VigieEvent,
+  type SessionInfo,
+  type StatementEvent,
+} from '@vigie/contract';
 import { z } from 'zod';
 
 /**
@@ -23,6 +30,23 @@ const FixtureEvent = z
     everyMs: z.number().int().positive().default(1000),
   })
   .strict();
+
+/** A collector heartbeat, compactly: which collector, when, its source health, the fixture sessions it announces. */
+const FixtureHeartbeat = z
+  .object({
+    heartbeat: z.string().regex(/^collector-[a-z]+\/.+$/, '<collector>/<instance>'),
+    at: z.string(),
+    health: SourceHealth.optional(),
+    announces: z.array(z.string()).optional().describe('aliases of fixture sessions the collector holds'),
+    setup: z.array(z.string()).optional().describe('aliases of one-off setup sessions it announces'),
+    accounts: z.array(z.string()).optional().describe('roles it says it connects as'),
+    repeat: z.number().int().positive().optional(),
+    everyMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+/** Advance the engine's clock (`tick`) at this instant, between events. */
+const FixtureTick = z.object({ tick: z.string() }).strict();
 
 const FixtureSession = z.object({
   id: z.string(),
@@ -60,7 +84,13 @@ export const RuleFixture = z
      * Compact session events, or full contract events (`v: 1, kind: …`) for what has no session shorthand:
      * `change.txn`, `replication.slot`, `replication.publication`, an egress sample with only a `peer`.
      */
-    events: z.array(z.union([FixtureEvent, VigieEvent])),
+    events: z.array(z.union([FixtureEvent, FixtureHeartbeat, FixtureTick, VigieEvent])),
+    /** Collectors the detector's configuration lists as expected. */
+    expectedCollectors: z
+      .array(
+        z.object({ cluster: z.string().default('local'), collector: CollectorName, instance: z.string().optional() }),
+      )
+      .default([]),
     alerts: z.array(ExpectedAlert),
     /** Also require that no other rule raised anything. */
     onlyThisRule: z.boolean().default(false),
@@ -139,14 +169,57 @@ function statementOf(
   };
 }
 
-/** Expands a fixture into contract events, in order, with deterministic ids (`<cluster>:<session>:<n>`). */
-export function fixtureEvents(f: RuleFixture, cluster = 'local'): VigieEvent[] {
-  const out: VigieEvent[] = [];
+/** One step of a fixture: an event to process, or a clock tick. */
+export type FixtureStep = VigieEvent | { tick: number };
+
+/**
+ * Expands a fixture into contract events and ticks, in order, with deterministic ids (`<cluster>:<session>:<n>`).
+ */
+export function fixtureEvents(f: RuleFixture, cluster = 'local'): FixtureStep[] {
+  const out: FixtureStep[] = [];
   const lines = new Map<string, number>();
   const sent = new Map<string, number>();
   for (const e of f.events) {
     if ('v' in e) {
       out.push(e);
+      continue;
+    }
+    if ('tick' in e) {
+      out.push({ tick: Date.parse(e.tick) });
+      continue;
+    }
+    if ('heartbeat' in e) {
+      const [collector, instance] = e.heartbeat.split(/\/(.*)/s) as [string, string];
+      const identity = (alias: string, account: 'vigie' | 'setup') => {
+        const s = f.sessions[alias];
+        if (s === undefined) throw new Error(`fixture heartbeat names unknown session ${alias}`);
+        return {
+          role: s.user,
+          applicationName: s.applicationName ?? '',
+          clientAddr: s.clientAddr ?? 'local',
+          replication: s.backendType === 'walsender',
+          database: s.database,
+          pid: parseInt(s.id.split('.')[1] ?? '0', 16),
+          sessionId: s.id,
+          account,
+        };
+      };
+      for (let k = 0; k < (e.repeat ?? 1); k += 1) {
+        out.push(
+          collectorHeartbeat({
+            cluster,
+            collector: CollectorName.parse(collector),
+            instance,
+            at: new Date(Date.parse(e.at) + k * e.everyMs),
+            health: e.health,
+            accounts: e.accounts,
+            identities: [
+              ...(e.announces ?? []).map((a) => identity(a, 'vigie')),
+              ...(e.setup ?? []).map((a) => identity(a, 'setup')),
+            ],
+          }),
+        );
+      }
       continue;
     }
     const s = f.sessions[e.s];

@@ -41,9 +41,12 @@ function run(c: Case): Alert[] {
     policy,
     privileged: { isPrivileged: (_cluster, role) => privileged.has(role) },
     rules: loadRules({ siteFile }),
+    expectedCollectors: c.fixture.expectedCollectors,
   });
   const emitted: Alert[] = [];
-  for (const e of fixtureEvents(c.fixture)) emitted.push(...engine.process(e));
+  for (const step of fixtureEvents(c.fixture)) {
+    emitted.push(...('tick' in step ? engine.tick(step.tick) : engine.process(step)));
+  }
   if (c.fixture.tickAt !== undefined) emitted.push(...engine.tick(Date.parse(c.fixture.tickAt)));
   emitted.push(...(engine.flush?.() ?? []));
   // Every emission is a valid new revision of its alert, in order.

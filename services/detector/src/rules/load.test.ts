@@ -21,16 +21,18 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the seven shipped rules, dump first', () => {
+  it('loads the nine shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'bulk-read',
+      'collector-silent',
       'mass-write',
       'non-bastion-egress',
       'off-hours-privileged-session',
       'personal-data-in-preprod',
       'replication-slot-risk',
+      'vigie-account-misuse',
     ]);
     for (const r of set.rules) {
       expect(r.description.length).toBeGreaterThan(100);
@@ -62,10 +64,12 @@ rules:
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
       ['bulk-read', 'warning'],
+      ['collector-silent', 'critical'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],
       ['replication-slot-risk', 'critical'],
+      ['vigie-account-misuse', 'critical'],
       ['bulk-read-watchlist', 'critical'],
     ]);
     const bulk = set.rules.find((r) => r.id === 'bulk-read');

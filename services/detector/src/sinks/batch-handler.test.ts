@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { encodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
+import { collectorHeartbeat, encodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { createLogger } from '@vigie/runtime';
 import type { DetectorEngine } from '../engine/types.js';
 import { createDetectorMetrics } from '../metrics.js';
-import type { RoleSeen, TimelineEntry } from '../store/alert-store.js';
+import type { RoleSeen, TimelineEntry, VigieAccountSeen } from '../store/alert-store.js';
 import { createTimelineRecorder } from '../store/timeline.js';
 import { createBatchHandler } from './batch-handler.js';
 import { sampleAlert, sampleStatement } from './fixtures.js';
@@ -44,6 +44,7 @@ function setup() {
   const stored: Alert[] = [];
   const timeline: TimelineEntry[] = [];
   const roles: RoleSeen[] = [];
+  const accounts: VigieAccountSeen[] = [];
   const notified: Alert[] = [];
   const handler = createBatchHandler({
     engine,
@@ -61,11 +62,12 @@ function setup() {
         upsertAlerts: async (a) => void stored.push(...a),
         appendTimeline: async (e) => void timeline.push(...e),
         touchRoles: async (r) => void roles.push(...r),
+        touchVigieAccounts: async (a) => void accounts.push(...a),
       },
       notify: (a) => void notified.push(...a),
     },
   });
-  return { engine, registry, handler, published, stored, timeline, roles, notified };
+  return { engine, registry, handler, published, stored, timeline, roles, accounts, notified };
 }
 
 const msg = (offset: number, event: VigieEvent | string) => ({
@@ -74,6 +76,38 @@ const msg = (offset: number, event: VigieEvent | string) => ({
 });
 
 describe('batch handler', () => {
+  it("keeps the accounts Vigie's collectors announce, for a restarted detector", async () => {
+    const s = setup();
+    const beat = (at: string, role: string, account: 'vigie' | 'setup') =>
+      collectorHeartbeat({
+        cluster: 'local',
+        collector: 'collector-replication',
+        instance: 'db1',
+        at: new Date(at),
+        accounts: ['vigie_collector'],
+        identities: [
+          {
+            role,
+            applicationName: 'vigie-collector-replication',
+            clientAddr: '127.0.0.1',
+            replication: false,
+            pid: 7,
+            sessionId: '6b07e274.7',
+            account,
+          },
+        ],
+      });
+    await s.handler.handleBatch('act', 0, [
+      msg(1, beat('2026-11-26T10:00:00.000Z', 'vigie_reader', 'vigie')),
+      msg(2, beat('2026-11-26T10:00:10.000Z', 'admin', 'setup')),
+    ]);
+    // The setup session's role (an administrator's) is not one of Vigie's accounts; the latest time is kept.
+    expect(s.accounts.map((a) => [a.role, a.ts]).sort()).toEqual([
+      ['vigie_collector', '2026-11-26T10:00:10.000Z'],
+      ['vigie_reader', '2026-11-26T10:00:00.000Z'],
+    ]);
+  });
+
   it('feeds events in order, sends each alert state to every sink, and dead-letters bad messages', async () => {
     const s = setup();
     const events = [

@@ -3,7 +3,13 @@ import type { CompiledPolicy } from '@vigie/policy';
 import { backoffMs, describeError, rateLimited, type Logger } from '@vigie/runtime';
 import type { DetectorEngine } from '../engine/types.js';
 import type { DetectorMetrics, EventSource } from '../metrics.js';
-import { latestPerId, type AlertStore, type RoleSeen, type TimelineEntry } from '../store/alert-store.js';
+import {
+  latestPerId,
+  type AlertStore,
+  type RoleSeen,
+  type TimelineEntry,
+  type VigieAccountSeen,
+} from '../store/alert-store.js';
 import type { TimelineRecorder } from '../store/timeline.js';
 import { deadLetterOf } from './kafka-messages.js';
 
@@ -17,7 +23,8 @@ export interface InputMessage {
 export interface BatchSinks {
   /** Alerts and dead letters to Kafka (resolves when acknowledged). */
   publish(alerts: readonly Alert[], deadLetters: readonly DeadLetter[]): Promise<void>;
-  store: Pick<AlertStore, 'upsertAlerts' | 'appendTimeline' | 'touchRoles'>;
+  store: Pick<AlertStore, 'upsertAlerts' | 'appendTimeline' | 'touchRoles'> &
+    Partial<Pick<AlertStore, 'touchVigieAccounts'>>;
   /** Alertmanager: queued, never awaited (the store restores firing alerts at restart, so nothing is lost). */
   notify?: (alerts: readonly Alert[]) => void;
 }
@@ -113,12 +120,20 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     evictedSeen = now;
   };
 
-  const effects = async (alerts: Alert[], deadLetters: DeadLetter[], entries: TimelineEntry[], roles: RoleSeen[]) => {
+  const effects = async (
+    alerts: Alert[],
+    deadLetters: DeadLetter[],
+    entries: TimelineEntry[],
+    roles: RoleSeen[],
+    accounts: VigieAccountSeen[] = [],
+  ) => {
+    const touchAccounts = sinks.store.touchVigieAccounts?.bind(sinks.store);
     await Promise.all([
       sinks.publish(alerts, deadLetters),
       durably('alerts', () => sinks.store.upsertAlerts(alerts)),
       durably('timeline', () => sinks.store.appendTimeline(entries)),
       durably('roles', () => sinks.store.touchRoles(roles)),
+      accounts.length > 0 && touchAccounts ? durably('vigie accounts', () => touchAccounts(accounts)) : undefined,
     ]);
     track(alerts);
     if (alerts.length > 0) {
@@ -127,7 +142,16 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     }
   };
 
-  const observe = (event: VigieEvent, roles: Map<string, RoleSeen>) => {
+  const observe = (event: VigieEvent, roles: Map<string, RoleSeen>, accounts: Map<string, VigieAccountSeen>) => {
+    if (event.kind === 'collector.heartbeat' && event.session === undefined && event.source === undefined) {
+      // Vigie's accounts, kept so that a restarted detector knows them before the first heartbeat.
+      const announced = [
+        ...(event.accounts ?? []),
+        ...(event.identities ?? []).filter((i) => i.account === 'vigie').map((i) => i.role),
+      ];
+      for (const role of announced)
+        accounts.set(`${event.cluster}/${role}`, { cluster: event.cluster, role, ts: event.ts });
+    }
     if (event.kind === 'egress.sample') {
       // A close the egress collector could not join has no session, only the client end (peer).
       metrics.egressBytes
@@ -155,6 +179,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         const deadLetters: DeadLetter[] = [];
         const entries: TimelineEntry[] = [];
         const roles = new Map<string, RoleSeen>();
+        const accounts = new Map<string, VigieAccountSeen>();
         let consumed = 0;
         for (const m of messages) {
           const decoded = m.value === null ? undefined : decodeEvent(m.value);
@@ -168,7 +193,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
           }
           const event = decoded.value;
           consumed += 1;
-          observe(event, roles);
+          observe(event, roles, accounts);
           const entry = timeline.observe(event);
           if (entry) entries.push(entry);
           let raised: Alert[];
@@ -190,7 +215,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         alerts.push(...(engine.flush?.() ?? []));
         metrics.eventsConsumed.labels(source).inc(consumed);
         syncEvictions();
-        await effects(latestPerId(alerts), deadLetters, entries, [...roles.values()]);
+        await effects(latestPerId(alerts), deadLetters, entries, [...roles.values()], [...accounts.values()]);
         end();
       });
     },

@@ -30,8 +30,22 @@ describe('alert store on the real PostgreSQL', () => {
 
   it('applies its migrations exactly once, even when two detectors start together', async () => {
     const [a, b] = await Promise.all([open().migrate(), open().migrate()]);
-    expect([...a, ...b]).toEqual([1]);
+    expect([...a, ...b]).toEqual([1, 2]);
     expect(await open().migrate()).toEqual([]);
+  });
+
+  it("keeps the newest announcement of each of Vigie's accounts and reloads those recent enough", async () => {
+    const store = open();
+    await store.touchVigieAccounts([
+      { cluster: 'local', role: 'vigie_collector', ts: '2026-11-26T10:00:00.000Z' },
+      { cluster: 'local', role: 'vigie_collector', ts: '2026-11-26T10:05:00.000Z' },
+      { cluster: 'local', role: 'vigie_old', ts: '2026-11-01T00:00:00.000Z' },
+    ]);
+    // An older announcement arriving late (a replayed batch) does not move it back.
+    await store.touchVigieAccounts([{ cluster: 'local', role: 'vigie_collector', ts: '2026-11-26T09:00:00.000Z' }]);
+    expect(await store.loadVigieAccounts(new Date('2026-11-25T10:00:00.000Z'))).toEqual([
+      { cluster: 'local', role: 'vigie_collector', ts: '2026-11-26T10:05:00.000Z' },
+    ]);
   });
 
   it('upserts by id: a newer revision wins, an older one changes nothing, the ack survives updates', async () => {

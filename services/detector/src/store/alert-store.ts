@@ -48,6 +48,14 @@ export interface RoleSeen {
   clientAddr?: string;
 }
 
+/** A role one of Vigie's components announced it connects as (feeds `vigie_accounts`). */
+export interface VigieAccountSeen {
+  cluster: string;
+  role: string;
+  /** Time of the announcing heartbeat. */
+  ts: string;
+}
+
 /** The PostgreSQL evidence store. Every write is idempotent, so a replayed batch changes nothing. */
 export interface AlertStore {
   /**
@@ -74,6 +82,10 @@ export interface AlertStore {
   appendTimeline(entries: readonly TimelineEntry[]): Promise<void>;
   sessionTimeline(cluster: string, sessionId: string, limit: number): Promise<TimelineEntry[]>;
   touchRoles(seen: readonly RoleSeen[]): Promise<void>;
+  /** Records roles Vigie's components announced (newest announcement kept). */
+  touchVigieAccounts(seen: readonly VigieAccountSeen[]): Promise<void>;
+  /** Roles announced since an instant (reloaded into the engine at startup). */
+  loadVigieAccounts(since: Date): Promise<VigieAccountSeen[]>;
   /** Deletes timeline events older than an instant; returns how many. */
   pruneTimeline(olderThan: Date): Promise<number>;
   /** A cheap round trip, for readiness and tests. */
@@ -91,6 +103,8 @@ export interface AlertStoreOptions {
   schema?: string;
   maxConnections?: number;
   migrations?: readonly Migration[];
+  /** Sees the connection pool once created (the detector announces the store's sessions as Vigie's own). */
+  observePool?: (pool: pg.Pool) => void;
 }
 
 const ALERT_COLUMNS = `body, acked_at, acked_by, ack_comment, updated_at`;
@@ -189,6 +203,7 @@ export function createAlertStore({
   schema = 'public',
   maxConnections = 4,
   migrations = MIGRATIONS,
+  observePool,
 }: AlertStoreOptions): AlertStore {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new VigieError('VIGIE_STORE_SCHEMA', `invalid store schema name ${JSON.stringify(schema)}`);
@@ -197,6 +212,7 @@ export function createAlertStore({
   const pool = new pg.Pool({ connectionString, max: maxConnections, options: `-c search_path=${schema}` });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  observePool?.(pool);
 
   const upsertSql = `
 INSERT INTO alerts (id, rule, severity, status, cluster, database, session_id, login, effective_role, client_addr,
@@ -399,6 +415,35 @@ WHERE excluded.revision >= alerts.revision`;
       } catch (cause) {
         throw storeError('role last-seen upsert', cause);
       }
+    },
+
+    async touchVigieAccounts(seen) {
+      if (seen.length === 0) return;
+      const latest = new Map<string, VigieAccountSeen>();
+      for (const s of seen) {
+        const key = `${s.cluster}\u0000${s.role}`;
+        const prev = latest.get(key);
+        if (!prev || s.ts >= prev.ts) latest.set(key, s);
+      }
+      try {
+        await pool.query(
+          `INSERT INTO vigie_accounts (cluster, role, last_announced)
+           SELECT r->>'cluster', r->>'role', (r->>'ts')::timestamptz FROM jsonb_array_elements($1::jsonb) AS r
+           ON CONFLICT (cluster, role) DO UPDATE SET last_announced = excluded.last_announced
+           WHERE excluded.last_announced > vigie_accounts.last_announced`,
+          [JSON.stringify([...latest.values()])],
+        );
+      } catch (cause) {
+        throw storeError('vigie accounts upsert', cause);
+      }
+    },
+
+    async loadVigieAccounts(since) {
+      const { rows } = await pool.query<{ cluster: string; role: string; last_announced: Date }>(
+        'SELECT cluster, role, last_announced FROM vigie_accounts WHERE last_announced >= $1 ORDER BY cluster, role',
+        [since],
+      );
+      return rows.map((r) => ({ cluster: r.cluster, role: r.role, ts: r.last_announced.toISOString() }));
     },
 
     async pruneTimeline(olderThan) {

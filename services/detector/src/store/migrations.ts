@@ -62,6 +62,20 @@ CREATE TABLE role_last_seen (
 );
 `,
   },
+  {
+    version: 2,
+    name: "Vigie's accounts announced by its components",
+    sql: `
+-- Roles Vigie's components said they connect as (heartbeats): after a restart the detector knows them before the
+-- first heartbeat, so the sessions of these roles are Vigie's (announced) or misuse from the first event.
+CREATE TABLE vigie_accounts (
+  cluster        text NOT NULL,
+  role           text NOT NULL,
+  last_announced timestamptz NOT NULL,
+  PRIMARY KEY (cluster, role)
+);
+`,
+  },
 ];
 
 /**
@@ -74,6 +88,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly ('SELECT' | 'INSER
   alerts: ['SELECT', 'INSERT', 'UPDATE'],
   role_last_seen: ['SELECT', 'INSERT', 'UPDATE'],
   session_events: ['SELECT', 'INSERT', 'DELETE'],
+  // Announced accounts are upserted at each heartbeat, never deleted (old ones are ignored by date).
+  vigie_accounts: ['SELECT', 'INSERT', 'UPDATE'],
   // Read only: a detector without the owner's connection checks that the schema is current.
   schema_migrations: ['SELECT'],
 };

@@ -1,12 +1,14 @@
 import type { RuleType } from '../schema.js';
 import type { RuleTypeImpl } from '../rule-type.js';
 import { bulkRead } from './bulk-read.js';
+import { collectorHealth } from './collector-health.js';
 import { dumpSignature } from './dump-signature.js';
 import { egressVolume } from './egress-volume.js';
 import { massWrite } from './mass-write.js';
 import { offHours } from './off-hours.js';
 import { personalDataInPreprod } from './personal-data-in-preprod.js';
 import { replicationSlotRisk } from './replication-slot-risk.js';
+import { vigieAccount } from './vigie-account.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -17,4 +19,6 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'mass-write': massWrite as RuleTypeImpl<never>,
   'replication-slot-risk': replicationSlotRisk as RuleTypeImpl<never>,
   'personal-data-in-preprod': personalDataInPreprod as RuleTypeImpl<never>,
+  'vigie-account': vigieAccount as RuleTypeImpl<never>,
+  'collector-health': collectorHealth as RuleTypeImpl<never>,
 };
