@@ -5,6 +5,7 @@ import { waitFor } from '@vigie/runtime';
 import { STACK, connectAs, startService, testKafka, type RunningService } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ALWAYS_BUSINESS_HOURS,
   createRole,
   dropRoles,
   startDetector,
@@ -27,12 +28,7 @@ let detector: Awaited<ReturnType<typeof startDetector>>;
 beforeAll(async () => {
   await createRole(outsider);
   await createRole(insider);
-  const policy = writePolicy(cluster, {
-    timezone: 'UTC',
-    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-    start: '00:00',
-    end: '23:59',
-  });
+  const policy = writePolicy(cluster, ALWAYS_BUSINESS_HOURS);
   // A site override: 2 MB per session is "large" here, so 50,000 rows (about 10 MB) cross it.
   const rules = join(mkdtempSync(join(tmpdir(), 'vigie-e2e-rules-')), 'site-rules.yaml');
   writeFileSync(

@@ -36,6 +36,23 @@ export function suffix(): string {
   return randomBytes(4).toString('hex');
 }
 
+/**
+ * Business hours covering every minute of every day, whatever the clock: a scenario about access patterns (dumps,
+ * reads, egress) cannot get an off-hours alert besides the one under test, on a weekend or at night.
+ */
+export const ALWAYS_BUSINESS_HOURS = {
+  timezone: 'Europe/Paris',
+  days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+  start: '00:00',
+  end: '24:00',
+} as const;
+
+/**
+ * No day is a business day: every session is off hours, whatever the clock of the test process or of PostgreSQL
+ * (whose timestamps the events carry).
+ */
+export const NEVER_BUSINESS_HOURS = { timezone: 'Europe/Paris', days: [], start: '08:00', end: '19:00' } as const;
+
 /** Writes a site policy for the scenario (cluster name, bastion 127.0.0.2/32, business hours as given). */
 export function writePolicy(cluster: string, businessHours: Record<string, unknown>): string {
   const file = join(mkdtempSync(join(tmpdir(), 'vigie-e2e-policy-')), 'policy.yaml');

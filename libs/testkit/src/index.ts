@@ -4,3 +4,4 @@ export * from './stack.js';
 export * from './private-postgres.js';
 export * from './service.js';
 export * from './private-kafka.js';
+export * from './real-clock.js';

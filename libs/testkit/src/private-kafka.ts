@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@vigie/runtime';
+import { realClockEnv } from './real-clock.js';
 import { freePort } from './service.js';
 import { REPO_ROOT, STATE_DIR } from './stack.js';
 
@@ -72,7 +73,7 @@ export async function startPrivateKafka({ partitions = 3 }: { partitions?: numbe
   const format = spawnSync(
     java,
     [...jvm, '-cp', `${libs}/*`, 'kafka.tools.StorageTool', 'format', '--cluster-id', clusterId, '--config', props],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env: realClockEnv() },
   );
   if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr || format.stdout}`);
 
@@ -93,7 +94,11 @@ export async function startPrivateKafka({ partitions = 3 }: { partitions?: numbe
     dir,
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) return;
-      child = spawn(java, [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', props], { stdio: ['ignore', out, out] });
+      // The JVM keeps real time even when the test runs on a faked clock (test/support/faked-clock.sh).
+      child = spawn(java, [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', props], {
+        stdio: ['ignore', out, out],
+        env: realClockEnv(),
+      });
       const c = child;
       await waitFor(
         async () => {
