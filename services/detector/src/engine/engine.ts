@@ -1,7 +1,7 @@
 import { eventMs } from './event-time.js';
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
-import { createAlertBook } from './alert-book.js';
+import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
 import { createSessionTable, type SessionState } from './session-table.js';
@@ -48,6 +48,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   });
   const alerts = createAlertBook({
     endedGraceMs: ENDED_GRACE_MS,
+    revisions: { ...DEFAULT_REVISION_POLICY, ...options.revisions },
     summarize(rule) {
       const r = byId.get(rule);
       return r === undefined ? undefined : (alert, facts) => r.summarize(alert, facts, timeZone);
@@ -106,6 +107,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.flush();
       return alerts.drain();
     },
+    pending: () => alerts.takeUnsaved(),
+    revisionCounts: () => alerts.counts,
     alerts: () => alerts.all(),
     get stats() {
       return { sessionsTracked: sessions.size, sessionsEvicted: sessions.evicted };

@@ -1,5 +1,6 @@
 import type { Alert, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
+import type { RevisionPolicy } from './alert-book.js';
 
 /** Tells whether a role is privileged (catalog: superuser, CREATEROLE, REPLICATION, BYPASSRLS, pg_read_all_data…; plus the policy's list). */
 export interface PrivilegedRoles {
@@ -18,6 +19,8 @@ export interface EngineOptions {
   idleSessionMs?: number;
   /** Bound of the transaction-id → session join (write statements ↔ WAL `change.txn`), most recent kept. */
   maxTransactions?: number;
+  /** When an incident is re-published (see {@link RevisionPolicy}); defaults: counts 60 s, refresh 5 min. */
+  revisions?: Partial<RevisionPolicy>;
 }
 
 /**
@@ -40,4 +43,11 @@ export interface DetectorEngine {
   flush?(): Alert[];
   /** Current state of every alert the engine holds (firing and recently resolved), e.g. for a replay's output. */
   alerts?(): Alert[];
+  /**
+   * Alerts changed since the last call whose change was held back (not a revision yet), at their last revision
+   * number: the store keeps them so a crash loses no count. Optional for test doubles.
+   */
+  pending?(): Alert[];
+  /** Revisions emitted (key `rule\0reason`) and updates held back (key rule) since the engine was created. */
+  revisionCounts?(): { readonly revisions: ReadonlyMap<string, number>; readonly held: ReadonlyMap<string, number> };
 }
