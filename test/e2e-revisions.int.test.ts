@@ -130,6 +130,8 @@ describe('end to end: one incident, few updates', () => {
     );
     expect(final).toMatchObject({ id: alertId, status: 'resolved', what: { statements: 600 } });
     expect(final?.lastSeen).toBe(at(600));
+    // Its revision number counts every revision the detectors made, published or superseded within a batch.
+    expect(final?.revision).toBeLessThanOrEqual(8);
 
     // Every state published on vigie.alerts.v1: a handful, revisions in order, the last one complete.
     const messages = await readTopic(topics.alerts, (ms) =>
