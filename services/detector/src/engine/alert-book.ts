@@ -43,6 +43,7 @@ interface Emitted {
   severity: Severity;
   status: Alert['status'];
   tables: number;
+  objects: number;
   rows: number;
   bytes: number;
   statements: number;
@@ -141,6 +142,15 @@ export function addTables(alert: Alert, tables: Iterable<string>): void {
   }
 }
 
+/** Adds objects (settings, extensions, log files; deduplicated, capped like tables) to an alert. */
+export function addObjects(alert: Alert, objects: Iterable<string>): void {
+  const list = (alert.what.objects ??= []);
+  for (const o of objects) {
+    if (list.length >= TABLES_CAP) return;
+    if (!list.includes(o)) list.push(o);
+  }
+}
+
 function pushCapped(list: string[], value: string): void {
   if (list[list.length - 1] === value) return;
   list.push(value);
@@ -152,7 +162,11 @@ function copy(alert: Alert): Alert {
     ...alert,
     who: { ...alert.who },
     where: { ...alert.where },
-    what: { ...alert.what, tables: [...alert.what.tables] },
+    what: {
+      ...alert.what,
+      tables: [...alert.what.tables],
+      ...(alert.what.objects !== undefined && { objects: [...alert.what.objects] }),
+    },
     evidence: { eventIds: [...alert.evidence.eventIds], statements: [...alert.evidence.statements] },
     tags: [...alert.tags],
   };
@@ -168,6 +182,7 @@ function snapshot(a: Alert, atMs: number, tickMs: number | undefined): Emitted {
     severity: a.severity,
     status: a.status,
     tables: a.what.tables.length,
+    objects: a.what.objects?.length ?? 0,
     rows: a.what.rows ?? 0,
     bytes: a.what.bytes ?? 0,
     statements: a.what.statements ?? 0,
@@ -189,6 +204,7 @@ function changeOf(i: Incident): Change {
     e.severity !== a.severity ||
     e.status !== a.status ||
     e.tables !== a.what.tables.length ||
+    e.objects !== (a.what.objects?.length ?? 0) ||
     e.effectiveRole !== a.who.effectiveRole
   )
     return 'changed';

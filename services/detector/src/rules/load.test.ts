@@ -21,10 +21,11 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the seven shipped rules, dump first', () => {
+  it('loads the eight shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
+      'audit-tampering',
       'bulk-read',
       'mass-write',
       'non-bastion-egress',
@@ -61,6 +62,7 @@ rules:
     expect(set.disabled).toEqual(['non-bastion-egress']);
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
+      ['audit-tampering', 'critical'],
       ['bulk-read', 'warning'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],

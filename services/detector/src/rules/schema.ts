@@ -11,6 +11,7 @@ export const RULE_TYPES = [
   'mass-write',
   'replication-slot-risk',
   'personal-data-in-preprod',
+  'audit-tampering',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

@@ -1,5 +1,6 @@
 import type { RuleType } from '../schema.js';
 import type { RuleTypeImpl } from '../rule-type.js';
+import { auditTampering } from './audit-tampering.js';
 import { bulkRead } from './bulk-read.js';
 import { dumpSignature } from './dump-signature.js';
 import { egressVolume } from './egress-volume.js';
@@ -17,4 +18,5 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'mass-write': massWrite as RuleTypeImpl<never>,
   'replication-slot-risk': replicationSlotRisk as RuleTypeImpl<never>,
   'personal-data-in-preprod': personalDataInPreprod as RuleTypeImpl<never>,
+  'audit-tampering': auditTampering as RuleTypeImpl<never>,
 };
