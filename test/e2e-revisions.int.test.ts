@@ -146,7 +146,7 @@ describe('end to end: one incident, few updates', () => {
     expect(revisions.length).toBeLessThanOrEqual(8);
     expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
     expect(states.at(-1)).toMatchObject({ status: 'resolved', revision: final?.revision, what: { statements: 600 } });
-    // Statement counts only go up from revision to revision (seen here: opened, 60, 120, 180, 256, 512, 600).
+    // Statement counts only go up from revision to revision (seen here: opened, 60, 120, 180, 256, 512, 600 at the session's end, resolved).
     const counts = states.map((a) => a.what.statements ?? 0);
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
 

@@ -83,7 +83,7 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
 
   const alertRevisions = new Counter({
     name: 'vigie_alert_revisions_total',
-    help: 'Alert states published (Kafka, store, Alertmanager), by rule and why: opened, changed (severity, a new table or object, the acting role), counts (a count reached a power of two), refresh (other changes, every few minutes), resolved, flush (at stop).',
+    help: 'Alert states published (Kafka, store, Alertmanager), by rule and why: opened, changed (severity, a new table or object, the acting role), counts (a count reached a power of two), refresh (other changes, every few minutes), ended (the session ended: its final figures), resolved, flush (at stop).',
     labelNames: ['rule', 'reason'] as const,
     registers: [registry],
   });

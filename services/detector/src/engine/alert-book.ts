@@ -78,7 +78,7 @@ export interface Incident {
 export type Summarizer = (alert: Alert, facts: Incident['facts']) => string;
 
 /** Why an incident was re-published: the `reason` label of `vigie_alert_revisions_total`. */
-export type RevisionReason = 'opened' | 'changed' | 'counts' | 'refresh' | 'resolved' | 'flush';
+export type RevisionReason = 'opened' | 'changed' | 'counts' | 'refresh' | 'ended' | 'resolved' | 'flush';
 
 /**
  * When an incident is re-published (a revision: Kafka, store, Alertmanager). At once when it opens, resolves or
@@ -106,6 +106,11 @@ export interface AlertBook {
   resolve(id: string, evidence: Evidence): void;
   /** Resolves incidents whose quiet time passed or whose session ended `endedGraceMs` ago. */
   tick(nowMs: number, sessionEndedAt: (key: string) => number | undefined): void;
+  /**
+   * The session ended (its last statement or its final socket counters are in): its incidents' held-back changes are
+   * its final figures, published now rather than at the resolution.
+   */
+  settle(sessionKey: string): void;
   /** Loads alerts still firing after a restart; the next update continues their revision. */
   restore(alerts: readonly Alert[], quietMsOf: (rule: string) => number): void;
   /** Emissions queued since the last drain (each a copy). */
@@ -240,6 +245,22 @@ export function createAlertBook({
   /** The latest time `tick` was given: emissions remember it, so ticks measure intervals on one clock. */
   let tickClock: number | undefined;
   const revisionCounts = new Map<string, number>();
+  /** Incident ids by session key: a session's end settles its incidents without scanning them all. */
+  const bySession = new Map<string, Set<string>>();
+  const index = (i: Incident) => {
+    if (i.sessionKey === undefined) return;
+    let ids = bySession.get(i.sessionKey);
+    if (ids === undefined) bySession.set(i.sessionKey, (ids = new Set()));
+    ids.add(i.alert.id);
+  };
+  const forget = (id: string) => {
+    const i = incidents.get(id);
+    incidents.delete(id);
+    if (i?.sessionKey === undefined) return;
+    const ids = bySession.get(i.sessionKey);
+    ids?.delete(id);
+    if (ids?.size === 0) bySession.delete(i.sessionKey);
+  };
   const heldCounts = new Map<string, number>();
 
   function render(i: Incident): void {
@@ -291,7 +312,7 @@ export function createAlertBook({
       }
       victim ??= id;
     }
-    if (victim !== undefined) incidents.delete(victim);
+    if (victim !== undefined) forget(victim);
   }
 
   return {
@@ -331,6 +352,7 @@ export function createAlertBook({
           unsaved: true,
         };
         incidents.set(id, i);
+        index(i);
       }
       const a = i.alert;
       if (a.status === 'resolved') a.status = 'firing';
@@ -363,7 +385,7 @@ export function createAlertBook({
       tickClock = nowMs;
       for (const [id, i] of incidents) {
         if (i.alert.status === 'resolved') {
-          if (nowMs - i.lastSeenMs >= retainResolvedMs) incidents.delete(id);
+          if (nowMs - i.lastSeenMs >= retainResolvedMs) forget(id);
           continue;
         }
         const ended = i.sessionKey === undefined ? undefined : sessionEndedAt(i.sessionKey);
@@ -379,6 +401,12 @@ export function createAlertBook({
         // counts do not wait for its resolution). An emission before any tick starts its interval now.
         if (e.tickMs === undefined) e.tickMs = nowMs;
         else emitIfDue(i, nowMs - e.tickMs);
+      }
+    },
+    settle(sessionKey) {
+      for (const id of bySession.get(sessionKey) ?? []) {
+        const i = incidents.get(id);
+        if (i !== undefined && i.dirty && i.alert.status === 'firing' && i.emitted !== undefined) emit(i, 'ended');
       }
     },
     restore(alerts, quietMsOf) {
@@ -399,6 +427,7 @@ export function createAlertBook({
           emitted: snapshot(alert, lastSeenMs, tickClock),
         };
         incidents.set(a.id, i);
+        index(i);
       }
     },
     drain() {

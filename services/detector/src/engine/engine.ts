@@ -85,6 +85,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       for (const rule of rules) {
         if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
       }
+      // The session is over: what its incidents held back are its final figures (a dump's size), told now.
+      if (session !== undefined && (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)))
+        alerts.settle(session.key);
       return alerts.drain();
     },
     tick(nowMs: number): Alert[] {

@@ -10,7 +10,8 @@
  *
  * Updates are bounded (`RevisionPolicy`): an incident is re-emitted at once when it opens, resolves or changes in
  * a way a responder acts on (severity, a new table or object, the acting role); when a count (rows, bytes,
- * statements) reaches the next power of two, at most once a minute; any other change at most every five minutes.
+ * statements) reaches the next power of two, at most once a minute; any other change at most every five minutes;
+ * a session's end publishes its incidents' final figures.
  * `pending()` gives what is held back (the store keeps it), `flush()` emits it before a stop.
  */
 export { createEngine } from './engine.js';

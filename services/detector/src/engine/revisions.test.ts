@@ -93,15 +93,16 @@ function run(engine: ReturnType<typeof createEngine>, from: number, to: number):
 }
 
 describe('alert revisions', () => {
-  it('gives a ten-minute session a handful of revisions, and its resolution carries the final count', () => {
+  it('gives a ten-minute session a handful of revisions, its end publishes the final count at once', () => {
     const engine = createEngine({ policy, privileged: none, rules });
     const out = [...engine.process(start(T0)), ...run(engine, 1, 600)];
-    out.push(...engine.process(end(T0 + 601_000)));
-    out.push(...engine.tick(T0 + 601_000 + 60_000));
+    const ended = engine.process(end(T0 + 601_000));
+    out.push(...ended, ...engine.tick(T0 + 601_000 + 60_000));
     expect(new Set(out.map((a) => a.id))).toEqual(new Set([ID]));
+    expect(ended.map((a) => [a.status, a.what.statements])).toEqual([['firing', 600]]);
     // Opened at the session start; then a count that reached the next power of two, at most once a minute: 60
     // (past 32), 115 (past 64; on a tick, whose clock read 55.5 s at the previous revision), 175 (past 128), 256,
-    // 512; then resolved with the last count.
+    // 512; the session's end publishes its final count; the resolution (after the grace for late samples) follows.
     expect(out.map((a) => [a.revision, a.status, a.what.statements ?? 0])).toEqual([
       [1, 'firing', 0],
       [2, 'firing', 60],
@@ -109,7 +110,8 @@ describe('alert revisions', () => {
       [4, 'firing', 175],
       [5, 'firing', 256],
       [6, 'firing', 512],
-      [7, 'resolved', 600],
+      [7, 'firing', 600],
+      [8, 'resolved', 600],
     ]);
     expect(out.at(-1)?.lastSeen).toBe(new Date(T0 + 600_000).toISOString());
     expect(out.at(-1)?.summary).toContain('600 statements so far');
@@ -117,6 +119,7 @@ describe('alert revisions', () => {
     expect(Object.fromEntries(counts?.revisions ?? [])).toEqual({
       'off-hours-privileged-session\u0000opened': 1,
       'off-hours-privileged-session\u0000counts': 5,
+      'off-hours-privileged-session\u0000ended': 1,
       'off-hours-privileged-session\u0000resolved': 1,
     });
     // 601 updates (the start and 600 statements); five of them made a revision (115 came from a tick).
@@ -160,7 +163,8 @@ describe('alert revisions', () => {
     after.push(...second.tick(T0 + 661_000));
     expect(after.map((a) => [a.revision, a.status, a.what.statements])).toEqual([
       [6, 'firing', 512],
-      [7, 'resolved', 600],
+      [7, 'firing', 600],
+      [8, 'resolved', 600],
     ]);
   });
 });
