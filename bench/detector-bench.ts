@@ -135,6 +135,7 @@ async function engineOnly(total: number): Promise<void> {
       publish: async (a) => void (alerts += a.length),
       store: {
         upsertAlerts: async () => undefined,
+        savePending: async () => undefined,
         appendTimeline: async () => undefined,
         touchRoles: async () => undefined,
       },

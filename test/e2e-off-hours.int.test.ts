@@ -1,30 +1,29 @@
 import { waitFor } from '@vigie/runtime';
 import { connectAs } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Pipeline, createRole, dropRoles, startPipeline, suffix, writePolicy } from './support/e2e.js';
+import {
+  NEVER_BUSINESS_HOURS,
+  type Pipeline,
+  createRole,
+  dropRoles,
+  startPipeline,
+  suffix,
+  writePolicy,
+} from './support/e2e.js';
 
-// Business hours that exclude the present: today, yesterday and tomorrow (UTC) are holidays.
+// No day is a business day: the sessions below are off hours whatever the day and hour of PostgreSQL's clock (the
+// events carry its timestamps) or of this process's.
 const id = suffix();
 const cluster = `e2e-offhours-${id}`;
 const privileged = `e2e_priv_${id}`;
 const ordinary = `e2e_plain_${id}`;
 let pipeline: Pipeline;
 
-function isoDay(offsetDays: number): string {
-  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
-}
-
 beforeAll(async () => {
   // Roles exist before the detector starts, so its catalog discovery sees the privileged one.
   await createRole(privileged, { privileged: true });
   await createRole(ordinary);
-  const policy = writePolicy(cluster, {
-    timezone: 'UTC',
-    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-    start: '00:00',
-    end: '23:59',
-    holidays: [isoDay(-1), isoDay(0), isoDay(1)],
-  });
+  const policy = writePolicy(cluster, NEVER_BUSINESS_HOURS);
   pipeline = await startPipeline(cluster, policy);
 }, 180_000);
 

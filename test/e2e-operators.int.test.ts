@@ -6,6 +6,7 @@ import { decodeEvent } from '@vigie/contract';
 import { ROLES, connectAs, queryAs, readTopic, type KafkaMessage } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ALWAYS_BUSINESS_HOURS,
   type ApiAlert,
   type Pipeline,
   createRole,
@@ -59,12 +60,7 @@ beforeAll(async () => {
   await createRole(role.insider);
   await queryAs(ROLES.superuser, `CREATE ROLE ${role.service} LOGIN PASSWORD '${role.service}'`);
   await queryAs(ROLES.superuser, `CREATE DATABASE ${benchDb} OWNER ${role.service}`);
-  const policy = writePolicy(cluster, {
-    timezone: 'UTC',
-    days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
-    start: '00:00',
-    end: '23:59',
-  });
+  const policy = writePolicy(cluster, ALWAYS_BUSINESS_HOURS);
   pipeline = await startPipeline(cluster, policy);
 }, 180_000);
 

@@ -10,7 +10,7 @@ import {
 } from '@vigie/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDetector, suffix, uniqueTopics, writePolicy } from './support/e2e.js';
+import { ALWAYS_BUSINESS_HOURS, startDetector, suffix, uniqueTopics, writePolicy } from './support/e2e.js';
 
 // A replication slot lost while its collector was stopped is a permanent gap in change data: the collector reports
 // it and the detector raises a critical replication-slot-risk alert. A private server with 1 MB of slot WAL
@@ -49,7 +49,7 @@ beforeAll(async () => {
   db = new pg.Client({ host: '127.0.0.1', port: server.port, user: 'postgres', database: 'lost_db' });
   await db.connect();
   await db.query('CREATE TABLE filler (id int, v text)');
-  const policy = writePolicy(cluster, { timezone: 'UTC' });
+  const policy = writePolicy(cluster, ALWAYS_BUSINESS_HOURS);
   detector = await startDetector(cluster, policy, topics);
 }, 180_000);
 

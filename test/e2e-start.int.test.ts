@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { waitFor } from '@vigie/runtime';
 import { REPO_ROOT, ROLES, STACK, exclusive, queryAs } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRole, dropRoles, pgProgram, suffix } from './support/e2e.js';
+import { ALWAYS_BUSINESS_HOURS, createRole, dropRoles, pgProgram, suffix, writePolicy } from './support/e2e.js';
 
 // The README's main job, as a user runs it: `vigie start` (what `npm start` runs), a real pg_dump from another
 // terminal, the alert printed, the same alert behind the printed API token, then Ctrl-C.
@@ -38,8 +38,14 @@ afterAll(async () => {
 describe('vigie start (npm start)', () => {
   it('prints the dump alert of a real pg_dump, serves it through the API, and stops on Ctrl-C', async () => {
     const started = spawn(process.execPath, [join(REPO_ROOT, 'services/cli/bin/vigie.js'), 'start'], {
-      // Its own state (configurations, checkpoint, token): it starts at the end of the log, like a first run.
-      env: { ...process.env, VIGIE_START_DIR: mkdtempSync(join(tmpdir(), 'vigie-start-')) },
+      // Its own state (configurations, checkpoint, token): it starts at the end of the log, like a first run. The
+      // shipped policy's business hours would add an off-hours alert for the privileged dumper at night or on a
+      // weekend: this site's hours are explicit.
+      env: {
+        ...process.env,
+        VIGIE_START_DIR: mkdtempSync(join(tmpdir(), 'vigie-start-')),
+        VIGIE_POLICY: writePolicy('local', ALWAYS_BUSINESS_HOURS),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = started;

@@ -45,15 +45,39 @@ export function suffix(): string {
   return randomBytes(4).toString('hex');
 }
 
-/** Writes a site policy for the scenario (cluster name, bastion 127.0.0.2/32, business hours as given). */
-export function writePolicy(cluster: string, businessHours: Record<string, unknown>): string {
+/**
+ * Business hours covering every minute of every day, whatever the clock: a scenario about access patterns (dumps,
+ * reads, egress) cannot get an off-hours alert besides the one under test, on a weekend or at night.
+ */
+export const ALWAYS_BUSINESS_HOURS = {
+  timezone: 'Europe/Paris',
+  days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+  start: '00:00',
+  end: '24:00',
+} as const;
+
+/**
+ * No day is a business day: every session is off hours, whatever the clock of the test process or of PostgreSQL
+ * (whose timestamps the events carry).
+ */
+export const NEVER_BUSINESS_HOURS = { timezone: 'Europe/Paris', days: [], start: '08:00', end: '19:00' } as const;
+
+/**
+ * Writes a site policy for the scenario (cluster name, bastion 127.0.0.2/32, business hours as given; `privileged`
+ * adds role patterns to `roles.privileged`).
+ */
+export function writePolicy(
+  cluster: string,
+  businessHours: Record<string, unknown>,
+  { privileged = [] }: { privileged?: string[] } = {},
+): string {
   const file = join(mkdtempSync(join(tmpdir(), 'vigie-e2e-policy-')), 'policy.yaml');
   const policy = {
     clusters: [{ name: cluster, environment: 'production' }],
     bastion: { networks: ['127.0.0.2/32'] },
     businessHours,
     personalData: { tables: ['public.citizens', 'social.*'] },
-    roles: { service: ['app_*'], generic: ['postgres', 'admin'], vigie: ['vigie', 'vigie_collector'] },
+    roles: { service: ['app_*'], generic: ['postgres', 'admin'], vigie: ['vigie', 'vigie_collector'], privileged },
   };
   writeFileSync(file, JSON.stringify(policy, null, 2));
   return file;
@@ -108,7 +132,10 @@ export function uniqueTopics(id: string): Pipeline['topics'] {
   };
 }
 
-/** A detector process on the given topics, with its own store schema and API token. */
+/**
+ * A detector process on the given topics, with its own store schema and API token. `same` restarts the detector of
+ * an earlier call: same consumer group, store schema and token.
+ */
 export async function startDetector(
   cluster: string,
   policyFile: string,
@@ -116,15 +143,17 @@ export async function startDetector(
   engine: Record<string, unknown> = {},
   /** Other settings of the detector (e.g. `alertmanager`), merged over the defaults below. */
   extra: Record<string, unknown> = {},
+  same?: { id: string; token: string },
 ): Promise<{
+  id: string;
   detector: RunningService;
   token: string;
   groupId: string;
   alertsFor(role: string): Promise<ApiAlert[]>;
   alerts(query: string): Promise<ApiAlert[]>;
 }> {
-  const id = suffix();
-  const token = randomBytes(16).toString('hex');
+  const id = same?.id ?? suffix();
+  const token = same?.token ?? randomBytes(16).toString('hex');
   const groupId = `e2e-detector-${id}`;
   const detector = await startService(
     'detector',
@@ -154,6 +183,7 @@ export async function startDetector(
     return body.alerts.map((record) => record.alert);
   };
   return {
+    id,
     detector,
     token,
     groupId,

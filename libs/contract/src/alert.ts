@@ -43,6 +43,8 @@ export const Alert = z.object({
     rows: z.number().int().nonnegative().optional(),
     bytes: z.number().int().nonnegative().optional(),
     statements: z.number().int().nonnegative().optional(),
+    /** Other objects the incident is about: server settings, extensions, log files. */
+    objects: z.array(z.string()).optional(),
   }),
   evidence: z.object({
     /** Ids of the events that raised or updated the alert (bounded; the newest are kept). */

@@ -139,6 +139,47 @@ const examples = {
     lagBytes: 0,
     lagSeconds: 0.2,
   },
+  'audit.settings': {
+    v: 1,
+    id: 'local:audit-settings:collector-pglog:2026-11-26T07:41:00.000Z',
+    kind: 'audit.settings',
+    cluster: 'local',
+    ts: '2026-11-26T07:41:00.000Z',
+    checked: 9,
+    drift: [
+      { setting: 'pgaudit.log', scope: 'role', role: 'mallory', expected: 'includes read', found: 'none' },
+      { setting: 'log_connections', scope: 'server', expected: 'on', found: 'off' },
+    ],
+  },
+  'log.gap': {
+    v: 1,
+    id: 'local:log-gap:truncated:/var/lib/postgresql/log/postgresql-x.json:1234:5678',
+    kind: 'log.gap',
+    cluster: 'local',
+    ts: '2026-11-26T07:41:00.000Z',
+    reason: 'truncated',
+    file: '/var/lib/postgresql/log/postgresql-x.json',
+    readBytes: 5678,
+    knownBytes: 9000,
+    sizeNow: 0,
+    unreadBytes: 3322,
+  },
+  'statement.logged': {
+    ...base,
+    id: 'local:6b07e274.1be5:160',
+    kind: 'statement.logged',
+    sql: {
+      kind: 'set',
+      reads: [],
+      writes: [],
+      hasWhere: false,
+      hasLimit: false,
+      functions: [],
+      dangerousFunctions: [],
+      settings: [{ name: 'pgaudit.log', scope: 'session' }],
+      redacted: 'SET pgaudit.log = $1',
+    },
+  },
 } satisfies { [K in EventKind]: Extract<VigieEvent, { kind: K }> };
 
 describe('event codec', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AuditSettingsEvent, LogGapEvent, LoggedStatementEvent } from './audit-integrity.js';
 import { ChangeTxnEvent, PublicationStatusEvent, SlotStatusEvent } from './changes.js';
 import { EgressSampleEvent } from './egress.js';
 import { CollectorHeartbeatEvent } from './heartbeat.js';
@@ -26,6 +27,9 @@ export const VigieEvent = z.discriminatedUnion('kind', [
   PublicationStatusEvent,
   EgressSampleEvent,
   CollectorHeartbeatEvent,
+  AuditSettingsEvent,
+  LogGapEvent,
+  LoggedStatementEvent,
 ]);
 export type VigieEvent = z.infer<typeof VigieEvent>;
 export type EventKind = VigieEvent['kind'];

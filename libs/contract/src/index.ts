@@ -1,4 +1,5 @@
 export * from './alert.js';
+export * from './audit-integrity.js';
 export * from './changes.js';
 export * from './codec.js';
 export * from './common.js';

@@ -12,6 +12,19 @@ export const AuditObject = z.object({
   name: z.string(),
 });
 
+/**
+ * A configuration parameter a statement sets or resets: `SET`/`RESET` (`session`, or `local` to the transaction),
+ * `ALTER SYSTEM` (`system`), `ALTER ROLE|DATABASE … SET` (`role`, `database`), `ALTER|CREATE FUNCTION … SET`
+ * (`function`), `set_config()`. The name is lower-cased; `all` for `RESET ALL`, `?` for a `set_config` whose name is
+ * computed. Values never leave the collector.
+ */
+export const SettingChange = z.object({
+  name: z.string(),
+  scope: z.enum(['session', 'local', 'system', 'role', 'database', 'function']),
+  reset: z.boolean().optional(),
+});
+export type SettingChange = z.infer<typeof SettingChange>;
+
 /** What the real PostgreSQL parser says about a statement (libs/sql). */
 export const SqlAnalysis = z.object({
   /** Top-level statement kind: select, insert, update, delete, copy, set, lock, begin, declare, fetch, ddl, … */
@@ -37,6 +50,10 @@ export const SqlAnalysis = z.object({
   functions: z.array(z.string()),
   /** The subset of `functions` that reads or writes server files, large objects or remote servers. */
   dangerousFunctions: z.array(z.string()),
+  /** Configuration the statement changes (absent when none). */
+  settings: z.array(SettingChange).optional(),
+  /** Extensions the statement drops, lower-cased (absent when none). */
+  droppedExtensions: z.array(z.string()).optional(),
   /** libpg-query fingerprint: the same for the same statement shape with other literals. */
   fingerprint: z.string().optional(),
   /** The statement with every literal replaced by `$n`: the only statement text that leaves a collector. */

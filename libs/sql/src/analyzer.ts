@@ -11,6 +11,7 @@ import { sanitizeParseError } from './parse-error.js';
 import { nodeOf, unwrapNode } from './parse-tree.js';
 import { queryBounds } from './query-bounds.js';
 import { redactByPattern, redactSql } from './redact.js';
+import { settingEffects } from './settings.js';
 import { guessKind, statementKind } from './statement-kind.js';
 
 type LibPgQuery = typeof LibPgQueryModule;
@@ -56,6 +57,8 @@ function freeze(analysis: SqlAnalysis): SqlAnalysis {
   Object.freeze(analysis.functions);
   Object.freeze(analysis.dangerousFunctions);
   if (analysis.copy !== undefined) Object.freeze(analysis.copy);
+  if (analysis.settings !== undefined) for (const c of Object.freeze(analysis.settings)) Object.freeze(c);
+  if (analysis.droppedExtensions !== undefined) Object.freeze(analysis.droppedExtensions);
   return Object.freeze(analysis);
 }
 
@@ -158,8 +161,10 @@ export async function createSqlAnalyzer({
     }
     // Fingerprint the shape, not the text: libpg-query's fingerprint keeps some literals (FETCH counts, COPY file
     // names, COMMENT text), and a shape-keyed cache must not make the fingerprint depend on which literal came first.
+    const effects = settingEffects(statements);
     let fingerprint: string | undefined;
-    let cacheable = true;
+    // set_config('pgaudit.log', …) names its setting with a literal: the shape (`set_config($1, …)`) does not.
+    let cacheable = !effects.fromLiteral;
     try {
       fingerprint = fingerprintSync(shape);
     } catch {
@@ -179,6 +184,8 @@ export async function createSqlAnalyzer({
       ...(copy === undefined ? {} : { copy }),
       functions: objects.functions,
       dangerousFunctions: objects.functions.filter(isDangerousFunction),
+      ...(effects.settings.length > 0 && { settings: effects.settings }),
+      ...(effects.droppedExtensions.length > 0 && { droppedExtensions: effects.droppedExtensions }),
       ...(fingerprint === undefined ? {} : { fingerprint }),
       redacted,
     };

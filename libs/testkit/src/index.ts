@@ -5,3 +5,4 @@ export * from './private-postgres.js';
 export * from './service.js';
 export * from './private-kafka.js';
 export * from './exclusive.js';
+export * from './real-clock.js';

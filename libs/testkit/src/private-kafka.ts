@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@vigie/runtime';
+import { realClockEnv } from './real-clock.js';
 import { freePort } from './service.js';
 import { REPO_ROOT, STATE_DIR } from './stack.js';
 
@@ -128,7 +129,7 @@ function kafkaNode(o: {
   const format = spawnSync(
     javaBin(),
     [...jvm, '-cp', `${libs}/*`, 'kafka.tools.StorageTool', 'format', '--cluster-id', o.clusterId, '--config', props],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env: realClockEnv() },
   );
   if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr || format.stdout}`);
   let child: ChildProcess | undefined;
@@ -142,7 +143,11 @@ function kafkaNode(o: {
     },
     async start() {
       if (alive()) return;
-      child = spawn(javaBin(), [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', props], { stdio: ['ignore', out, out] });
+      // The JVM keeps real time even when the test runs on a faked clock (test/support/faked-clock.sh).
+      child = spawn(javaBin(), [...jvm, '-cp', `${libs}/*`, 'kafka.Kafka', props], {
+        stdio: ['ignore', out, out],
+        env: realClockEnv(),
+      });
       const c = child;
       await waitFor(
         async () => {

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { realClockEnv } from './real-clock.js';
 
 const run = promisify(execFile);
 
@@ -46,8 +47,9 @@ async function freePort(): Promise<number> {
   });
 }
 
+// The server keeps real time even when the test runs on a faked clock (test/support/faked-clock.sh).
 const asPostgres = (cmd: string, args: string[]) =>
-  run('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args]);
+  run('runuser', ['-u', 'postgres', '--', join(PG_BIN, cmd), ...args], { env: realClockEnv() });
 
 /**
  * Starts a private PostgreSQL 15 (`wal_level=logical`) for tests that must break something — lose a slot, shrink

@@ -24,7 +24,8 @@ import { unknownZones } from './log-record.js';
 import { createCollectorMetrics } from './metrics.js';
 import { oversizedDeadLetter } from './read-log-file.js';
 import { KafkaSink } from './sink-kafka.js';
-import { LogSourceError, LogTailer, type LogPosition } from './source-tail.js';
+import { auditSettingsEvent, compareSettings, readSettings } from './source-settings.js';
+import { LogSourceError, LogTailer, logGapEvent, type LogPosition } from './source-tail.js';
 
 /** Dependencies a test or an embedding program may replace. */
 export interface CollectorDeps {
@@ -139,6 +140,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   let server: ReturnType<typeof buildHttpServer> | undefined;
   let url: string | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
+  let settingsTimer: NodeJS.Timeout | undefined;
   let checkpointTimer: NodeJS.Timeout | undefined;
   let acked: LogPosition | undefined;
   let saved: LogPosition | undefined;
@@ -253,6 +255,54 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     }
   }
 
+  const logCheckFailed = rateLimited(60_000, (suppressed: number, error: string) =>
+    logger.warn({ error, suppressed }, 'audit settings check failed; retried at the next interval'),
+  );
+
+  let checking = false;
+  /** Reads the server's audit settings and sends what drifted (an empty drift clears an earlier alert). */
+  async function checkSettings(): Promise<void> {
+    if (checking) return;
+    checking = true;
+    try {
+      await checkSettingsOnce();
+    } finally {
+      checking = false;
+    }
+  }
+
+  async function checkSettingsOnce(): Promise<void> {
+    const c = config.settingsCheck;
+    let result: ReturnType<typeof compareSettings>;
+    try {
+      const snapshot = await readSettings({
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        database: c.database,
+        ...(c.password !== undefined && { password: c.password }),
+        connectionTimeoutMillis: 10_000,
+      });
+      result = compareSettings(snapshot, {
+        format: config.source.format,
+        pgauditClasses: c.pgauditClasses,
+        allow: c.allow,
+      });
+    } catch (error) {
+      metrics.settingsChecks.inc({ outcome: 'failed' });
+      logCheckFailed(describeError(error));
+      return;
+    }
+    metrics.settingsChecks.inc({ outcome: result.drift.length === 0 ? 'ok' : 'drift' });
+    metrics.settingsDrift.set(result.drift.length);
+    if (result.drift.length > 0) logger.error({ drift: result.drift }, 'server audit settings drifted');
+    // Like heartbeats: into the stream when there is room (the next check sends it again otherwise).
+    if (sink && !sink.full()) {
+      sink.add(auditSettingsEvent(config.cluster, config.instance, result, new Date()));
+      sink.cut(watermark());
+    }
+  }
+
   async function readLoop(): Promise<void> {
     const s = sink as KafkaSink<LogPosition | undefined>;
     const p = parser as LogParser;
@@ -297,6 +347,11 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         sourceFailures = 0;
       }
       setHealth('ok');
+      for (const g of read.gaps) {
+        metrics.logGaps.inc({ reason: g.reason });
+        logger.error({ gap: g }, 'log file shrank or vanished before it was read to its end');
+        send([logGapEvent(config.cluster, g, new Date())]);
+      }
       for (const o of read.oversized) send([oversizedDeadLetter(config.cluster, o)]);
       let bytes = 0;
       for (const r of read.records) {
@@ -409,6 +464,10 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         );
       }, config.checkpoint.intervalMs);
       heartbeatTimer = setInterval(heartbeat, config.heartbeatIntervalMs);
+      if (config.settingsCheck.enabled) {
+        void checkSettings();
+        settingsTimer = setInterval(() => void checkSettings(), config.settingsCheck.intervalMs);
+      }
       loop = readLoop().catch((error: unknown) => {
         fatal = `source: ${describeError(error)}`;
         setHealth('failing', 'VIGIE_PGLOG_READ_LOOP');
@@ -420,6 +479,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       running = false;
       wake?.();
       clearInterval(heartbeatTimer);
+      clearInterval(settingsTimer);
       clearInterval(checkpointTimer);
       await loop;
       // Statements still being merged are not flushed: the checkpoint stays before them, a restart re-reads them.

@@ -4,6 +4,7 @@ import { httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
 /** Port of `/metrics`, `/healthz`, `/readyz` (Prometheus scrapes collector-pglog there). */
 export const DEFAULT_PGLOG_PORT = 18081;
 import { z } from 'zod';
+import { PGAUDIT_CLASSES } from './source-settings.js';
 
 /** Settings of collector-pglog (YAML file + `VIGIE_<SECTION>__<KEY>` environment overrides). */
 export const CollectorPglogConfig = z
@@ -123,6 +124,47 @@ export const CollectorPglogConfig = z
       })
       .prefault({}),
     heartbeatIntervalMs: z.number().int().min(100).default(10_000).describe('collector.heartbeat period, ms'),
+    settingsCheck: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'check at start and every intervalMs that the server still audits what Vigie needs (audit.settings events)',
+          ),
+        host: z.string().min(1).default('127.0.0.1').describe('PostgreSQL host of the monitored server'),
+        port: z.number().int().min(1).max(65535).default(55432).describe('its port'),
+        user: z
+          .string()
+          .min(1)
+          .default('vigie_collector')
+          .describe('a read-only role; pg_read_all_settings (or pg_monitor) shows every setting'),
+        password: z
+          .string()
+          .optional()
+          .describe('password of user; prefer VIGIE_SETTINGS_CHECK__PASSWORD or a ~/.pgpass entry to a file'),
+        database: z.string().min(1).default('postgres').describe('any database (the settings read are cluster-wide)'),
+        intervalMs: z.number().int().min(1000).default(60_000).describe('period of the check, ms'),
+        pgauditClasses: z
+          .array(z.enum(PGAUDIT_CLASSES))
+          .default(['read', 'write', 'role', 'ddl', 'misc'])
+          .describe('classes pgaudit.log must include, on the server and in every per-role/per-database override'),
+        allow: z
+          .array(
+            z
+              .object({
+                role: z.string().optional().describe('role name or pattern'),
+                database: z.string().optional().describe('database name or pattern'),
+                setting: z.string().optional().describe('setting name or pattern'),
+              })
+              .strict(),
+          )
+          .default([])
+          .describe(
+            "per-role/per-database overrides the site accepts (e.g. { database: vigie, setting: 'pgaudit.log' } for Vigie's own store)",
+          ),
+      })
+      .prefault({}),
     memory: z
       .object({
         heapGrowingPercent: z

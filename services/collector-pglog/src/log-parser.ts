@@ -112,6 +112,9 @@ export function roleChange(statement: string): string | null | undefined {
   return name.toLowerCase() === 'none' || name.toLowerCase() === 'default' ? null : name;
 }
 
+/** Prefix of a `log_statement` line: simple protocol, or the execute step of the extended protocol. */
+const LOGGED_STATEMENT = /^(?:statement|execute [^:]{1,64}): /;
+
 /**
  * Creates the parser that turns PostgreSQL log records (jsonlog or csvlog) into Vigie events: pgaudit lines merged
  * into one `statement` per (session, statement id, substatement id), connection lifecycle, authentication
@@ -357,6 +360,21 @@ export function createLogParser({
     }
   }
 
+  /**
+   * A `log_statement` line (`statement: …`, `execute <name>: …`) that changes configuration or drops an extension:
+   * pgaudit logs a SET after it ran, so `SET pgaudit.log = 'none'` or `SET log_min_messages = panic` hide
+   * themselves from pgaudit, not from log_statement, which logs before. Other such lines are left to pgaudit.
+   */
+  function loggedStatement(r: LogRecord, raw: RawRecord, state: SessionState): VigieEvent | undefined {
+    if (r.severity !== 'LOG') return undefined;
+    const prefix = LOGGED_STATEMENT.exec(r.message);
+    if (prefix === null) return undefined;
+    const text = r.message.slice(prefix[0].length);
+    const sql = analyzer.analyze(text);
+    if (sql.settings === undefined && sql.droppedExtensions === undefined) return undefined;
+    return { ...base(r, state, raw), kind: 'statement.logged', sql: redact ? sql : { ...sql, redacted: text } };
+  }
+
   function problem(r: LogRecord, raw: RawRecord, state: SessionState): VigieEvent | undefined {
     const sev = r.severity;
     if (sev !== 'ERROR' && sev !== 'FATAL' && sev !== 'PANIC') return undefined;
@@ -440,7 +458,7 @@ export function createLogParser({
       return out;
     }
     if (open) out.push(emitPending(open));
-    const event = lifecycle(r, raw, state) ?? problem(r, raw, state);
+    const event = lifecycle(r, raw, state) ?? problem(r, raw, state) ?? loggedStatement(r, raw, state);
     if (event) out.push(event);
     onRecord?.(event ? 'event' : 'ignored');
     return out;

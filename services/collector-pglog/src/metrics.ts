@@ -60,6 +60,23 @@ export function createCollectorMetrics(registry: Registry) {
       help: 'Log files found shorter than the read position (restarted at 0).',
       registers: r,
     }),
+    logGaps: new Counter({
+      name: 'vigie_pglog_log_gaps_total',
+      help: 'Log files found shrunk or gone before they were read to their end (log.gap events), by reason.',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    settingsChecks: new Counter({
+      name: 'vigie_pglog_settings_checks_total',
+      help: 'Checks of the server audit settings, by outcome (ok, drift, failed).',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    settingsDrift: new Gauge({
+      name: 'vigie_pglog_settings_drift',
+      help: 'Settings found drifted at the last check (0: the server audits what Vigie needs).',
+      registers: r,
+    }),
     sessions: new Gauge({ name: 'vigie_pglog_sessions', help: 'Sessions remembered.', registers: r }),
     sourceUp: new Gauge({
       name: 'vigie_collector_source_up',

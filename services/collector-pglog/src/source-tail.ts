@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import type { LogGapEvent } from '@vigie/contract';
 import { basename } from 'node:path';
 import { VigieError } from '@vigie/runtime';
 import type { LogFormat, RawRecord } from './log-record.js';
@@ -45,6 +46,43 @@ export interface LogPosition {
   offset: number;
 }
 
+/**
+ * A log file that shrank or vanished before it was read to its end (or, for `missing`, the checkpoint's file is gone
+ * at start): the source of a `log.gap` event.
+ */
+export interface LogGap {
+  reason: 'truncated' | 'deleted' | 'missing';
+  file: string;
+  /** Bytes read (the offset reached). */
+  readBytes: number;
+  /** Size last seen before it shrank or vanished, when known. */
+  knownBytes?: number;
+  /** Size now, when the file still exists. */
+  sizeNow?: number;
+  /** Bytes known written and never read (0 when nothing known was lost). */
+  unreadBytes: number;
+}
+
+/** The `log.gap` event of a gap, seen now (a gap has no source record: detection time is its time). */
+export function logGapEvent(cluster: string, gap: LogGap, now: Date): LogGapEvent {
+  return {
+    v: 1,
+    id: `${cluster}:log-gap:${gap.reason}:${gap.file}:${gap.readBytes}:${gap.sizeNow ?? gap.knownBytes ?? ''}`,
+    kind: 'log.gap',
+    cluster,
+    ts: now.toISOString(),
+    source: { file: gap.file, offset: gap.readBytes },
+    reason: gap.reason,
+    file: gap.file,
+    readBytes: gap.readBytes,
+    ...(gap.knownBytes !== undefined && { knownBytes: gap.knownBytes }),
+    ...(gap.sizeNow !== undefined && { sizeNow: gap.sizeNow }),
+    unreadBytes: gap.unreadBytes,
+  };
+}
+
+const NO_GAPS: readonly LogGap[] = Object.freeze([]);
+
 /** Options of {@link LogTailer}. */
 export interface LogTailerOptions extends LogLocation {
   chunkBytes?: number;
@@ -59,6 +97,8 @@ export interface LogTailerOptions extends LogLocation {
 export interface TailRead {
   records: RawRecord[];
   oversized: OversizedRecord[];
+  /** Files found shrunk or gone before they were read to their end, since the last poll (reported once each). */
+  gaps: readonly LogGap[];
   /** Nothing new: the caller waits a poll interval. */
   eof: boolean;
 }
@@ -72,6 +112,8 @@ interface OpenFile {
   readPos: number;
   size: number;
   splitter: RecordSplitter;
+  /** Its unlinking was reported (it is still read to its end through the open descriptor). */
+  unlinkReported?: boolean;
 }
 
 /**
@@ -91,6 +133,10 @@ export class LogTailer {
   private turn = 0;
   /** Size of files newer than the current one, from the last listing (lag). */
   private newerBytes = 0;
+  /** Files newer than the current one at the last listing, not opened yet: one that vanishes was never read. */
+  private newerSeen: LogFile[] = [];
+  /** Gaps found since the last poll. */
+  private gaps: LogGap[] = [];
 
   constructor(private readonly options: LogTailerOptions) {
     this.pattern = options.pattern !== undefined ? new RegExp(options.pattern) : defaultPattern(options.format);
@@ -140,12 +186,21 @@ export class LogTailer {
         let offset = from.offset;
         if (same.size < offset) {
           this.options.onTruncate?.(same.path);
+          // Shrunk while the collector was stopped: what was written after the checkpoint and cut is unknown.
+          this.gaps.push({
+            reason: 'truncated',
+            file: same.path,
+            readBytes: offset,
+            sizeNow: same.size,
+            unreadBytes: 0,
+          });
           offset = 0;
         }
         await this.openFile(same, offset);
         return;
       }
       this.options.onLostFile?.(from.file);
+      this.gaps.push({ reason: 'missing', file: from.file, readBytes: from.offset, unreadBytes: 0 });
       const name = basename(from.file);
       const next = files.find((f) => compareLogFiles(f, { name, mtimeMs: Infinity }) > 0);
       if (next) await this.openFile(next, 0);
@@ -159,22 +214,38 @@ export class LogTailer {
   async poll(): Promise<TailRead> {
     if (this.cur === undefined) {
       await this.start(undefined, 'beginning');
-      if (this.cur === undefined) return { records: [], oversized: [], eof: true };
+      if (this.cur === undefined) return { records: [], oversized: [], gaps: this.takeGaps(), eof: true };
     }
     const c = this.cur as OpenFile;
     const got = await this.readChunk(c);
-    if (got) return { ...got, eof: false };
+    if (got) return { ...got, gaps: this.takeGaps(), eof: false };
     // End of file: truncated? (log_truncate_on_rotation reuses a name and truncates the same inode.)
     const st = await c.fh.stat();
+    const knownBytes = c.size;
     c.size = st.size;
     if (st.size < c.readPos) {
       this.options.onTruncate?.(c.path);
+      // The server only appends: a file shorter than what was read was cut by someone (or reused by
+      // log_truncate_on_rotation). Bytes seen in its size and never read are lost to Vigie.
+      this.gaps.push({
+        reason: 'truncated',
+        file: c.path,
+        readBytes: c.readPos,
+        knownBytes,
+        sizeNow: st.size,
+        unreadBytes: Math.max(0, knownBytes - c.readPos),
+      });
       c.readPos = 0;
       c.splitter = new RecordSplitter(this.options.format, c.path, 0, this.options.maxRecordBytes);
-      return { records: [], oversized: [], eof: false };
+      return { records: [], oversized: [], gaps: this.takeGaps(), eof: false };
+    }
+    if (st.nlink === 0 && c.unlinkReported !== true) {
+      // Unlinked while open: its contents are still read through the descriptor, but the file is gone from disk.
+      c.unlinkReported = true;
+      this.gaps.push({ reason: 'deleted', file: c.path, readBytes: c.readPos, knownBytes: st.size, unreadBytes: 0 });
     }
     const next = await this.nextFile(c);
-    if (next === undefined) return { records: [], oversized: [], eof: true };
+    if (next === undefined) return { records: [], oversized: [], gaps: this.takeGaps(), eof: true };
     // Open the next file before consuming the rest of this one: when it cannot be opened (a superuser set
     // log_file_mode = 0600, the file vanished) this throws with nothing consumed, and the next poll tries again
     // from the same place instead of losing the tail of the old file or reading a closed handle.
@@ -195,7 +266,14 @@ export class LogTailer {
     await c.fh.close();
     this.options.onRotate?.(c.path, next.path);
     this.use(next, opened, 0);
-    return { records, oversized, eof: false };
+    return { records, oversized, gaps: this.takeGaps(), eof: false };
+  }
+
+  private takeGaps(): readonly LogGap[] {
+    if (this.gaps.length === 0) return NO_GAPS;
+    const out = this.gaps;
+    this.gaps = [];
+    return out;
   }
 
   /** Closes the open file. */
@@ -253,6 +331,13 @@ export class LogTailer {
     const newer = files.filter(
       (f) => !(f.dev === c.dev && f.ino === c.ino) && compareLogFiles(f, { name: c.name, mtimeMs: Infinity }) > 0,
     );
+    // A file listed as waiting at the last look and gone now (same identity nowhere) was deleted unread.
+    for (const was of this.newerSeen) {
+      if (was.dev === c.dev && was.ino === c.ino) continue;
+      if (files.some((f) => f.dev === was.dev && f.ino === was.ino)) continue;
+      this.gaps.push({ reason: 'deleted', file: was.path, readBytes: 0, knownBytes: was.size, unreadBytes: was.size });
+    }
+    this.newerSeen = newer;
     this.newerBytes = newer.reduce((sum, f) => sum + f.size, 0);
     return newer[0];
   }

@@ -78,6 +78,7 @@ function defaultEngine(args: { config: DetectorConfig; policy: CompiledPolicy; p
     maxSessions: config.engine.maxSessions,
     idleSessionMs: config.engine.idleSessionMs,
     expectedCollectors: config.collectors.expected.map((e) => ({ ...e, cluster: e.cluster ?? config.cluster })),
+    revisions: config.engine.revisions,
   });
 }
 
@@ -357,6 +358,14 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       for (const t of timers) clearInterval(t);
       await consumer?.stop().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'consumer stop'));
       consuming = false;
+      // Changes held back between revisions go out as a last revision (the store has them as pending anyway).
+      if (producer) {
+        await handler
+          .flush()
+          .catch((error: unknown) =>
+            logger.warn({ error: describeError(error) }, 'final alert revisions not published'),
+          );
+      }
       await alertmanager?.stop();
       await producer?.stop();
       await lagAdmin?.disconnect().catch(() => undefined);

@@ -161,6 +161,27 @@ export const DetectorConfig = z
           .default(30 * 60_000)
           .describe('A session with no event for this long is evicted.'),
         rulesFile: z.string().optional().describe('Site rule overrides (YAML), on top of the shipped rules.'),
+        revisions: z
+          .object({
+            countsEveryMs: z
+              .number()
+              .int()
+              .min(0)
+              .default(60_000)
+              .describe(
+                'A count (rows, bytes, statements) reaching the next power of two re-publishes an alert at most this often.',
+              ),
+            refreshEveryMs: z
+              .number()
+              .int()
+              .min(0)
+              .default(5 * 60_000)
+              .describe(
+                'Any other change of an alert (counts, last seen, evidence) is re-published at most this often; severity, status, a new table or object and the acting role are re-published at once. Alertmanager stays fresh through alertmanager.resendIntervalMs, not through revisions.',
+              ),
+          })
+          .prefault({})
+          .describe('When an alert is re-published to Kafka, the store and Alertmanager (a new revision).'),
       })
       .prefault({}),
     collectors: z

@@ -83,6 +83,20 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
     registers: [registry],
   });
 
+  const alertRevisions = new Counter({
+    name: 'vigie_alert_revisions_total',
+    help: 'Alert states published (Kafka, store, Alertmanager), by rule and why: opened, changed (severity, a new table or object, the acting role), counts (a count reached a power of two), refresh (other changes, every few minutes), ended (the session ended: its final figures), resolved, flush (at stop).',
+    labelNames: ['rule', 'reason'] as const,
+    registers: [registry],
+  });
+
+  const alertUpdatesHeld = new Counter({
+    name: 'vigie_alert_updates_held_total',
+    help: 'Incident updates kept in memory and in the store without a new revision (the next revision carries them), by rule.',
+    labelNames: ['rule'] as const,
+    registers: [registry],
+  });
+
   const rejected = new Counter({
     name: 'vigie_records_rejected_total',
     help: 'Messages the detector could not decode (sent to the dead-letter topic), by reason.',
@@ -148,6 +162,8 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
     egressBytes,
     eventToAlert,
     heartbeat,
+    alertRevisions,
+    alertUpdatesHeld,
     rejected,
     pushFailures,
     pushDropped,

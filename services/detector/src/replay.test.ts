@@ -16,6 +16,20 @@ const OWN_DUMP = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.json'
 const OWN_DUMP_CSV = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.csv', import.meta.url));
 const policy = compilePolicy(loadPolicy());
 
+/** A policy file where no hour is business time (every privileged session is off hours); extra YAML appended. */
+function neverBusinessPolicy(extra = ''): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'vigie-replay-policy-')), 'policy.yaml');
+  writeFileSync(
+    file,
+    `clusters: [{ name: local, environment: production }]
+bastion: { networks: ['127.0.0.2/32'] }
+businessHours: { timezone: Europe/Paris, days: [] }
+personalData: { tables: ['public.citizens', 'social.*'] }
+${extra}`,
+  );
+  return file;
+}
+
 function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
   const r = {
     out: '',
@@ -127,5 +141,39 @@ describe('replay', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain(problem);
     expect(r.err).not.toContain('TypeError');
+  it('says which rules are blind without --pg and roles.privileged, and that they raised nothing', async () => {
+    // The captured log has sessions of admin (superuser) and dba_alice (CREATEROLE): all off hours here.
+    const r = io();
+    await replayMain([CAPTURED, '--json', '--policy', neverBusinessPolicy()], {}, r);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(
+      'vigie replay: warning: no --pg and no roles.privileged in the policy: no role is known to be privileged, so off-hours-privileged-session cannot raise any alert (not even for a superuser).',
+    );
+    expect(r.out).not.toContain('off-hours-privileged-session');
+  });
+
+  it('warns that only the listed roles count when the policy lists some, and alerts for those', async () => {
+    const r = io();
+    await replayMain([CAPTURED, '--json', '--policy', neverBusinessPolicy('roles: { privileged: [admin] }')], {}, r);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(
+      "vigie replay: warning: no --pg: only the policy's roles.privileged (admin) count as privileged; off-hours-privileged-session cannot see other superusers",
+    );
+    const offHours = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l['rule'] === 'off-hours-privileged-session');
+    expect(offHours.length).toBeGreaterThan(0);
+    expect(new Set(offHours.map((l) => l['login']))).toEqual(new Set(['admin']));
+  });
+
+  it('does not warn when no enabled rule needs privileged roles', async () => {
+    const rules = join(mkdtempSync(join(tmpdir(), 'vigie-replay-rules-')), 'site-rules.yaml');
+    writeFileSync(rules, 'overrides: [{ id: off-hours-privileged-session, enabled: false }]\n');
+    const r = io();
+    await replayMain([OWN_DUMP, '--json', '--rules', rules], {}, r);
+    expect(r.code).toBe(0);
+    expect(r.err).not.toContain('warning');
   });
 });

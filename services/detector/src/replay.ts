@@ -17,6 +17,7 @@ import pg from 'pg';
 import { createEngine } from './engine/engine.js';
 import type { PrivilegedRoles } from './engine/types.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
+import type { RuleSet } from './engine/rule-api.js';
 import { loadRules } from './rules/load.js';
 
 /** What a replay needs, already loaded. */
@@ -26,6 +27,8 @@ export interface ReplayOptions {
   privileged: PrivilegedRoles;
   /** Site rule file (overrides), if any. */
   rulesFile?: string | undefined;
+  /** Rules already loaded (shipped + `rulesFile`); loaded here when absent. */
+  rules?: RuleSet | undefined;
   /** Cluster name the events are attributed to (the policy's first cluster by default). */
   cluster?: string | undefined;
   /** Events between two ticks of the event-time clock (resolutions, eviction). */
@@ -48,7 +51,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const engine = createEngine({
     policy: options.policy,
     privileged: options.privileged,
-    rules: loadRules({ siteFile: options.rulesFile }),
+    rules: options.rules ?? loadRules({ siteFile: options.rulesFile }),
     // Server logs hold no heartbeats: a replay cannot tell Vigie's own sessions from others of its accounts.
     announcements: false,
   });
@@ -79,6 +82,22 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     (a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id),
   );
   return { alerts, events, rejected };
+}
+
+/**
+ * What a replay cannot know about privileges, as a warning for stderr (undefined when nothing is blind): without
+ * the cluster's catalog (`--pg`), a superuser or a member of pg_read_all_data is privileged only if the policy's
+ * `roles.privileged` lists it, so rules that only watch privileged roles miss the others — silently, before this.
+ */
+export function privilegeWarning(rules: RuleSet, policy: CompiledPolicy, catalogRead: boolean): string | undefined {
+  if (catalogRead) return undefined;
+  const blind = rules.rules.filter((r) => r.needsPrivilegedRoles === true).map((r) => r.id);
+  if (blind.length === 0) return undefined;
+  const listed = policy.policy.roles.privileged;
+  const names = blind.join(', ');
+  return listed.length === 0
+    ? `vigie replay: warning: no --pg and no roles.privileged in the policy: no role is known to be privileged, so ${names} cannot raise any alert (not even for a superuser). Pass --pg <connection string> to read privileged roles from the cluster's catalog, or list them in roles.privileged.\n`
+    : `vigie replay: warning: no --pg: only the policy's roles.privileged (${listed.join(', ')}) count as privileged; ${names} cannot see other superusers, CREATEROLE/REPLICATION/BYPASSRLS roles or members of pg_read_all_data. Pass --pg <connection string> to read them from the cluster's catalog.\n`;
 }
 
 /** The `--json` line of an alert: snake_case fields an investigator can feed to jq. */
@@ -234,12 +253,14 @@ export async function replayMain(
     if (problems.length > 0) throw new ConfigError('vigie replay arguments', problems);
     policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
     const cluster = values.cluster ?? policy.policy.clusters[0]?.name ?? 'local';
+    const rules = loadRules({ siteFile: values.rules });
     const privileged = createPrivilegedRoles({ policy });
     if (values['pg-password-file'] !== undefined && values.pg === undefined) {
       throw new ConfigError('vigie replay arguments', [
         { path: '--pg-password-file', expected: 'to come with --pg', found: 'no --pg' },
       ]);
     }
+    let catalogRead = false;
     if (values.pg !== undefined) {
       const connectionString = replayConnection(values.pg, {
         env,
@@ -249,12 +270,16 @@ export async function replayMain(
       const client = new pg.Client({ connectionString });
       await client.connect();
       try {
-        await privileged.refresh(cluster, client);
+        const found = await privileged.refresh(cluster, client);
+        catalogRead = true;
+        io.stderr(`vigie replay: ${found.length} privileged role(s) read from the cluster's catalog (--pg)\n`);
       } finally {
         await client.end();
       }
     }
-    result = await replay({ files: positionals, policy, privileged, rulesFile: values.rules, cluster });
+    const warning = privilegeWarning(rules, policy, catalogRead);
+    if (warning !== undefined) io.stderr(warning);
+    result = await replay({ files: positionals, policy, privileged, rules, cluster });
   } catch (error) {
     if (error instanceof ConfigError) {
       io.stderr(`${error.message}\n`);

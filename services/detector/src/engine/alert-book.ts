@@ -38,6 +38,22 @@ export interface IncidentSeed {
   quietMs: number;
 }
 
+/** What a revision told on-call, to compare the incident with: the fields a responder acts on. */
+interface Emitted {
+  severity: Severity;
+  status: Alert['status'];
+  tables: number;
+  objects: number;
+  rows: number;
+  bytes: number;
+  statements: number;
+  effectiveRole: string | undefined;
+  /** Event time of the incident when it was emitted (its lastSeen). */
+  atMs: number;
+  /** The tick clock when it was emitted (undefined before the first tick saw it). */
+  tickMs: number | undefined;
+}
+
 /** One incident: a mutable alert plus what was last emitted, so updates are emitted only when material. */
 export interface Incident {
   readonly alert: Alert;
@@ -46,19 +62,37 @@ export interface Incident {
   sessionKey?: string | undefined;
   quietMs: number;
   lastSeenMs: number;
+  /** Changed since its last emission (the next revision will carry it). */
   dirty: boolean;
-  emitted?: {
-    severity: Severity;
-    status: Alert['status'];
-    tables: number;
-    rows: number;
-    bytes: number;
-    statements: number;
-  };
+  /** Changed since the last {@link AlertBook.takeUnsaved} (the store's pending copy is behind). */
+  unsaved: boolean;
+  /**
+   * A rule sets this when the update tells on-call something new that the alert's fields do not show (a further
+   * server setting tampered with): the next emission is immediate, like a new table.
+   */
+  news?: boolean;
+  emitted?: Emitted;
 }
 
 /** Turns an alert into its summary line at emission time (rule-specific). */
 export type Summarizer = (alert: Alert, facts: Incident['facts']) => string;
+
+/** Why an incident was re-published: the `reason` label of `vigie_alert_revisions_total`. */
+export type RevisionReason = 'opened' | 'changed' | 'counts' | 'refresh' | 'ended' | 'resolved' | 'flush';
+
+/**
+ * When an incident is re-published (a revision: Kafka, store, Alertmanager). At once when it opens, resolves or
+ * changes in a way a responder acts on (severity, a new table or object, the acting role); when a count (rows,
+ * bytes, statements) reaches the next power of two, at most every `countsEveryMs`; any other change at most every
+ * `refreshEveryMs`. Between revisions the incident is `dirty` and its state is kept (store `pending`, flush at stop).
+ */
+export interface RevisionPolicy {
+  countsEveryMs: number;
+  refreshEveryMs: number;
+}
+
+/** Defaults of {@link RevisionPolicy}: a 10-minute session with steady traffic gives about half a dozen revisions. */
+export const DEFAULT_REVISION_POLICY: RevisionPolicy = { countsEveryMs: 60_000, refreshEveryMs: 5 * 60_000 };
 
 /** The engine's alerts: open, update (bounded emissions), resolve, restore. */
 export interface AlertBook {
@@ -72,15 +106,30 @@ export interface AlertBook {
   resolve(id: string, evidence: Evidence): void;
   /** Resolves incidents whose quiet time passed or whose session ended `endedGraceMs` ago. */
   tick(nowMs: number, sessionEndedAt: (key: string) => number | undefined): void;
+  /**
+   * The session ended (its last statement or its final socket counters are in): its incidents' held-back changes are
+   * its final figures, published now rather than at the resolution.
+   */
+  settle(sessionKey: string): void;
   /** Loads alerts still firing after a restart; the next update continues their revision. */
   restore(alerts: readonly Alert[], quietMsOf: (rule: string) => number): void;
   /** Emissions queued since the last drain (each a copy). */
   drain(): Alert[];
   /** Emits (into the queue) every incident changed since its last emission: the final state before a stop. */
   flush(): void;
+  /**
+   * Incidents changed since the last call and not emitted since (copies, at their last emitted revision): the
+   * store keeps them as `pending`, so a crash between revisions loses no count.
+   */
+  takeUnsaved(): Alert[];
   /** Current state of every incident (copies). */
   all(): Alert[];
   readonly size: number;
+  /** Revisions emitted and updates held back, by rule and reason, since creation (the caller diffs them). */
+  readonly counts: {
+    readonly revisions: ReadonlyMap<string, number>;
+    readonly held: ReadonlyMap<string, number>;
+  };
 }
 
 /** One piece of evidence: the event id and, for statements, the redacted text. */
@@ -98,6 +147,15 @@ export function addTables(alert: Alert, tables: Iterable<string>): void {
   }
 }
 
+/** Adds objects (settings, extensions, log files; deduplicated, capped like tables) to an alert. */
+export function addObjects(alert: Alert, objects: Iterable<string>): void {
+  const list = (alert.what.objects ??= []);
+  for (const o of objects) {
+    if (list.length >= TABLES_CAP) return;
+    if (!list.includes(o)) list.push(o);
+  }
+}
+
 function pushCapped(list: string[], value: string): void {
   if (list[list.length - 1] === value) return;
   list.push(value);
@@ -109,18 +167,63 @@ function copy(alert: Alert): Alert {
     ...alert,
     who: { ...alert.who },
     where: { ...alert.where },
-    what: { ...alert.what, tables: [...alert.what.tables] },
+    what: {
+      ...alert.what,
+      tables: [...alert.what.tables],
+      ...(alert.what.objects !== undefined && { objects: [...alert.what.objects] }),
+    },
     evidence: { eventIds: [...alert.evidence.eventIds], statements: [...alert.evidence.statements] },
     tags: [...alert.tags],
   };
 }
 
-/**
- * A count grew enough to tell on-call: +25 % (so a count going to N gives O(log N) updates, ~60 for a million)
- * and at least one more.
- */
-function grew(now: number, then: number): boolean {
-  return now > then && now >= then * 1.25;
+/** A count reached the next power of two (1, 2, 4 … 2^k): a count going to N gives at most log2(N) + 1 steps. */
+function crossed(now: number, then: number): boolean {
+  return now > then && (then === 0 || Math.floor(Math.log2(now)) > Math.floor(Math.log2(then)));
+}
+
+function snapshot(a: Alert, atMs: number, tickMs: number | undefined): Emitted {
+  return {
+    severity: a.severity,
+    status: a.status,
+    tables: a.what.tables.length,
+    objects: a.what.objects?.length ?? 0,
+    rows: a.what.rows ?? 0,
+    bytes: a.what.bytes ?? 0,
+    statements: a.what.statements ?? 0,
+    effectiveRole: a.who.effectiveRole,
+    atMs,
+    tickMs,
+  };
+}
+
+/** How an incident differs from its last revision, most urgent first. */
+type Change = 'opened' | 'changed' | 'counts' | 'minor' | 'none';
+
+function changeOf(i: Incident): Change {
+  const e = i.emitted;
+  if (e === undefined) return 'opened';
+  const a = i.alert;
+  if (
+    i.news === true ||
+    e.severity !== a.severity ||
+    e.status !== a.status ||
+    e.tables !== a.what.tables.length ||
+    e.objects !== (a.what.objects?.length ?? 0) ||
+    e.effectiveRole !== a.who.effectiveRole
+  )
+    return 'changed';
+  if (
+    crossed(a.what.rows ?? 0, e.rows) ||
+    crossed(a.what.bytes ?? 0, e.bytes) ||
+    crossed(a.what.statements ?? 0, e.statements)
+  )
+    return 'counts';
+  return i.dirty ? 'minor' : 'none';
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }
 
 /** Creates the alert book. `summarize` renders an alert's summary line by rule id. */
@@ -129,48 +232,73 @@ export function createAlertBook({
   endedGraceMs = 60_000,
   maxIncidents = 20_000,
   retainResolvedMs = 60 * 60_000,
+  revisions = DEFAULT_REVISION_POLICY,
 }: {
   summarize: (rule: string) => Summarizer | undefined;
   endedGraceMs?: number;
   maxIncidents?: number;
   retainResolvedMs?: number;
+  revisions?: RevisionPolicy;
 }): AlertBook {
   const incidents = new Map<string, Incident>();
   let queue = new Map<string, Alert>();
+  /** The latest time `tick` was given: emissions remember it, so ticks measure intervals on one clock. */
+  let tickClock: number | undefined;
+  const revisionCounts = new Map<string, number>();
+  /** Incident ids by session key: a session's end settles its incidents without scanning them all. */
+  const bySession = new Map<string, Set<string>>();
+  const index = (i: Incident) => {
+    if (i.sessionKey === undefined) return;
+    let ids = bySession.get(i.sessionKey);
+    if (ids === undefined) bySession.set(i.sessionKey, (ids = new Set()));
+    ids.add(i.alert.id);
+  };
+  const forget = (id: string) => {
+    const i = incidents.get(id);
+    incidents.delete(id);
+    if (i?.sessionKey === undefined) return;
+    const ids = bySession.get(i.sessionKey);
+    ids?.delete(id);
+    if (ids?.size === 0) bySession.delete(i.sessionKey);
+  };
+  const heldCounts = new Map<string, number>();
 
   function render(i: Incident): void {
     const s = summarize(i.alert.rule);
     if (s !== undefined) i.alert.summary = s(i.alert, i.facts);
   }
 
-  function emit(i: Incident): void {
+  function emit(i: Incident, reason: RevisionReason): void {
     render(i);
     i.alert.revision += 1;
     const a = i.alert;
-    i.emitted = {
-      severity: a.severity,
-      status: a.status,
-      tables: a.what.tables.length,
-      rows: a.what.rows ?? 0,
-      bytes: a.what.bytes ?? 0,
-      statements: a.what.statements ?? 0,
-    };
+    i.emitted = snapshot(a, i.lastSeenMs, tickClock);
     i.dirty = false;
+    i.unsaved = false;
+    i.news = false;
+    bump(revisionCounts, `${a.rule}\u0000${reason}`);
     queue.set(a.id, copy(a));
   }
 
-  function material(i: Incident): boolean {
-    const e = i.emitted;
-    if (e === undefined) return true;
-    const a = i.alert;
-    return (
-      e.severity !== a.severity ||
-      e.status !== a.status ||
-      e.tables !== a.what.tables.length ||
-      grew(a.what.rows ?? 0, e.rows) ||
-      grew(a.what.bytes ?? 0, e.bytes) ||
-      grew(a.what.statements ?? 0, e.statements)
-    );
+  /**
+   * Emits the incident if its change is due by the revision policy; `elapsed` is the time since its last
+   * revision on the caller's clock (event time for updates, tick time for ticks). Returns whether it emitted.
+   */
+  function emitIfDue(i: Incident, elapsed: number): boolean {
+    const change = changeOf(i);
+    if (change === 'opened' || change === 'changed') {
+      emit(i, change);
+      return true;
+    }
+    if (change === 'counts' && elapsed >= revisions.countsEveryMs) {
+      emit(i, 'counts');
+      return true;
+    }
+    if (change !== 'none' && elapsed >= revisions.refreshEveryMs) {
+      emit(i, 'refresh');
+      return true;
+    }
+    return false;
   }
 
   function makeRoom(): void {
@@ -184,7 +312,7 @@ export function createAlertBook({
       }
       victim ??= id;
     }
-    if (victim !== undefined) incidents.delete(victim);
+    if (victim !== undefined) forget(victim);
   }
 
   return {
@@ -221,8 +349,10 @@ export function createAlertBook({
           quietMs: s.quietMs,
           lastSeenMs: s.tsMs,
           dirty: true,
+          unsaved: true,
         };
         incidents.set(id, i);
+        index(i);
       }
       const a = i.alert;
       if (a.status === 'resolved') a.status = 'firing';
@@ -235,7 +365,9 @@ export function createAlertBook({
       pushCapped(a.evidence.eventIds, evidence.eventId);
       if (evidence.statement !== undefined) pushCapped(a.evidence.statements, evidence.statement);
       i.dirty = true;
-      if (material(i)) emit(i);
+      i.unsaved = true;
+      // Event time decides between two revisions of an update (a replay holds back as much as the live detector).
+      if (!emitIfDue(i, i.lastSeenMs - (i.emitted?.atMs ?? i.lastSeenMs))) bump(heldCounts, a.rule);
       return i;
     },
     resolve(id, evidence) {
@@ -247,42 +379,55 @@ export function createAlertBook({
       }
       pushCapped(i.alert.evidence.eventIds, evidence.eventId);
       i.alert.status = 'resolved';
-      emit(i);
+      emit(i, 'resolved');
     },
     tick(nowMs, sessionEndedAt) {
+      tickClock = nowMs;
       for (const [id, i] of incidents) {
         if (i.alert.status === 'resolved') {
-          if (nowMs - i.lastSeenMs >= retainResolvedMs) incidents.delete(id);
+          if (nowMs - i.lastSeenMs >= retainResolvedMs) forget(id);
           continue;
         }
         const ended = i.sessionKey === undefined ? undefined : sessionEndedAt(i.sessionKey);
         if ((ended !== undefined && nowMs - ended >= endedGraceMs) || nowMs - i.lastSeenMs >= i.quietMs) {
+          // The resolution carries every count held back since the last revision: the final state is never lost.
           i.alert.status = 'resolved';
-          emit(i);
+          emit(i, 'resolved');
+          continue;
         }
+        const e = i.emitted;
+        if (!i.dirty || e === undefined) continue;
+        // Held-back changes of an incident with no new event: published on the tick clock (a quiet session's last
+        // counts do not wait for its resolution). An emission before any tick starts its interval now.
+        if (e.tickMs === undefined) e.tickMs = nowMs;
+        else emitIfDue(i, nowMs - e.tickMs);
+      }
+    },
+    settle(sessionKey) {
+      for (const id of bySession.get(sessionKey) ?? []) {
+        const i = incidents.get(id);
+        if (i !== undefined && i.dirty && i.alert.status === 'firing' && i.emitted !== undefined) emit(i, 'ended');
       }
     },
     restore(alerts, quietMsOf) {
       for (const a of alerts) {
         if (a.status !== 'firing' || incidents.has(a.id)) continue;
         const alert = copy(a);
+        const lastSeenMs = Date.parse(a.lastSeen);
         const i: Incident = {
           alert,
           facts: {},
           sessionKey: a.sessionId === undefined ? undefined : `${a.cluster}/${a.sessionId}`,
           quietMs: quietMsOf(a.rule),
-          lastSeenMs: Date.parse(a.lastSeen),
+          lastSeenMs,
           dirty: false,
-        };
-        i.emitted = {
-          severity: a.severity,
-          status: a.status,
-          tables: a.what.tables.length,
-          rows: a.what.rows ?? 0,
-          bytes: a.what.bytes ?? 0,
-          statements: a.what.statements ?? 0,
+          unsaved: false,
+          // The store gives the latest state (a pending one when the last counts were held back): that is the
+          // baseline; what the previous process held back goes out with the next revision (or the resolution).
+          emitted: snapshot(alert, lastSeenMs, tickClock),
         };
         incidents.set(a.id, i);
+        index(i);
       }
     },
     drain() {
@@ -291,7 +436,17 @@ export function createAlertBook({
       return out;
     },
     flush() {
-      for (const i of incidents.values()) if (i.dirty) emit(i);
+      for (const i of incidents.values()) if (i.dirty) emit(i, 'flush');
+    },
+    takeUnsaved() {
+      const out: Alert[] = [];
+      for (const i of incidents.values()) {
+        if (!i.unsaved) continue;
+        i.unsaved = false;
+        // Emitted incidents are in the queue already; a never-emitted one has no row to attach a pending state to.
+        if (i.dirty && i.emitted !== undefined) out.push(copy(i.alert));
+      }
+      return out;
     },
     all() {
       return [...incidents.values()].map((i) => copy(i.alert));
@@ -299,5 +454,6 @@ export function createAlertBook({
     get size() {
       return incidents.size;
     },
+    counts: { revisions: revisionCounts, held: heldCounts },
   };
 }

@@ -1,7 +1,7 @@
 import { eventMs } from './event-time.js';
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
-import { createAlertBook } from './alert-book.js';
+import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
 import { createSelfKnowledge } from './self-knowledge.js';
@@ -52,6 +52,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   });
   const alerts = createAlertBook({
     endedGraceMs: ENDED_GRACE_MS,
+    revisions: { ...DEFAULT_REVISION_POLICY, ...options.revisions },
     summarize(rule) {
       const r = byId.get(rule);
       return r === undefined ? undefined : (alert, facts) => r.summarize(alert, facts, timeZone);
@@ -113,6 +114,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       for (const rule of rules) {
         if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
       }
+      // The session is over: what its incidents held back are its final figures (a dump's size), told now.
+      if (session !== undefined && (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)))
+        alerts.settle(session.key);
       return alerts.drain();
     },
     tick(nowMs: number): Alert[] {
@@ -143,6 +147,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.flush();
       return alerts.drain();
     },
+    pending: () => alerts.takeUnsaved(),
+    revisionCounts: () => alerts.counts,
     alerts: () => alerts.all(),
     get stats() {
       return { sessionsTracked: sessions.size, sessionsEvicted: sessions.evicted };

@@ -8,11 +8,14 @@
  * setInterval(() => publish(engine.tick(Date.now())), 10_000); // resolutions, eviction
  * ```
  *
- * Updates are bounded: an incident is re-emitted only when something material changed (severity, status, the
- * number of tables) or a count (rows, bytes, statements) grew by 25 %; `flush()` emits the rest before a stop.
+ * Updates are bounded (`RevisionPolicy`): an incident is re-emitted at once when it opens, resolves or changes in
+ * a way a responder acts on (severity, a new table or object, the acting role); when a count (rows, bytes,
+ * statements) reaches the next power of two, at most once a minute; any other change at most every five minutes;
+ * a session's end publishes its incidents' final figures.
+ * `pending()` gives what is held back (the store keeps it), `flush()` emits it before a stop.
  */
 export { createEngine } from './engine.js';
 export type { DetectorEngine, EngineOptions, PrivilegedRoles } from './types.js';
 export type { CompiledRule, RuleSet } from './rule-api.js';
-export { alertId } from './alert-book.js';
+export { alertId, DEFAULT_REVISION_POLICY, type RevisionPolicy, type RevisionReason } from './alert-book.js';
 export { loadRules, SHIPPED_RULES_DIR, type LoadRulesOptions } from '../rules/load.js';

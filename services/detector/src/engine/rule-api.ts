@@ -41,6 +41,11 @@ export interface CompiledRule {
   /** Which events the engine routes to it (default `activity`). */
   readonly scope?: RuleScope;
   /**
+   * The rule only fires for privileged roles (catalog or policy `roles.privileged`): without the catalog and with
+   * no policy list it is blind (`vigie replay` without `--pg` says so).
+   */
+  readonly needsPrivilegedRoles?: boolean;
+  /**
    * Filters and exceptions of the definition, compiled. `classify` places an address with no session (an egress
    * sample's `peer`) relative to the bastion.
    */

@@ -1,5 +1,6 @@
 import type { Alert, CollectorIdentity, CollectorName, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
+import type { RevisionPolicy } from './alert-book.js';
 
 /** Tells whether a role is privileged (catalog: superuser, CREATEROLE, REPLICATION, BYPASSRLS, pg_read_all_data…; plus the policy's list). */
 export interface PrivilegedRoles {
@@ -34,6 +35,8 @@ export interface EngineOptions {
    * Vigie's accounts are then judged only by what Vigie never does (personal data, dumps, base backups).
    */
   announcements?: boolean;
+  /** When an incident is re-published (see {@link RevisionPolicy}); defaults: counts 60 s, refresh 5 min. */
+  revisions?: Partial<RevisionPolicy>;
 }
 
 /**
@@ -63,4 +66,11 @@ export interface DetectorEngine {
   announceOwn?(cluster: string, identities: readonly CollectorIdentity[], nowMs: number): void;
   /** Records roles Vigie's components announced before a restart (from the store), as their heartbeats did. */
   announceAccounts?(cluster: string, roles: readonly string[], tsMs: number): void;
+  /**
+   * Alerts changed since the last call whose change was held back (not a revision yet), at their last revision
+   * number: the store keeps them so a crash loses no count. Optional for test doubles.
+   */
+  pending?(): Alert[];
+  /** Revisions emitted (key `rule\0reason`) and updates held back (key rule) since the engine was created. */
+  revisionCounts?(): { readonly revisions: ReadonlyMap<string, number>; readonly held: ReadonlyMap<string, number> };
 }

@@ -1,6 +1,7 @@
 import {
   CollectorName,
   collectorHeartbeat,
+  SettingChange,
   SourceHealth,
   VigieEvent,
   type SessionInfo,
@@ -26,6 +27,16 @@ const FixtureEvent = z
     egress: z.number().int().nonnegative().optional().describe('bytes sent so far on the socket'),
     final: z.boolean().optional(),
     replication: z.string().optional().describe('a replication command, e.g. BASE_BACKUP ( LABEL $1 )'),
+    settings: z
+      .array(SettingChange)
+      .optional()
+      .describe('configuration the statement changes (the analyzer finds them in real SQL)'),
+    functions: z.array(z.string()).optional().describe('functions the statement calls'),
+    droppedExtensions: z.array(z.string()).optional(),
+    logged: z
+      .boolean()
+      .optional()
+      .describe('the statement came from a log_statement line (statement.logged), not from pgaudit'),
     repeat: z.number().int().positive().optional(),
     everyMs: z.number().int().positive().default(1000),
   })
@@ -67,6 +78,7 @@ const ExpectedAlert = z
     rows: z.number().optional(),
     bytes: z.number().optional(),
     statements: z.number().optional(),
+    objects: z.array(z.string()).optional(),
     summary: z.string().optional().describe('a substring the summary must contain'),
     revisionAtMost: z.number().int().positive().optional(),
   })
@@ -162,8 +174,10 @@ function statementOf(
       hasWhere: /\bwhere\b/i.test(sql),
       hasLimit: /\blimit\b/i.test(sql),
       ...(copy !== undefined && { copy }),
-      functions: [],
+      functions: e.functions ?? [],
       dangerousFunctions: [],
+      ...(e.settings !== undefined && { settings: e.settings }),
+      ...(e.droppedExtensions !== undefined && { droppedExtensions: e.droppedExtensions }),
       redacted: sql.trim().replace(/;$/, ''),
     },
   };
@@ -245,7 +259,9 @@ export function fixtureEvents(f: RuleFixture, cluster = 'local'): FixtureStep[] 
         ts: new Date(start + k * e.everyMs).toISOString(),
         session,
       };
-      if (e.sql !== undefined) out.push({ ...base, ...statementOf(e, e.sql) } as VigieEvent);
+      if (e.sql !== undefined && e.logged === true) {
+        out.push({ ...base, kind: 'statement.logged', sql: statementOf(e, e.sql).sql });
+      } else if (e.sql !== undefined) out.push({ ...base, ...statementOf(e, e.sql) } as VigieEvent);
       else if (e.egress !== undefined) {
         const before = sent.get(s.id) ?? 0;
         const bytes = e.egress * (k + 1);

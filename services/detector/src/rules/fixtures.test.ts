@@ -87,6 +87,7 @@ describe('rule fixtures', () => {
       if (want.rows !== undefined) expect(got.what.rows).toBe(want.rows);
       if (want.bytes !== undefined) expect(got.what.bytes).toBe(want.bytes);
       if (want.statements !== undefined) expect(got.what.statements).toBe(want.statements);
+      if (want.objects !== undefined) expect(got.what.objects).toEqual(want.objects);
       if (want.summary !== undefined) expect(got.summary).toContain(want.summary);
       if (want.revisionAtMost !== undefined) expect(got.revision).toBeLessThanOrEqual(want.revisionAtMost);
       expect(got.evidence.eventIds.length).toBeGreaterThan(0);

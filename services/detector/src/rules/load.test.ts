@@ -21,10 +21,11 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the nine shipped rules, dump first', () => {
+  it('loads the ten shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
+      'audit-tampering',
       'bulk-read',
       'collector-silent',
       'mass-write',
@@ -63,6 +64,7 @@ rules:
     expect(set.disabled).toEqual(['non-bastion-egress']);
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
+      ['audit-tampering', 'critical'],
       ['bulk-read', 'warning'],
       ['collector-silent', 'critical'],
       ['mass-write', 'warning'],

@@ -13,6 +13,7 @@ export const RULE_TYPES = [
   'personal-data-in-preprod',
   'vigie-account',
   'collector-health',
+  'audit-tampering',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

@@ -167,6 +167,8 @@ describe('write-side rules through the real replication collector and detector',
     const rows = 1200;
     const values = Array.from({ length: rows }, (_, i) => `(${i + 1}, '${nir(i)}', 'synthetic')`).join(',');
     await db.query(`INSERT INTO ${table} VALUES ${values}`);
+    // The server's clock, not this process's (which a test may fake): the WAL's commit times come from it.
+    const serverNow = (await db.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now.getTime();
     // The mass delete in one transaction; its 32-bit xid (what pgoutput carries) names the alert.
     await db.query('BEGIN');
     const { rows: x } = await db.query<{ xid: string }>('SELECT txid_current()::text AS xid');
@@ -182,7 +184,10 @@ describe('write-side rules through the real replication collector and detector',
       },
       { timeoutMs: 60_000, intervalMs: 500, what: 'the personal-data-in-preprod alert' },
     );
-    const day = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000).toISOString();
+    // One alert per table and UTC day of the commit: the day of the server's commit time.
+    const firstSeen = Date.parse(preprod!.firstSeen);
+    expect(Math.abs(firstSeen - serverNow)).toBeLessThan(60_000);
+    const day = new Date(Math.floor(firstSeen / 86_400_000) * 86_400_000).toISOString();
     expect(preprod!.id).toBe(`personal-data-in-preprod:${cluster}:${table}:${day}`);
     expect(preprod!).toMatchObject({ severity: 'critical', status: 'firing', what: { tables: [table], rows } });
     expect(preprod!.summary).toContain('column nir: 1,200 × NIR with a valid key');

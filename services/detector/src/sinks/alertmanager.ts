@@ -54,6 +54,8 @@ export function toAlertmanager(alert: Alert, links: AlertLinks, resolvedAt?: str
       `${links.apiBaseUrl}/api/sessions/${encodeURIComponent(alert.cluster)}/${encodeURIComponent(alert.sessionId)}`;
   }
   if (alert.what.tables.length > 0) annotations['tables'] = alert.what.tables.slice(0, 50).join(', ');
+  if (alert.what.objects !== undefined && alert.what.objects.length > 0)
+    annotations['objects'] = alert.what.objects.slice(0, 50).join(', ');
   if (alert.what.rows !== undefined) annotations['rows'] = String(alert.what.rows);
   if (alert.what.bytes !== undefined) annotations['bytes'] = String(alert.what.bytes);
   const out: AlertmanagerAlert = {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { collectorHeartbeat, encodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
-import { compilePolicy, loadPolicy } from '@vigie/policy';
+import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { createLogger } from '@vigie/runtime';
+import { createEngine, loadRules } from '../engine/index.js';
 import type { DetectorEngine } from '../engine/types.js';
 import { createDetectorMetrics } from '../metrics.js';
 import type { RoleSeen, TimelineEntry, VigieAccountSeen } from '../store/alert-store.js';
@@ -34,6 +35,11 @@ function copyEngine(): DetectorEngine & { seen: string[] } {
 
 function setup() {
   const engine = copyEngine();
+  return { ...wire(engine), engine };
+}
+
+/** The handler around an engine, with sinks that record what they get. */
+function wire(engine: DetectorEngine) {
   const registry = new Registry();
   const metrics = createDetectorMetrics(registry, {
     sessionsTracked: () => 0,
@@ -42,6 +48,7 @@ function setup() {
   });
   const published: { alerts: Alert[]; deadLetters: DeadLetter[] }[] = [];
   const stored: Alert[] = [];
+  const pending: Alert[] = [];
   const timeline: TimelineEntry[] = [];
   const roles: RoleSeen[] = [];
   const accounts: VigieAccountSeen[] = [];
@@ -60,6 +67,7 @@ function setup() {
       },
       store: {
         upsertAlerts: async (a) => void stored.push(...a),
+        savePending: async (a) => void pending.push(...a),
         appendTimeline: async (e) => void timeline.push(...e),
         touchRoles: async (r) => void roles.push(...r),
         touchVigieAccounts: async (a) => void accounts.push(...a),
@@ -67,7 +75,7 @@ function setup() {
       notify: (a) => void notified.push(...a),
     },
   });
-  return { engine, registry, handler, published, stored, timeline, roles, accounts, notified };
+  return { engine, registry, handler, published, stored, pending, timeline, roles, accounts, notified };
 }
 
 const msg = (offset: number, event: VigieEvent | string) => ({
@@ -203,5 +211,56 @@ describe('batch handler', () => {
     const b = s.handler.handleBatch('act', 0, [msg(2, sampleStatement('a.1', 2, 'x'))]);
     await Promise.all([a, t, b]);
     expect(order).toEqual(['event', 'tick', 'event']);
+  });
+
+  it('stores held-back changes as pending before the batch completes, counts revisions, flushes at stop', async () => {
+    // The real engine, a policy where every hour is off hours and dba_* is privileged: each statement of the
+    // session updates one off-hours incident; only a count reaching a power of two (at most once a minute) is a
+    // revision.
+    const policy = compilePolicy(
+      SitePolicy.parse({
+        clusters: [{ name: 'local', environment: 'production' }],
+        businessHours: { timezone: 'Europe/Paris', days: [] },
+        roles: { privileged: ['dba_*'] },
+      }),
+    );
+    const engine = createEngine({ policy, privileged: { isPrivileged: () => false }, rules: loadRules() });
+    const s = wire(engine);
+    const T0 = Date.parse('2026-11-28T02:00:00Z');
+    const at = (sec: number) => new Date(T0 + sec * 1000).toISOString();
+    // Three batches of 30 statements, one a second.
+    for (let b = 0; b < 3; b += 1) {
+      const batch = Array.from({ length: 30 }, (_, k) => {
+        const n = b * 30 + k + 1;
+        return msg(n, sampleStatement('a.1', n, 'SELECT 1', { ts: at(n) }));
+      });
+      await s.handler.handleBatch('act', 0, batch);
+    }
+    const id = 'off-hours-privileged-session:local:a.1';
+    // Opened at the first statement (1 s); past 32 a minute later (61 s): two revisions in 90 events.
+    expect(s.stored.map((a) => [a.id, a.revision, a.what.statements])).toEqual([
+      [id, 1, 1],
+      [id, 2, 61],
+    ]);
+    expect(s.published.flatMap((p) => p.alerts.map((a) => a.revision))).toEqual([1, 2]);
+    // What the batches held back is in the store's pending copy, at the revision it follows, batch by batch.
+    expect(s.pending.map((a) => [a.revision, a.what.statements])).toEqual([
+      [1, 30],
+      [1, 60],
+      [2, 90],
+    ]);
+    const text = await s.registry.metrics();
+    expect(text).toMatch(/vigie_alert_revisions_total\{rule="off-hours-privileged-session",reason="opened"\} 1\n/);
+    expect(text).toMatch(/vigie_alert_revisions_total\{rule="off-hours-privileged-session",reason="counts"\} 1\n/);
+    expect(text).toMatch(/vigie_alert_updates_held_total\{rule="off-hours-privileged-session"\} 88\n/);
+
+    // A graceful stop: the last state becomes a revision everywhere.
+    await s.handler.flush();
+    expect(s.stored.at(-1)).toMatchObject({ id, revision: 3, status: 'firing', what: { statements: 90 } });
+    expect(s.published.at(-1)?.alerts.map((a) => [a.revision, a.what.statements])).toEqual([[3, 90]]);
+    expect(s.notified.at(-1)?.revision).toBe(3);
+    expect(await s.registry.metrics()).toMatch(
+      /vigie_alert_revisions_total\{rule="off-hours-privileged-session",reason="flush"\} 1\n/,
+    );
   });
 });

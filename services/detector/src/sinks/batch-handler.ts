@@ -23,7 +23,7 @@ export interface InputMessage {
 export interface BatchSinks {
   /** Alerts and dead letters to Kafka (resolves when acknowledged). */
   publish(alerts: readonly Alert[], deadLetters: readonly DeadLetter[]): Promise<void>;
-  store: Pick<AlertStore, 'upsertAlerts' | 'appendTimeline' | 'touchRoles'> &
+  store: Pick<AlertStore, 'upsertAlerts' | 'savePending' | 'appendTimeline' | 'touchRoles'> &
     Partial<Pick<AlertStore, 'touchVigieAccounts'>>;
   /** Alertmanager: queued, never awaited (the store restores firing alerts at restart, so nothing is lost). */
   notify?: (alerts: readonly Alert[]) => void;
@@ -55,6 +55,8 @@ export type AlertListener = (alert: Alert) => void;
 export interface BatchHandler {
   handleBatch(topic: string, partition: number, messages: readonly InputMessage[]): Promise<void>;
   tick(nowMs: number): Promise<void>;
+  /** Publishes every change the engine held back (the final state before a stop). */
+  flush(): Promise<void>;
   /** Restores firing alerts into the engine and marks their sessions for the timeline. */
   restore(alerts: readonly Alert[]): void;
   onAlert(listener: AlertListener): () => void;
@@ -120,17 +122,44 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     evictedSeen = now;
   };
 
+  // The engine counts revisions by rule and reason and held-back updates by rule; the metrics get the difference.
+  const revisionsSeen = new Map<string, number>();
+  const heldSeen = new Map<string, number>();
+  const syncRevisions = () => {
+    const counts = engine.revisionCounts?.();
+    if (counts === undefined) return;
+    for (const [key, n] of counts.revisions) {
+      const before = revisionsSeen.get(key) ?? 0;
+      if (n === before) continue;
+      const [rule = '', reason = ''] = key.split('\u0000');
+      metrics.alertRevisions.labels(rule, reason).inc(n - before);
+      revisionsSeen.set(key, n);
+    }
+    for (const [rule, n] of counts.held) {
+      const before = heldSeen.get(rule) ?? 0;
+      if (n === before) continue;
+      metrics.alertUpdatesHeld.labels(rule).inc(n - before);
+      heldSeen.set(rule, n);
+    }
+  };
+
   const effects = async (
     alerts: Alert[],
     deadLetters: DeadLetter[],
     entries: TimelineEntry[],
     roles: RoleSeen[],
     accounts: VigieAccountSeen[] = [],
+    pending: Alert[] = [],
   ) => {
+    syncRevisions();
     const touchAccounts = sinks.store.touchVigieAccounts?.bind(sinks.store);
     await Promise.all([
       sinks.publish(alerts, deadLetters),
-      durably('alerts', () => sinks.store.upsertAlerts(alerts)),
+      // Revisions first, then the changes held back since: a pending state never lands under an older revision.
+      durably('alerts', async () => {
+        await sinks.store.upsertAlerts(alerts);
+        await sinks.store.savePending(pending);
+      }),
       durably('timeline', () => sinks.store.appendTimeline(entries)),
       durably('roles', () => sinks.store.touchRoles(roles)),
       accounts.length > 0 && touchAccounts ? durably('vigie accounts', () => touchAccounts(accounts)) : undefined,
@@ -210,19 +239,33 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
             if (alert.sessionId !== undefined) entries.push(...timeline.markAlerting(alert.cluster, alert.sessionId));
           }
         }
-        // The engine holds back minor updates (a count that grew a little); the batch is the unit of commit, so
-        // every change it caused is emitted now, once per alert (the latest state), before the offsets move.
-        alerts.push(...(engine.flush?.() ?? []));
+        // The engine holds back changes on-call need not hear about at once (a count that grew a little): they are
+        // not revisions, but the batch is the unit of commit, so the store keeps them as pending before the
+        // offsets move (a restarted detector continues from them; nothing is lost if this process dies).
         metrics.eventsConsumed.labels(source).inc(consumed);
         syncEvictions();
-        await effects(latestPerId(alerts), deadLetters, entries, [...roles.values()], [...accounts.values()]);
+        await effects(
+          latestPerId(alerts),
+          deadLetters,
+          entries,
+          [...roles.values()],
+          [...accounts.values()],
+          engine.pending?.() ?? [],
+        );
         end();
       });
     },
     tick(nowMs) {
       return serial(async () => {
-        const alerts = latestPerId([...engine.tick(nowMs), ...(engine.flush?.() ?? [])]);
+        const alerts = latestPerId(engine.tick(nowMs));
         syncEvictions();
+        if (alerts.length > 0) await effects(alerts, [], [], []);
+        else syncRevisions();
+      });
+    },
+    flush() {
+      return serial(async () => {
+        const alerts = latestPerId(engine.flush?.() ?? []);
         if (alerts.length > 0) await effects(alerts, [], [], []);
       });
     },

@@ -67,6 +67,42 @@ describe('alert store on the real PostgreSQL', () => {
     expect(got?.ack).toMatchObject({ by: 'oncall', comment: 'on it' });
   });
 
+  it('keeps a held-back state as pending beside the published one until the next revision', async () => {
+    const store = open();
+    const id = 'off-hours-privileged-session:local:6b290a20.2a';
+    const published = sampleAlert({
+      id,
+      rule: 'off-hours-privileged-session',
+      revision: 3,
+      what: { tables: [], statements: 64 },
+    });
+    await store.upsertAlerts([published]);
+    // Held back after revision 3: the API still shows revision 3 as published, a restart gets the latest counts.
+    await store.savePending([
+      { ...published, what: { tables: [], statements: 90 }, lastSeen: '2026-11-26T01:15:00.000Z' },
+    ]);
+    expect((await store.getAlert(id))?.alert.what.statements).toBe(64);
+    let restored = (await store.loadFiring()).find((a) => a.id === id);
+    expect([restored?.revision, restored?.what.statements, restored?.lastSeen]).toEqual([
+      3,
+      90,
+      '2026-11-26T01:15:00.000Z',
+    ]);
+    // A pending state that follows an older revision than the row's (a late write) is ignored.
+    await store.savePending([{ ...published, revision: 2, what: { tables: [], statements: 70 } }]);
+    expect((await store.loadFiring()).find((a) => a.id === id)?.what.statements).toBe(90);
+    // The next revision carries everything: the pending copy goes.
+    await store.upsertAlerts([{ ...published, revision: 4, what: { tables: [], statements: 128 } }]);
+    restored = (await store.loadFiring()).find((a) => a.id === id);
+    expect([restored?.revision, restored?.what.statements]).toEqual([4, 128]);
+    // The same revision again (a replayed batch) keeps a pending state written after it.
+    await store.savePending([{ ...published, revision: 4, what: { tables: [], statements: 150 } }]);
+    await store.upsertAlerts([{ ...published, revision: 4, what: { tables: [], statements: 128 } }]);
+    expect((await store.loadFiring()).find((a) => a.id === id)?.what.statements).toBe(150);
+    // Resolved (out of the next test's firing list).
+    await store.upsertAlerts([{ ...published, revision: 5, status: 'resolved' }]);
+  });
+
   it('filters alerts and loads the firing ones for a restart', async () => {
     const store = open();
     await store.upsertAlerts([

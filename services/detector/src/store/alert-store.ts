@@ -71,7 +71,12 @@ export interface AlertStore {
   runtimePrivilegeProblems(): Promise<string[]>;
   /** Inserts or updates alerts by id; an older revision never overwrites a newer one. */
   upsertAlerts(alerts: readonly Alert[]): Promise<void>;
-  /** Alerts still firing (restored into the engine at startup). */
+  /**
+   * Keeps the latest state of alerts whose change the detector held back (no new revision): stored beside the
+   * published body, never replacing it, and dropped by the next revision. Alerts without a row are skipped.
+   */
+  savePending(alerts: readonly Alert[]): Promise<void>;
+  /** Alerts still firing, in their latest state (pending if any; restored into the engine at startup). */
   loadFiring(cluster?: string): Promise<Alert[]>;
   /** Alerts resolved since an instant (re-pushed to Alertmanager at startup in case the push was lost). */
   loadResolvedSince(since: Date, cluster?: string): Promise<Alert[]>;
@@ -226,8 +231,15 @@ ON CONFLICT (id) DO UPDATE SET
   database = excluded.database, session_id = excluded.session_id, login = excluded.login,
   effective_role = excluded.effective_role, client_addr = excluded.client_addr, client_class = excluded.client_class,
   first_seen = LEAST(alerts.first_seen, excluded.first_seen), last_seen = GREATEST(alerts.last_seen, excluded.last_seen),
-  revision = excluded.revision, body = excluded.body, updated_at = now()
+  revision = excluded.revision, body = excluded.body, updated_at = now(),
+  pending = CASE WHEN excluded.revision > alerts.revision THEN NULL ELSE alerts.pending END
 WHERE excluded.revision >= alerts.revision`;
+
+  // A held-back state carries the revision it follows: it applies while that is still the row's revision.
+  const pendingSql = `
+UPDATE alerts SET pending = p.a
+FROM (SELECT a FROM jsonb_array_elements($1::jsonb) AS a) AS p
+WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
 
   return {
     async migrate() {
@@ -310,9 +322,19 @@ WHERE excluded.revision >= alerts.revision`;
       }
     },
 
+    async savePending(alerts) {
+      if (alerts.length === 0) return;
+      try {
+        await pool.query(pendingSql, [JSON.stringify(latestPerId(alerts))]);
+      } catch (cause) {
+        throw storeError('pending alert save', cause);
+      }
+    },
+
     async loadFiring(cluster) {
       const { rows } = await pool.query<{ body: Alert }>(
-        `SELECT body FROM alerts WHERE status = 'firing' AND ($1::text IS NULL OR cluster = $1) ORDER BY first_seen`,
+        `SELECT COALESCE(pending, body) AS body FROM alerts WHERE status = 'firing' AND ($1::text IS NULL OR cluster = $1)
+         ORDER BY first_seen`,
         [cluster ?? null],
       );
       return rows.map((r) => r.body);

@@ -76,6 +76,15 @@ CREATE TABLE vigie_accounts (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'alert changes held back between revisions',
+    sql: `
+-- The latest state of a firing alert when the detector held its change back (not a revision yet): a restarted
+-- detector continues from it, so a crash between two revisions loses no count. NULL once a revision carries it.
+ALTER TABLE alerts ADD COLUMN pending jsonb;
+`,
+  },
 ];
 
 /**

@@ -1,5 +1,6 @@
 import type { RuleType } from '../schema.js';
 import type { RuleTypeImpl } from '../rule-type.js';
+import { auditTampering } from './audit-tampering.js';
 import { bulkRead } from './bulk-read.js';
 import { collectorHealth } from './collector-health.js';
 import { dumpSignature } from './dump-signature.js';
@@ -21,4 +22,5 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'personal-data-in-preprod': personalDataInPreprod as RuleTypeImpl<never>,
   'vigie-account': vigieAccount as RuleTypeImpl<never>,
   'collector-health': collectorHealth as RuleTypeImpl<never>,
+  'audit-tampering': auditTampering as RuleTypeImpl<never>,
 };

@@ -29,6 +29,7 @@ export const offHours = defineRuleType(Params, (base, p) => {
     ...base,
     type: 'off-hours',
     quietMs,
+    needsPrivilegedRoles: p.privilegedOnly,
     onEvent(event, session, ctx) {
       if (session === undefined) return;
       if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'replication.connection')
