@@ -8,6 +8,8 @@ import {
   testKafka,
   type PrivatePostgres,
   type RunningService,
+  LOCAL_KAFKA_TOPICS,
+  STACK,
 } from '@vigie/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +83,7 @@ beforeAll(async () => {
     'CREATE ROLE vigie_check LOGIN IN ROLE pg_read_all_settings',
   ]);
   const policy = writePolicy(cluster, ALWAYS_BUSINESS_HOURS);
-  const kafka = { brokers: ['127.0.0.1:19092'] };
+  const kafka = { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS };
   collector = await startService(
     'collector-pglog',
     {

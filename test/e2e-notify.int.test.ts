@@ -12,6 +12,7 @@ import {
   startService,
   testKafka,
   type RunningService,
+  LOCAL_KAFKA_TOPICS,
 } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -100,7 +101,7 @@ beforeAll(async () => {
       cluster,
       source: { format: 'jsonlog', pgData: STACK.pgDataDir },
       checkpoint: { file: join(mkdtempSync(join(tmpdir(), 'vigie-notify-')), 'checkpoint.json'), startAt: 'end' },
-      kafka: { brokers: [...STACK.kafkaBrokers] },
+      kafka: { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS },
       topics: { activity: topics.activity, deadletter: topics.deadletter },
     },
     { policyFile },

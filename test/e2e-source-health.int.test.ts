@@ -12,6 +12,8 @@ import {
   testKafka,
   type PrivatePostgres,
   type RunningService,
+  LOCAL_KAFKA_TOPICS,
+  STACK,
 } from '@vigie/testkit';
 import type { Consumer } from 'kafkajs';
 import pg from 'pg';
@@ -88,7 +90,7 @@ beforeAll(async () => {
       instance: `srchealth-${id}`,
       source: { format: 'jsonlog', pgData: server.dataDir, retryBaseMs: 100, retryMaxMs: 1000 },
       checkpoint: { file: join(stateDir, 'checkpoint.json'), startAt: 'end' },
-      kafka: { brokers: ['127.0.0.1:19092'] },
+      kafka: { brokers: [...STACK.kafkaBrokers], topics: LOCAL_KAFKA_TOPICS },
       topics: { activity: topics.activity, deadletter: topics.deadletter },
       heartbeatIntervalMs: 300,
     },

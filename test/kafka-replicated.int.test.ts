@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
+const RUNTIME_URL = `postgresql://vigie_detector:vigie_detector@${STACK.pg.host}:${STACK.pg.port}/vigie`;
 
 let cluster: PrivateKafkaCluster;
 let kafka: Kafka;
@@ -222,11 +223,12 @@ describe('Vigie on three brokers (replication factor 3, min.insync.replicas 2)',
     const detector: Detector = createDetector(
       DetectorConfig.parse({
         cluster: 'local',
+        profile: 'local',
         api: { token: randomBytes(16).toString('hex') },
         http: { port: 0 },
         kafka: { brokers: cluster.brokers, groupId, partitions: 3 },
         topics,
-        store: { schema: id, connectionString: STORE_URL },
+        store: { schema: id, connectionString: RUNTIME_URL, migrationConnectionString: STORE_URL },
         alertmanager: { url: '' },
         engine: { tickIntervalMs: 1000 },
         log: { level: 'warn' },

@@ -130,7 +130,12 @@ describe('Kafka through SASL_SSL with ACLs', () => {
       kafka: { ...secureKafka('vigie-detector'), groupId: `vigie-detector-${id}` },
       topics,
       api: { token: randomBytes(16).toString('hex') },
-      store: { connectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie', schema },
+      profile: 'local',
+      store: {
+        connectionString: 'postgres://vigie_detector:vigie_detector@127.0.0.1:55432/vigie',
+        migrationConnectionString: 'postgres://vigie:vigie@127.0.0.1:55432/vigie',
+        schema,
+      },
       alertmanager: { url: '' },
     });
     cleanups.push(async () => {

@@ -1,6 +1,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { PUBLIC_ROUTE } from '@vigie/runtime';
 
 /** One alert of an Alertmanager webhook notification (payload version 4). */
 export const NotifiedAlert = z.object({
@@ -53,7 +54,9 @@ export function registerReceiver(
   // One append at a time, in arrival order: lines never interleave.
   let writing: Promise<void> = Promise.resolve();
 
-  app.post<{ Params: { route: string } }>('/notify/:route', async (req, reply) => {
+  // Both routes are public: Alertmanager posts without credentials, and the receiver is the local stack's stand-in
+  // for on-call, bound to loopback (a site plugs its own receivers: README, Alert routing).
+  app.post<{ Params: { route: string } }>('/notify/:route', PUBLIC_ROUTE, async (req, reply) => {
     const parsed = WebhookPayload.safeParse(req.body);
     if (!parsed.success) {
       return reply.code(400).send({
@@ -69,7 +72,7 @@ export function registerReceiver(
     return reply.code(200).send({ status: 'kept' });
   });
 
-  app.get('/notifications', async (req, reply) => {
+  app.get('/notifications', PUBLIC_ROUTE, async (req, reply) => {
     const q = Query.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: 'VIGIE_RECEIVER_BAD_QUERY' });
     const all = await readNotifications(file);

@@ -5,7 +5,7 @@ import { decodeEvent, type CollectorHeartbeatEvent } from '@vigie/contract';
 import { ensureTopics } from '@vigie/kafka';
 import { createLogger, validateConfig, waitFor } from '@vigie/runtime';
 import { createSqlAnalyzer } from '@vigie/sql';
-import { ROLES, STACK, connectAs, testKafka, uniqueName } from '@vigie/testkit';
+import { ROLES, STACK, connectAs, testKafka, uniqueName, LOCAL_KAFKA_TOPICS } from '@vigie/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
@@ -30,6 +30,7 @@ describe('collector-pglog when its read loop fails on something else than the fi
         topics,
         http: { port: 0 },
         heartbeatIntervalMs: 200,
+        kafka: { topics: LOCAL_KAFKA_TOPICS },
       },
       'test',
     );

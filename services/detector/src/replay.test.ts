@@ -141,6 +141,8 @@ describe('replay', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain(problem);
     expect(r.err).not.toContain('TypeError');
+  });
+
   it('says which rules are blind without --pg and roles.privileged, and that they raised nothing', async () => {
     // The captured log has sessions of admin (superuser) and dba_alice (CREATEROLE): all off hours here.
     const r = io();

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { waitFor } from '@vigie/runtime';
 import { connectAs, currentLogFile, STACK, uniqueName } from '@vigie/testkit';
 import { sampleAlert } from '../sinks/fixtures.js';
+import { MIGRATIONS } from './migrations.js';
 import { createAlertStore, type AlertStore } from './alert-store.js';
 
 // The local stack's two store roles (deploy/local/sql/roles.sql): the owner migrates, the runtime role does the rest.
@@ -30,7 +31,7 @@ describe('alert store on the real PostgreSQL', () => {
 
   it('applies its migrations exactly once, even when two detectors start together', async () => {
     const [a, b] = await Promise.all([open().migrate(), open().migrate()]);
-    expect([...a, ...b]).toEqual([1, 2]);
+    expect([...a, ...b].sort((x, y) => x - y)).toEqual(MIGRATIONS.map((m) => m.version));
     expect(await open().migrate()).toEqual([]);
   });
 
@@ -217,7 +218,7 @@ describe('alert store on the real PostgreSQL', () => {
     });
     stores.push(withOwner);
     try {
-      expect(await withOwner.migrate()).toEqual([1]);
+      expect(await withOwner.migrate()).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await runtimeOnly.migrate()).toEqual([]);
       await runtimeOnly.upsertAlerts([sampleAlert()]);
       expect((await runtimeOnly.listAlerts({})).map((a) => a.alert.id)).toEqual([sampleAlert().id]);
