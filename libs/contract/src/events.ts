@@ -4,6 +4,7 @@ import { EgressSampleEvent } from './egress.js';
 import { CollectorHeartbeatEvent } from './heartbeat.js';
 import {
   AuthFailureEvent,
+  ForgedRecordEvent,
   ReplicationCommandEvent,
   ReplicationConnectionEvent,
   SessionEndEvent,
@@ -20,6 +21,7 @@ export const VigieEvent = z.discriminatedUnion('kind', [
   ReplicationConnectionEvent,
   ReplicationCommandEvent,
   SessionErrorEvent,
+  ForgedRecordEvent,
   StatementEvent,
   ChangeTxnEvent,
   SlotStatusEvent,
