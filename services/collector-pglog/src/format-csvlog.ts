@@ -53,11 +53,14 @@ const C = {
   line: 6,
   tag: 7,
   start: 8,
+  vxid: 9,
   txid: 10,
   severity: 11,
   state: 12,
   message: 13,
   detail: 14,
+  internalQuery: 16,
+  context: 18,
   query: 19,
   app: 22,
   backend: 23,
@@ -109,6 +112,8 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   if (tag !== undefined) record.commandTag = tag;
   const start = sessionStartToIso(get(C.start) ?? '');
   if (start !== undefined) record.sessionStart = start;
+  const vxid = get(C.vxid);
+  if (vxid !== undefined) record.vxid = vxid;
   const txid = get(C.txid);
   if (txid !== undefined) record.txid = txid;
   const state = get(C.state);
@@ -117,6 +122,10 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   if (detail !== undefined) record.detail = detail;
   const query = get(C.query);
   if (query !== undefined) record.statement = query;
+  const context = get(C.context);
+  if (context !== undefined) record.context = context;
+  const internal = get(C.internalQuery);
+  if (internal !== undefined) record.internalQuery = internal;
   const app = get(C.app);
   if (app !== undefined) record.applicationName = app;
   const backend = get(C.backend);

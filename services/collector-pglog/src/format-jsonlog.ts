@@ -83,6 +83,8 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
   const start = str(o['session_start']);
   const startIso = start === undefined ? undefined : sessionStartToIso(start);
   if (startIso !== undefined) record.sessionStart = startIso;
+  const vxid = str(o['vxid']);
+  if (vxid !== undefined) record.vxid = vxid;
   const txid = o['txid'];
   if (typeof txid === 'number' || typeof txid === 'string') record.txid = String(txid);
   const state = str(o['state_code']);
@@ -91,6 +93,10 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
   if (detail !== undefined) record.detail = detail;
   const statement = str(o['statement']);
   if (statement !== undefined) record.statement = statement;
+  const context = str(o['context']);
+  if (context !== undefined) record.context = context;
+  const internal = str(o['internal_query']);
+  if (internal !== undefined) record.internalQuery = internal;
   const app = str(o['application_name']);
   if (app !== undefined) record.applicationName = app;
   const backend = str(o['backend_type']);
