@@ -235,7 +235,20 @@ export async function createSqlAnalyzer({
     try {
       statements = parseSync(sql).stmts ?? [];
     } catch (error) {
-      // Not cached: whether and where a statement fails can depend on its literals (`U&'\zzzz'`).
+      // The same statement with its literals as the lexer delimits them: under `standard_conforming_strings = off`
+      // (`'it\'s'`) PostgreSQL's default parser reads the strings wrong and fails, the lexer reads them as the
+      // server did; a statement cut short ends in a literal or comment that the shape closes. Not cached: whether
+      // and where a statement fails can depend on its literals (`U&'\zzzz'`).
+      let shaped: readonly { stmt?: unknown }[] | undefined;
+      try {
+        shaped = parseSync(shape).stmts;
+      } catch {
+        shaped = undefined;
+      }
+      if (shaped !== undefined && shaped.length > 0) {
+        const { analysis } = analyzeParsed(shaped, redacted, shape, shape);
+        return freeze({ ...analysis, parseError: sanitizeParseError(error) });
+      }
       return unparsed(guessKind(redacted), hideWords(redacted), sanitizeParseError(error));
     }
     if (statements.length === 0) return EMPTY;

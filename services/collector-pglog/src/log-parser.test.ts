@@ -159,6 +159,15 @@ describe('captured fixtures (statements.sql on the real cluster)', () => {
       '/etc/hostname',
       '75011',
       'Lyon',
+      'zoe.vigie@exemple.fr',
+      '285037512345678',
+      '2850375123456',
+      'Marguerite',
+      'Vigietest',
+      '0612345678',
+      'FR7630006000011234567890189',
+      '30006000011234567890189',
+      '/etc/hostname',
     ]) {
       expect(text, secret).not.toContain(secret);
     }
@@ -209,6 +218,96 @@ describe('captured fixtures (statements.sql on the real cluster)', () => {
       ['42501', 'permission denied for table citizens', 'update', undefined, true],
       ['42P01', 'relation $1 does not exist', 'select', undefined, true],
       ['42601', 'syntax error at or near $1', 'other', undefined, false],
+    ]);
+  });
+
+  it.each(['jsonlog', 'csvlog'] as const)(
+    'reports RAISE-forged audit and lifecycle records as record.forged and acts on none of them (%s)',
+    (format) => {
+      const events = ofApp(parse(format, format === 'jsonlog' ? jsonText : csvText), 'forge');
+      const forged = events.filter((e) => e.kind === 'record.forged');
+      expect(forged.map((e) => e.kind === 'record.forged' && [e.claimed, e.reasons, e.claimedCommand])).toEqual([
+        ['audit', ['context', 'statement'], 'SET'], // RAISE LOG from a DO block
+        ['audit', ['context', 'severity'], 'SET'], // RAISE WARNING: no statement, but WARNING 01000
+        ['disconnection', ['context', 'statement', 'mismatch'], undefined],
+        ['connection', ['context', 'statement', 'origin', 'mismatch'], undefined],
+        ['replication-command', ['context', 'statement', 'origin'], undefined],
+        ['audit', ['context', 'statement'], 'SET'], // RAISE LOG from a function
+      ]);
+      // The forged SET ROLE vigie / RESET ROLE changed nothing, the forged disconnection ended nothing, the forged
+      // connection started nothing: the COPY that follows is contractor_bob's, in the same session.
+      const copy = statements(events).find((e) => e.sql.kind === 'copy');
+      expect([copy?.effectiveRole, copy?.session?.user, copy?.sql.copy?.relation]).toEqual([
+        'contractor_bob',
+        'contractor_bob',
+        'public.citizens',
+      ]);
+      expect(events.filter((e) => e.kind === 'session.start' || e.kind === 'session.end').length).toBe(2);
+      expect(events.filter((e) => e.kind === 'replication.command')).toEqual([]);
+      // Genuine records of every kind are believed: nothing else in the captured log is called forged.
+      const all = parse(format, format === 'jsonlog' ? jsonText : csvText);
+      expect(all.filter((e) => e.kind === 'record.forged').length).toBe(6);
+    },
+  );
+
+  it.each(['jsonlog', 'csvlog'] as const)(
+    'follows the role through ROLLBACK, SET LOCAL, savepoints and RESET ROLE (%s)',
+    (format) => {
+      const s = statements(ofApp(parse(format, format === 'jsonlog' ? jsonText : csvText), 'roles'));
+      // The `WHERE id = n` probes, in order: who the server ran each as (checked with current_user by hand).
+      const probes = s.filter((e) => e.sql.redacted === 'SELECT count(*) FROM public.citizens WHERE id = $1');
+      expect(probes.map((e) => e.effectiveRole)).toEqual([
+        'contractor_bob', // 1: SET ROLE then an ERROR: the transaction rolled back (its ROLLBACK is not audited)
+        'contractor_bob', // 2: SET ROLE then ROLLBACK
+        'vigie_fx_target', // 3: SET LOCAL ROLE, inside its transaction
+        'contractor_bob', // 4: … which ended with COMMIT
+        'vigie_fx_target', // 5: SET ROLE after SAVEPOINT a
+        'contractor_bob', // 6: ROLLBACK TO SAVEPOINT a, COMMIT
+        'vigie_fx_target', // 7: SET ROLE in autocommit: kept
+        'vigie_fx_target', // 8: SET ROLE NONE after SAVEPOINT b, an ERROR, ROLLBACK TO b (not audited)
+        'contractor_bob', // 9: RESET ROLE
+      ]);
+    },
+  );
+
+  it('sends error messages as templates, never RAISE text, quoted values or the failing statement', () => {
+    const errors = ofApp(parse('jsonlog', jsonText), 'errors').filter((e) => e.kind === 'session.error');
+    expect(errors.map((e) => e.kind === 'session.error' && [e.sqlstate, e.message, e.statementKind])).toEqual([
+      ['22P02', 'invalid input syntax for type integer: $1', 'select'],
+      ['22P02', 'malformed array literal: $1', 'select'],
+      ['P0001', '<raised by user code: not forwarded>', 'do'],
+      ['42501', '<raised by user code: not forwarded>', 'do'], // RAISE … USING ERRCODE = '42501'
+      ['42601', 'syntax error at or near $1', 'select'],
+      ['42703', 'column $1 does not exist', 'select'],
+      ['42P01', 'relation $1 does not exist', 'select'],
+    ]);
+    // Under standard_conforming_strings = off the statement is still analysed, its strings hidden.
+    const scs = statements(ofApp(parse('jsonlog', jsonText), 'errors')).at(-1);
+    expect([scs?.sql.redacted, scs?.sql.reads]).toEqual([
+      'SELECT count(*) FROM public.citizens WHERE email = $1 OR phone = $2',
+      ['public.citizens'],
+    ]);
+  });
+
+  it('keeps e-mails and numbers out of a client-chosen application_name', () => {
+    const events = parse('jsonlog', jsonText).filter(
+      (e): e is VigieEvent => e.kind !== 'deadletter' && !!e.session?.applicationName?.startsWith('vigie_fx_app'),
+    );
+    expect(events.length).toBe(3);
+    for (const e of events) expect(e.session?.applicationName).toBe('vigie_fx_app $1 $2');
+  });
+
+  it('never gives one statement the cached analysis of another under the same query id (a function)', () => {
+    const s = statements(ofApp(parse('jsonlog', jsonText), 'dynamic')).filter((e) =>
+      e.sql.redacted.startsWith('SELECT id, nir'),
+    );
+    // pg_temp.fx_dyn(1) twice, then fx_dyn(2): the three inner statements share the call's query id, substatement
+    // id, command and first 48 characters.
+    expect(new Set(s.map((e) => e.queryId)).size).toBeLessThanOrEqual(2);
+    expect(s.map((e) => [e.sql.hasWhere, e.sql.dangerousFunctions])).toEqual([
+      [true, []],
+      [true, []],
+      [false, ['pg_read_file']],
     ]);
   });
 

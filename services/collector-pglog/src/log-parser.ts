@@ -379,7 +379,8 @@ export function createLogParser({
       reasons,
       severity: r.severity.slice(0, 16),
     };
-    if (r.sqlstate !== undefined) e.sqlstate = r.sqlstate.slice(0, 5);
+    // 00000 is what csvlog prints where jsonlog prints nothing: left out so both formats give the same event.
+    if (r.sqlstate !== undefined && r.sqlstate !== '00000') e.sqlstate = r.sqlstate.slice(0, 5);
     if (claim === 'audit') {
       const line = parseAuditPayload(r.message);
       if (!('error' in line)) {
