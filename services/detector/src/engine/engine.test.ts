@@ -119,11 +119,13 @@ describe('engine', () => {
     expect(second.alerts?.().filter((a) => a.rule === 'bulk-read')).toEqual([]);
   });
 
-  it('ignores Vigie accounts, even after SET ROLE, and heartbeats', () => {
+  it('ignores Vigie login accounts and heartbeats; a role taken with SET ROLE exempts nothing', () => {
     const engine = createEngine({ policy, privileged: none, rules });
     const e = copy('6b07e903.1', T0);
     expect(engine.process({ ...e, session: { ...session('6b07e903.1'), user: 'vigie_collector' } })).toEqual([]);
-    expect(engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' })).toEqual([]);
+    // The effective role comes from statement text (and a forged record could claim one): only the login exempts.
+    const asVigie = engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' });
+    expect(asVigie.map((a) => [a.rule, a.who.effectiveRole])).toEqual([['dump', 'vigie']]);
     expect(engine.stats.sessionsTracked).toBe(1);
   });
 

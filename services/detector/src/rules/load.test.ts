@@ -21,11 +21,12 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the seven shipped rules, dump first', () => {
+  it('loads the eight shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'bulk-read',
+      'forged-audit-record',
       'mass-write',
       'non-bastion-egress',
       'off-hours-privileged-session',
@@ -62,6 +63,7 @@ rules:
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
       ['bulk-read', 'warning'],
+      ['forged-audit-record', 'critical'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],

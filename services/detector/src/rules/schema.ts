@@ -11,6 +11,7 @@ export const RULE_TYPES = [
   'mass-write',
   'replication-slot-risk',
   'personal-data-in-preprod',
+  'forged-record',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

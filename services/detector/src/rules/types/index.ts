@@ -3,6 +3,7 @@ import type { RuleTypeImpl } from '../rule-type.js';
 import { bulkRead } from './bulk-read.js';
 import { dumpSignature } from './dump-signature.js';
 import { egressVolume } from './egress-volume.js';
+import { forgedRecord } from './forged-record.js';
 import { massWrite } from './mass-write.js';
 import { offHours } from './off-hours.js';
 import { personalDataInPreprod } from './personal-data-in-preprod.js';
@@ -17,4 +18,5 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'mass-write': massWrite as RuleTypeImpl<never>,
   'replication-slot-risk': replicationSlotRisk as RuleTypeImpl<never>,
   'personal-data-in-preprod': personalDataInPreprod as RuleTypeImpl<never>,
+  'forged-record': forgedRecord as RuleTypeImpl<never>,
 };
