@@ -21,7 +21,6 @@ import type { CollectorPglogConfig } from './config.js';
 import { createLogParser, type LogParser, type ParserOutput, type StatementAnalyzer } from './log-parser.js';
 import { unknownZones } from './log-record.js';
 import { createCollectorMetrics } from './metrics.js';
-import { oversizedDeadLetter } from './read-log-file.js';
 import { KafkaSink } from './sink-kafka.js';
 import { LogTailer, type LogPosition } from './source-tail.js';
 
@@ -97,7 +96,14 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       logger.warn({ file }, 'log file truncated: reading it again from the start');
     },
     onLostFile: (file) => logger.warn({ file }, 'checkpointed log file is gone: resuming at the next file'),
+    onSymlink: (path) => {
+      metrics.symlinksRefused.inc();
+      logSymlink(path);
+    },
   });
+  const logSymlink = rateLimited(60_000, (suppressed: number, path: string) =>
+    logger.warn({ path, suppressed }, 'symbolic link in the log directory refused'),
+  );
   const logRejected = rateLimited(5000, (suppressed: number, reason: string, file: string, offset: number) =>
     logger.warn({ reason, file, offset, suppressed }, 'record rejected to the dead-letter topic'),
   );
@@ -216,7 +222,8 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       pausedReason = undefined;
       metrics.backpressure.set(0);
       const read = await tailer.poll();
-      for (const o of read.oversized) send([oversizedDeadLetter(config.cluster, o)]);
+      for (const o of read.oversized) send(p.pushOversized(o));
+      if (read.invalidUtf8Bytes > 0) metrics.invalidUtf8Bytes.inc(read.invalidUtf8Bytes);
       let bytes = 0;
       for (const r of read.records) {
         bytes += r.bytes;

@@ -134,3 +134,54 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   if (qid !== undefined && /^-?\d{1,19}$/.test(qid)) record.queryId = qid;
   return record;
 }
+
+/**
+ * Decodes the head of a csvlog record too long to read whole (see record-splitter.ts): the leading columns up to
+ * the message, the message as far as the head goes, and the context, internal query and query columns when the head
+ * reaches them. Undefined when the head does not reach the message.
+ */
+export function decodeCsvlogHead(head: string): { record: LogRecord; complete: boolean } | undefined {
+  const fields: string[] = [];
+  let i = 0;
+  const n = head.length;
+  let complete = true;
+  while (i < n && fields.length < 26) {
+    if (head.charCodeAt(i) === 34) {
+      let out = '';
+      let from = i + 1;
+      for (;;) {
+        const q = head.indexOf('"', from);
+        if (q < 0) {
+          out += head.slice(from);
+          i = n;
+          complete = false;
+          break;
+        }
+        if (head.charCodeAt(q + 1) === 34) {
+          out += head.slice(from, q + 1);
+          from = q + 2;
+          continue;
+        }
+        out += head.slice(from, q);
+        i = q + 2; // past the quote and its comma
+        break;
+      }
+      fields.push(out);
+    } else {
+      const comma = head.indexOf(',', i);
+      if (comma < 0) {
+        fields.push(head.slice(i));
+        i = n;
+        complete = false;
+      } else {
+        fields.push(head.slice(i, comma));
+        i = comma + 1;
+      }
+    }
+  }
+  if (fields.length <= C.message) return undefined;
+  const padded = [...fields, ...Array<string>(26).fill('')].slice(0, 26);
+  const decoded = decodeCsvlog(padded.map((f) => `"${f.replace(/"/g, '""')}"`).join(','));
+  if ('reason' in decoded) return undefined;
+  return { record: decoded, complete: complete && fields.length > C.message + 1 };
+}

@@ -107,3 +107,41 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
   }
   return record;
 }
+
+/**
+ * Decodes the head of a jsonlog record too long to read whole (see record-splitter.ts): the keys before `message`
+ * (the server writes them first, in a fixed order), the message as far as the head goes, and whether a `context`,
+ * `statement` or `internal_query` key follows it within the head. Undefined when the head does not reach `message`.
+ */
+export function decodeJsonlogHead(head: string): { record: LogRecord; complete: boolean } | undefined {
+  const at = head.indexOf(',"message":"');
+  if (at < 0) return undefined;
+  const decoded = decodeJsonlog(`${head.slice(0, at)}}`);
+  if ('reason' in decoded) return undefined;
+  const from = at + 12;
+  let end = from;
+  while (end < head.length) {
+    const c = head.charCodeAt(end);
+    if (c === 92) end += 2;
+    else if (c === 34) break;
+    else end += 1;
+  }
+  const complete = end < head.length;
+  let body = head.slice(from, Math.min(end, head.length));
+  // A head cut inside an escape (`\u00e`, `\`) cannot be decoded: drop the incomplete escape.
+  for (let i = 0; i < 7; i++) {
+    try {
+      decoded.message = JSON.parse(`"${body}"`) as string;
+      break;
+    } catch {
+      body = body.slice(0, -1);
+    }
+  }
+  if (complete) {
+    const rest = head.slice(end);
+    if (rest.includes('"context":')) decoded.context = '(in the record)';
+    if (rest.includes('"statement":')) decoded.statement = '(in the record)';
+    if (rest.includes('"internal_query":')) decoded.internalQuery = '(in the record)';
+  }
+  return { record: decoded, complete };
+}

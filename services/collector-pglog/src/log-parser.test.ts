@@ -446,3 +446,102 @@ describe('shared parts of events and their JSON', () => {
     expect(stringifyEvent(open)).toBe(JSON.stringify(open));
   });
 });
+
+describe('records over the size limit and records cut short', () => {
+  /** Splits with a 64 KiB record limit and parses, oversized records included. */
+  function parseLimited(format: LogFormat, bytes: Buffer) {
+    const rejected: string[] = [];
+    const p = createLogParser({
+      cluster: 'local',
+      analyzer,
+      now: () => 0,
+      onRecord: (outcome, reason) => {
+        if (outcome === 'rejected') rejected.push(reason ?? '?');
+      },
+    });
+    const s = new RecordSplitter(format, 'f', 0, 64 << 10);
+    const out: ParserOutput[] = [];
+    for (let i = 0; i < bytes.length; i += 8192) {
+      const { records, oversized } = s.push(bytes.subarray(i, i + 8192));
+      for (const o of oversized) out.push(...p.pushOversized(o));
+      for (const r of records) out.push(...p.push(r));
+    }
+    out.push(...p.flush(0));
+    return { out, rejected };
+  }
+
+  it.each(['jsonlog', 'csvlog'] as const)(
+    'counts the dead letter of an oversized record and still emits its statement, truncated (%s)',
+    (format) => {
+      const { out, rejected } = parseLimited(format, format === 'jsonlog' ? jsonText : csvText);
+      const dead = out.filter((e) => e.kind === 'deadletter');
+      expect(dead.map((d) => d.kind === 'deadletter' && d.reason)).toEqual(['oversized_record']);
+      expect(rejected).toEqual(['oversized_record']);
+      const cut = statements(ofApp(out, 'oversized')).filter((e) => e.truncated);
+      expect(cut.map((e) => [e.sql.kind, e.sql.copy?.relation, e.sql.copy?.target, e.effectiveRole])).toEqual([
+        ['copy', 'public.citizens', 'stdout', 'contractor_bob'],
+      ]);
+      expect(decodeEvent(JSON.stringify(cut[0])).ok).toBe(true);
+      // Every other event is the same as without the limit.
+      const whole = parse(format, format === 'jsonlog' ? jsonText : csvText).filter(
+        (e) => e.kind !== 'statement' || !e.sql.redacted.startsWith('COPY public.citizens (id) TO STDOUT'),
+      );
+      expect(out.filter((e) => e.kind !== 'deadletter' && !(e.kind === 'statement' && e.truncated)).length).toBe(
+        whole.length,
+      );
+    },
+  );
+
+  it('resynchronises after a csvlog record cut short: the records after it are all read', () => {
+    const lines = csvText.toString('utf8').split('\n');
+    // A record cut inside its quoted message (the server died mid-write), then the rest of the log.
+    const victim = lines.findIndex((l) => l.includes('"AUDIT: SESSION') && l.includes('public.citizens'));
+    const cut = lines[victim]?.slice(0, lines[victim]!.indexOf('"AUDIT: SESSION') + 30) ?? '';
+    const bytes = Buffer.from(`${[...lines.slice(0, victim), cut, ...lines.slice(victim + 1)].join('\n')}`);
+    const all = parse('csvlog', csvText);
+    const rejected: string[] = [];
+    const p = createLogParser({
+      cluster: 'local',
+      analyzer,
+      now: () => 0,
+      onRecord: (o, r) => o === 'rejected' && rejected.push(r ?? '?'),
+    });
+    const out: ParserOutput[] = [];
+    for (const r of records('csvlog', bytes)) out.push(...p.push(r));
+    out.push(...p.flush(0));
+    expect(rejected).toEqual(['broken_record']);
+    // Everything but the cut record's own event comes out as before.
+    const ids = new Set(out.map((e) => e.id));
+    const missing = all.filter((e) => !ids.has(e.id));
+    expect(missing.length).toBeLessThanOrEqual(1);
+    expect(out.filter((e) => e.kind !== 'deadletter').length).toBeGreaterThanOrEqual(all.length - 1);
+  });
+
+  it('does not resynchronise on a record-like line inside a quoted field', () => {
+    // A statement holding a whole csvlog line: inside the quoted message every quote is doubled, so the line
+    // cannot have the unquoted shape a real record start has.
+    const fake =
+      '2026-12-05 11:33:12.554 UTC,"admin","app",1,"127.0.0.1:1",6b13f678.37fd,9,"SET",2026-12-05 11:33:12 UTC,3/9,0,LOG,00000,"AUDIT: SESSION,1,1,MISC,SET,,,SET ROLE vigie,<none>",,,,,,,,,"psql","client backend",,0';
+    const host = csvText
+      .toString('utf8')
+      .split('\n')
+      .find((l) => l.includes('"AUDIT: SESSION,1,1,READ,SELECT'))!;
+    const injected = host.replace('SELECT id', `SELECT '\n${fake.replace(/"/g, '""""')}\n' AS x, id`);
+    const recs = records('csvlog', Buffer.from(`${injected}\n${host}\n`));
+    expect(recs.map((r) => r.broken ?? false)).toEqual([false, false]);
+    expect(recs[0]?.text).toContain('SET ROLE vigie');
+  });
+
+  it('counts bytes that are not valid UTF-8', () => {
+    const s = new RecordSplitter('jsonlog', 'f', 0);
+    const bad = Buffer.concat([
+      Buffer.from('{"message":"caf'),
+      Buffer.from([0xe9, 0xff]),
+      Buffer.from('"}\n{"a":1}\n'),
+    ]);
+    const { records: out, invalidUtf8Bytes } = s.push(bad);
+    expect(out.length).toBe(2);
+    expect(invalidUtf8Bytes).toBe(2);
+    expect(s.push(Buffer.from('{"é":1}\n')).invalidUtf8Bytes).toBe(0);
+  });
+});

@@ -9,15 +9,16 @@ import type {
   StatementEvent,
   VigieEvent,
 } from '@vigie/contract';
-import { decodeCsvlog } from './format-csvlog.js';
-import { decodeJsonlog, type DecodeFailure } from './format-jsonlog.js';
+import { decodeCsvlog, decodeCsvlogHead } from './format-csvlog.js';
+import { decodeJsonlog, decodeJsonlogHead, type DecodeFailure } from './format-jsonlog.js';
 import type { LogRecord, RawRecord } from './log-record.js';
-import { parseAuditPayload, type AuditLine } from './parse-audit.js';
+import { parseAuditHead, parseAuditPayload, type AuditLine } from './parse-audit.js';
 import { errorMessageOf } from './parse-error-message.js';
 import { claimOf, forgeryReasons, type RecordClaim } from './parse-origin.js';
 import { applyRoleStatement, currentRole, observeTransaction, roleStatement } from './parse-role.js';
 import { authFailureReason, parseSessionMessage, roleDoesNotExist } from './parse-session.js';
 import { cleanApplicationName, excerptOf, redactFreeText } from './redact-text.js';
+import type { OversizedRecord } from './record-splitter.js';
 import { SessionTable, type SessionState } from './session-state.js';
 
 /** The part of `@vigie/sql`'s analyzer the parser uses (so tests and replays can pass any implementation). */
@@ -59,6 +60,11 @@ export interface LogParser {
    * statement of its session (merged from several pgaudit lines), or nothing while a statement is being merged.
    */
   push(raw: RawRecord): ParserOutput[];
+  /**
+   * A record skipped for its size: its dead letter (counted), and — when its head is a pgaudit record — a statement
+   * event made from the head, flagged `truncated`, so rules still see the statement.
+   */
+  pushOversized(o: OversizedRecord): ParserOutput[];
   /**
    * Emits statements still being merged whose last line is older than `idleMs` (0 = all of them: end of input).
    */
@@ -391,7 +397,65 @@ export function createLogParser({
     return e;
   }
 
+  /** Dead letter of a record skipped for its size: position, size and a redacted excerpt of its head. */
+  function oversizedLetter(o: OversizedRecord): DeadLetter {
+    const raw = { format: o.format, text: o.head, file: o.file, offset: o.offset, bytes: o.bytes };
+    return deadLetter(raw, 'oversized_record', `record of ${o.bytes} bytes exceeds the limit`);
+  }
+
+  function pushOversized(o: OversizedRecord): ParserOutput[] {
+    const out: ParserOutput[] = [oversizedLetter(o)];
+    const head = o.format === 'jsonlog' ? decodeJsonlogHead(o.head) : decodeCsvlogHead(o.head);
+    if (head === undefined || !SESSION_ID.test(head.record.sessionId)) return out;
+    const r = head.record;
+    if (claimOf(r.message) !== 'audit') return out;
+    const raw: RawRecord = { format: o.format, text: o.head, file: o.file, offset: o.offset, bytes: o.bytes };
+    const t = now();
+    const state = sessions.touch(r.sessionId, t);
+    const open = pending.get(r.sessionId);
+    if (open) out.push(emitPending(open));
+    // What the head shows of a forgery (a context or statement after the message, a RAISE WARNING's severity).
+    const reasons = forgeryReasons(r, 'audit');
+    if (reasons.length > 0) {
+      out.push(forged(r, raw, state, 'audit', reasons));
+      return out;
+    }
+    const line = parseAuditHead(r.message);
+    if (line === undefined) return out;
+    // A statement cut at the head: analysed for what it shows, never merged, never changing the session's role.
+    const text = line.statement;
+    const sql = analyze(text.includes(REDACTED) ? text.replaceAll(REDACTED, "'<REDACTED>'") : text);
+    const event: StatementEvent = {
+      v: 1,
+      id: `${cluster}:${r.sessionId}:${r.lineNum}`,
+      cluster,
+      ts: r.ts,
+      session: sessionInfo(r, state),
+      source: { file: o.file, offset: o.offset },
+      kind: 'statement',
+      audit: {
+        auditTypes: [line.auditType],
+        statementId: line.statementId,
+        substatementId: line.substatementId,
+        class: line.class,
+        command: line.command,
+        objects: line.objectName === '' ? [] : [{ type: line.objectType, name: line.objectName }],
+        parameterCount: 0,
+      },
+      effectiveRole: currentRole(state) ?? r.user,
+      queryId: r.queryId !== undefined && r.queryId !== '0' ? r.queryId : undefined,
+      txid: r.txid !== undefined && r.txid !== '0' ? r.txid : undefined,
+      sql,
+      truncated: true,
+    };
+    out.push(event);
+    return out;
+  }
+
   function push(raw: RawRecord): ParserOutput[] {
+    if (raw.broken) {
+      return [deadLetter(raw, 'broken_record', 'csvlog record cut short: the next record began inside it')];
+    }
     const decoded: LogRecord | DecodeFailure =
       raw.format === 'jsonlog' ? decodeJsonlog(raw.text) : decodeCsvlog(raw.text);
     if ('reason' in decoded) return [deadLetter(raw, decoded.reason, decoded.detail)];
@@ -472,6 +536,7 @@ export function createLogParser({
 
   return {
     push,
+    pushOversized,
     flush(idleMs = 0) {
       const out: ParserOutput[] = [];
       const limit = now() - idleMs;

@@ -52,6 +52,8 @@ export interface RawRecord {
   offset: number;
   /** Length of the record in bytes, terminator included: `offset + bytes` is where the next record starts. */
   bytes: number;
+  /** csvlog: the record was cut short (the next record began inside it): dead-lettered, never parsed. */
+  broken?: boolean;
 }
 
 /** Picks the format from a file name: `.csv` is csvlog, anything else (`.json`) jsonlog. */

@@ -52,7 +52,7 @@ export function isRawRecord(item: RawRecord | OversizedRecord): item is RawRecor
   return 'text' in item;
 }
 
-/** Dead letter for a record skipped because it exceeded the size limit. */
+/** Dead letter for a record skipped because it exceeded the size limit (without a parser: see `pushOversized`). */
 export function oversizedDeadLetter(cluster: string, o: OversizedRecord, now = Date.now()): DeadLetter {
   return {
     v: 1,
@@ -84,7 +84,7 @@ export async function* parseLogFiles(
       options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes },
     )) {
       if (isRawRecord(item)) yield* parser.push(item);
-      else yield oversizedDeadLetter(options.cluster, item);
+      else yield* parser.pushOversized(item);
     }
   }
   yield* parser.flush(0);

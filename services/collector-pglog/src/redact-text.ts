@@ -47,7 +47,7 @@ export function cleanApplicationName(name: string | undefined): string | undefin
   if (name === undefined) return undefined;
   if (name === lastAppRaw) return lastAppClean;
   let n = 0;
-  const ascii = name.replace(/[^\x20-\x7e]/g, '?');
+  const ascii = name.slice(0, 256).replace(/[^\x20-\x7e]/g, '?');
   const clean = ascii
     .replace(APP_DATA, (m: string) => (m.includes('@') || FIVE_DIGITS.test(m) ? `$${++n}` : m))
     .slice(0, APPLICATION_NAME_MAX);
