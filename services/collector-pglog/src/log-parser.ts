@@ -15,7 +15,7 @@ import type { LogRecord, RawRecord } from './log-record.js';
 import { parseAuditHead, parseAuditPayload, type AuditLine } from './parse-audit.js';
 import { errorMessageOf } from './parse-error-message.js';
 import { claimOf, forgeryReasons, type RecordClaim } from './parse-origin.js';
-import { applyRoleStatement, currentRole, observeTransaction, roleStatement } from './parse-role.js';
+import { applyRoleStatement, currentRole, observeTransaction, roleStatementOf } from './parse-role.js';
 import { authFailureReason, parseSessionMessage, roleDoesNotExist } from './parse-session.js';
 import { cleanApplicationName, excerptOf, redactFreeText } from './redact-text.js';
 import type { OversizedRecord } from './record-splitter.js';
@@ -291,7 +291,7 @@ export function createLogParser({
     };
     // The role changes after the SET ROLE statement itself (which ran as the previous role).
     if (state !== undefined) {
-      const st = roleStatement(p.line.command, text);
+      const st = roleStatementOf(state, p.line.command, text);
       if (st !== undefined) applyRoleStatement(state, st, r.vxid, r.user);
     }
     return event;

@@ -12,6 +12,8 @@
  *   transaction means a `ROLLBACK TO SAVEPOINT` happened in between (psql's ON_ERROR_ROLLBACK does exactly that).
  */
 
+import { tokenAt } from '@vigie/sql';
+
 /** A statement that matters to the role in effect. `role: undefined` is the login role. */
 export type RoleStatement =
   | { type: 'set'; role: string | undefined; local: boolean }
@@ -44,7 +46,97 @@ export interface RoleState {
   /** Role after the last committed transaction; undefined means the login role. */
   effectiveRole?: string | undefined;
   roleTx?: RoleTransaction | undefined;
+  /** A query string of several statements being audited one line at a time (see {@link roleStatementOf}). */
+  roleCursor?: { text: string; statements: string[]; next: number } | undefined;
 }
+
+/** The statements of a query string, split at `;` outside literals, comments and quoted identifiers. */
+export function splitStatements(text: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || (c >= 9 && c <= 13)) {
+      i++;
+      continue;
+    }
+    if (c === 59) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+      i++;
+      continue;
+    }
+    i = tokenAt(text, i).end;
+  }
+  out.push(text.slice(start));
+  return out.map((t) => t.trim()).filter((t) => t !== '');
+}
+
+/** The command pgaudit prints for a statement, from its first words (only the ones roles care about are exact). */
+function auditCommandOf(statement: string): string {
+  const words = /^([A-Za-z]+)(?:\s+([A-Za-z]+))?/.exec(statement);
+  const first = (words?.[1] ?? '').toUpperCase();
+  const second = (words?.[2] ?? '').toUpperCase();
+  switch (first) {
+    case 'END':
+      return 'COMMIT';
+    case 'ABORT':
+      return 'ROLLBACK';
+    case 'START':
+      return 'START TRANSACTION';
+    case 'DISCARD':
+      return `DISCARD ${second}`;
+    case 'PREPARE':
+      return second === 'TRANSACTION' ? 'PREPARE TRANSACTION' : 'PREPARE';
+    default:
+      return first;
+  }
+}
+
+/**
+ * What one audited line (pgaudit command + text) does to the role. pgaudit prints the whole query string on the
+ * line of each statement it holds (`BEGIN; SET LOCAL ROLE x` gives a BEGIN line and a SET line, both with that text),
+ * so a text of several statements is split once and its lines matched to its statements in order, by command.
+ */
+export function roleStatementOf(s: RoleState, command: string, text: string): RoleStatement | undefined {
+  if (!ROLE_COMMANDS.has(command)) {
+    if (s.roleCursor !== undefined && s.roleCursor.text === text) advanceCursor(s.roleCursor, command);
+    return undefined;
+  }
+  if (text.indexOf(';') < 0 || text.indexOf(';') === text.trimEnd().length - 1) return roleStatement(command, text);
+  let cursor = s.roleCursor;
+  if (cursor === undefined || cursor.text !== text) {
+    const statements = splitStatements(text);
+    if (statements.length <= 1) return roleStatement(command, text);
+    cursor = s.roleCursor = { text, statements, next: 0 };
+  }
+  const j = advanceCursor(cursor, command);
+  return j < 0 ? undefined : roleStatement(command, cursor.statements[j] as string);
+}
+
+/** Index of the next statement of the cursor's text with this command (moving past it), or -1. */
+function advanceCursor(cursor: { statements: string[]; next: number }, command: string): number {
+  for (let j = cursor.next; j < cursor.statements.length; j++) {
+    if (auditCommandOf(cursor.statements[j] as string) === command) {
+      cursor.next = j + 1;
+      return j;
+    }
+  }
+  return -1;
+}
+
+const ROLE_COMMANDS = new Set([
+  'SET',
+  'RESET',
+  'DISCARD ALL',
+  'COMMIT',
+  'PREPARE TRANSACTION',
+  'ROLLBACK',
+  'SAVEPOINT',
+  'RELEASE',
+]);
 
 const SET_ROLE = /^\s*SET\s+(?:(SESSION|LOCAL)\s+)?ROLE\s+(.+?)\s*;?\s*$/is;
 const SET_AUTH = /^\s*SET\s+(?:(SESSION|LOCAL)\s+)?SESSION\s+AUTHORIZATION\s+(.+?)\s*;?\s*$/is;
