@@ -416,7 +416,8 @@ describe('analyze', () => {
         kind: 'select',
         reads: ['public.citizens'],
         hasWhere: true,
-        redacted: 'SELECT id FROM public.citizens WHERE email = $1 OR phone = $2',
+        // Where the strings end depends on standard_conforming_strings: everything either reading calls a string goes.
+        redacted: 'SELECT id FROM public.citizens WHERE email = $1',
       },
     ],
   ] as const)('analyses the shape of a statement the parser refuses for its literals: %s', (sql, want) => {

@@ -99,7 +99,9 @@ describe('lexSql', () => {
     // Under `standard_conforming_strings = off` the server reads one string here; reading two would leave the
     // e-mail between them as bare text.
     const sql = "SELECT 'it\\'s jean@exemple.fr', 2";
-    expect(lexSql(sql).spans.map((s) => sql.slice(s.start, s.end))).toEqual(["'it\\'s jean@exemple.fr'", '2']);
+    expect(lexSql(sql, true).spans.map((s) => sql.slice(s.start, s.end))).toEqual(["'it\\'s jean@exemple.fr'", '2']);
+    // With it on (the default), the same text is a string, a word and an unterminated string.
+    expect(lexSql(sql).spans.map((s) => sql.slice(s.start, s.end))).toEqual(["'it\\'", "', 2"]);
   });
 
   it('does not take a prefix letter inside a longer identifier', () => {

@@ -6,8 +6,8 @@
  *
  * When the text is ambiguous it errs towards hiding more: an unterminated string, dollar-quoted body or quoted
  * identifier runs to the end of the text, and a quoted identifier holding an `@` or six digits in a row is treated
- * as a string. A backslash is read as an escape in every string (as with `standard_conforming_strings = off`): where
- * it is not one, the literal only comes out longer.
+ * as a string. It assumes `standard_conforming_strings = on` (PostgreSQL's default since 9.1) unless told otherwise;
+ * redact.ts lexes a text holding `\'` both ways and hides what either reading calls a literal.
  */
 
 /** What a span of statement text is. */
@@ -198,7 +198,7 @@ export interface Token {
  * identifier, an operator) with its end only. What {@link lexSql} does at each token, exported so that a cached
  * analysis can be checked against a new text with exactly the lexer's rules (statement-template.ts).
  */
-export function tokenAt(sql: string, i: number): Token {
+export function tokenAt(sql: string, i: number, backslashEscapes = false): Token {
   const n = sql.length;
   const c = sql.charCodeAt(i);
   if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
@@ -223,9 +223,7 @@ export function tokenAt(sql: string, i: number): Token {
     return { end, span: { kind: 'comment', start: i, end } };
   }
   if (c === QUOTE) {
-    // A backslash is taken as an escape in every string: under `standard_conforming_strings = off` it is one
-    // (`'it\'s jean@exemple.fr'`), and where it is not, the literal can only come out longer: hiding more, never less.
-    const end = endOfQuoted(sql, i + 1, true);
+    const end = endOfQuoted(sql, i + 1, backslashEscapes);
     return { end, span: { kind: 'string', start: i, end } };
   }
   if (c === DQUOTE) return quotedIdent(sql, i, i + 1);
@@ -260,7 +258,7 @@ export function tokenAt(sql: string, i: number): Token {
     } else if (j === i + 1 && (c | 0x20) === 0x75 && next === AMP) {
       const q = sql.charCodeAt(j + 1);
       if (q === QUOTE) {
-        const end = endOfQuoted(sql, j + 2, true);
+        const end = endOfQuoted(sql, j + 2, false);
         return { end, span: { kind: 'string', start: i, end } };
       }
       if (q === DQUOTE) return quotedIdent(sql, i, j + 2);
@@ -281,8 +279,11 @@ function quotedIdent(sql: string, start: number, body: number): Token {
   return DATA_IN_IDENTIFIER.test(sql.slice(body, end - 1)) ? { end, span: { kind: 'string', start, end } } : { end };
 }
 
-/** Finds every literal, comment and `$n` parameter in `sql`. Never throws. */
-export function lexSql(sql: string): LexedSql {
+/**
+ * Finds every literal, comment and `$n` parameter in `sql`. Never throws. `backslashEscapes` reads a backslash as
+ * an escape in plain strings too, as the server does under `standard_conforming_strings = off`.
+ */
+export function lexSql(sql: string, backslashEscapes = false): LexedSql {
   const spans: Span[] = [];
   let maxParam = 0;
   const n = sql.length;
@@ -292,7 +293,7 @@ export function lexSql(sql: string): LexedSql {
       i++;
       continue;
     }
-    const t = tokenAt(sql, i);
+    const t = tokenAt(sql, i, backslashEscapes);
     if (t.span !== undefined) {
       spans.push(t.span);
       if (t.span.kind === 'param') {

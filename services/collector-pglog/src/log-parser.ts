@@ -144,7 +144,10 @@ export function createLogParser({
   let cachedEntries = 0;
   const analyzeStatement = (text: string, r: LogRecord): SqlAnalysis => {
     const qid = r.queryId;
-    if (qid === undefined || qid === '0' || text.length < 8 || text.startsWith('<')) return analyze(text);
+    // A `\'` is read two ways by the redaction (standard_conforming_strings on and off): never templated.
+    if (qid === undefined || qid === '0' || text.length < 8 || text.startsWith('<') || text.includes("\\'")) {
+      return analyze(text);
+    }
     let entries = byQueryId.get(qid);
     if (entries !== undefined) {
       for (let i = 0; i < entries.length; i++) {
