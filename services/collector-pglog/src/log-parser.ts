@@ -94,6 +94,8 @@ export { roleChange } from './parse-role.js';
 
 /** One statement text shape seen under a query id, with its analysis (see analyzeStatement). */
 interface TemplateEntry {
+  /** The text the template was made from (never logged nor sent). */
+  text: string;
   template: StatementTemplate;
   analysis: SqlAnalysis;
 }
@@ -144,34 +146,33 @@ export function createLogParser({
   let cachedEntries = 0;
   const analyzeStatement = (text: string, r: LogRecord): SqlAnalysis => {
     const qid = r.queryId;
-    // A `\'` is read two ways by the redaction (standard_conforming_strings on and off): never templated.
-    if (qid === undefined || qid === '0' || text.length < 8 || text.startsWith('<') || text.includes("\\'")) {
-      return analyze(text);
-    }
+    if (qid === undefined || qid === '0' || text.length < 8 || text.startsWith('<')) return analyze(text);
     let entries = byQueryId.get(qid);
     if (entries !== undefined) {
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i] as TemplateEntry;
         if (matchesTemplate(e.template, text)) {
-          // Most recent first: the next statement under this query id is most likely the same one again.
+          // Found first next time: swapped with the head (no shifting; a query id has a few templates at most).
           if (i > 0) {
-            entries.splice(i, 1);
-            entries.unshift(e);
+            entries[i] = entries[0] as TemplateEntry;
+            entries[0] = e;
           }
           return redact ? e.analysis : { ...e.analysis, redacted: text };
         }
       }
     }
     const a = analyzer.analyze(text);
-    // A refused statement is not cached: whether and where it fails can depend on its literals.
-    if (a.parseError !== undefined) return redact ? a : { ...a, redacted: text };
+    // A refused statement is not cached: whether and where it fails can depend on its literals. Nor is a text
+    // holding `\'`: the redaction reads it both ways (standard_conforming_strings on and off), the template one.
+    // (A text that matches a template made without `\'` shows only that template's fixed text, hides its literals.)
+    if (a.parseError !== undefined || text.includes("\\'")) return redact ? a : { ...a, redacted: text };
     if (cachedEntries >= 4096) {
       byQueryId.clear();
       cachedEntries = 0;
       entries = undefined;
     }
     if (entries === undefined) byQueryId.set(qid, (entries = []));
-    entries.unshift({ template: templateOf(text), analysis: a });
+    entries.unshift({ text, template: templateOf(text), analysis: a });
     cachedEntries += 1;
     if (entries.length > TEMPLATES_PER_QUERY_ID) {
       entries.pop();
@@ -182,10 +183,13 @@ export function createLogParser({
 
   function sessionInfo(r: LogRecord, state: SessionState | undefined): SessionInfo {
     const clientAddr = r.remoteHost === '[local]' ? 'local' : r.remoteHost;
-    const applicationName = cleanApplicationName(r.applicationName ?? state?.applicationName);
+    const rawApp = r.applicationName ?? state?.applicationName;
     // One frozen object per session while its fields stay the same, shared by its events: the Kafka sink encodes
     // it once (see sink-kafka.ts), a third of a statement event's JSON.
     const last = state?.info;
+    // The name as the client set it is cleaned once per change, not per event.
+    const applicationName =
+      last !== undefined && state?.infoRawApp === rawApp ? last.applicationName : cleanApplicationName(rawApp);
     if (
       last !== undefined &&
       last.id === r.sessionId &&
@@ -212,7 +216,10 @@ export function createLogParser({
       backendType: r.backendType,
       startedAt: r.sessionStart,
     });
-    if (state !== undefined) state.info = info;
+    if (state !== undefined) {
+      state.info = info;
+      state.infoRawApp = rawApp;
+    }
     return info;
   }
 
@@ -379,13 +386,13 @@ export function createLogParser({
     raw: RawRecord,
     state: SessionState,
     claim: RecordClaim,
-    reasons: ForgeryReason[],
+    reasons: readonly ForgeryReason[],
   ): VigieEvent {
     const e: VigieEvent = {
       ...base(r, state, raw),
       kind: 'record.forged',
       claimed: claim,
-      reasons,
+      reasons: [...reasons],
       severity: r.severity.slice(0, 16),
     };
     // 00000 is what csvlog prints where jsonlog prints nothing: left out so both formats give the same event.

@@ -14,6 +14,7 @@ const PREFIXES: readonly (readonly [string, RecordClaim])[] = [
 ];
 
 const REPLICATION_COMMAND = 'received replication command: ';
+const NONE: readonly ForgeryReason[] = Object.freeze([]);
 
 /** The claim of a message, or undefined for every other message (most records: first-letter test first). */
 export function claimOf(message: string): RecordClaim | undefined {
@@ -39,7 +40,18 @@ export function claimOf(message: string): RecordClaim | undefined {
  *   disconnection names the record's own user, database, host and port; a walsender's `received replication
  *   command: X` carries X as its statement, and nothing else does.
  */
-export function forgeryReasons(r: LogRecord, claim: RecordClaim): ForgeryReason[] {
+export function forgeryReasons(r: LogRecord, claim: RecordClaim): readonly ForgeryReason[] {
+  // The common case (a genuine pgaudit record) allocates nothing: 400k arrays per 500k records showed in GC time.
+  if (
+    claim === 'audit' &&
+    r.context === undefined &&
+    r.statement === undefined &&
+    r.internalQuery === undefined &&
+    r.severity === 'LOG' &&
+    (r.sqlstate === undefined || r.sqlstate === '00000')
+  ) {
+    return NONE;
+  }
   const reasons: ForgeryReason[] = [];
   if (r.context !== undefined) reasons.push('context');
   // A walsender logs the replication command it received as the record's statement too: that one is expected.

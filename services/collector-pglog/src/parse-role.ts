@@ -101,7 +101,7 @@ function auditCommandOf(statement: string): string {
  * so a text of several statements is split once and its lines matched to its statements in order, by command.
  */
 export function roleStatementOf(s: RoleState, command: string, text: string): RoleStatement | undefined {
-  if (!ROLE_COMMANDS.has(command)) {
+  if (!isRoleCommand(command)) {
     if (s.roleCursor !== undefined && s.roleCursor.text === text) advanceCursor(s.roleCursor, command);
     return undefined;
   }
@@ -127,16 +127,25 @@ function advanceCursor(cursor: { statements: string[]; next: number }, command: 
   return -1;
 }
 
-const ROLE_COMMANDS = new Set([
-  'SET',
-  'RESET',
-  'DISCARD ALL',
-  'COMMIT',
-  'PREPARE TRANSACTION',
-  'ROLLBACK',
-  'SAVEPOINT',
-  'RELEASE',
-]);
+/**
+ * The pgaudit commands that can matter to the role. A switch rather than a Set: each command is a fresh string whose
+ * hash a Set would compute every time, while `===` rejects most of them on their length.
+ */
+function isRoleCommand(command: string): boolean {
+  switch (command) {
+    case 'SET':
+    case 'RESET':
+    case 'DISCARD ALL':
+    case 'COMMIT':
+    case 'PREPARE TRANSACTION':
+    case 'ROLLBACK':
+    case 'SAVEPOINT':
+    case 'RELEASE':
+      return true;
+    default:
+      return false;
+  }
+}
 
 const SET_ROLE = /^\s*SET\s+(?:(SESSION|LOCAL)\s+)?ROLE\s+(.+?)\s*;?\s*$/is;
 const SET_AUTH = /^\s*SET\s+(?:(SESSION|LOCAL)\s+)?SESSION\s+AUTHORIZATION\s+(.+?)\s*;?\s*$/is;
@@ -148,6 +157,10 @@ const ROLLBACK_TO = new RegExp(
   String.raw`^\s*ROLLBACK\s+(?:(?:WORK|TRANSACTION)\s+)?TO\s+(?:SAVEPOINT\s+)?${NAME}\s*;?\s*$`,
   'is',
 );
+
+// One object each: pgbench-like logs end every transaction with a COMMIT.
+const COMMIT: RoleStatement = Object.freeze({ type: 'commit' });
+const ROLLBACK: RoleStatement = Object.freeze({ type: 'rollback' });
 
 /** A role or savepoint name as SQL writes it: `"Quoted"` keeps case, `'literal'` is allowed by SET ROLE, bare folds. */
 function sqlName(text: string): string | undefined {
@@ -183,12 +196,12 @@ export function roleStatement(command: string, text: string): RoleStatement | un
     }
     case 'COMMIT':
     case 'PREPARE TRANSACTION':
-      return { type: 'commit' };
+      return COMMIT;
     case 'ROLLBACK': {
       const m = ROLLBACK_TO.exec(text);
-      if (m?.[1] === undefined) return { type: 'rollback' };
+      if (m?.[1] === undefined) return ROLLBACK;
       const name = sqlName(m[1]);
-      return name === undefined ? { type: 'rollback' } : { type: 'rollback-to', name };
+      return name === undefined ? ROLLBACK : { type: 'rollback-to', name };
     }
     case 'SAVEPOINT': {
       const name = sqlName(SAVEPOINT.exec(text)?.[1] ?? '');

@@ -108,8 +108,6 @@ export class RecordSplitter {
     let start = 0;
     let pos = this.scanned;
     const csv = this.format === 'csvlog';
-    // One native check per push; records are checked one by one only when it finds invalid bytes.
-    const valid = isUtf8(buf);
     for (;;) {
       this.waitFrom = -1;
       const end = csv ? this.csvEnd(buf, pos) : buf.indexOf(NL, pos);
@@ -129,12 +127,17 @@ export class RecordSplitter {
         this.skippingFrom = undefined;
         this.skippingHead = '';
       } else if (end > start) {
-        if (!valid && !isUtf8(buf.subarray(start, end))) invalidUtf8Bytes += invalidBytes(buf, start, end);
+        // Its own string, not a slice of a chunk-wide one: V8 keeps a substring (and what JSON.parse reads out
+        // of it) as a view of its parent, so an id kept in a cache would pin the whole chunk.
+        const text = buf.toString('utf8', start, end);
+        // The decoder turns each invalid byte into U+FFFD; looking for one in an ASCII record costs nothing (a
+        // one-byte string cannot hold it), so bytes are counted only for the rare record that has one.
+        if (text.indexOf('\uFFFD') >= 0 && !isUtf8(buf.subarray(start, end))) {
+          invalidUtf8Bytes += invalidBytes(buf, start, end);
+        }
         const record: RawRecord = {
           format: this.format,
-          // Its own string, not a slice of a chunk-wide one: V8 keeps a substring (and what JSON.parse reads out
-          // of it) as a view of its parent, so an id kept in a cache would pin the whole chunk.
-          text: buf.toString('utf8', start, end),
+          text,
           file: this.file,
           offset: this.pendingOffset + start,
           bytes: next - start,

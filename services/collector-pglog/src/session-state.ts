@@ -15,6 +15,8 @@ export interface SessionState {
   applicationName?: string | undefined;
   /** The session part of its last event (frozen, shared by its events while it does not change). */
   info?: SessionInfo | undefined;
+  /** The application name as the client set it when `info` was made (`info` holds it cleaned). */
+  infoRawApp?: string | undefined;
   /** Last time a record of this session was seen (ms, the caller's clock). */
   seenAt: number;
 }
