@@ -222,7 +222,6 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       pausedReason = undefined;
       metrics.backpressure.set(0);
       const read = await tailer.poll();
-      for (const o of read.oversized) send(p.pushOversized(o));
       if (read.invalidUtf8Bytes > 0) metrics.invalidUtf8Bytes.inc(read.invalidUtf8Bytes);
       let bytes = 0;
       for (const r of read.records) {

@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeEvent, type StatementEvent, type VigieEvent } from '@vigie/contract';
 import { createSqlAnalyzer } from '@vigie/sql';
@@ -11,6 +13,7 @@ import {
   type StatementAnalyzer,
 } from './log-parser.js';
 import type { LogFormat, RawRecord } from './log-record.js';
+import { parseLogFiles } from './read-log-file.js';
 import { RecordSplitter } from './record-splitter.js';
 import { stringifyEvent } from './sink-kafka.js';
 
@@ -462,9 +465,7 @@ describe('records over the size limit and records cut short', () => {
     const s = new RecordSplitter(format, 'f', 0, 64 << 10);
     const out: ParserOutput[] = [];
     for (let i = 0; i < bytes.length; i += 8192) {
-      const { records, oversized } = s.push(bytes.subarray(i, i + 8192));
-      for (const o of oversized) out.push(...p.pushOversized(o));
-      for (const r of records) out.push(...p.push(r));
+      for (const r of s.push(bytes.subarray(i, i + 8192)).records) out.push(...p.push(r));
     }
     out.push(...p.flush(0));
     return { out, rejected };
@@ -489,6 +490,32 @@ describe('records over the size limit and records cut short', () => {
       expect(out.filter((e) => e.kind !== 'deadletter' && !(e.kind === 'statement' && e.truncated)).length).toBe(
         whole.length,
       );
+    },
+  );
+
+  it.each(['json', 'csv'] as const)(
+    'parseLogFiles (replay) counts an oversized record and gives its truncated statement (.%s)',
+    async (ext) => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigie-oversized-'));
+      const file = join(dir, `postgresql-1.${ext}`);
+      writeFileSync(file, ext === 'json' ? jsonText : csvText);
+      const rejected: string[] = [];
+      const out: ParserOutput[] = [];
+      for await (const e of parseLogFiles([file], {
+        cluster: 'local',
+        analyzer,
+        now: () => 0,
+        maxRecordBytes: 64 << 10,
+        onRecord: (o, r) => o === 'rejected' && rejected.push(r ?? '?'),
+      })) {
+        out.push(e);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      expect(rejected).toEqual(['oversized_record']);
+      const cut = statements(out).filter((e) => e.sql.copy?.relation === 'public.citizens' && e.truncated);
+      expect(cut.map((e) => [e.session?.applicationName, e.sql.copy?.target])).toEqual([
+        ['vigie_fx_oversized', 'stdout'],
+      ]);
     },
   );
 

@@ -18,7 +18,6 @@ import { claimOf, forgeryReasons, type RecordClaim } from './parse-origin.js';
 import { applyRoleStatement, currentRole, observeTransaction, roleStatementOf } from './parse-role.js';
 import { authFailureReason, parseSessionMessage, roleDoesNotExist } from './parse-session.js';
 import { cleanApplicationName, excerptOf, redactFreeText } from './redact-text.js';
-import type { OversizedRecord } from './record-splitter.js';
 import { SessionTable, type SessionState } from './session-state.js';
 
 /** The part of `@vigie/sql`'s analyzer the parser uses (so tests and replays can pass any implementation). */
@@ -61,10 +60,10 @@ export interface LogParser {
    */
   push(raw: RawRecord): ParserOutput[];
   /**
-   * A record skipped for its size: its dead letter (counted), and — when its head is a pgaudit record — a statement
-   * event made from the head, flagged `truncated`, so rules still see the statement.
+   * A record skipped for its size (`push` hands those here): its dead letter (counted), and — when its head is a
+   * pgaudit record — a statement event made from the head, flagged `truncated`, so rules still see the statement.
    */
-  pushOversized(o: OversizedRecord): ParserOutput[];
+  pushOversized(o: RawRecord): ParserOutput[];
   /**
    * Emits statements still being merged whose last line is older than `idleMs` (0 = all of them: end of input).
    */
@@ -408,18 +407,13 @@ export function createLogParser({
   }
 
   /** Dead letter of a record skipped for its size: position, size and a redacted excerpt of its head. */
-  function oversizedLetter(o: OversizedRecord): DeadLetter {
-    const raw = { format: o.format, text: o.head, file: o.file, offset: o.offset, bytes: o.bytes };
-    return deadLetter(raw, 'oversized_record', `record of ${o.bytes} bytes exceeds the limit`);
-  }
-
-  function pushOversized(o: OversizedRecord): ParserOutput[] {
-    const out: ParserOutput[] = [oversizedLetter(o)];
-    const head = o.format === 'jsonlog' ? decodeJsonlogHead(o.head) : decodeCsvlogHead(o.head);
+  function pushOversized(o: RawRecord): ParserOutput[] {
+    const out: ParserOutput[] = [deadLetter(o, 'oversized_record', `record of ${o.bytes} bytes exceeds the limit`)];
+    const head = o.format === 'jsonlog' ? decodeJsonlogHead(o.text) : decodeCsvlogHead(o.text);
     if (head === undefined || !SESSION_ID.test(head.record.sessionId)) return out;
     const r = head.record;
     if (claimOf(r.message) !== 'audit') return out;
-    const raw: RawRecord = { format: o.format, text: o.head, file: o.file, offset: o.offset, bytes: o.bytes };
+    const raw = o;
     const t = now();
     const state = sessions.touch(r.sessionId, t);
     const open = pending.get(r.sessionId);
@@ -463,6 +457,7 @@ export function createLogParser({
   }
 
   function push(raw: RawRecord): ParserOutput[] {
+    if (raw.oversized) return pushOversized(raw);
     if (raw.broken) {
       return [deadLetter(raw, 'broken_record', 'csvlog record cut short: the next record began inside it')];
     }

@@ -54,6 +54,8 @@ export interface RawRecord {
   bytes: number;
   /** csvlog: the record was cut short (the next record began inside it): dead-lettered, never parsed. */
   broken?: boolean;
+  /** Longer than the record limit: `text` is only its head (`bytes` is its whole length). */
+  oversized?: boolean;
 }
 
 /** Picks the format from a file name: `.csv` is csvlog, anything else (`.json`) jsonlog. */

@@ -1,20 +1,16 @@
 import { isUtf8 } from 'node:buffer';
 import type { LogFormat, RawRecord } from './log-record.js';
 
-/** A record too long to keep in memory: skipped, reported with its position and its first bytes. */
-export interface OversizedRecord {
-  format: LogFormat;
-  file: string;
-  offset: number;
-  bytes: number;
-  /** The record's first {@link OVERSIZED_HEAD_BYTES} bytes as text: enough for its fields and a statement's start. */
-  head: string;
-}
+/**
+ * A record too long to keep in memory: skipped, handed out in its place among the records with its position, its
+ * full length (`bytes`) and only its first {@link OVERSIZED_HEAD_BYTES} bytes as `text`.
+ */
+export type OversizedRecord = RawRecord & { oversized: true };
 
 /** What one {@link RecordSplitter.push} produced. */
 export interface SplitResult {
+  /** The records completed by this chunk, in file order; oversized ones (`oversized: true`) among them. */
   records: RawRecord[];
-  oversized: OversizedRecord[];
   /** Bytes of this chunk's records that were not valid UTF-8 (each replaced by U+FFFD in the text). */
   invalidUtf8Bytes: number;
 }
@@ -102,7 +98,6 @@ export class RecordSplitter {
   /** Feeds the next chunk of the file (contiguous with the previous one). */
   push(chunk: Buffer): SplitResult {
     const records: RawRecord[] = [];
-    const oversized: OversizedRecord[] = [];
     let invalidUtf8Bytes = 0;
     let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let start = 0;
@@ -117,15 +112,26 @@ export class RecordSplitter {
       this.broken = false;
       if (this.skippingFrom !== undefined) {
         const from = this.skippingFrom;
-        oversized.push({
+        records.push({
           format: this.format,
           file: this.file,
           offset: from,
           bytes: this.pendingOffset + next - from,
-          head: this.skippingHead,
+          text: this.skippingHead,
+          oversized: true,
         });
         this.skippingFrom = undefined;
         this.skippingHead = '';
+      } else if (end - start > this.maxRecordBytes) {
+        // Whole within one chunk but over the limit all the same: the same treatment as one that outgrew it.
+        records.push({
+          format: this.format,
+          file: this.file,
+          offset: this.pendingOffset + start,
+          bytes: next - start,
+          text: buf.toString('utf8', start, Math.min(end, start + OVERSIZED_HEAD_BYTES)),
+          oversized: true,
+        });
       } else if (end > start) {
         // Its own string, not a slice of a chunk-wide one: V8 keeps a substring (and what JSON.parse reads out
         // of it) as a view of its parent, so an id kept in a cache would pin the whole chunk.
@@ -166,7 +172,7 @@ export class RecordSplitter {
     }
     // Copy a small remainder out of a large chunk so the chunk's memory can be released.
     this.pending = buf.length > 0 && buf.length < chunk.length / 4 ? Buffer.from(buf) : buf;
-    return { records, oversized, invalidUtf8Bytes };
+    return { records, invalidUtf8Bytes };
   }
 
   /**

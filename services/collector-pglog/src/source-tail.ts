@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { LogFormat, RawRecord } from './log-record.js';
-import { RecordSplitter, type OversizedRecord, type SplitResult } from './record-splitter.js';
+import { RecordSplitter, type SplitResult } from './record-splitter.js';
 import {
   compareLogFiles,
   currentLogFile,
@@ -36,7 +36,6 @@ export interface LogTailerOptions extends LogLocation {
 /** What one {@link LogTailer.poll} read. */
 export interface TailRead {
   records: RawRecord[];
-  oversized: OversizedRecord[];
   /** Bytes of these records that were not valid UTF-8 (replaced by U+FFFD). */
   invalidUtf8Bytes: number;
   /** Nothing new: the caller waits a poll interval. */
@@ -139,7 +138,7 @@ export class LogTailer {
   async poll(): Promise<TailRead> {
     if (this.cur === undefined) {
       await this.start(undefined, 'beginning');
-      if (this.cur === undefined) return { records: [], oversized: [], invalidUtf8Bytes: 0, eof: true };
+      if (this.cur === undefined) return { records: [], invalidUtf8Bytes: 0, eof: true };
     }
     const c = this.cur as OpenFile;
     const got = await this.readChunk(c);
@@ -151,30 +150,27 @@ export class LogTailer {
       this.options.onTruncate?.(c.path);
       c.readPos = 0;
       c.splitter = new RecordSplitter(this.options.format, c.path, 0, this.options.maxRecordBytes);
-      return { records: [], oversized: [], invalidUtf8Bytes: 0, eof: false };
+      return { records: [], invalidUtf8Bytes: 0, eof: false };
     }
     const next = await this.nextFile(c);
-    if (next === undefined) return { records: [], oversized: [], invalidUtf8Bytes: 0, eof: true };
+    if (next === undefined) return { records: [], invalidUtf8Bytes: 0, eof: true };
     // The server has moved on: whatever it wrote to the old file before switching is there now; read it all.
     const records: RawRecord[] = [];
-    const oversized: OversizedRecord[] = [];
     let invalidUtf8Bytes = 0;
     for (let more = await this.readChunk(c); more; more = await this.readChunk(c)) {
       records.push(...more.records);
-      oversized.push(...more.oversized);
       invalidUtf8Bytes += more.invalidUtf8Bytes;
     }
     if (c.splitter.pendingBytes > 0) {
       // A record cannot span files: an unterminated last record is complete as it is.
       const tail = c.splitter.push(Buffer.from('\n'));
       for (const r of tail.records) records.push({ ...r, bytes: r.bytes - 1 });
-      oversized.push(...tail.oversized);
       invalidUtf8Bytes += tail.invalidUtf8Bytes;
     }
     await c.fh.close();
     this.options.onRotate?.(c.path, next.path);
     await this.openFile(next, 0);
-    return { records, oversized, invalidUtf8Bytes, eof: false };
+    return { records, invalidUtf8Bytes, eof: false };
   }
 
   /** Closes the open file. */
