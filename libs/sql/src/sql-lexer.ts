@@ -35,8 +35,9 @@ export interface Span {
 // A double-quoted "identifier" holding an e-mail address or a long number is almost always a string typed with the
 // wrong quotes (`WHERE email = "jean@exemple.fr"`, a MySQL habit): the server rejects it and logs the statement.
 const DATA_IN_IDENTIFIER = /@|\d{5}|\s/;
-// A bare word holding five digits or more (see tokenAt).
-const DATA_IN_WORD = /(?:\d[^\d]*){5}/;
+// A bare word shaped like an IBAN (two letters, two check digits, 11 to 30 letters and digits; see tokenAt). Not
+// "any word with digits": partition and table names (`events_20240105`, `m_y2024m01`) are words with digits too.
+const DATA_IN_WORD = /^[A-Za-z]{2}\d{2}[A-Za-z0-9]{11,30}$/;
 
 /** Every literal, comment and parameter of a statement, in text order, and the highest `$n` already present. */
 export interface LexedSql {
@@ -263,9 +264,10 @@ export function tokenAt(sql: string, i: number, backslashEscapes = false): Token
       }
       if (q === DQUOTE) return quotedIdent(sql, i, j + 2);
     }
-    // A bare word with five digits or more is data typed without quotes (an IBAN `FR7630006000011234567890189`, a
-    // NIR glued to letters) in a statement the server refused or will refuse: hide it like a string.
-    if (j - i >= 5 && DATA_IN_WORD.test(sql.slice(i, j))) return { end: j, span: { kind: 'string', start: i, end: j } };
+    // A bare word shaped like an IBAN is data typed without quotes (`WHERE iban = FR7630006000011234567890189`) in
+    // a statement the server refused or will refuse: hide it like a string.
+    if (j - i >= 15 && DATA_IN_WORD.test(sql.slice(i, j)))
+      return { end: j, span: { kind: 'string', start: i, end: j } };
     return { end: j };
   }
   return { end: i + 1 };

@@ -44,3 +44,9 @@ describe('messageTemplate', () => {
     expect(messageTemplate(`malformed array literal: "${'x'.repeat(10_000)}"`)).toBeUndefined();
   });
 });
+
+describe('cleanApplicationName keeps identifiers with scattered digits', () => {
+  it.each(['pglog_crash_3a4b5c6d7e8f', 'app-v1.2.3', 'build 2024'])('%s', (name) => {
+    expect(cleanApplicationName(name)).toBe(name);
+  });
+});

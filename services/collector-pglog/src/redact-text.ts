@@ -31,10 +31,10 @@ export function excerptOf(text: string, redact: boolean): string {
 
 /** Longest application name events carry (the contract's `APPLICATION_NAME_MAX`). */
 const APPLICATION_NAME_MAX = 64;
-// What looks like personal data in a name a client chose: e-mail addresses, words with five digits or more (NIR,
-// phone, IBAN), each replaced by `$n`; everything outside printable ASCII becomes `?` (the server does the same).
+// What looks like personal data in a name a client chose: e-mail addresses, words holding five digits or more in a
+// row (single spaces, dots or dashes allowed between them: NIR, phone, IBAN), each replaced by `$n`; everything outside printable ASCII becomes `?` (the server does the same).
 const APP_DATA = /[^\s@]+@[^\s@]+|[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ .-]?[A-Za-z0-9]*\d[A-Za-z0-9]*)*/g;
-const FIVE_DIGITS = /(?:\d\D?){5}/;
+const FIVE_DIGITS = /\d(?:[ .-]?\d){4}/;
 let lastAppRaw: string | undefined;
 let lastAppClean: string | undefined;
 
