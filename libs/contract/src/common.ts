@@ -45,8 +45,8 @@ export const SessionInfo = z.object({
   clientPort: z.number().int().min(0).max(65535).optional(),
   /**
    * `application_name` as the client chose it (hostile: anyone sets it): printable ASCII only, at most
-   * {@link APPLICATION_NAME_MAX} characters, and values that look like personal data (e-mail addresses, runs of five or
-   * more digits) replaced by `$n` by the collector.
+   * {@link APPLICATION_NAME_MAX} characters, and values that look like personal data (e-mail addresses, IBAN-shaped
+   * words, standalone numbers of nine digits or more) replaced by `$n` by the collector.
    */
   applicationName: ApplicationName.optional(),
   backendType: z.string().optional(),

@@ -45,8 +45,8 @@ describe('messageTemplate', () => {
   });
 });
 
-describe('cleanApplicationName keeps identifiers with scattered digits', () => {
-  it.each(['pglog_crash_3a4b5c6d7e8f', 'app-v1.2.3', 'build 2024'])('%s', (name) => {
+describe('cleanApplicationName keeps versions, dates and identifiers with digits', () => {
+  it.each(['pglog_crash_3a4b5c6d7e8f', 'pglog_it_839201847abc', 'app-v1.2.3', 'etl 20240105'])('%s', (name) => {
     expect(cleanApplicationName(name)).toBe(name);
   });
 });

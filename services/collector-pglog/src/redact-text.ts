@@ -31,10 +31,12 @@ export function excerptOf(text: string, redact: boolean): string {
 
 /** Longest application name events carry (the contract's `APPLICATION_NAME_MAX`). */
 const APPLICATION_NAME_MAX = 64;
-// What looks like personal data in a name a client chose: e-mail addresses, words holding five digits or more in a
-// row (single spaces, dots or dashes allowed between them: NIR, phone, IBAN), each replaced by `$n`; everything outside printable ASCII becomes `?` (the server does the same).
-const APP_DATA = /[^\s@]+@[^\s@]+|[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ .-]?[A-Za-z0-9]*\d[A-Za-z0-9]*)*/g;
-const FIVE_DIGITS = /\d(?:[ .-]?\d){4}/;
+// What looks like personal data in a name a client chose, each replaced by `$n`: e-mail addresses, IBAN-shaped words,
+// and numbers of nine digits or more standing on their own (single spaces, dots or dashes allowed between digits: a
+// NIR, a phone number). Shorter numbers and digits glued to letters stay (versions, dates, `job_20240105`, random
+// hex suffixes). Everything outside printable ASCII becomes `?` (the server does the same).
+const APP_DATA =
+  /[^\s@]+@[^\s@]+|(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}[A-Za-z0-9]{11,30}(?![A-Za-z0-9])|(?<![A-Za-z0-9])\d(?:[ .-]?\d){8,}(?![A-Za-z0-9])/g;
 let lastAppRaw: string | undefined;
 let lastAppClean: string | undefined;
 
@@ -48,9 +50,7 @@ export function cleanApplicationName(name: string | undefined): string | undefin
   if (name === lastAppRaw) return lastAppClean;
   let n = 0;
   const ascii = name.slice(0, 256).replace(/[^\x20-\x7e]/g, '?');
-  const clean = ascii
-    .replace(APP_DATA, (m: string) => (m.includes('@') || FIVE_DIGITS.test(m) ? `$${++n}` : m))
-    .slice(0, APPLICATION_NAME_MAX);
+  const clean = ascii.replace(APP_DATA, () => `$${++n}`).slice(0, APPLICATION_NAME_MAX);
   lastAppRaw = name;
   lastAppClean = clean;
   return clean;
