@@ -67,7 +67,7 @@ async function activity(): Promise<{ events: VigieEvent[]; raw: string[] }> {
   return { events, raw };
 }
 
-/** Every message of a topic, as text (the topics are this file's own). */
+/** Every message of a topic as text, at least all those it held when called (the topics are this file's own). */
 async function readAll(topic: string): Promise<string[]> {
   const admin = testKafka().admin();
   await admin.connect();
@@ -75,7 +75,8 @@ async function readAll(topic: string): Promise<string[]> {
   const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
   const messages: KafkaMessage[] =
     total === 0 ? [] : await readTopic(topic, (m) => m.length >= total, { timeoutMs: 30_000 });
-  expect(messages.length).toBe(total);
+  // The collector keeps reading the shared server log (other tests' sessions): more may have come meanwhile.
+  expect(messages.length).toBeGreaterThanOrEqual(total);
   return messages.map((m) => m.value?.toString('utf8') ?? '');
 }
 
