@@ -31,6 +31,8 @@ export interface Pipeline {
   collector: RunningService;
   detector: RunningService;
   groupId: string;
+  /** The detector's alert-store schema (database `vigie`). */
+  storeSchema: string;
   /** Alerts the detector's API returns for a role. */
   alertsFor(role: string): Promise<ApiAlert[]>;
   /** Alertmanager's copy of an alert, by Vigie's alert id. */
@@ -149,6 +151,7 @@ export async function startDetector(
   detector: RunningService;
   token: string;
   groupId: string;
+  storeSchema: string;
   alertsFor(role: string): Promise<ApiAlert[]>;
   alerts(query: string): Promise<ApiAlert[]>;
 }> {
@@ -187,6 +190,7 @@ export async function startDetector(
     detector,
     token,
     groupId,
+    storeSchema: `e2e_${id}`,
     alerts,
     alertsFor: (role) => alerts(`role=${encodeURIComponent(role)}`),
   };
@@ -209,7 +213,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     },
     { policyFile },
   );
-  const { detector, token, groupId, alertsFor } = await startDetector(cluster, policyFile, topics);
+  const { detector, token, groupId, storeSchema, alertsFor } = await startDetector(cluster, policyFile, topics);
   const admin = testKafka().admin();
   await admin.connect();
   return {
@@ -219,6 +223,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     collector,
     detector,
     groupId,
+    storeSchema,
     alertsFor,
     async alertmanagerAlert(alertId) {
       const filter = encodeURIComponent(`alert_id="${alertId}"`);

@@ -46,6 +46,17 @@ const examples = {
     sqlstate: '42501',
     message: 'permission denied for table citizens',
   },
+  'record.forged': {
+    ...base,
+    id: 'local:6b07e274.1be5:6',
+    kind: 'record.forged',
+    claimed: 'audit',
+    reasons: ['context', 'statement'],
+    severity: 'LOG',
+    sqlstate: '00000',
+    claimedClass: 'MISC',
+    claimedCommand: 'SET',
+  },
   statement: {
     ...base,
     id: 'local:6b07e274.1be5:155',
@@ -239,6 +250,19 @@ describe('event codec', () => {
     const garbage = decodeEvent('{"v":1,');
     expect(garbage.ok).toBe(false);
     if (!garbage.ok) expect(garbage.error.issues[0]?.message).toBe('not valid JSON');
+  });
+
+  it('bounds application_name: printable ASCII, 64 characters at most', () => {
+    for (const applicationName of ['x'.repeat(65), 'line\nbreak', 'café', 'tab\there']) {
+      const decoded = decodeEvent(
+        JSON.stringify({ ...examples['session.end'], session: { ...session, applicationName } }),
+      );
+      expect(!decoded.ok && decoded.error.issues.map((i) => i.path)).toEqual(['session.applicationName']);
+    }
+    const ok = decodeEvent(
+      JSON.stringify({ ...examples['session.end'], session: { ...session, applicationName: 'x'.repeat(64) } }),
+    );
+    expect(ok.ok).toBe(true);
   });
 
   it('refuses to encode an invalid event', () => {

@@ -24,6 +24,15 @@ export const QueryId = z
 /** PostgreSQL session id as the server prints it: `hex(backend start epoch seconds).hex(pid)`. */
 export const SessionId = z.string().regex(/^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/, 'expected <hex start>.<hex pid>');
 
+/** Longest `application_name` an event carries (PostgreSQL itself keeps 63 bytes). */
+export const APPLICATION_NAME_MAX = 64;
+
+/** A client-chosen application name as events carry it: bounded, printable ASCII (no control characters). */
+export const ApplicationName = z
+  .string()
+  .max(APPLICATION_NAME_MAX)
+  .regex(/^[\x20-\x7e]*$/, 'printable ASCII only');
+
 /** The database session an event is about, as far as the source knows it. */
 export const SessionInfo = z.object({
   id: SessionId,
@@ -34,7 +43,12 @@ export const SessionInfo = z.object({
   /** Client IP address, or `local` for a Unix-socket session. */
   clientAddr: z.string().optional(),
   clientPort: z.number().int().min(0).max(65535).optional(),
-  applicationName: z.string().optional(),
+  /**
+   * `application_name` as the client chose it (hostile: anyone sets it): printable ASCII only, at most
+   * {@link APPLICATION_NAME_MAX} characters, and values that look like personal data (e-mail addresses, IBAN-shaped
+   * words, standalone numbers of nine digits or more) replaced by `$n` by the collector.
+   */
+  applicationName: ApplicationName.optional(),
   backendType: z.string().optional(),
   startedAt: Timestamp.optional(),
 });

@@ -12,6 +12,8 @@ export const RejectReason = z.enum([
   'kafka_rejected',
   'invalid_event',
   'undecodable',
+  /** A csvlog record cut short (the server crashed mid-write, a file was truncated): reading resumed at the next record. */
+  'broken_record',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 

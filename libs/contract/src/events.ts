@@ -5,6 +5,7 @@ import { EgressSampleEvent } from './egress.js';
 import { CollectorHeartbeatEvent } from './heartbeat.js';
 import {
   AuthFailureEvent,
+  ForgedRecordEvent,
   ReplicationCommandEvent,
   ReplicationConnectionEvent,
   SessionEndEvent,
@@ -21,6 +22,7 @@ export const VigieEvent = z.discriminatedUnion('kind', [
   ReplicationConnectionEvent,
   ReplicationCommandEvent,
   SessionErrorEvent,
+  ForgedRecordEvent,
   StatementEvent,
   ChangeTxnEvent,
   SlotStatusEvent,

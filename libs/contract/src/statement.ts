@@ -92,6 +92,12 @@ export const StatementEvent = z.object({
   /** Top-level transaction id from the log (`txid`), 0/absent when none was assigned: joins writes to WAL changes. */
   txid: z.string().optional(),
   sql: SqlAnalysis,
+  /**
+   * The log record was longer than the collector's record limit: this event was made from its head (audit fields
+   * and the first kilobytes of the statement), so `sql` describes a cut statement and `audit.objects` may be
+   * incomplete. Absent for whole records.
+   */
+  truncated: z.literal(true).optional(),
 });
 export type StatementEvent = z.infer<typeof StatementEvent>;
 export type AuditObject = z.infer<typeof AuditObject>;

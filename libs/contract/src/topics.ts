@@ -17,6 +17,7 @@ const TOPIC_OF_KIND: Record<EventKind, TopicName> = {
   'replication.connection': TOPICS.activity,
   'replication.command': TOPICS.activity,
   'session.error': TOPICS.activity,
+  'record.forged': TOPICS.activity,
   statement: TOPICS.activity,
   'collector.heartbeat': TOPICS.activity,
   'audit.settings': TOPICS.activity,

@@ -372,23 +372,29 @@ describe('analyze', () => {
     [
       "SELECT * FROM citizens WHERE nir = '185057512345678' AND email = 'jean.dupont@example.fr' AND",
       'select',
-      'SELECT * FROM citizens WHERE nir = $1 AND email = $2 AND',
+      'SELECT * FROM $3 WHERE $4 = $1 AND $5 = $2 AND',
       'syntax error at end of input (position 93)',
     ],
     ['<not logged>', 'other', '<not logged>', 'syntax error (position 0)'],
     [
       "COPY public.citizens (id, nir) TO stdout WITH (FORMAT csv, DELIMITER ';'",
       'copy',
-      'COPY public.citizens (id, nir) TO stdout WITH (FORMAT csv, DELIMITER $1',
+      'COPY $2.$3 ($4, $5) TO stdout WITH (FORMAT csv, DELIMITER $1',
       'syntax error at end of input (position 72)',
     ],
-    ["SELECT 'unterminated 185057512345678", 'select', 'SELECT $1', 'unterminated quoted string (position 7)'],
-    ['\\copy citizens to /tmp/x.csv', 'other', '\\copy citizens to /tmp/x.csv', 'syntax error (position 0)'],
-    ['SELECT 185057512345678abc', 'select', 'SELECT $1abc', 'trailing junk after numeric literal (position 7)'],
+    ['\\copy citizens to /tmp/x.csv', 'other', '\\copy $1 to /$2/$3.csv', 'syntax error (position 0)'],
+    ['SELECT 185057512345678abc', 'select', 'SELECT $1$2', 'trailing junk after numeric literal (position 7)'],
+    // Values without quotes in a statement the server refused: every plain identifier goes, keywords stay.
+    [
+      'SELECT * FROM citizens WHERE name = Jeanne Martin',
+      'select',
+      'SELECT * FROM $1 WHERE name = $2 $3',
+      'syntax error (position 43)',
+    ],
     [
       "UPDATE citizens SET nir = '1' WHRE id = 2",
       'update',
-      'UPDATE citizens SET nir = $1 WHRE id = $2',
+      'UPDATE $3 SET $4 = $1 $5 $6 = $2',
       'syntax error (position 30)',
     ],
   ])('still analyses what the parser refuses: %s', (sql, kind, redacted, parseError) => {
@@ -398,6 +404,27 @@ describe('analyze', () => {
       redacted,
       parseError,
     });
+  });
+
+  it.each([
+    // Cut short: the literal runs to the end; its shape (`SELECT 'x'`) still parses.
+    ["SELECT 'unterminated 185057512345678", { kind: 'select', redacted: 'SELECT $1' }],
+    // standard_conforming_strings = off: the server read one string, the default parser fails; the shape is right.
+    [
+      "SELECT id FROM public.citizens WHERE email = 'it\\'s zoe@exemple.fr' OR phone = '0612345678'",
+      {
+        kind: 'select',
+        reads: ['public.citizens'],
+        hasWhere: true,
+        // Where the strings end depends on standard_conforming_strings: everything either reading calls a string goes.
+        redacted: 'SELECT id FROM public.citizens WHERE email = $1',
+      },
+    ],
+  ] as const)('analyses the shape of a statement the parser refuses for its literals: %s', (sql, want) => {
+    const a = analyzer.analyze(sql);
+    expect(a).toMatchObject(want);
+    expect(a.parseError).toMatch(/^(unterminated quoted string|syntax error) \(position \d+\)$/);
+    expect(a.fingerprint).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it.each(['', '   ', ';', ' ; ; ', '-- only a comment', '/* only */'])('calls %j empty', (sql) => {

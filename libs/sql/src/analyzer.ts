@@ -133,7 +133,41 @@ export async function createSqlAnalyzer({
       cause,
     });
   }
-  const { parseSync, fingerprintSync } = pg;
+  const { parseSync, fingerprintSync, scanSync } = pg;
+
+  /**
+   * A statement the parser refused is where values sit without quotes (`WHERE name = Jeanne Martin`, `email =
+   * jean@exemple.fr`): every plain identifier of it is hidden too (PostgreSQL's own scanner tells them from
+   * keywords), so only keywords, operators and placeholders are left. Table names go with them: such a statement
+   * never ran.
+   */
+  function hideWords(redacted: string): string {
+    let tokens: readonly { start: number; end: number; tokenName?: string }[];
+    try {
+      tokens = scanSync(redacted).tokens;
+    } catch {
+      // The scanner gave up too: keep the first word (the kind), hide every other word.
+      let first = true;
+      return redactByPattern(redacted).replace(/[^\s$0-9().,;:*=<>!+\-/]+/g, (w) => {
+        if (first) {
+          first = false;
+          return w;
+        }
+        return '$0';
+      });
+    }
+    const bytes = Buffer.from(redacted, 'utf8');
+    let next = 1;
+    for (const m of redacted.matchAll(/\$(\d+)/g)) next = Math.max(next, Number(m[1]) + 1);
+    let out = '';
+    let at = 0;
+    for (const t of tokens) {
+      if (t.tokenName !== 'IDENT') continue;
+      out += bytes.toString('utf8', at, t.start) + `$${next++}`;
+      at = t.end;
+    }
+    return out + bytes.toString('utf8', at);
+  }
   const cache = new LruCache<string, SqlAnalysis>(cacheSize);
   const hasher = hmacKey === undefined ? undefined : createParameterHasher(hmacKey);
   let hits = 0;
@@ -208,8 +242,21 @@ export async function createSqlAnalyzer({
     try {
       statements = parseSync(sql).stmts ?? [];
     } catch (error) {
-      // Not cached: whether and where a statement fails can depend on its literals (`U&'\zzzz'`).
-      return unparsed(guessKind(redacted), redacted, sanitizeParseError(error));
+      // The same statement with its literals as the lexer delimits them: under `standard_conforming_strings = off`
+      // (`'it\'s'`) PostgreSQL's default parser reads the strings wrong and fails, the lexer reads them as the
+      // server did; a statement cut short ends in a literal or comment that the shape closes. Not cached: whether
+      // and where a statement fails can depend on its literals (`U&'\zzzz'`).
+      let shaped: readonly { stmt?: unknown }[] | undefined;
+      try {
+        shaped = parseSync(shape).stmts;
+      } catch {
+        shaped = undefined;
+      }
+      if (shaped !== undefined && shaped.length > 0) {
+        const { analysis } = analyzeParsed(shaped, redacted, shape, shape);
+        return freeze({ ...analysis, parseError: sanitizeParseError(error) });
+      }
+      return unparsed(guessKind(redacted), hideWords(redacted), sanitizeParseError(error));
     }
     if (statements.length === 0) return EMPTY;
     const { analysis, cacheable } = analyzeParsed(statements, redacted, shape, sql);

@@ -101,6 +101,14 @@ const TEMPLATES: ((p: Person) => string)[] = [
   (p) => `ALTER ROLE bob PASSWORD ${q(p.nir)} garbage ${q(p.iban)}`,
   (p) =>
     `DELETE FROM citizens WHERE nir = 0x${p.nir.slice(0, 10)} OR phone = ${p.phone.slice(1)} OR x = 1e${p.nir.slice(0, 2)}`,
+  // Values typed without quotes or in the wrong ones (what a refused statement holds), and backslash escapes under
+  // standard_conforming_strings = off.
+  (p) => `SELECT * FROM citizens WHERE name = ${p.name} AND nir = ${p.nir}`,
+  (p) => `SELECT * FROM payments WHERE iban = ${p.iban}`,
+  (p) => `SELECT * FROM citizens WHERE email = ${p.email}`,
+  (p) => `SELECT id FROM citizens WHERE last_name = "${p.name}" OR email = "${p.email}"`,
+  (p) => `SELECT count(*) FROM citizens WHERE email = 'it\\'s ${p.email}' OR nir = '${p.nir}' OR n = '${p.name}'`,
+  (p) => `UPDATE citizens SET note = 'C:\\' WHERE name = '${p.name}' AND iban = '${p.iban}'`,
 ];
 
 /** The pieces of personal data that must not survive: whole values, and every 6-digit run of the numbers. */

@@ -43,7 +43,7 @@ const CORPUS = [
   'SELECT $a$ contains $b$ and $ and $$ $a$, $_1$x$_1$',
   'SELECT 1 -- a comment with 185057512345678\n, 2 /* block /* nested */ still */ , 3',
   "SELECT 'a'\n  'b' AS continued, 'c' 'd'",
-  'SELECT "quoted ""ident""", U&"uni" FROM "Table" WHERE "col" = 3',
+  'SELECT "quoted""ident""", U&"uni" FROM "Table" WHERE "col" = 3',
   "SELECT x::varchar(255), interval '1 day', date '2020-01-01', 1::int8, a[1:2]",
   'SELECT 1..10',
   "INSERT INTO t VALUES (1, 'a'), (2, 'b') ON CONFLICT DO NOTHING",
@@ -83,6 +83,25 @@ describe('lexSql', () => {
       '"jean@exemple.fr"',
       'U&"185057512345678"',
     ]);
+  });
+
+  it('treats a quoted "identifier" holding a space (a name typed with the wrong quotes) as a string', () => {
+    const sql = 'SELECT * FROM citizens WHERE name = "Jeanne Martin" OR "last_name" = 1';
+    expect(lexSql(sql).spans.map((s) => sql.slice(s.start, s.end))).toEqual(['"Jeanne Martin"', '1']);
+  });
+
+  it('treats a bare word shaped like an IBAN as a string, and no other word with digits', () => {
+    const sql = 'SELECT * FROM events_20240105 WHERE iban = FR7630006000011234567890189 AND t2024 = x12345y';
+    expect(lexSql(sql).spans.map((s) => sql.slice(s.start, s.end))).toEqual(['FR7630006000011234567890189']);
+  });
+
+  it('reads a backslash as an escape in every string (standard_conforming_strings = off)', () => {
+    // Under `standard_conforming_strings = off` the server reads one string here; reading two would leave the
+    // e-mail between them as bare text.
+    const sql = "SELECT 'it\\'s jean@exemple.fr', 2";
+    expect(lexSql(sql, true).spans.map((s) => sql.slice(s.start, s.end))).toEqual(["'it\\'s jean@exemple.fr'", '2']);
+    // With it on (the default), the same text is a string, a word and an unterminated string.
+    expect(lexSql(sql).spans.map((s) => sql.slice(s.start, s.end))).toEqual(["'it\\'", "', 2"]);
   });
 
   it('does not take a prefix letter inside a longer identifier', () => {

@@ -6,8 +6,8 @@
  *
  * When the text is ambiguous it errs towards hiding more: an unterminated string, dollar-quoted body or quoted
  * identifier runs to the end of the text, and a quoted identifier holding an `@` or six digits in a row is treated
- * as a string. It assumes `standard_conforming_strings = on` (PostgreSQL's default since
- * 9.1): a backslash escapes a quote only inside `E'…'`.
+ * as a string. It assumes `standard_conforming_strings = on` (PostgreSQL's default since 9.1) unless told otherwise;
+ * redact.ts lexes a text holding `\'` both ways and hides what either reading calls a literal.
  */
 
 /** What a span of statement text is. */
@@ -34,7 +34,10 @@ export interface Span {
 
 // A double-quoted "identifier" holding an e-mail address or a long number is almost always a string typed with the
 // wrong quotes (`WHERE email = "jean@exemple.fr"`, a MySQL habit): the server rejects it and logs the statement.
-const DATA_IN_IDENTIFIER = /@|\d{6}/;
+const DATA_IN_IDENTIFIER = /@|\d{5}|\s/;
+// A bare word shaped like an IBAN (two letters, two check digits, 11 to 30 letters and digits; see tokenAt). Not
+// "any word with digits": partition and table names (`events_20240105`, `m_y2024m01`) are words with digits too.
+const DATA_IN_WORD = /^[A-Za-z]{2}\d{2}[A-Za-z0-9]{11,30}$/;
 
 /** Every literal, comment and parameter of a statement, in text order, and the highest `$n` already present. */
 export interface LexedSql {
@@ -185,112 +188,122 @@ function lexNumber(sql: string, i: number): Span {
   return { kind, start: i, end: j };
 }
 
-/** Finds every literal, comment and `$n` parameter in `sql`. Never throws. */
-export function lexSql(sql: string): LexedSql {
+/** One token at a position: where it ends, and the span it is when it is a literal, comment or parameter. */
+export interface Token {
+  end: number;
+  span?: Span;
+}
+
+/**
+ * The token starting at `i` (not whitespace): a literal, comment or parameter with its span, or anything else (an
+ * identifier, an operator) with its end only. What {@link lexSql} does at each token, exported so that a cached
+ * analysis can be checked against a new text with exactly the lexer's rules (statement-template.ts).
+ */
+export function tokenAt(sql: string, i: number, backslashEscapes = false): Token {
+  const n = sql.length;
+  const c = sql.charCodeAt(i);
+  if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
+    let j = i + 2;
+    while (j < n && sql.charCodeAt(j) !== LF && sql.charCodeAt(j) !== CR) j++;
+    return { end: j, span: { kind: 'comment', start: i, end: j } };
+  }
+  if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
+    let depth = 1;
+    let j = i + 2;
+    while (j < n && depth > 0) {
+      const d = sql.charCodeAt(j);
+      if (d === SLASH && sql.charCodeAt(j + 1) === STAR) {
+        depth++;
+        j += 2;
+      } else if (d === STAR && sql.charCodeAt(j + 1) === SLASH) {
+        depth--;
+        j += 2;
+      } else j++;
+    }
+    const end = Math.min(j, n);
+    return { end, span: { kind: 'comment', start: i, end } };
+  }
+  if (c === QUOTE) {
+    const end = endOfQuoted(sql, i + 1, backslashEscapes);
+    return { end, span: { kind: 'string', start: i, end } };
+  }
+  if (c === DQUOTE) return quotedIdent(sql, i, i + 1);
+  if (c === DOLLAR) {
+    if (isDigit(sql.charCodeAt(i + 1))) {
+      let j = i + 1;
+      while (j < n && isDigit(sql.charCodeAt(j))) j++;
+      return { end: j, span: { kind: 'param', start: i, end: j } };
+    }
+    const tag = dollarTagLength(sql, i);
+    if (tag === 0) return { end: i + 1 };
+    const close = sql.indexOf(sql.slice(i, i + tag), i + tag);
+    const end = close < 0 ? n : close + tag;
+    return { end, span: { kind: 'string', start: i, end } };
+  }
+  if (c === DOT && sql.charCodeAt(i + 1) === DOT) return { end: i + 2 }; // `..` (DOT_DOT): `.10` of `1..10` is no number
+  if (isDigit(c) || (c === DOT && isDigit(sql.charCodeAt(i + 1)))) {
+    const span = lexNumber(sql, i);
+    return { end: span.end, span };
+  }
+  if (isIdentStart(c)) {
+    let j = i + 1;
+    while (j < n && isIdentCont(sql.charCodeAt(j))) j++;
+    const next = sql.charCodeAt(j);
+    if (j === i + 1 && next === QUOTE) {
+      // One-letter prefixes that make the quote part of the literal: E'…', B'…', X'…' (N'… is NCHAR then '…').
+      const p = c | 0x20;
+      if (p === 0x65 || p === 0x62 || p === 0x78) {
+        const end = endOfQuoted(sql, j + 1, true);
+        return { end, span: { kind: p === 0x65 ? 'string' : p === 0x62 ? 'bits' : 'hex', start: i, end } };
+      }
+    } else if (j === i + 1 && (c | 0x20) === 0x75 && next === AMP) {
+      const q = sql.charCodeAt(j + 1);
+      if (q === QUOTE) {
+        const end = endOfQuoted(sql, j + 2, false);
+        return { end, span: { kind: 'string', start: i, end } };
+      }
+      if (q === DQUOTE) return quotedIdent(sql, i, j + 2);
+    }
+    // A bare word shaped like an IBAN is data typed without quotes (`WHERE iban = FR7630006000011234567890189`) in
+    // a statement the server refused or will refuse: hide it like a string.
+    if (j - i >= 15 && DATA_IN_WORD.test(sql.slice(i, j)))
+      return { end: j, span: { kind: 'string', start: i, end: j } };
+    return { end: j };
+  }
+  return { end: i + 1 };
+}
+
+/** `"…"` or `U&"…"` from `start`, body at `body`: a string span when it holds data or never ends, else no span. */
+function quotedIdent(sql: string, start: number, body: number): Token {
+  const end = endOfQuotedIdent(sql, body);
+  // An unterminated identifier may really be a literal the scanner lost track of: hide it.
+  if (end < 0) return { end: sql.length, span: { kind: 'string', start, end: sql.length } };
+  return DATA_IN_IDENTIFIER.test(sql.slice(body, end - 1)) ? { end, span: { kind: 'string', start, end } } : { end };
+}
+
+/**
+ * Finds every literal, comment and `$n` parameter in `sql`. Never throws. `backslashEscapes` reads a backslash as
+ * an escape in plain strings too, as the server does under `standard_conforming_strings = off`.
+ */
+export function lexSql(sql: string, backslashEscapes = false): LexedSql {
   const spans: Span[] = [];
   let maxParam = 0;
   const n = sql.length;
   let i = 0;
   while (i < n) {
-    const c = sql.charCodeAt(i);
-    if (isSpace(c)) {
+    if (isSpace(sql.charCodeAt(i))) {
       i++;
-    } else if (c === DASH && sql.charCodeAt(i + 1) === DASH) {
-      let j = i + 2;
-      while (j < n && sql.charCodeAt(j) !== LF && sql.charCodeAt(j) !== CR) j++;
-      spans.push({ kind: 'comment', start: i, end: j });
-      i = j;
-    } else if (c === SLASH && sql.charCodeAt(i + 1) === STAR) {
-      let depth = 1;
-      let j = i + 2;
-      while (j < n && depth > 0) {
-        const d = sql.charCodeAt(j);
-        if (d === SLASH && sql.charCodeAt(j + 1) === STAR) {
-          depth++;
-          j += 2;
-        } else if (d === STAR && sql.charCodeAt(j + 1) === SLASH) {
-          depth--;
-          j += 2;
-        } else j++;
-      }
-      spans.push({ kind: 'comment', start: i, end: Math.min(j, n) });
-      i = j;
-    } else if (c === QUOTE) {
-      const end = endOfQuoted(sql, i + 1, false);
-      spans.push({ kind: 'string', start: i, end });
-      i = end;
-    } else if (c === DQUOTE) {
-      const end = endOfQuotedIdent(sql, i + 1);
-      if (end < 0) {
-        // An unterminated identifier may really be a literal the scanner lost track of: hide it.
-        spans.push({ kind: 'string', start: i, end: n });
-        i = n;
-      } else {
-        if (DATA_IN_IDENTIFIER.test(sql.slice(i + 1, end - 1))) spans.push({ kind: 'string', start: i, end });
-        i = end;
-      }
-    } else if (c === DOLLAR) {
-      if (isDigit(sql.charCodeAt(i + 1))) {
-        let j = i + 1;
-        while (j < n && isDigit(sql.charCodeAt(j))) j++;
-        const number = Number(sql.slice(i + 1, j));
-        if (number > maxParam) maxParam = number;
-        spans.push({ kind: 'param', start: i, end: j });
-        i = j;
-      } else {
-        const tag = dollarTagLength(sql, i);
-        if (tag === 0) {
-          i++;
-        } else {
-          const close = sql.indexOf(sql.slice(i, i + tag), i + tag);
-          const end = close < 0 ? n : close + tag;
-          spans.push({ kind: 'string', start: i, end });
-          i = end;
-        }
-      }
-    } else if (c === DOT && sql.charCodeAt(i + 1) === DOT) {
-      i += 2; // `..` (DOT_DOT): the `.10` of `1..10` is not a number
-    } else if (isDigit(c) || (c === DOT && isDigit(sql.charCodeAt(i + 1)))) {
-      const span = lexNumber(sql, i);
-      spans.push(span);
-      i = span.end;
-    } else if (isIdentStart(c)) {
-      let j = i + 1;
-      while (j < n && isIdentCont(sql.charCodeAt(j))) j++;
-      const next = sql.charCodeAt(j);
-      if (j === i + 1 && next === QUOTE) {
-        // One-letter prefixes that make the quote part of the literal: E'…', B'…', X'…' (N'… is NCHAR then '…').
-        const p = c | 0x20;
-        if (p === 0x65 || p === 0x62 || p === 0x78) {
-          const end = endOfQuoted(sql, j + 1, p === 0x65);
-          spans.push({ kind: p === 0x65 ? 'string' : p === 0x62 ? 'bits' : 'hex', start: i, end });
-          i = end;
-          continue;
-        }
-      } else if (j === i + 1 && (c | 0x20) === 0x75 && next === AMP) {
-        const q = sql.charCodeAt(j + 1);
-        if (q === QUOTE) {
-          const end = endOfQuoted(sql, j + 2, false);
-          spans.push({ kind: 'string', start: i, end });
-          i = end;
-          continue;
-        }
-        if (q === DQUOTE) {
-          const end = endOfQuotedIdent(sql, j + 2);
-          if (end < 0) {
-            spans.push({ kind: 'string', start: i, end: n });
-            i = n;
-          } else {
-            if (DATA_IN_IDENTIFIER.test(sql.slice(j + 2, end - 1))) spans.push({ kind: 'string', start: i, end });
-            i = end;
-          }
-          continue;
-        }
-      }
-      i = j;
-    } else {
-      i++;
+      continue;
     }
+    const t = tokenAt(sql, i, backslashEscapes);
+    if (t.span !== undefined) {
+      spans.push(t.span);
+      if (t.span.kind === 'param') {
+        const number = Number(sql.slice(i + 1, t.end));
+        if (number > maxParam) maxParam = number;
+      }
+    }
+    i = t.end;
   }
   return { spans, maxParam };
 }

@@ -22,7 +22,6 @@ import type { CollectorPglogConfig } from './config.js';
 import { createLogParser, type LogParser, type ParserOutput, type StatementAnalyzer } from './log-parser.js';
 import { unknownZones } from './log-record.js';
 import { createCollectorMetrics } from './metrics.js';
-import { oversizedDeadLetter } from './read-log-file.js';
 import { KafkaSink } from './sink-kafka.js';
 import { auditSettingsEvent, compareSettings, readSettings } from './source-settings.js';
 import { LogSourceError, LogTailer, logGapEvent, type LogPosition } from './source-tail.js';
@@ -122,12 +121,19 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       logger.warn({ file }, 'log file truncated: reading it again from the start');
     },
     onLostFile: (file) => logger.warn({ file }, 'checkpointed log file is gone: resuming at the next file'),
+    onSymlink: (path) => {
+      metrics.symlinksRefused.inc();
+      logSymlink(path);
+    },
   });
   const logKafkaRejected = rateLimited(5000, (suppressed: number, error: string, deadLettered: boolean) =>
     logger.warn(
       { error, suppressed },
       deadLettered ? 'event refused by Kafka: dead-lettered' : 'dead letter refused by Kafka: dropped',
     ),
+  );
+  const logSymlink = rateLimited(60_000, (suppressed: number, path: string) =>
+    logger.warn({ path, suppressed }, 'symbolic link in the log directory refused'),
   );
   const logRejected = rateLimited(5000, (suppressed: number, reason: string, file: string, offset: number) =>
     logger.warn({ reason, file, offset, suppressed }, 'record rejected to the dead-letter topic'),
@@ -352,7 +358,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         logger.error({ gap: g }, 'log file shrank or vanished before it was read to its end');
         send([logGapEvent(config.cluster, g, new Date())]);
       }
-      for (const o of read.oversized) send([oversizedDeadLetter(config.cluster, o)]);
+      if (read.invalidUtf8Bytes > 0) metrics.invalidUtf8Bytes.inc(read.invalidUtf8Bytes);
       let bytes = 0;
       for (const r of read.records) {
         bytes += r.bytes;

@@ -124,10 +124,14 @@ describe('collector-pglog on the real server and broker', () => {
     expect(s2?.audit.objects.map((o) => o.name)).toEqual(['public.citizens', 'social.payments']);
     expect(s2?.audit.parameterCount).toBe(1);
     const err = mine[3];
-    expect(err?.kind === 'session.error' && [err.sqlstate, err.statement]).toEqual([
+    // The failing statement as its kind and fingerprint, never its text; the message as a template.
+    expect(err?.kind === 'session.error' && [err.sqlstate, err.message, err.statementKind, err.statement]).toEqual([
       '42P01',
-      'SELECT * FROM public.vigie_no_such_table',
+      'relation $1 does not exist',
+      'select',
+      undefined,
     ]);
+    expect(err?.kind === 'session.error' && err.statementFingerprint).toMatch(/^[0-9a-f]{16}$/);
     const end = mine[4];
     expect(end?.kind === 'session.end' && end.durationMs).toBeGreaterThan(0);
     // Heartbeats flow too.

@@ -53,11 +53,14 @@ const C = {
   line: 6,
   tag: 7,
   start: 8,
+  vxid: 9,
   txid: 10,
   severity: 11,
   state: 12,
   message: 13,
   detail: 14,
+  internalQuery: 16,
+  context: 18,
   query: 19,
   app: 22,
   backend: 23,
@@ -109,6 +112,8 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   if (tag !== undefined) record.commandTag = tag;
   const start = sessionStartToIso(get(C.start) ?? '');
   if (start !== undefined) record.sessionStart = start;
+  const vxid = get(C.vxid);
+  if (vxid !== undefined) record.vxid = vxid;
   const txid = get(C.txid);
   if (txid !== undefined) record.txid = txid;
   const state = get(C.state);
@@ -117,6 +122,10 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   if (detail !== undefined) record.detail = detail;
   const query = get(C.query);
   if (query !== undefined) record.statement = query;
+  const context = get(C.context);
+  if (context !== undefined) record.context = context;
+  const internal = get(C.internalQuery);
+  if (internal !== undefined) record.internalQuery = internal;
   const app = get(C.app);
   if (app !== undefined) record.applicationName = app;
   const backend = get(C.backend);
@@ -124,4 +133,55 @@ export function decodeCsvlog(text: string): LogRecord | DecodeFailure {
   const qid = get(C.queryId);
   if (qid !== undefined && /^-?\d{1,19}$/.test(qid)) record.queryId = qid;
   return record;
+}
+
+/**
+ * Decodes the head of a csvlog record too long to read whole (see record-splitter.ts): the leading columns up to
+ * the message, the message as far as the head goes, and the context, internal query and query columns when the head
+ * reaches them. Undefined when the head does not reach the message.
+ */
+export function decodeCsvlogHead(head: string): { record: LogRecord; complete: boolean } | undefined {
+  const fields: string[] = [];
+  let i = 0;
+  const n = head.length;
+  let complete = true;
+  while (i < n && fields.length < 26) {
+    if (head.charCodeAt(i) === 34) {
+      let out = '';
+      let from = i + 1;
+      for (;;) {
+        const q = head.indexOf('"', from);
+        if (q < 0) {
+          out += head.slice(from);
+          i = n;
+          complete = false;
+          break;
+        }
+        if (head.charCodeAt(q + 1) === 34) {
+          out += head.slice(from, q + 1);
+          from = q + 2;
+          continue;
+        }
+        out += head.slice(from, q);
+        i = q + 2; // past the quote and its comma
+        break;
+      }
+      fields.push(out);
+    } else {
+      const comma = head.indexOf(',', i);
+      if (comma < 0) {
+        fields.push(head.slice(i));
+        i = n;
+        complete = false;
+      } else {
+        fields.push(head.slice(i, comma));
+        i = comma + 1;
+      }
+    }
+  }
+  if (fields.length <= C.message) return undefined;
+  const padded = [...fields, ...Array<string>(26).fill('')].slice(0, 26);
+  const decoded = decodeCsvlog(padded.map((f) => `"${f.replace(/"/g, '""')}"`).join(','));
+  if ('reason' in decoded) return undefined;
+  return { record: decoded, complete: complete && fields.length > C.message + 1 };
 }

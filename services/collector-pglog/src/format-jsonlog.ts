@@ -83,6 +83,8 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
   const start = str(o['session_start']);
   const startIso = start === undefined ? undefined : sessionStartToIso(start);
   if (startIso !== undefined) record.sessionStart = startIso;
+  const vxid = str(o['vxid']);
+  if (vxid !== undefined) record.vxid = vxid;
   const txid = o['txid'];
   if (typeof txid === 'number' || typeof txid === 'string') record.txid = String(txid);
   const state = str(o['state_code']);
@@ -91,6 +93,10 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
   if (detail !== undefined) record.detail = detail;
   const statement = str(o['statement']);
   if (statement !== undefined) record.statement = statement;
+  const context = str(o['context']);
+  if (context !== undefined) record.context = context;
+  const internal = str(o['internal_query']);
+  if (internal !== undefined) record.internalQuery = internal;
   const app = str(o['application_name']);
   if (app !== undefined) record.applicationName = app;
   const backend = str(o['backend_type']);
@@ -100,4 +106,42 @@ export function decodeJsonlog(line: string): LogRecord | DecodeFailure {
     if (qid !== undefined) record.queryId = qid;
   }
   return record;
+}
+
+/**
+ * Decodes the head of a jsonlog record too long to read whole (see record-splitter.ts): the keys before `message`
+ * (the server writes them first, in a fixed order), the message as far as the head goes, and whether a `context`,
+ * `statement` or `internal_query` key follows it within the head. Undefined when the head does not reach `message`.
+ */
+export function decodeJsonlogHead(head: string): { record: LogRecord; complete: boolean } | undefined {
+  const at = head.indexOf(',"message":"');
+  if (at < 0) return undefined;
+  const decoded = decodeJsonlog(`${head.slice(0, at)}}`);
+  if ('reason' in decoded) return undefined;
+  const from = at + 12;
+  let end = from;
+  while (end < head.length) {
+    const c = head.charCodeAt(end);
+    if (c === 92) end += 2;
+    else if (c === 34) break;
+    else end += 1;
+  }
+  const complete = end < head.length;
+  let body = head.slice(from, Math.min(end, head.length));
+  // A head cut inside an escape (`\u00e`, `\`) cannot be decoded: drop the incomplete escape.
+  for (let i = 0; i < 7; i++) {
+    try {
+      decoded.message = JSON.parse(`"${body}"`) as string;
+      break;
+    } catch {
+      body = body.slice(0, -1);
+    }
+  }
+  if (complete) {
+    const rest = head.slice(end);
+    if (rest.includes('"context":')) decoded.context = '(in the record)';
+    if (rest.includes('"statement":')) decoded.statement = '(in the record)';
+    if (rest.includes('"internal_query":')) decoded.internalQuery = '(in the record)';
+  }
+  return { record: decoded, complete };
 }

@@ -1,18 +1,23 @@
+import { matchesTemplate, templateOf, type StatementTemplate } from '@vigie/sql';
 import type {
   AuditObject,
   DeadLetter,
+  ForgeryReason,
   RejectReason,
   SessionInfo,
   SqlAnalysis,
   StatementEvent,
   VigieEvent,
 } from '@vigie/contract';
-import { decodeCsvlog } from './format-csvlog.js';
-import { decodeJsonlog, type DecodeFailure } from './format-jsonlog.js';
+import { decodeCsvlog, decodeCsvlogHead } from './format-csvlog.js';
+import { decodeJsonlog, decodeJsonlogHead, type DecodeFailure } from './format-jsonlog.js';
 import type { LogRecord, RawRecord } from './log-record.js';
-import { AUDIT_PREFIX, parseAuditPayload, type AuditLine } from './parse-audit.js';
-import { authFailureReason, parseSessionMessage } from './parse-session.js';
-import { excerptOf, redactFreeText } from './redact-text.js';
+import { parseAuditHead, parseAuditPayload, type AuditLine } from './parse-audit.js';
+import { errorMessageOf } from './parse-error-message.js';
+import { claimOf, forgeryReasons, type RecordClaim } from './parse-origin.js';
+import { applyRoleStatement, currentRole, observeTransaction, roleStatementOf } from './parse-role.js';
+import { authFailureReason, parseSessionMessage, roleDoesNotExist } from './parse-session.js';
+import { cleanApplicationName, excerptOf, redactFreeText } from './redact-text.js';
 import { SessionTable, type SessionState } from './session-state.js';
 
 /** The part of `@vigie/sql`'s analyzer the parser uses (so tests and replays can pass any implementation). */
@@ -55,6 +60,11 @@ export interface LogParser {
    */
   push(raw: RawRecord): ParserOutput[];
   /**
+   * A record skipped for its size (`push` hands those here): its dead letter (counted), and — when its head is a
+   * pgaudit record — a statement event made from the head, flagged `truncated`, so rules still see the statement.
+   */
+  pushOversized(o: RawRecord): ParserOutput[];
+  /**
    * Emits statements still being merged whose last line is older than `idleMs` (0 = all of them: end of input).
    */
   flush(idleMs?: number): ParserOutput[];
@@ -76,41 +86,24 @@ interface PendingStatement {
   seenAt: number;
 }
 
-/** Analyses cached by query id for one (database, substatement, command), by the first 48 characters of the text. */
-interface QueryIdShape {
-  database: string;
-  substatementId: number;
-  command: string;
-  byHead: Map<string, SqlAnalysis>;
-  /** The entry of `byHead` found last: comparing one head is cheaper than hashing it (9 ms vs 24 ms per 143k). */
-  lastHead: string;
-  lastAnalysis: SqlAnalysis;
-}
-
 const SESSION_ID = /^[0-9a-f]{1,16}\.[0-9a-f]{1,8}$/;
-const SET_ROLE = /^\s*SET\s+(?:(?:SESSION|LOCAL)\s+)?ROLE\s+(.+?)\s*;?\s*$/is;
-const SET_AUTH = /^\s*SET\s+(?:(?:SESSION|LOCAL)\s+)?SESSION\s+AUTHORIZATION\s+(.+?)\s*;?\s*$/is;
-const RESET_ROLE =
-  /^\s*(?:RESET\s+(?:ROLE|SESSION\s+AUTHORIZATION|ALL)|DISCARD\s+ALL|SET\s+(?:SESSION\s+)?SESSION\s+AUTHORIZATION\s+DEFAULT)\s*;?\s*$/i;
 
-/** A role name as SQL writes it: `"Quoted"` keeps case, `'literal'` is allowed by SET ROLE, bare names fold to lower. */
-function roleName(text: string): string | undefined {
-  const t = text.trim();
-  if (t.startsWith('"') && t.endsWith('"') && t.length >= 2) return t.slice(1, -1).replace(/""/g, '"');
-  if (t.startsWith("'") && t.endsWith("'") && t.length >= 2) return t.slice(1, -1).replace(/''/g, "'");
-  if (/^[A-Za-z_][A-Za-z0-9_$]*$/.test(t)) return t.toLowerCase();
-  return undefined;
+/** Role tracking moved to parse-role.ts; re-exported for callers of the parser module. */
+export { roleChange } from './parse-role.js';
+
+/** One statement text shape seen under a query id, with its analysis (see analyzeStatement). */
+interface TemplateEntry {
+  /** The text the template was made from (never logged nor sent). */
+  text: string;
+  template: StatementTemplate;
+  analysis: SqlAnalysis;
 }
 
-/** Role in effect after a SET/RESET statement, `null` for "back to the login role", undefined when not a role change. */
-export function roleChange(statement: string): string | null | undefined {
-  if (RESET_ROLE.test(statement)) return null;
-  const m = SET_ROLE.exec(statement) ?? SET_AUTH.exec(statement);
-  if (!m || m[1] === undefined) return undefined;
-  const name = roleName(m[1]);
-  if (name === undefined) return undefined;
-  return name.toLowerCase() === 'none' || name.toLowerCase() === 'default' ? null : name;
-}
+/** pgaudit's marker for a password in CREATE/ALTER ROLE. */
+const REDACTED = '<REDACTED>';
+
+/** Most templates remembered per query id (a DO block or function runs several statements under one). */
+const TEMPLATES_PER_QUERY_ID = 8;
 
 /** Prefix of a `log_statement` line: simple protocol, or the execute step of the extended protocol. */
 const LOGGED_STATEMENT = /^(?:statement|execute [^:]{1,64}): /;
@@ -143,79 +136,62 @@ export function createLogParser({
     return redact ? a : { ...a, redacted: text };
   };
 
-  // Analyses by server query id. The same query_id means the same parse tree up to constants, so kind, relations,
-  // WHERE/LIMIT, COPY and functions are the same and the redacted text differs at most in spacing: this skips even
-  // the analyzer's lexer pass (~25 µs on a loaded 2-core box, more than JSON.parse of the whole line). pgaudit prints
-  // the top-level query id on substatement lines too (EXECUTE and its prepared SELECT share it), so the key also
-  // holds the substatement id, the command and the start of the text. query_id hashes relation OIDs, and OIDs repeat
-  // across databases: two different statements in two databases can share one, so the database is part of the key.
-  // The key (whose text prefix may hold a literal) lives only in this map: it is never logged nor sent.
-  const byQueryId = new Map<string, SqlAnalysis>();
-  // In front of byQueryId, the same analyses found by the key's parts (query id, then a short list of database,
-  // substatement and command, then the text's head) instead of building and hashing a ~100-character key per
-  // statement: 210 ms → 80 ms of self time in a profile of the bench's 400k repeated statements. It only holds what
-  // byQueryId gave for those parts and is emptied with it, so what it returns is what byQueryId would.
-  const front = new Map<string, QueryIdShape[]>();
-  let frontSize = 0;
-  const analyzeStatement = (text: string, r: LogRecord, line: AuditLine): SqlAnalysis => {
+  // Analyses by server query id, each checked against the text before use. The server's query id names the
+  // top-level statement, but pgaudit prints it on every line that statement causes: the statements a DO block, a
+  // function or a trigger runs share it with the call, so equal query ids do not mean equal statements. A cached
+  // analysis is used only for a text with exactly its template (the same text outside literals and comments, see
+  // @vigie/sql statement-template.ts): then the parse tree is the same up to constants, so kind, relations,
+  // WHERE/LIMIT, COPY, functions and the redacted text are too. Checking the template is native string comparisons
+  // and a scan of the literals: it still skips the analyzer's lexer pass over the whole text (~25 µs on a loaded
+  // 2-core box, more than JSON.parse of the whole line). The texts held here never leave the process.
+  const byQueryId = new Map<string, TemplateEntry[]>();
+  let cachedEntries = 0;
+  const analyzeStatement = (text: string, r: LogRecord): SqlAnalysis => {
     const qid = r.queryId;
     if (qid === undefined || qid === '0' || text.length < 8 || text.startsWith('<')) return analyze(text);
-    const database = r.database ?? '';
-    const head = text.slice(0, 48);
-    let shapes = front.get(qid);
-    let shape: QueryIdShape | undefined;
-    if (shapes !== undefined) {
-      for (const s of shapes) {
-        if (s.substatementId === line.substatementId && s.command === line.command && s.database === database) {
-          shape = s;
-          break;
+    let entries = byQueryId.get(qid);
+    if (entries !== undefined) {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i] as TemplateEntry;
+        if (matchesTemplate(e.template, text)) {
+          // Found first next time: swapped with the head (no shifting; a query id has a few templates at most).
+          if (i > 0) {
+            entries[i] = entries[0] as TemplateEntry;
+            entries[0] = e;
+          }
+          return redact ? e.analysis : { ...e.analysis, redacted: text };
         }
       }
     }
-    if (shape !== undefined) {
-      const hit = head === shape.lastHead ? shape.lastAnalysis : shape.byHead.get(head);
-      if (hit !== undefined) {
-        shape.lastHead = head;
-        shape.lastAnalysis = hit;
-        return redact ? hit : { ...hit, redacted: text };
-      }
+    const a = analyzer.analyze(text);
+    // A refused statement is not cached: whether and where it fails can depend on its literals. Nor is a text
+    // holding `\'`: the redaction reads it both ways (standard_conforming_strings on and off), the template one.
+    // (A text that matches a template made without `\'` shows only that template's fixed text, hides its literals.)
+    if (a.parseError !== undefined || text.includes("\\'")) return redact ? a : { ...a, redacted: text };
+    if (cachedEntries >= 4096) {
+      byQueryId.clear();
+      cachedEntries = 0;
+      entries = undefined;
     }
-    const key = `${qid}:${database}:${line.substatementId}:${line.command}:${head}`;
-    let a = byQueryId.get(key);
-    if (a === undefined) {
-      a = analyzer.analyze(text);
-      if (byQueryId.size >= 4096) {
-        byQueryId.clear();
-        front.clear();
-        frontSize = 0;
-      }
-      byQueryId.set(key, a);
+    if (entries === undefined) byQueryId.set(qid, (entries = []));
+    entries.unshift({ text, template: templateOf(text), analysis: a });
+    cachedEntries += 1;
+    if (entries.length > TEMPLATES_PER_QUERY_ID) {
+      entries.pop();
+      cachedEntries -= 1;
     }
-    // Bounded on its own too: parts that differ can make the same key (a database name holding `:`).
-    if (frontSize >= 4096) {
-      front.clear();
-      frontSize = 0;
-    }
-    if (frontSize === 0) shapes = shape = undefined;
-    if (shapes === undefined) front.set(qid, (shapes = []));
-    if (shape === undefined) {
-      const { substatementId, command } = line;
-      shape = { database, substatementId, command, byHead: new Map(), lastHead: head, lastAnalysis: a };
-      shapes.push(shape);
-    }
-    shape.byHead.set(head, a);
-    shape.lastHead = head;
-    shape.lastAnalysis = a;
-    frontSize += 1;
     return redact ? a : { ...a, redacted: text };
   };
 
   function sessionInfo(r: LogRecord, state: SessionState | undefined): SessionInfo {
     const clientAddr = r.remoteHost === '[local]' ? 'local' : r.remoteHost;
-    const applicationName = r.applicationName ?? state?.applicationName;
+    const rawApp = r.applicationName ?? state?.applicationName;
     // One frozen object per session while its fields stay the same, shared by its events: the Kafka sink encodes
     // it once (see sink-kafka.ts), a third of a statement event's JSON.
     const last = state?.info;
+    // The name as the client set it is cleaned once per change, not per event.
+    const applicationName =
+      last !== undefined && state?.infoRawApp === rawApp ? last.applicationName : cleanApplicationName(rawApp);
     if (
       last !== undefined &&
       last.id === r.sessionId &&
@@ -242,7 +218,10 @@ export function createLogParser({
       backendType: r.backendType,
       startedAt: r.sessionStart,
     });
-    if (state !== undefined) state.info = info;
+    if (state !== undefined) {
+      state.info = info;
+      state.infoRawApp = rawApp;
+    }
     return info;
   }
 
@@ -279,7 +258,8 @@ export function createLogParser({
     let text = p.line.statement;
     if (text === '<previously logged>' && state?.lastStatement !== undefined) text = state.lastStatement;
     else if (state !== undefined && text !== '<not logged>') state.lastStatement = text;
-    const sql = analyzeStatement(text, r, p.line);
+    // pgaudit prints `PASSWORD <REDACTED>` in CREATE/ALTER ROLE: a string there keeps the statement parseable.
+    const sql = analyzeStatement(text.includes(REDACTED) ? text.replaceAll(REDACTED, "'<REDACTED>'") : text, r);
     const params = p.line.parameters;
     const audit: StatementEvent['audit'] = {
       // Sorted: OBJECT before SESSION.
@@ -303,7 +283,10 @@ export function createLogParser({
     if (p.line.rows !== undefined && p.line.command !== 'COPY') audit.rows = p.line.rows;
     // One literal with every key (no spread, no keys added later): measured 3× faster on the hot path than
     // `{ ...base(), … }` followed by conditional assignments (V8 map transitions); absent values are dropped by JSON.
-    const role = state?.effectiveRole ?? r.user;
+    // The statement's own transaction first: a new vxid ends the previous one (committed, or rolled back after an
+    // ERROR), so a SET ROLE it undid is forgotten before this statement is attributed.
+    if (state !== undefined) observeTransaction(state, r.vxid, false, true);
+    const role = (state === undefined ? undefined : currentRole(state)) ?? r.user;
     const event: StatementEvent = {
       v: 1,
       id: `${cluster}:${r.sessionId}:${r.lineNum}`,
@@ -319,12 +302,9 @@ export function createLogParser({
       sql,
     };
     // The role changes after the SET ROLE statement itself (which ran as the previous role).
-    if (
-      state !== undefined &&
-      (p.line.command === 'SET' || p.line.command === 'RESET' || p.line.command === 'DISCARD ALL')
-    ) {
-      const change = roleChange(text);
-      if (change !== undefined) state.effectiveRole = change === null || change === r.user ? undefined : change;
+    if (state !== undefined) {
+      const st = roleStatementOf(state, p.line.command, text);
+      if (st !== undefined) applyRoleStatement(state, st, r.vxid, r.user);
     }
     return event;
   }
@@ -380,13 +360,18 @@ export function createLogParser({
     if (sev !== 'ERROR' && sev !== 'FATAL' && sev !== 'PANIC') return undefined;
     const sqlstate = r.sqlstate ?? 'XX000';
     if (sev === 'FATAL' && (sqlstate === '28P01' || sqlstate === '28000')) {
+      // A login name that is no role is often a password typed into the wrong field: it is not kept anywhere.
+      const noSuchRole = roleDoesNotExist(r);
+      const who = noSuchRole ? { ...r, user: undefined } : r;
       const e: VigieEvent = {
-        ...base(r, state, raw),
+        ...base(who, noSuchRole ? undefined : state, raw),
         kind: 'auth.failure',
         sqlstate,
-        reason: authFailureReason(r.message) ?? (redact ? redactFreeText(r.message) : r.message),
+        reason: noSuchRole
+          ? 'role does not exist'
+          : (authFailureReason(r.message) ?? (redact ? redactFreeText(r.message) : r.message)),
       };
-      if (r.user !== undefined) e.user = r.user;
+      if (!noSuchRole && r.user !== undefined) e.user = r.user;
       if (r.database !== undefined) e.database = r.database;
       return e;
     }
@@ -398,13 +383,102 @@ export function createLogParser({
       ...base(r, state, raw),
       kind: 'session.error',
       sqlstate,
-      message: redact ? redactFreeText(r.message) : r.message,
+      // A template of a known server message, never user text (RAISE) nor a value the server quoted.
+      message: redact ? errorMessageOf(r) : r.message,
     };
-    if (r.statement !== undefined) e.statement = analyze(r.statement).redacted;
+    if (r.statement !== undefined) {
+      // The failing statement's kind and shape, not its text: a statement the server refused is where values sit
+      // unquoted (`WHERE email = jean@exemple.fr`) or in the wrong quotes.
+      const a = analyzer.analyze(r.statement);
+      e.statementKind = a.kind;
+      if (a.fingerprint !== undefined) e.statementFingerprint = a.fingerprint;
+      if (!redact) e.statement = r.statement;
+    }
     return e;
   }
 
+  /** A record that claims to be pgaudit's or a lifecycle record and is not: reported, never acted upon. */
+  function forged(
+    r: LogRecord,
+    raw: RawRecord,
+    state: SessionState,
+    claim: RecordClaim,
+    reasons: readonly ForgeryReason[],
+  ): VigieEvent {
+    const e: VigieEvent = {
+      ...base(r, state, raw),
+      kind: 'record.forged',
+      claimed: claim,
+      reasons: [...reasons],
+      severity: r.severity.slice(0, 16),
+    };
+    // 00000 is what csvlog prints where jsonlog prints nothing: left out so both formats give the same event.
+    if (r.sqlstate !== undefined && r.sqlstate !== '00000') e.sqlstate = r.sqlstate.slice(0, 5);
+    if (claim === 'audit') {
+      const line = parseAuditPayload(r.message);
+      if (!('error' in line)) {
+        e.claimedClass = line.class;
+        if (/^[A-Z ?]{1,32}$/.test(line.command)) e.claimedCommand = line.command;
+      }
+    }
+    return e;
+  }
+
+  /** Dead letter of a record skipped for its size: position, size and a redacted excerpt of its head. */
+  function pushOversized(o: RawRecord): ParserOutput[] {
+    const out: ParserOutput[] = [deadLetter(o, 'oversized_record', `record of ${o.bytes} bytes exceeds the limit`)];
+    const head = o.format === 'jsonlog' ? decodeJsonlogHead(o.text) : decodeCsvlogHead(o.text);
+    if (head === undefined || !SESSION_ID.test(head.record.sessionId)) return out;
+    const r = head.record;
+    if (claimOf(r.message) !== 'audit') return out;
+    const raw = o;
+    const t = now();
+    const state = sessions.touch(r.sessionId, t);
+    const open = pending.get(r.sessionId);
+    if (open) out.push(emitPending(open));
+    // What the head shows of a forgery (a context or statement after the message, a RAISE WARNING's severity).
+    const reasons = forgeryReasons(r, 'audit');
+    if (reasons.length > 0) {
+      out.push(forged(r, raw, state, 'audit', reasons));
+      return out;
+    }
+    const line = parseAuditHead(r.message);
+    if (line === undefined) return out;
+    // A statement cut at the head: analysed for what it shows, never merged, never changing the session's role.
+    const text = line.statement;
+    const sql = analyze(text.includes(REDACTED) ? text.replaceAll(REDACTED, "'<REDACTED>'") : text);
+    const event: StatementEvent = {
+      v: 1,
+      id: `${cluster}:${r.sessionId}:${r.lineNum}`,
+      cluster,
+      ts: r.ts,
+      session: sessionInfo(r, state),
+      source: { file: o.file, offset: o.offset },
+      kind: 'statement',
+      audit: {
+        auditTypes: [line.auditType],
+        statementId: line.statementId,
+        substatementId: line.substatementId,
+        class: line.class,
+        command: line.command,
+        objects: line.objectName === '' ? [] : [{ type: line.objectType, name: line.objectName }],
+        parameterCount: 0,
+      },
+      effectiveRole: currentRole(state) ?? r.user,
+      queryId: r.queryId !== undefined && r.queryId !== '0' ? r.queryId : undefined,
+      txid: r.txid !== undefined && r.txid !== '0' ? r.txid : undefined,
+      sql,
+      truncated: true,
+    };
+    out.push(event);
+    return out;
+  }
+
   function push(raw: RawRecord): ParserOutput[] {
+    if (raw.oversized) return pushOversized(raw);
+    if (raw.broken) {
+      return [deadLetter(raw, 'broken_record', 'csvlog record cut short: the next record began inside it')];
+    }
     const decoded: LogRecord | DecodeFailure =
       raw.format === 'jsonlog' ? decodeJsonlog(raw.text) : decodeCsvlog(raw.text);
     if ('reason' in decoded) return [deadLetter(raw, decoded.reason, decoded.detail)];
@@ -415,7 +489,20 @@ export function createLogParser({
     const open = pending.get(r.sessionId);
     // Server processes (postmaster, checkpointer) never disconnect: remembering them would only fill the table.
     const state = r.user !== undefined || r.remoteHost !== undefined ? sessions.touch(r.sessionId, t) : { seenAt: t };
-    if (r.message.startsWith(AUDIT_PREFIX)) {
+    const claim = claimOf(r.message);
+    if (claim !== undefined) {
+      // Anyone can write `AUDIT: …` or `connection authorized: …` into the log (RAISE LOG): only a record with the
+      // shape the server gives those records is believed.
+      const reasons = forgeryReasons(r, claim);
+      if (reasons.length > 0) {
+        if (open) out.push(emitPending(open));
+        observeTransaction(state, r.vxid, r.severity === 'ERROR', false);
+        out.push(forged(r, raw, state, claim, reasons));
+        onRecord?.('event');
+        return out;
+      }
+    }
+    if (claim === 'audit') {
       const line = parseAuditPayload(r.message);
       if ('error' in line) {
         if (open) out.push(emitPending(open));
@@ -458,7 +545,13 @@ export function createLogParser({
       return out;
     }
     if (open) out.push(emitPending(open));
-    const event = lifecycle(r, raw, state) ?? problem(r, raw, state) ?? loggedStatement(r, raw, state);
+    observeTransaction(state, r.vxid, r.severity === 'ERROR', false);
+    const event =
+      claim === undefined
+        ? problem(r, raw, state)
+        : claim === 'logged-statement'
+          ? loggedStatement(r, raw, state)
+          : (lifecycle(r, raw, state) ?? problem(r, raw, state));
     if (event) out.push(event);
     onRecord?.(event ? 'event' : 'ignored');
     return out;
@@ -471,6 +564,7 @@ export function createLogParser({
 
   return {
     push,
+    pushOversized,
     flush(idleMs = 0) {
       const out: ParserOutput[] = [];
       const limit = now() - idleMs;

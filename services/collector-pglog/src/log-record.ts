@@ -20,6 +20,8 @@ export interface LogRecord {
   commandTag?: string;
   /** Session start as ISO 8601 UTC. */
   sessionStart?: string;
+  /** Virtual transaction id (`3/226`): changes with every transaction of the session; absent outside one. */
+  vxid?: string;
   /** Top-level transaction id as printed; '0' when none was assigned. */
   txid?: string;
   severity: string;
@@ -29,6 +31,10 @@ export interface LogRecord {
   detail?: string;
   /** The statement that raised an ERROR (log_min_error_statement). */
   statement?: string;
+  /** Where the message was raised from (`PL/pgSQL function … at RAISE`); genuine pgaudit records have none. */
+  context?: string;
+  /** The query a function ran when the message was raised. */
+  internalQuery?: string;
   applicationName?: string;
   backendType?: string;
   /** Signed 64-bit query id as a decimal string (never through a JS number). */
@@ -46,6 +52,10 @@ export interface RawRecord {
   offset: number;
   /** Length of the record in bytes, terminator included: `offset + bytes` is where the next record starts. */
   bytes: number;
+  /** csvlog: the record was cut short (the next record began inside it): dead-lettered, never parsed. */
+  broken?: boolean;
+  /** Longer than the record limit: `text` is only its head (`bytes` is its whole length). */
+  oversized?: boolean;
 }
 
 /** Picks the format from a file name: `.csv` is csvlog, anything else (`.json`) jsonlog. */

@@ -57,4 +57,18 @@ describe('log_statement lines that change configuration', () => {
     ]);
     expect(JSON.stringify(out)).not.toContain('none');
   });
+
+  it('is a forged record when it comes from a RAISE (a PL/pgSQL context), never a statement.logged', () => {
+    const parser = createLogParser({ cluster: 'local', analyzer, redaction: { enabled: true }, now: () => 0 });
+    const splitter = new RecordSplitter('jsonlog', 'f', 0);
+    // A line as \`DO $$BEGIN RAISE LOG 'statement: SET pgaudit.log = ''none'''; END$$\` writes it.
+    const forged = LINES[0]!.replace(
+      '"backend_type"',
+      '"context":"PL/pgSQL function inline_code_block line 1 at RAISE","statement":"DO $$BEGIN RAISE LOG \'statement: SET pgaudit.log = \'\'none\'\'\'; END$$","backend_type"',
+    );
+    const out = splitter.push(Buffer.from(`${forged}\n`)).records.flatMap((r) => parser.push(r));
+    expect(out.map((e) => [e.kind, e.kind === 'record.forged' && e.claimed])).toEqual([
+      ['record.forged', 'logged-statement'],
+    ]);
+  });
 });

@@ -77,6 +77,16 @@ export function createCollectorMetrics(registry: Registry) {
       help: 'Settings found drifted at the last check (0: the server audits what Vigie needs).',
       registers: r,
     }),
+    invalidUtf8Bytes: new Counter({
+      name: 'vigie_pglog_invalid_utf8_bytes_total',
+      help: 'Log bytes that were not valid UTF-8 (read as U+FFFD): a server writing another encoding, or corruption.',
+      registers: r,
+    }),
+    symlinksRefused: new Counter({
+      name: 'vigie_pglog_symlinks_refused_total',
+      help: 'Symbolic links found in the log directory and refused (never read as logs).',
+      registers: r,
+    }),
     sessions: new Gauge({ name: 'vigie_pglog_sessions', help: 'Sessions remembered.', registers: r }),
     sourceUp: new Gauge({
       name: 'vigie_collector_source_up',

@@ -244,3 +244,78 @@ function parseAnyPayload(message: string): AuditLine | AuditParseFailure {
   }
   return line;
 }
+
+/** What the head of a cut pgaudit payload still tells (see `parseAuditHead`). */
+export interface AuditHead {
+  auditType: 'SESSION' | 'OBJECT';
+  statementId: number;
+  substatementId: number;
+  class: AuditClass;
+  command: string;
+  objectType: string;
+  objectName: string;
+  /** The statement's first characters. */
+  statement: string;
+}
+
+/**
+ * Reads the head of a pgaudit payload whose end was cut off (a record over the collector's size limit): the seven
+ * fields before the statement, and as much of the statement as there is. Undefined when even those are not there.
+ */
+export function parseAuditHead(message: string): AuditHead | undefined {
+  const fields: string[] = [];
+  let i = AUDIT_PREFIX.length;
+  while (fields.length < 7) {
+    if (message.charCodeAt(i) === 34) {
+      const end = readQuoted(message, i);
+      if (end < 0 || message.charCodeAt(end) !== 44) return undefined;
+      fields.push(quotedValue);
+      i = end + 1;
+    } else {
+      const comma = message.indexOf(',', i);
+      if (comma < 0) return undefined;
+      fields.push(message.slice(i, comma));
+      i = comma + 1;
+    }
+  }
+  const [type, stmt, sub, cls, command, objectType, objectName] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const vigieClass = CLASS_OF.get(cls);
+  const statementId = smallInt(stmt, 0, stmt.length);
+  const substatementId = smallInt(sub, 0, sub.length);
+  if ((type !== 'SESSION' && type !== 'OBJECT') || vigieClass === undefined || statementId < 0 || substatementId < 0) {
+    return undefined;
+  }
+  let statement: string;
+  if (message.charCodeAt(i) === 34) {
+    // Quoted and cut: undo the doubling of what is there (a last lone quote is the cut half of a pair).
+    const end = readQuoted(message, i);
+    statement =
+      end < 0
+        ? message
+            .slice(i + 1)
+            .replace(/""/g, '"')
+            .replace(/"$/, '')
+        : quotedValue;
+  } else {
+    const comma = message.indexOf(',', i);
+    statement = comma < 0 ? message.slice(i) : message.slice(i, comma);
+  }
+  return {
+    auditType: type,
+    statementId,
+    substatementId,
+    class: vigieClass,
+    command,
+    objectType,
+    objectName,
+    statement,
+  };
+}

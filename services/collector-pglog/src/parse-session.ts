@@ -1,3 +1,5 @@
+import type { LogRecord } from './log-record.js';
+
 /** Facts read from the server's connection-lifecycle messages (log_connections / log_disconnections). */
 export type SessionMessage =
   | { type: 'received' }
@@ -39,6 +41,15 @@ export function parseSessionMessage(message: string): SessionMessage | undefined
     return { type: 'replication-command', command, text };
   }
   return undefined;
+}
+
+/**
+ * Whether a failed login named a role that does not exist: FATAL 28000 `role "x" does not exist` (trust, peer…),
+ * or 28P01 `password authentication failed for user "x"` whose DETAIL says `Role "x" does not exist.` (the server
+ * does not tell the client, but logs it). Checked on the real server (PostgreSQL 15, scram-sha-256).
+ */
+export function roleDoesNotExist(r: Pick<LogRecord, 'message' | 'detail'>): boolean {
+  return /^role ".*" does not exist/s.test(r.message) || /^Role ".*" does not exist\./s.test(r.detail ?? '');
 }
 
 /** Short, literal-free reason of an authentication failure (the message names the user; the event has it apart). */

@@ -15,14 +15,14 @@ export interface ReadLogOptions {
 }
 
 /**
- * Yields the records of one whole log file in order (and the records skipped as oversized). For replays and
+ * Yields the records of one whole log file in order (oversized ones as their head, `oversized: true`). For replays and
  * benchmarks; the live collector tails files with its own reader. A trailing record without its newline (a file
  * still being written) is yielded too: at the end of a finished file it is complete.
  */
 export async function* readLogRecords(
   path: string,
   { format = formatOfPath(path), fromOffset = 0, chunkBytes = 1 << 20, maxRecordBytes }: ReadLogOptions = {},
-): AsyncGenerator<RawRecord | OversizedRecord> {
+): AsyncGenerator<RawRecord> {
   const fh = await open(path, 'r');
   try {
     const splitter = new RecordSplitter(format, path, fromOffset, maxRecordBytes);
@@ -32,27 +32,23 @@ export async function* readLogRecords(
       const { bytesRead } = await fh.read(buf, 0, chunkBytes, position);
       if (bytesRead === 0) break;
       position += bytesRead;
-      const { records, oversized } = splitter.push(buf.subarray(0, bytesRead));
-      yield* oversized;
-      yield* records;
+      yield* splitter.push(buf.subarray(0, bytesRead)).records;
     }
     // A last record without a newline: complete the line so the splitter hands it out.
     if (splitter.pendingBytes > 0) {
-      const { records, oversized } = splitter.push(Buffer.from('\n'));
-      yield* oversized;
-      for (const r of records) yield { ...r, bytes: r.bytes - 1 };
+      for (const r of splitter.push(Buffer.from('\n')).records) yield { ...r, bytes: r.bytes - 1 };
     }
   } finally {
     await fh.close();
   }
 }
 
-/** Whether an item from {@link readLogRecords} is a record (rather than an oversized one that was skipped). */
-export function isRawRecord(item: RawRecord | OversizedRecord): item is RawRecord {
-  return 'text' in item;
+/** Whether an item from {@link readLogRecords} is a whole record (rather than the head of an oversized one). */
+export function isRawRecord(item: RawRecord): boolean {
+  return item.oversized !== true;
 }
 
-/** Dead letter for a record skipped because it exceeded the size limit. */
+/** Dead letter for a record skipped because it exceeded the size limit (without a parser: see `pushOversized`). */
 export function oversizedDeadLetter(cluster: string, o: OversizedRecord, now = Date.now()): DeadLetter {
   return {
     v: 1,
@@ -83,8 +79,7 @@ export async function* parseLogFiles(
       path,
       options.maxRecordBytes === undefined ? {} : { maxRecordBytes: options.maxRecordBytes },
     )) {
-      if (isRawRecord(item)) yield* parser.push(item);
-      else yield oversizedDeadLetter(options.cluster, item);
+      yield* parser.push(item);
     }
   }
   yield* parser.flush(0);

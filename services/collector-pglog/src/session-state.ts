@@ -1,14 +1,22 @@
 import type { SessionInfo } from '@vigie/contract';
+import type { RoleTransaction } from './parse-role.js';
 
 /** What the collector remembers about one database session between its log records. */
 export interface SessionState {
-  /** Role in effect after `SET ROLE` / `SET SESSION AUTHORIZATION`; undefined means the login role. */
+  /**
+   * Role kept by the session after its last committed transaction (`SET ROLE` / `SET SESSION AUTHORIZATION`);
+   * undefined means the login role. The role in effect now is `parse-role.ts`'s `currentRole`.
+   */
   effectiveRole?: string | undefined;
+  /** The open transaction, while one of its statements changed the role or set a savepoint (parse-role.ts). */
+  roleTx?: RoleTransaction | undefined;
   /** Last statement text pgaudit printed, for `<previously logged>` (pgaudit.log_statement_once). */
   lastStatement?: string | undefined;
   applicationName?: string | undefined;
   /** The session part of its last event (frozen, shared by its events while it does not change). */
   info?: SessionInfo | undefined;
+  /** The application name as the client set it when `info` was made (`info` holds it cleaned). */
+  infoRawApp?: string | undefined;
   /** Last time a record of this session was seen (ms, the caller's clock). */
   seenAt: number;
 }

@@ -1,4 +1,4 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, readFile, readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { LogFormat } from './log-record.js';
 
@@ -60,8 +60,15 @@ export function compareLogFiles(a: Pick<LogFile, 'name' | 'mtimeMs'>, b: Pick<Lo
   return a.mtimeMs - b.mtimeMs;
 }
 
-/** Log files of one format in the directory, oldest first. */
-export async function listLogFiles(dir: string, pattern: RegExp): Promise<LogFile[]> {
+/**
+ * Log files of one format in the directory, oldest first. Symbolic links are refused (reported through `onSymlink`):
+ * a link in the log directory would let whoever can write there make the collector read any file as a log.
+ */
+export async function listLogFiles(
+  dir: string,
+  pattern: RegExp,
+  onSymlink?: (path: string) => void,
+): Promise<LogFile[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -73,8 +80,9 @@ export async function listLogFiles(dir: string, pattern: RegExp): Promise<LogFil
     if (!pattern.test(name)) continue;
     const path = join(dir, name);
     try {
-      const s = await stat(path);
-      if (s.isFile()) files.push({ path, name, dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs });
+      const s = await lstat(path);
+      if (s.isSymbolicLink()) onSymlink?.(path);
+      else if (s.isFile()) files.push({ path, name, dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs });
     } catch {
       // Deleted between readdir and stat (log cleanup): not ours to read any more.
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,5 +64,50 @@ describe('LogTailer', () => {
     await drain();
     await tailer.close();
     expect(texts).toEqual([...lines, last, lines[0]]);
+  });
+
+  /** Reads until the end of the log: the texts read. */
+  async function drainAll(tailer: LogTailer): Promise<string[]> {
+    const texts: string[] = [];
+    for (let read = await tailer.poll(); ; read = await tailer.poll()) {
+      texts.push(...read.records.map((r) => r.text));
+      if (read.eof) return texts;
+    }
+  }
+
+  it('follows a rotation by renaming: the same path naming a new file (device and inode) is the next file', async () => {
+    // A fixed log file name rotated by renaming (logrotate): current_logfiles keeps naming the same path.
+    const pgData = mkdtempSync(join(dir, 'pgdata-'));
+    mkdirSync(join(pgData, 'log'));
+    const path = join(pgData, 'log', 'postgresql.json');
+    writeFileSync(join(pgData, 'current_logfiles'), 'jsonlog log/postgresql.json\n');
+    writeFileSync(path, '{"n":1}\n{"n":2}\n');
+    const rotations: string[] = [];
+    const tailer = new LogTailer({
+      format: 'jsonlog',
+      pgData,
+      pattern: '^postgresql\\.json$',
+      onRotate: (from, to) => rotations.push(`${from} -> ${to}`),
+    });
+    await tailer.start(undefined, 'beginning');
+    expect(await drainAll(tailer)).toEqual(['{"n":1}', '{"n":2}']);
+    renameSync(path, `${path}.1`);
+    writeFileSync(path, '{"n":3}\n');
+    expect(await drainAll(tailer)).toEqual(['{"n":3}']);
+    expect(rotations).toEqual([`${path} -> ${path}`]);
+    await tailer.close();
+  });
+
+  it('refuses symbolic links in the log directory', async () => {
+    const logs = mkdtempSync(join(dir, 'links-'));
+    writeFileSync(join(dir, 'secret.txt'), '{"stolen":true}\n');
+    writeFileSync(join(logs, 'postgresql-1.json'), '{"n":1}\n');
+    symlinkSync(join(dir, 'secret.txt'), join(logs, 'postgresql-2.json'));
+    const refused: string[] = [];
+    const tailer = new LogTailer({ format: 'jsonlog', logDirectory: logs, onSymlink: (p) => refused.push(p) });
+    await tailer.start(undefined, 'beginning');
+    expect(await drainAll(tailer)).toEqual(['{"n":1}']);
+    await tailer.close();
+    expect(refused).toContain(join(logs, 'postgresql-2.json'));
   });
 });

@@ -1,9 +1,10 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
 import type { LogGapEvent } from '@vigie/contract';
 import { basename } from 'node:path';
 import { VigieError } from '@vigie/runtime';
 import type { LogFormat, RawRecord } from './log-record.js';
-import { RecordSplitter, type OversizedRecord } from './record-splitter.js';
+import { RecordSplitter, type SplitResult } from './record-splitter.js';
 import {
   compareLogFiles,
   currentLogFile,
@@ -91,14 +92,17 @@ export interface LogTailerOptions extends LogLocation {
   onTruncate?: (file: string) => void;
   /** A checkpointed file could not be found any more: reading resumes at the next file. */
   onLostFile?: (file: string) => void;
+  /** A symbolic link in the log directory (or named by current_logfiles) was refused. */
+  onSymlink?: (path: string) => void;
 }
 
 /** What one {@link LogTailer.poll} read. */
 export interface TailRead {
   records: RawRecord[];
-  oversized: OversizedRecord[];
   /** Files found shrunk or gone before they were read to their end, since the last poll (reported once each). */
   gaps: readonly LogGap[];
+  /** Bytes of these records that were not valid UTF-8 (replaced by U+FFFD). */
+  invalidUtf8Bytes: number;
   /** Nothing new: the caller waits a poll interval. */
   eof: boolean;
 }
@@ -214,7 +218,7 @@ export class LogTailer {
   async poll(): Promise<TailRead> {
     if (this.cur === undefined) {
       await this.start(undefined, 'beginning');
-      if (this.cur === undefined) return { records: [], oversized: [], gaps: this.takeGaps(), eof: true };
+      if (this.cur === undefined) return { records: [], invalidUtf8Bytes: 0, gaps: this.takeGaps(), eof: true };
     }
     const c = this.cur as OpenFile;
     const got = await this.readChunk(c);
@@ -237,7 +241,7 @@ export class LogTailer {
       });
       c.readPos = 0;
       c.splitter = new RecordSplitter(this.options.format, c.path, 0, this.options.maxRecordBytes);
-      return { records: [], oversized: [], gaps: this.takeGaps(), eof: false };
+      return { records: [], invalidUtf8Bytes: 0, gaps: this.takeGaps(), eof: false };
     }
     if (st.nlink === 0 && c.unlinkReported !== true) {
       // Unlinked while open: its contents are still read through the descriptor, but the file is gone from disk.
@@ -245,28 +249,28 @@ export class LogTailer {
       this.gaps.push({ reason: 'deleted', file: c.path, readBytes: c.readPos, knownBytes: st.size, unreadBytes: 0 });
     }
     const next = await this.nextFile(c);
-    if (next === undefined) return { records: [], oversized: [], gaps: this.takeGaps(), eof: true };
+    if (next === undefined) return { records: [], invalidUtf8Bytes: 0, gaps: this.takeGaps(), eof: true };
     // Open the next file before consuming the rest of this one: when it cannot be opened (a superuser set
     // log_file_mode = 0600, the file vanished) this throws with nothing consumed, and the next poll tries again
     // from the same place instead of losing the tail of the old file or reading a closed handle.
     const opened = await this.openHandle(next);
     // The server has moved on: whatever it wrote to the old file before switching is there now; read it all.
     const records: RawRecord[] = [];
-    const oversized: OversizedRecord[] = [];
+    let invalidUtf8Bytes = 0;
     for (let more = await this.readChunk(c); more; more = await this.readChunk(c)) {
       records.push(...more.records);
-      oversized.push(...more.oversized);
+      invalidUtf8Bytes += more.invalidUtf8Bytes;
     }
     if (c.splitter.pendingBytes > 0) {
       // A record cannot span files: an unterminated last record is complete as it is.
       const tail = c.splitter.push(Buffer.from('\n'));
       for (const r of tail.records) records.push({ ...r, bytes: r.bytes - 1 });
-      oversized.push(...tail.oversized);
+      invalidUtf8Bytes += tail.invalidUtf8Bytes;
     }
     await c.fh.close();
     this.options.onRotate?.(c.path, next.path);
     this.use(next, opened, 0);
-    return { records, oversized, gaps: this.takeGaps(), eof: false };
+    return { records, invalidUtf8Bytes, gaps: this.takeGaps(), eof: false };
   }
 
   private takeGaps(): readonly LogGap[] {
@@ -282,7 +286,7 @@ export class LogTailer {
     this.cur = undefined;
   }
 
-  private async readChunk(c: OpenFile): Promise<{ records: RawRecord[]; oversized: OversizedRecord[] } | undefined> {
+  private async readChunk(c: OpenFile): Promise<SplitResult | undefined> {
     // Small chunks by default (all of a chunk's records are alive while it is processed, and with 1 MiB chunks they
     // outlived young-generation collections: 40% more CPU). A record longer than a chunk is joined by the splitter
     // on each read: read as much as it already holds, so a long record costs O(n) copies, not O(n²).
@@ -305,7 +309,7 @@ export class LogTailer {
 
   private async files(): Promise<LogFile[]> {
     const dir = await logDirectoryOf(this.options);
-    return dir === undefined ? [] : listLogFiles(dir, this.pattern);
+    return dir === undefined ? [] : listLogFiles(dir, this.pattern, this.options.onSymlink);
   }
 
   private async currentFile_(files: LogFile[]): Promise<LogFile | undefined> {
@@ -322,14 +326,18 @@ export class LogTailer {
     if (this.options.pgData !== undefined) {
       // Cheap test first: current_logfiles still names our file → no rotation (the usual case at EOF).
       const current = await currentLogFile(this.options.pgData, this.options.format);
-      if (current === c.path) {
+      // Same path and still the same file (device and inode): no rotation. A path that now names another file was
+      // rotated by renaming (logrotate, a fixed log_filename): the new file is next.
+      if (current === c.path && (await this.sameFile(c))) {
         this.newerBytes = 0;
         return undefined;
       }
     }
     const files = await this.files();
     const newer = files.filter(
-      (f) => !(f.dev === c.dev && f.ino === c.ino) && compareLogFiles(f, { name: c.name, mtimeMs: Infinity }) > 0,
+      (f) =>
+        !(f.dev === c.dev && f.ino === c.ino) &&
+        (f.name === c.name || compareLogFiles(f, { name: c.name, mtimeMs: Infinity }) > 0),
     );
     // A file listed as waiting at the last look and gone now (same identity nowhere) was deleted unread.
     for (const was of this.newerSeen) {
@@ -342,6 +350,16 @@ export class LogTailer {
     return newer[0];
   }
 
+  /** Whether `c.path` still names the file being read (a symbolic link never does). */
+  private async sameFile(c: OpenFile): Promise<boolean> {
+    try {
+      const st = await lstat(c.path);
+      return !st.isSymbolicLink() && st.dev === c.dev && st.ino === c.ino;
+    } catch {
+      return false;
+    }
+  }
+
   private async openFile(f: LogFile, offset: number): Promise<void> {
     this.use(f, await this.openHandle(f), offset);
   }
@@ -350,7 +368,8 @@ export class LogTailer {
   private async openHandle(f: LogFile): Promise<{ fh: FileHandle; dev: number; ino: number; size: number }> {
     let fh: FileHandle;
     try {
-      fh = await open(f.path, 'r');
+      // O_NOFOLLOW: a file replaced by a symbolic link between the listing and here is refused (ELOOP), not followed.
+      fh = await open(f.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (cause) {
       throw new LogSourceError(f.path, cause);
     }

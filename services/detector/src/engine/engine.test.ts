@@ -146,10 +146,12 @@ describe('engine', () => {
     expect(second.alerts?.().filter((a) => a.rule === 'bulk-read')).toEqual([]);
   });
 
-  it('ignores a session after SET ROLE to a Vigie account, and heartbeats', () => {
+  it('ignores heartbeats; a role taken with SET ROLE exempts nothing', () => {
     // Rules keep state (windows, watched collectors): a fresh set for each engine that is fed heartbeats.
     const engine = createEngine({ policy, privileged: none, rules: loadRules() });
-    expect(engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' })).toEqual([]);
+    // The effective role comes from statement text (and a forged record could claim one): only the login exempts.
+    const asVigie = engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' });
+    expect(asVigie.map((a) => [a.rule, a.who.effectiveRole])).toEqual([['dump', 'vigie']]);
     expect(engine.process(heartbeat(T0, []))).toEqual([]);
     expect(engine.stats.sessionsTracked).toBe(1);
   });

@@ -103,7 +103,6 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         }
         if (event.kind === 'statement' && event.effectiveRole !== undefined)
           session.effectiveRole = event.effectiveRole;
-        if (session.effectiveRole !== undefined && policy.isVigieAccount(session.effectiveRole)) return [];
         // pgaudit logs a write after it ran, so even a transaction's first write carries its txid (0 = none yet).
         if (event.kind === 'statement' && event.txid !== undefined && event.txid !== '0')
           writers.set(`${event.cluster}/${event.txid}`, session, tsMs);

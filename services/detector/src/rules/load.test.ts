@@ -21,13 +21,14 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the ten shipped rules, dump first', () => {
+  it('loads the eleven shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'audit-tampering',
       'bulk-read',
       'collector-silent',
+      'forged-audit-record',
       'mass-write',
       'non-bastion-egress',
       'off-hours-privileged-session',
@@ -67,6 +68,7 @@ rules:
       ['audit-tampering', 'critical'],
       ['bulk-read', 'warning'],
       ['collector-silent', 'critical'],
+      ['forged-audit-record', 'critical'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],

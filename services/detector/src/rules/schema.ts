@@ -14,6 +14,7 @@ export const RULE_TYPES = [
   'vigie-account',
   'collector-health',
   'audit-tampering',
+  'forged-record',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

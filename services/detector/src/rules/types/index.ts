@@ -5,6 +5,7 @@ import { bulkRead } from './bulk-read.js';
 import { collectorHealth } from './collector-health.js';
 import { dumpSignature } from './dump-signature.js';
 import { egressVolume } from './egress-volume.js';
+import { forgedRecord } from './forged-record.js';
 import { massWrite } from './mass-write.js';
 import { offHours } from './off-hours.js';
 import { personalDataInPreprod } from './personal-data-in-preprod.js';
@@ -23,4 +24,5 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'vigie-account': vigieAccount as RuleTypeImpl<never>,
   'collector-health': collectorHealth as RuleTypeImpl<never>,
   'audit-tampering': auditTampering as RuleTypeImpl<never>,
+  'forged-record': forgedRecord as RuleTypeImpl<never>,
 };
