@@ -91,9 +91,13 @@ describe('end to end: forged audit records and the role in effect', () => {
     );
     await client.query('COPY public.citizens (id, nir) TO STDOUT');
     await client.end();
+    // The second forged record may be held back until the session's end publishes its final figures (revisions).
     const forged = await waitFor(
-      async () => (await pipeline.alertsFor(role.forger)).find((a) => a.rule === 'forged-audit-record'),
-      { timeoutMs: 60_000, intervalMs: 500, what: 'the forged-audit-record alert' },
+      async () =>
+        (await pipeline.alertsFor(role.forger)).find(
+          (a) => a.rule === 'forged-audit-record' && a.what.statements === 2,
+        ),
+      { timeoutMs: 60_000, intervalMs: 500, what: 'the forged-audit-record alert with both forged records' },
     );
     expect(forged.severity).toBe('critical');
     expect(forged.what.statements).toBe(2);

@@ -11,6 +11,7 @@ import {
   buildHttpServer,
   createMetricsRegistry,
   describeError,
+  publicReadinessReasons,
   rateLimited,
   type Logger,
   type Readiness,
@@ -393,7 +394,13 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       if (!running) reasons.push('not started');
       if (pausedReason) reasons.push(pausedReason);
       if (running && tailer.currentFile === undefined) reasons.push('source: no log file found yet');
-      return { ready: reasons.length === 0, reasons };
+      const ready = reasons.length === 0;
+      // Anonymous callers see components only, except the source's error code and errno (`VIGIE_PGLOG_SOURCE_READ
+      // EACCES`): no path, no message, and it is what the operator needs to act.
+      const summary = publicReadinessReasons({ ready, reasons }).map((r, i) =>
+        !fatal && i === 0 && health.state === 'failing' && health.error !== undefined ? `source: ${health.error}` : r,
+      );
+      return { ready, reasons, summary };
     },
     async start() {
       if (!config.redaction.enabled) {
