@@ -175,8 +175,12 @@ describe('Vigie on three brokers (replication factor 3, min.insync.replicas 2)',
     // Then the collector crashes: it resumes from its checkpoint, which must not have passed an unacknowledged
     // event — if it had, that event would be missing below.
     await collector.kill();
-    collector = await startService('collector-pglog', config, { readyTimeoutMs: 90_000 });
+    // The broker comes back while the collector restarts: on a loaded machine the followers of a partition may have
+    // left its ISR, and then only the dead leader can lead it again (no unclean election); the collector waits for
+    // that election at start (ensureTopics retries it) rather than exiting.
+    const restarting = startService('collector-pglog', config, { readyTimeoutMs: 90_000 });
     await cluster.node(victim).start();
+    collector = await restarting;
     await loading;
 
     await waitFor(

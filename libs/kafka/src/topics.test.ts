@@ -84,6 +84,23 @@ describe('ensureTopics', () => {
     await expect(ensureTopics(g.kafka, ['new'])).rejects.toMatchObject({ code: 'VIGIE_KAFKA_AUTHORIZATION' });
   });
 
+  it('waits for a leader election that kafkajs reported as retries exceeded (a broker down at start)', async () => {
+    // What kafkajs throws once its own retries are spent: retriable false, the election under it.
+    const electing = () =>
+      Object.assign(new Error('There is no leader for this topic-partition'), {
+        retriable: false,
+        name: 'KafkaJSNumberOfRetriesExceeded',
+        originalError: Object.assign(new Error('There is no leader for this topic-partition'), {
+          type: 'LEADER_NOT_AVAILABLE',
+          retriable: true,
+        }),
+      });
+    const f = fakeKafka([electing(), electing()]);
+    await ensureTopics(f.kafka, ['new'], { retryForMs: 10_000 });
+    expect(f.calls()).toBe(3);
+    expect(f.created.map((c) => c.map((t) => t.topic))).toEqual([['new']]);
+  });
+
   it('gives up on retriable errors after retryForMs', async () => {
     const f = fakeKafka(Array.from({ length: 100 }, retriable));
     await expect(ensureTopics(f.kafka, ['new'], { retryForMs: 300 })).rejects.toMatchObject({

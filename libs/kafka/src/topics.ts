@@ -2,9 +2,29 @@ import kafkajs from 'kafkajs';
 import { VigieError, backoffMs, type Logger } from '@vigie/runtime';
 import { classifyKafkajsError, whoIs, type KafkaClient } from './client.js';
 
-/** Whether kafkajs says retrying can help (leader elections and metadata propagation on a broker that just started). */
-function isRetriable(error: unknown): boolean {
-  return (error as { retriable?: unknown } | undefined)?.retriable === true;
+/** Kafka errors that mean "wait": a leader election or metadata still propagating after a broker came or went. */
+const TRANSIENT_TYPES = new Set([
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_OR_FOLLOWER',
+  'REPLICA_NOT_AVAILABLE',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'REQUEST_TIMED_OUT',
+  'NOT_CONTROLLER',
+]);
+
+/**
+ * Whether retrying can help (leader elections and metadata propagation on a broker that just started or left).
+ * kafkajs wraps the broker's error once its own retries are spent (`KafkaJSNumberOfRetriesExceeded`,
+ * `KafkaJSNonRetriableError`, retriable: false): the election under it is still worth waiting for, so the whole
+ * cause chain is read.
+ */
+export function isRetriableTopicError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth += 1) {
+    const { retriable, type } = e as { retriable?: unknown; type?: unknown };
+    if (retriable === true || (typeof type === 'string' && TRANSIENT_TYPES.has(type))) return true;
+    e = (e as { originalError?: unknown; cause?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Replication of the topics a service creates, and what it accepts of those it finds (`kafka.topics`). */
@@ -87,7 +107,7 @@ export async function ensureTopics(
     } catch (cause) {
       const precise = classifyKafkajsError(cause, whoIs(kafka));
       if (precise) throw precise;
-      if (!isRetriable(cause) || Date.now() >= deadline) {
+      if (!isRetriableTopicError(cause) || Date.now() >= deadline) {
         throw new VigieError('VIGIE_KAFKA_TOPICS', `could not create topics ${topics.join(', ')}`, {
           retriable: true,
           cause,
