@@ -183,11 +183,18 @@ describe('Vigie on three brokers (replication factor 3, min.insync.replicas 2)',
     collector = await restarting;
     await loading;
 
-    await waitFor(
-      () =>
-        statements() === sessions * perSession && mine().filter((e) => e.kind === 'session.end').length === sessions,
-      { timeoutMs: 120_000, intervalMs: 250, what: `${sessions * perSession} statements and ${sessions} session ends` },
-    );
+    const ends = () => new Set(mine().flatMap((e) => (e.kind === 'session.end' ? [e.session!.id] : []))).size;
+    await waitFor(() => statements() === sessions * perSession && ends() === sessions, {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      what: `${sessions * perSession} statements and ${sessions} session ends`,
+    }).catch((error: Error) => {
+      // Say how far it got and what the collector logged: "timed out" alone cannot tell a lost event from a stall.
+      throw new Error(
+        `${error.message}: ${statements()} statements, ${ends()} session ends, ${mine().length} events read\n` +
+          `--- collector log (tail) ---\n${collector.log().split('\n').slice(-40).join('\n')}`,
+      );
+    });
     // In order per session (one key, one partition): the first time each line is seen, lines only go up. A batch
     // re-sent after the crash comes again later, as whole duplicates of lines already seen.
     const bySession = new Map<string, number[]>();
