@@ -498,29 +498,48 @@ kafka_jars() {
   KAFKA_JARS_CHANGED=1
 }
 
-# The stack's own CA and the broker's certificate for 127.0.0.1/localhost (RSA 2048, 10 years, made again when less
-# than 30 days are left). The CA's key stays here: the stack signs nothing else. Prints "changed" when it made them.
+# The stack's own CA and the broker's certificate for 127.0.0.1/localhost (RSA 2048, made again when less than 30
+# days are left). Both are valid from 2000-01-01: `npm run test:clocks` runs the test process's clock up to a week
+# behind the real one, and a certificate "not yet valid" for it would fail every TLS test. openssl 3.0 (Debian 12)
+# sets a start date only through `openssl ca`, hence the throwaway CA database. The CA's key stays here: the stack
+# signs nothing else. Prints "changed" when it made them.
 kafka_tls() {
   local d=$KAFKA_TLS_DIR log=$KAFKA_LOG_DIR/tls.log
   if [[ -s $d/ca.pem && -s $d/broker-keystore.pem ]] &&
-    openssl x509 -checkend 2592000 -noout -in "$d/broker.pem" >/dev/null 2>&1; then
+    openssl x509 -checkend 2592000 -noout -in "$d/broker.pem" >/dev/null 2>&1 &&
+    [[ $(openssl x509 -noout -startdate -in "$d/broker.pem" 2>/dev/null) == 'notBefore=Jan  1 00:00:00 2000 GMT' ]]; then
     return 0
   fi
   command -v openssl >/dev/null || fail kafka tls "openssl not found — apt-get install openssl"
   mkdir -p -- "$KAFKA_LOG_DIR"
   install -d -m 0755 -- "$d"
+  local db
+  db=$(mktemp -d)
+  : >"$db/index.txt"
+  printf '[ca]\ndefault_ca = stack\n[stack]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\n' \
+    "$db" "$db" "$db" >"$db/ca.conf"
+  printf 'default_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n' >>"$db/ca.conf"
+  printf '[ca_ext]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign\n' >>"$db/ca.conf"
+  printf '[broker_ext]\nsubjectAltName = DNS:localhost,IP:127.0.0.1\nextendedKeyUsage = serverAuth\n' >>"$db/ca.conf"
+  # shellcheck disable=SC2317 # called below
+  sign() { # <csr> <out> <extensions section> [extra openssl ca options]
+    openssl ca -batch -notext -config "$db/ca.conf" -in "$1" -out "$2" -extensions "$3" \
+      -startdate 20000101000000Z -enddate "$(date -u -d '+10 years' +%Y%m%d%H%M%SZ)" "${@:4}"
+  }
   {
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 3650 \
-      -subj "/CN=Vigie local stack CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
-      openssl req -newkey rsa:2048 -nodes -keyout "$d/broker.key" -out "$d/broker.csr" -subj "/CN=localhost" &&
-      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/broker.ext" &&
-      openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
-        -extfile "$d/broker.ext" -out "$d/broker.pem"
-  } >"$log" 2>&1 || fail kafka tls "openssl could not make the stack's CA and broker certificate" "$log"
+    openssl rand -hex 16 >"$db/serial" &&
+      openssl req -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$db/ca.csr" -subj "/CN=Vigie local stack CA" &&
+      sign "$db/ca.csr" "$d/ca.pem" ca_ext -selfsign -keyfile "$d/ca.key" &&
+      openssl req -newkey rsa:2048 -nodes -keyout "$d/broker.key" -out "$db/broker.csr" -subj "/CN=localhost" &&
+      sign "$db/broker.csr" "$d/broker.pem" broker_ext -cert "$d/ca.pem" -keyfile "$d/ca.key"
+  } >"$log" 2>&1 || {
+    rm -rf -- "$db"
+    fail kafka tls "openssl could not make the stack's CA and broker certificate" "$log"
+  }
+  rm -rf -- "$db"
   # Kafka's PEM key store: the PKCS#8 key, then the certificate chain, in one file.
   (umask 077 && cat -- "$d/broker.key" "$d/broker.pem" "$d/ca.pem" >"$d/broker-keystore.pem")
   chmod 0600 -- "$d/ca.key" "$d/broker.key"
-  rm -f -- "$d/broker.csr" "$d/broker.ext" "$d/ca.srl"
   say "kafka: made the stack's CA and broker certificate ($d/ca.pem)" >&2
   echo changed
 }

@@ -37,8 +37,15 @@ shift 2
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 lib=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
 if [[ ! -f $lib ]]; then
-  echo "faked-clock: $lib not found: apt-get install -y faketime" >&2
-  exit 2
+  # Debian's libfaketime, installed like the stack's packages (a fresh machine has not got it).
+  echo "faked-clock: installing faketime" >&2
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends faketime ||
+    { DEBIAN_FRONTEND=noninteractive apt-get update &&
+      DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends faketime; }; } >&2 ||
+    [[ ! -f $lib ]]; then
+    echo "faked-clock: $lib not found and apt-get could not install faketime" >&2
+    exit 2
+  fi
 fi
 
 # The most recent <day> <HH:MM> in Europe/Paris at or before now (DST handled by date(1) and the zone database).
