@@ -24,6 +24,13 @@
 # registered machine-wide in /etc/postgresql/15/<name>, so two checkouts would fight over one name
 # and `reset` would leave its configuration behind. pg_lsclusters does not list it.
 set -euo pipefail
+# The stack's servers and the broker's tools keep real time, as in production, even when a test running under a
+# faked clock (test/support/faked-clock.sh, `vigie start` in the suite) calls this script: a Kafka admin tool under
+# libfaketime hours behind the broker times out ("Timed out waiting for a node assignment").
+if [[ ${LD_PRELOAD:-} == *faketime* ]]; then
+  preload=$(tr ':' '\n' <<<"$LD_PRELOAD" | { grep -v faketime || true; } | paste -sd: -)
+  exec env -u FAKETIME -u FAKETIME_DONT_FAKE_MONOTONIC LD_PRELOAD="$preload" bash "${BASH_SOURCE[0]}" "$@"
+fi
 umask 022 # inside the state directory; the directory itself admits root and the postgres group only (secure_state_dir)
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)

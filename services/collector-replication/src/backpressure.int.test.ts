@@ -102,7 +102,10 @@ describe('backpressure', () => {
     const received = await metric('vigie_replication_transactions_total');
     expect(received).toBeLessThanOrEqual(200 + 1);
     expect(received).toBeGreaterThan(150);
-    expect(await metric('vigie_replication_pending_events')).toBeLessThanOrEqual(201);
+    // Beyond the stream's 200, only health events: one per poll (health.intervalMs), however long the stall — a
+    // slow machine may see a poll or two during the wait above.
+    const polls = await metric('vigie_replication_health_polls_total');
+    expect(await metric('vigie_replication_pending_events')).toBeLessThanOrEqual(201 + polls);
     expect(await confirmedFlush(config.slot)).toBe(before);
     expect(collector.readiness().reasons.join()).toMatch(/kafka: stalled by the test/);
 
