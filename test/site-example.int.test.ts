@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { BlockList } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -202,6 +202,60 @@ describe('deploy/site-example', () => {
       expect(res.code, res.out).toBe(0);
       expect(res.out.trim().split('\n')[0], labels.join(' ')).toBe(receiver);
     }
+  });
+
+  it('vigie config check and vigie policy explain, as commands: exit 0 on the filled-in site, 2 as shipped', async () => {
+    const vigie = join(REPO_ROOT, 'services/cli/bin/vigie.js');
+    const c = CONFIGS.find((x) => x.service === 'detector');
+    const filled = join(work, 'detector.env');
+    writeFileSync(
+      filled,
+      Object.entries(filledEnv(c?.envFile ?? ''))
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
+    const ok = await tool(process.execPath, [
+      vigie,
+      'config',
+      'check',
+      '--env-file',
+      filled,
+      c?.file ?? '',
+      join(SITE, 'policy.yaml'),
+    ]);
+    expect(ok.out.trim().split('\n')).toEqual([
+      `ok      ${c?.file} (detector)`,
+      `ok      ${join(SITE, 'policy.yaml')} (policy)`,
+    ]);
+    expect(ok.code).toBe(0);
+    const shipped = await tool(process.execPath, [
+      vigie,
+      'config',
+      'check',
+      '--env-file',
+      c?.envFile ?? '',
+      c?.file ?? '',
+    ]);
+    expect(shipped.code).toBe(2);
+    expect(shipped.out).toContain('api.token: expected a token of at least 16 characters, found <hidden>');
+    const explain = await tool(process.execPath, [
+      vigie,
+      'policy',
+      'explain',
+      '--policy',
+      join(SITE, 'policy.yaml'),
+      '--role',
+      'ext_bob',
+      '--addr',
+      '203.0.113.7',
+      '--at',
+      '2027-01-02T02:00:00Z',
+    ]);
+    expect(explain.code).toBe(0);
+    expect(explain.out).toContain('  watchlist:            yes (roles.watchlist: ext_bob)');
+    expect(explain.out).toContain('  client class:         non-bastion');
+    expect(explain.out).toContain('  business hours:       no (sat is not a business day: mon tue wed thu fri)');
   });
 
   it('matches the systemd units: configuration paths, the checkpoint in the state directory, the log readable', () => {

@@ -52,14 +52,12 @@ async function dispatch(argv: string[]): Promise<void> {
     }
     case 'config': {
       const { configMain } = await import('./config-check.js');
-      process.exit(configMain(rest, env));
+      return process.exit(configMain(rest, env));
     }
-    // eslint-disable-next-line no-fallthrough -- process.exit does not return
     case 'policy': {
       const { policyMain } = await import('./policy-commands.js');
-      process.exit(policyMain(rest, env));
+      return process.exit(policyMain(rest, env));
     }
-    // eslint-disable-next-line no-fallthrough -- process.exit does not return
     case 'start': {
       const { startMain } = await import('./start.js');
       return startMain(rest, env);
