@@ -77,6 +77,26 @@ describe('vigie config check', () => {
     expect(alone.lines.join('\n')).not.toContain('pw@');
   });
 
+  it("checks the detector's site rule file as the detector loads it", () => {
+    const rules = file('site-rules.yaml', 'overrides:\n  - { id: no-such-rule, enabled: false }\n');
+    const detector = file(
+      'detector.yaml',
+      `profile: local\napi: { token: ${TOKEN} }\nengine: { rulesFile: ${JSON.stringify(rules)} }\n`,
+    );
+    const res = check([detector]);
+    expect(res.code).toBe(2);
+    expect(res.lines[0]).toBe(`invalid ${detector} (detector): 1 problem`);
+    expect(res.lines[1]).toMatch(
+      new RegExp(
+        `^ {2}- engine\\.rulesFile \\(${rules.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\): overrides\\.0\\.id: expected a shipped rule id \\(.*\\), found no-such-rule$`,
+      ),
+    );
+    writeFileSync(rules, 'overrides:\n  - { id: dump, enabled: false }\n');
+    const fixed = check([detector]);
+    expect(fixed.lines[0]).toBe(`ok      ${detector} (detector)`);
+    expect(fixed.code).toBe(0);
+  });
+
   it('warns about unknown settings and secrets written in the file; --strict makes them fail', () => {
     const typo = file(
       'collector-egress.yaml',

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { EgressConfig } from '@vigie/collector-egress';
 import { CollectorPglogConfig } from '@vigie/collector-pglog';
 import { ReplicationConfig } from '@vigie/collector-replication';
-import { DetectorConfig } from '@vigie/detector';
+import { DetectorConfig, loadRules } from '@vigie/detector';
 import { loadPolicy, SitePolicy } from '@vigie/policy';
 import {
   ConfigError,
@@ -188,6 +188,16 @@ export function checkConfigFile(file: string, env: Record<string, string | undef
     parsed = k === 'policy' ? loadPolicy(file) : loadConfig(SCHEMAS[k], { file, env });
   } catch (error) {
     return { file, kind: k, problems: problemLines(error), warnings: [] };
+  }
+  // The detector also loads the site's rule file at startup, with the shipped rules: check it the same way.
+  const rulesFile = k === 'detector' ? (parsed as DetectorConfig).engine.rulesFile : undefined;
+  if (rulesFile !== undefined) {
+    try {
+      loadRules({ siteFile: rulesFile });
+    } catch (error) {
+      const lines = problemLines(error).map((l) => l.replace(/^ {2}- /, `  - engine.rulesFile (${rulesFile}): `));
+      return { file, kind: k, problems: lines, warnings: [] };
+    }
   }
   // The file's own settings only: the environment holds variables for other purposes (VIGIE_POLICY, VIGIE_CONFIG).
   const warnings = [
