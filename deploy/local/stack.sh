@@ -217,6 +217,8 @@ ensure_packages() {
   command -v openssl >/dev/null || wanted+=(openssl)
   [[ -n ${JAVA_HOME:-} ]] || command -v java >/dev/null || wanted+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || wanted+=(maven)
+  # The tests verify deploy/systemd's units with systemd-analyze (offline: no systemd as PID 1 needed).
+  command -v systemd-analyze >/dev/null || wanted+=(systemd)
 
   local missing=() p status
   for p in "${wanted[@]}"; do

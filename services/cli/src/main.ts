@@ -17,6 +17,11 @@ const USAGE = `usage:
                                                 run the rules over historical PostgreSQL logs (jsonlog or csvlog)
   vigie store-migrate [--config <detector config>]
                                                 apply the alert store's migrations and grants as its owner
+  vigie config check [--service <name>] [--env-file <file>]… [--strict] <file…>
+                                                validate service configurations (and policies) without starting
+  vigie policy check <file>                     validate a site policy
+  vigie policy explain --role R [--addr A] [--at T] [--cluster C] [--policy <file>]
+                                                how the policy classifies a session (bastion, hours, watchlist…)
 environment: VIGIE_POLICY (site policy file), VIGIE_PROFILE (local | production), VIGIE_<SECTION>__<KEY> overrides any
   configuration value`;
 
@@ -44,6 +49,14 @@ async function dispatch(argv: string[]): Promise<void> {
     case 'store-migrate': {
       const mod = (await import('@vigie/detector')) as { storeMigrateMain: ServiceModule['main'] };
       return mod.storeMigrateMain(rest, env);
+    }
+    case 'config': {
+      const { configMain } = await import('./config-check.js');
+      return process.exit(configMain(rest, env));
+    }
+    case 'policy': {
+      const { policyMain } = await import('./policy-commands.js');
+      return process.exit(policyMain(rest, env));
     }
     case 'start': {
       const { startMain } = await import('./start.js');

@@ -1,0 +1,14 @@
+// The `vigie` command's building blocks that tests and other tools call without a process (main.ts runs them).
+export {
+  checkConfigFile,
+  CONFIG_KINDS,
+  configMain,
+  inlineSecrets,
+  readEnvFile,
+  recogniseKind,
+  unknownSettings,
+  type ConfigKind,
+  type FileCheck,
+  type Output,
+} from './config-check.js';
+export { policyMain } from './policy-commands.js';
