@@ -323,6 +323,30 @@ describe('Grafana dashboards, fed by the end-to-end scenario', () => {
       { timeoutMs: 90_000, intervalMs: 2_500, what: 'every panel to show data' },
     ).catch(() => undefined);
     expect(last.filter((r) => !r.ok)).toEqual([]);
+    // What each part of the scenario fed, series by series: every collector, every source, both client classes, the
+    // oversized statement's reason (the panels above sum them; one part alone would have made them non-empty).
+    const end = Math.ceil(await prometheusNow());
+    const by = async (expr: string, label: string) =>
+      Object.fromEntries(
+        (await queryRange(expr, windowStart, end)).map((s) => [
+          s.metric[label] ?? '',
+          Math.max(...s.values.map(([, v]) => Number(v)).filter((v) => Number.isFinite(v))),
+        ]),
+      );
+    const produced = await by(
+      'sum by (service) ({__name__=~"vigie_(pglog_events_produced|replication_events_sent|egress_events_produced)_total"})',
+      'service',
+    );
+    for (const service of ['collector-pglog', 'collector-replication', 'collector-egress'])
+      expect(produced[service], service).toBeGreaterThan(0);
+    const consumed = await by('sum by (source) (vigie_events_consumed_total)', 'source');
+    for (const source of ['activity', 'changes', 'egress']) expect(consumed[source], source).toBeGreaterThan(0);
+    const bytes = await by('sum by (client_class) (vigie_egress_bytes_total)', 'client_class');
+    expect(bytes['non-bastion']).toBeGreaterThan(2_000_000);
+    expect(bytes['bastion']).toBeGreaterThan(2_000_000);
+    const rejected = await by('sum by (reason) (vigie_records_rejected_total{service="collector-pglog"})', 'reason');
+    // At least: files run in parallel write the same server log, and another one's statement may be as long.
+    expect(rejected['oversized_record']).toBeGreaterThanOrEqual(1);
     // The list of panels allowed to show only zeros names real panels (no stale excuse).
     const keys = new Set(queries.map((q) => q.key));
     for (const key of Object.keys(ZERO_IS_THE_DATA)) expect(keys.has(key), key).toBe(true);
