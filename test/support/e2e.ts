@@ -146,6 +146,8 @@ export async function startDetector(
   /** Other settings of the detector (e.g. `alertmanager`), merged over the defaults below. */
   extra: Record<string, unknown> = {},
   same?: { id: string; token: string },
+  /** Options of the service process (e.g. `port`: the detector's default one, which the stack's Prometheus scrapes). */
+  service: { port?: number } = {},
 ): Promise<{
   id: string;
   detector: RunningService;
@@ -175,7 +177,7 @@ export async function startDetector(
       engine,
       ...extra,
     },
-    { policyFile },
+    { policyFile, ...service },
   );
   const alerts = async (query: string): Promise<ApiAlert[]> => {
     const res = await fetch(`http://127.0.0.1:${detector.port}/api/alerts?${query}`, {

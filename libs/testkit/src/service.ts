@@ -50,6 +50,7 @@ export async function startService(
     env = {},
     waitFor: probe = 'readyz',
     runAs,
+    port: fixedPort,
   }: {
     policyFile?: string;
     readyTimeoutMs?: number;
@@ -61,11 +62,16 @@ export async function startService(
      * production: root reads every file whatever its mode). Its configuration is then made readable to others.
      */
     runAs?: { uid: number; gid: number };
+    /**
+     * Listen on this port instead of a free one: the service's default port, which the local stack's Prometheus
+     * scrapes (hold `exclusive('vigie-start')` meanwhile: `vigie start` uses the same ports).
+     */
+    port?: number;
   } = {},
 ): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), `vigie-${service}-`));
   if (runAs) chmodSync(dir, 0o755);
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const configFile = join(dir, 'config.yaml');
   const http = { ...((config['http'] as Record<string, unknown> | undefined) ?? {}), host: '127.0.0.1', port };
   writeFileSync(configFile, JSON.stringify({ ...config, http }, null, 2), runAs ? { mode: 0o644 } : {});

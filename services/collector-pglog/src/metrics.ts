@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { RejectReason } from '@vigie/contract';
 
 /** The collector's Prometheus metrics; label values come from small fixed sets only. */
 export function createCollectorMetrics(registry: Registry) {
   const r = [registry];
-  return {
+  const metrics = {
     recordsRead: new Counter({
       name: 'vigie_pglog_records_read_total',
       help: 'Log records read, by outcome (event, merged into a statement, ignored, rejected).',
@@ -104,6 +105,9 @@ export function createCollectorMetrics(registry: Registry) {
       registers: r,
     }),
   };
+  // Every reason starts at 0: a counter born at 1 shows no increase() for its first rejection (dashboards, alerts).
+  for (const reason of RejectReason.options) metrics.rejected.inc({ component: 'collector-pglog', reason }, 0);
+  return metrics;
 }
 /** The collector's metric set. */
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

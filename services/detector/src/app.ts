@@ -159,7 +159,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
         });
       },
       store,
-      notify: (alerts) => alertmanager?.enqueue(alerts),
+      notify: (alerts, options) => alertmanager?.enqueue(alerts, options),
     },
   });
 

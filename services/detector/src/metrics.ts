@@ -71,7 +71,7 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
 
   const eventToAlert = new Histogram({
     name: 'vigie_event_to_alert_seconds',
-    help: 'From the time of the event that raised or updated an alert to Alertmanager accepting it.',
+    help: 'From the time of the event that raised or updated an alert to Alertmanager accepting that state (states the clock produced, e.g. resolved after a silence or a periodic refresh, are not counted).',
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [registry],
   });

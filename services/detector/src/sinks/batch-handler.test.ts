@@ -53,6 +53,7 @@ function wire(engine: DetectorEngine) {
   const roles: RoleSeen[] = [];
   const accounts: VigieAccountSeen[] = [];
   const notified: Alert[] = [];
+  const freshness: [string, string, boolean][] = [];
   const handler = createBatchHandler({
     engine,
     policy: compilePolicy(loadPolicy()),
@@ -72,10 +73,13 @@ function wire(engine: DetectorEngine) {
         touchRoles: async (r) => void roles.push(...r),
         touchVigieAccounts: async (a) => void accounts.push(...a),
       },
-      notify: (a) => void notified.push(...a),
+      notify: (a, { fresh }) => {
+        notified.push(...a);
+        for (const alert of a) freshness.push([alert.id, alert.status, fresh]);
+      },
     },
   });
-  return { engine, registry, handler, published, stored, pending, timeline, roles, accounts, notified };
+  return { engine, registry, handler, published, stored, pending, timeline, roles, accounts, notified, freshness };
 }
 
 const msg = (offset: number, event: VigieEvent | string) => ({
@@ -192,6 +196,22 @@ describe('batch handler', () => {
     expect(text).toMatch(
       /vigie_collector_last_heartbeat_timestamp_seconds\{collector="collector-pglog",cluster="local"\} 1795680000/,
     );
+  });
+
+  it('tells Alertmanager which states events produced (latency measured) and which the clock did', async () => {
+    const engine = copyEngine();
+    let resolving: Alert[] = [];
+    engine.tick = () => resolving;
+    const s = wire(engine);
+    await s.handler.handleBatch('act', 0, [msg(1, sampleStatement('a.1', 1, 'COPY x TO stdout;'))]);
+    const [opened] = s.notified;
+    // The session went silent: the clock resolves the incident, long after its last event.
+    resolving = [{ ...opened!, status: 'resolved', revision: 2 }];
+    await s.handler.tick(Date.now());
+    expect(s.freshness).toEqual([
+      [opened!.id, 'firing', true],
+      [opened!.id, 'resolved', false],
+    ]);
   });
 
   it('serializes ticks with batches', async () => {

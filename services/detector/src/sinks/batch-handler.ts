@@ -25,8 +25,12 @@ export interface BatchSinks {
   publish(alerts: readonly Alert[], deadLetters: readonly DeadLetter[]): Promise<void>;
   store: Pick<AlertStore, 'upsertAlerts' | 'savePending' | 'appendTimeline' | 'touchRoles'> &
     Partial<Pick<AlertStore, 'touchVigieAccounts'>>;
-  /** Alertmanager: queued, never awaited (the store restores firing alerts at restart, so nothing is lost). */
-  notify?: (alerts: readonly Alert[]) => void;
+  /**
+   * Alertmanager: queued, never awaited (the store restores firing alerts at restart, so nothing is lost). `fresh`:
+   * states that consumed events produced, whose delay from their event is the event-to-alert latency; false for
+   * those the clock produced (resolved after a silence, a periodic refresh, held changes released by a tick, flush).
+   */
+  notify?: (alerts: readonly Alert[], options: { fresh: boolean }) => void;
 }
 
 /** Options of {@link createBatchHandler}. */
@@ -150,6 +154,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     roles: RoleSeen[],
     accounts: VigieAccountSeen[] = [],
     pending: Alert[] = [],
+    fresh = false,
   ) => {
     syncRevisions();
     const touchAccounts = sinks.store.touchVigieAccounts?.bind(sinks.store);
@@ -166,7 +171,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     ]);
     track(alerts);
     if (alerts.length > 0) {
-      sinks.notify?.(alerts);
+      sinks.notify?.(alerts, { fresh });
       for (const a of alerts) for (const l of listeners) l(a);
     }
   };
@@ -251,6 +256,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
           [...roles.values()],
           [...accounts.values()],
           engine.pending?.() ?? [],
+          true,
         );
         end();
       });
