@@ -248,4 +248,23 @@ describe('replay filters', () => {
     for (const l of lines) expect(() => JSON.parse(l) as unknown).not.toThrow();
     expect(r.err).toContain('\nalerts by rule ');
   });
+
+  it('draws progress on a terminal stream during the run and erases it, and nothing on a pipe', async () => {
+    const drawn: string[] = [];
+    const tty = io();
+    tty.progress = { isTTY: true, write: (t: string) => drawn.push(t) };
+    await replayMain([CAPTURED], {}, tty);
+    expect(tty.code).toBe(0);
+    // One chunk of 343,840 bytes: the first read is drawn at once, then erased before the summary.
+    expect(drawn[0]?.startsWith('\rreplay: ')).toBe(true);
+    expect(drawn[0]?.endsWith('records  -- records/s  343.8 kB of 343.8 kB (100%)  ETA --\x1b[K')).toBe(true);
+    expect(drawn.at(-1)).toBe('\r\x1b[K');
+    expect(tty.out).not.toContain('\r');
+    const piped: string[] = [];
+    const pipe = io();
+    pipe.progress = { isTTY: false, write: (t: string) => piped.push(t) };
+    await replayMain([CAPTURED], {}, pipe);
+    expect(pipe.code).toBe(0);
+    expect(piped).toEqual([]);
+  });
 });
