@@ -136,7 +136,7 @@ export function ensurePeers(): void {
   );
   if (update.status !== 0 || install.status !== 0) {
     throw new Error(
-      `could not install ${missing.join(', ')} (apt-get, as root, needs Debian's mirror): ${(install.stderr || update.stderr || '').slice(-1000)}`,
+      `could not install ${missing.join(', ')} (apt-get, as root, needs Debian's mirror; where the bench runs without network, install them beforehand): ${(install.stderr || update.stderr || '').slice(-1000)}`,
     );
   }
 }
