@@ -14,7 +14,8 @@ const USAGE = `usage:
   vigie run <service> [--config <file>] [--policy <file>]
                                                 services: ${SERVICES.join(', ')}
   vigie replay <log files…> [--policy <file>] [--json] [--pg <postgresql:// URL without password>]
-                                                run the rules over historical PostgreSQL logs (jsonlog or csvlog)
+                                                run the rules over historical PostgreSQL logs (jsonlog or csvlog,
+                                                plain or .gz; --since/--until, --role, --rule: vigie replay --help)
   vigie store-migrate [--config <detector config>]
                                                 apply the alert store's migrations and grants as its owner
   vigie config check [--service <name>] [--env-file <file>]… [--strict] <file…>

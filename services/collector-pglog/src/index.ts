@@ -15,10 +15,13 @@ export {
 export { formatOfPath, type LogFormat, type LogRecord, type RawRecord } from './log-record.js';
 export { main } from './main.js';
 export {
+  formatOfContent,
+  formatOfLogName,
   isRawRecord,
   oversizedDeadLetter,
   parseLogFiles,
   readLogRecords,
+  type ParseLogFilesOptions,
   type ReadLogOptions,
 } from './read-log-file.js';
 export { RecordSplitter, type OversizedRecord } from './record-splitter.js';
