@@ -204,7 +204,7 @@ describe('detector through the real broker, store and Alertmanager', () => {
       client_class: 'non-bastion',
       database: 'app',
     });
-    expect(am[0]?.annotations['evidence_url']).toBe(`${d.url}/api/alerts/${encodeURIComponent(alert.id)}`);
+    expect(am[0]?.annotations['evidence_url']).toBe(`${d.url}/alerts/${encodeURIComponent(alert.id)}`);
 
     // Kafka: the alert topic has the incident keyed by its id; the bad message went to the dead-letter topic.
     const onTopic = await readTopic(config.topics.alerts, (ms) => ms.some((m) => m.key?.toString() === alert.id));

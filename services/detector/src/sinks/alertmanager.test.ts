@@ -33,7 +33,9 @@ describe('toAlertmanager', () => {
       client_class: 'non-bastion',
       source: 'vigie',
     });
-    expect(am.annotations['evidence_url']).toBe('http://127.0.0.1:18080/api/alerts/dump%3Alocal%3A6b07e26d.1a57');
+    expect(am.annotations['evidence_url']).toBe('http://127.0.0.1:18080/alerts/dump%3Alocal%3A6b07e26d.1a57');
+    expect(am.annotations['api_url']).toBe('http://127.0.0.1:18080/api/alerts/dump%3Alocal%3A6b07e26d.1a57');
+    expect(am.generatorURL).toBe(am.annotations['evidence_url']);
     expect(am.annotations['runbook_url']).toBe('https://example.invalid/README.md#rule-dump');
     expect(am.annotations['summary']).toContain('pg_dump of app');
     expect(am.annotations['tables']).toBe('public.citizens, social.payments');
