@@ -1,5 +1,6 @@
 import type { Alert } from '@vigie/contract';
 import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
+import { alertRef } from '../store/alert-store.js';
 
 /** One alert in Alertmanager's v2 API (`POST /api/v2/alerts`). */
 export interface AlertmanagerAlert {
@@ -36,9 +37,12 @@ export function alertLabels(alert: Alert): Record<string, string> {
   };
 }
 
-/** The evidence page of an alert (`<base>/alerts/<id>`): what the notification links to. */
+/**
+ * The evidence page of an alert, `<base>/alerts/<ref>`: what the notification links to. The reference stands for
+ * the id (which can hold a role name) so the URL carries nothing personal.
+ */
 export function evidencePageUrl(baseUrl: string, alertId: string): string {
-  return `${baseUrl}/alerts/${encodeURIComponent(alertId)}`;
+  return `${baseUrl}/alerts/${alertRef(alertId)}`;
 }
 
 /** The Alertmanager form of an alert; a resolved alert carries `endsAt`. */
