@@ -62,6 +62,11 @@ describe('vigie start (npm start)', () => {
       expect(out).toContain(`${service}: ready on http://127.0.0.1:`);
     }
     expect(out).toContain(`${STACK.alertmanagerUrl}/api/v2/alerts`);
+    // Where the evidence is, how to sign in, and how many alerts were already open (its own state: none).
+    expect(out).toMatch(
+      /Evidence pages http:\/\/127\.0\.0\.1:18080\/alerts +\(sign in with the token in .+\/api-token\)/,
+    );
+    expect(out).toContain('No alert open so far');
 
     await pgProgram('pg_dump', dumper, ['app']);
     const line = await waitFor(
@@ -70,6 +75,11 @@ describe('vigie start (npm start)', () => {
     );
     expect(line).toContain(`pg_dump of app`);
     expect(line).toContain('(not the bastion)');
+    expect(line).not.toContain('catch-up');
+    // The evidence page's URL follows, naming the alert by its opaque reference.
+    const lines = out.split('\n');
+    const evidence = lines[lines.indexOf(line) + 1];
+    expect(evidence).toMatch(/^ {4}evidence: http:\/\/127\.0\.0\.1:18080\/alerts\/[0-9a-f]{32}$/);
 
     const token = /Bearer ([^']+)'/.exec(out)?.[1];
     expect(token).toBeDefined();
@@ -78,6 +88,8 @@ describe('vigie start (npm start)', () => {
     });
     const body = (await res.json()) as { alerts: { alert: { summary: string } }[] };
     expect(body.alerts.map((a) => a.alert.summary)).toHaveLength(1);
+    // Printed once, however many revisions the dump went through (one per table copied, resolution pending).
+    expect(out.split('\n').filter((l) => l.includes('ALERT CRITICAL dump') && l.includes(dumper))).toHaveLength(1);
 
     started.kill('SIGINT');
     await waitFor(() => started.exitCode !== null, { timeoutMs: 30_000, what: 'vigie start to stop' });
