@@ -66,7 +66,7 @@ describe('detector HTTP server access', () => {
       .map((r) => `${r.method} ${r.url}`)
       .sort();
     expect(publicRoutes).toEqual(
-      ['/api/openapi.json', '/healthz', '/metrics', '/readyz', '/signin', '/assets/evidence.css']
+      ['/api/openapi.json', '/healthz', '/metrics', '/readyz', '/signin', '/assets/evidence.css', '/assets/icon.svg']
         .flatMap((u) => [`GET ${u}`, `HEAD ${u}`])
         // Signing in: the form posts the token (no data behind it; CSRF-checked).
         .concat('POST /signin')

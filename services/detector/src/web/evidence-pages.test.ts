@@ -221,6 +221,10 @@ describe('evidence pages', () => {
     expect(unauth.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
     const css = await http.inject('/assets/evidence.css');
     expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
+    // The icon link keeps browsers from asking for /favicon.ico (a protected path: 401 in the console).
+    const icon = await http.inject('/assets/icon.svg');
+    expect([icon.statusCode, icon.headers['content-type']]).toEqual([200, 'image/svg+xml']);
+    expect((await http.inject('/signin')).body).toContain('<link rel="icon" href="/assets/icon.svg"');
   });
 
   it('show the evidence with every attacker-controlled value escaped, and no script anywhere', async () => {

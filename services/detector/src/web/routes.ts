@@ -12,7 +12,7 @@ import { errorPage, type Viewer } from './pages/layout.js';
 import { signInPage } from './pages/signin-page.js';
 import { setPageHeaders } from './security-headers.js';
 import { saveFilter, type SessionStore, type WebSession } from './sessions.js';
-import { STYLESHEET, STYLESHEET_PATH } from './style.js';
+import { ICON, ICON_PATH, STYLESHEET, STYLESHEET_PATH } from './style.js';
 import type { TokenCheck } from './users.js';
 
 /** How a route is reached: `bearer` (the API: an Authorization header) or `session` (the evidence pages' cookie). */
@@ -168,6 +168,10 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
 
     scope.get(STYLESHEET_PATH, PUBLIC_ROUTE, async (_request, reply) =>
       setPageHeaders(reply).type('text/css; charset=utf-8').send(STYLESHEET),
+    );
+
+    scope.get(ICON_PATH, PUBLIC_ROUTE, async (_request, reply) =>
+      setPageHeaders(reply).type('image/svg+xml').send(ICON),
     );
 
     scope.get('/signin', PUBLIC_ROUTE, async (request, reply) => {

@@ -1,6 +1,12 @@
 /** The evidence pages' only stylesheet, served by Vigie at {@link STYLESHEET_PATH} (the CSP allows no other). */
 export const STYLESHEET_PATH = '/assets/evidence.css';
 
+/** The pages' icon (so browsers do not ask for /favicon.ico, a protected path), served at this path. */
+export const ICON_PATH = '/assets/icon.svg';
+
+/** A magnifying glass over a cylinder, in one colour. */
+export const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><ellipse cx="6" cy="3" rx="5" ry="2" fill="#0969da"/><path d="M1 3v8c0 1.1 2.2 2 5 2V3" fill="#0969da"/><circle cx="11" cy="10" r="3" fill="none" stroke="#1b1f24" stroke-width="1.5"/><path d="M13 12l2.5 2.5" stroke="#1b1f24" stroke-width="1.5"/></svg>`;
+
 /** Plain, readable at 3 a.m. on a phone: system fonts, high contrast, tables that scroll sideways. */
 export const STYLESHEET = `
 :root { color-scheme: light dark; --fg: #1b1f24; --bg: #ffffff; --muted: #57606a; --line: #d0d7de;
@@ -19,6 +25,7 @@ h2 { font-size: 1.1rem; margin: 1.4rem 0 .4rem; border-bottom: 1px solid var(--l
 table { border-collapse: collapse; width: 100%; display: block; overflow-x: auto; }
 th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 600; white-space: nowrap; }
+td.time { white-space: nowrap; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }

@@ -65,7 +65,7 @@ export function alertListPage({ viewer, alerts, filter, error, limit }: AlertLis
                         ? `${a.who.login ?? '?'} → ${a.who.effectiveRole}`
                         : a.who.login;
                     return html`<tr>
-                      <td>${formatTime(a.lastSeen)}</td>
+                      <td class="time">${formatTime(a.lastSeen)}</td>
                       <td class="sev sev-${a.severity}">${a.severity}</td>
                       <td class="status-${a.status}">${a.status}</td>
                       <td>${a.rule}</td>

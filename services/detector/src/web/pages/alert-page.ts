@@ -144,7 +144,7 @@ export function alertPage(view: AlertPageView): SafeHtml {
                   ${timeline.map(
                     (e) =>
                       html`<tr>
-                        <td>${formatTime(e.ts)}</td>
+                        <td class="time">${formatTime(e.ts)}</td>
                         <td>${e.kind}</td>
                         <td>${timelineDetail(e)}</td>
                       </tr>`,
@@ -177,7 +177,7 @@ export function alertPage(view: AlertPageView): SafeHtml {
                       <td>${r.revision}</td>
                       <td class="sev sev-${r.severity}">${r.severity}</td>
                       <td>${r.status}</td>
-                      <td>${formatTime(r.lastSeen)}</td>
+                      <td class="time">${formatTime(r.lastSeen)}</td>
                       <td>${r.summary}</td>
                     </tr>`,
                 )}

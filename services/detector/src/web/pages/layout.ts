@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../html.js';
-import { STYLESHEET_PATH } from '../style.js';
+import { ICON_PATH, STYLESHEET_PATH } from '../style.js';
 
 /** Who is looking at a page, and the token their forms carry. */
 export interface Viewer {
@@ -16,6 +16,7 @@ export function layout(title: string, body: SafeHtml, viewer?: Viewer): SafeHtml
       <meta name="referrer" content="no-referrer" />
       <title>${title} · Vigie</title>
       <link rel="stylesheet" href="${STYLESHEET_PATH}" />
+      <link rel="icon" href="${ICON_PATH}" type="image/svg+xml" />
     </head>
     <body>
       <header class="top">
