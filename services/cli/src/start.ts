@@ -260,6 +260,10 @@ export async function startMain(args: string[], env: Record<string, string | und
   }
 
   const tokenFile = join(vigieDir, 'api-token');
+  // Each incident once when it opens, then a line when its severity rises or it resolves; those already open
+  // (from an earlier run, restored by the detector) are counted, not reprinted.
+  const printer = createAlertPrinter({ startedAtMs, pageUrl: (a) => evidencePageUrl(DETECTOR_URL, a.id) });
+  const openLines = printer.alreadyOpen(await openAlerts(token), `${DETECTOR_URL}/alerts`);
   process.stdout.write(`
 Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy}).
   Evidence pages ${DETECTOR_URL}/alerts    (sign in with the token in ${tokenFile})
@@ -274,14 +278,9 @@ Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy
 Try it from another terminal:
   PGPASSWORD=dba_alice pg_dump -h 127.0.0.1 -p 55432 -U dba_alice app > /dev/null
 Then open the evidence URL printed with the alert (or ${DETECTOR_URL}/alerts) and sign in with that token.
+${openLines.join('\n')}
 Waiting for alerts (Ctrl-C stops Vigie; the stack keeps running: npm run stack -- down)
 `);
-  // Each incident once when it opens, then a line when its severity rises or it resolves; those already open
-  // (from an earlier run, restored by the detector) are counted, not reprinted.
-  const printer = createAlertPrinter({ startedAtMs, pageUrl: (a) => evidencePageUrl(DETECTOR_URL, a.id) });
-  for (const line of printer.alreadyOpen(await openAlerts(token), `${DETECTOR_URL}/alerts`)) {
-    process.stdout.write(`${line}\n`);
-  }
 
   const logger = createLogger('vigie-start', { level: 'error' });
   const kafka = createKafka({ clientId: 'vigie-start', ...localKafka(stateDir, 'vigie-start', secure) }, logger);
