@@ -9,6 +9,8 @@ import { createTokenCheck } from '../web/users.js';
 import { tokenAuthenticator } from './auth.js';
 import { registerApi, type ApiOptions } from './routes.js';
 
+const DEFAULT_SESSION_MAX_MS = 12 * 60 * 60_000;
+
 /** Options of {@link buildApiServer}. */
 export interface ApiServerOptions extends ApiOptions {
   store: ApiOptions['store'] & Pick<AlertStore, 'getAlertByRef' | 'alertRevisions'>;
@@ -46,7 +48,7 @@ export function buildApiServer({
   web = {},
   sessions = createSessionStore({
     idleMs: web.sessionIdleMs ?? 60 * 60_000,
-    maxMs: web.sessionMaxMs ?? 12 * 60 * 60_000,
+    maxMs: web.sessionMaxMs ?? DEFAULT_SESSION_MAX_MS,
   }),
   ...api
 }: ApiServerOptions): FastifyInstance {
@@ -70,6 +72,7 @@ export function buildApiServer({
     checkToken,
     anonymous,
     secureCookies: web.secureCookies ?? false,
+    sessionMaxMs: web.sessionMaxMs ?? DEFAULT_SESSION_MAX_MS,
     ...(web.runbookUrl ? { runbookUrl: web.runbookUrl } : {}),
     ...(api.onAck ? { onAck: api.onAck } : {}),
     ...(web.onSignIn ? { onSignIn: web.onSignIn } : {}),

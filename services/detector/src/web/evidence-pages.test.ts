@@ -139,7 +139,8 @@ describe('evidence pages', () => {
     const { res, session } = await signIn(http);
     expect(res.statusCode).toBe(303);
     expect(res.headers.location).toBe(`/alerts/${REF}`);
-    expect(session).toMatch(/^vigie_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    // Max-Age: the default maximum session lifetime, 12 h.
+    expect(session).toMatch(/^vigie_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=43200$/);
   });
 
   it('set Secure on the cookies when on-call reaches the detector over TLS', async () => {

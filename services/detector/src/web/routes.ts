@@ -49,6 +49,8 @@ export interface EvidencePagesOptions {
   anonymous: boolean;
   /** `Secure` cookies: on-call reaches the detector over TLS. */
   secureCookies: boolean;
+  /** `Max-Age` of the session cookie: the session's maximum lifetime (the server ends it anyway). */
+  sessionMaxMs: number;
   /** Runbook link of a rule, if any. */
   runbookUrl?: (rule: string) => string;
   /** Called when an alert is acknowledged from a page (audit log: who, which alert id). */
@@ -122,7 +124,8 @@ export function toStoreFilter(form: Partial<Record<FilterField, string>>): Alert
  * alerts are addressed by {@link alertRef}, filters by an opaque id kept in the session.
  */
 export function registerEvidencePages(app: FastifyInstance, options: EvidencePagesOptions): void {
-  const { store, sessions, csrf, checkToken, anonymous, secureCookies, runbookUrl, onAck, onSignIn } = options;
+  const { store, sessions, csrf, checkToken, anonymous, secureCookies, sessionMaxMs, runbookUrl, onAck, onSignIn } =
+    options;
   const cookie = (name: string, value: string, maxAgeSeconds: number) =>
     serializeCookie(name, value, { secure: secureCookies, maxAgeSeconds });
 
@@ -198,7 +201,7 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
       onSignIn?.(true, user);
       return setPageHeaders(reply)
         .code(303)
-        .header('set-cookie', [cookie(SESSION_COOKIE, session.id, 12 * 3600), cookie(SIGNIN_COOKIE, '', 0)])
+        .header('set-cookie', [cookie(SESSION_COOKIE, session.id, sessionMaxMs / 1000), cookie(SIGNIN_COOKIE, '', 0)])
         .header('location', next)
         .send();
     });
