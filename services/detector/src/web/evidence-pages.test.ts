@@ -116,7 +116,9 @@ async function signIn(http: ReturnType<typeof server>['http'], token = TOKEN, na
   return { res, session, cookie: session?.split(';')[0] ?? '' };
 }
 
-describe('evidence pages', () => {
+// Each test drives a whole server through several requests: under a loaded machine (the integration suite running
+// beside) the first one measured 17 s, past the unit project's 10 s default.
+describe('evidence pages', { timeout: 30_000 }, () => {
   it('send an unauthenticated browser to the sign-in page, keeping where it wanted to go', async () => {
     const { http } = server();
     const list = await http.inject('/alerts');
