@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alertRef } from '@vigie/detector';
 import { waitFor } from '@vigie/runtime';
 import {
   REPO_ROOT,
@@ -150,7 +151,10 @@ describe('Alertmanager routing to on-call', () => {
     expect(firing.alerts).toHaveLength(1);
     expect(firing.alerts[0]?.labels).toMatchObject({ alert_id: alertId, rule: 'dump', severity: 'critical', cluster });
     expect(firing.alerts[0]?.annotations['summary']).toContain('pg_dump of app');
-    expect(firing.alerts[0]?.annotations['evidence_url']).toContain(encodeURIComponent(alertId));
+    // The notification links to the evidence page (HTML, browser sign-in), not to the JSON API.
+    expect(firing.alerts[0]?.annotations['evidence_url']).toBe(
+      `http://127.0.0.1:${detector?.detector.port}/alerts/${alertRef(alertId)}`,
+    );
     // One incident, several states: created, updated as tables were copied, resolved — each pushed (and re-sent
     // every 2 s while firing) to Alertmanager, which notified twice.
     const stored = (await detector?.alertsFor(dumper))?.find((a) => a.id === alertId) as ApiAlert;

@@ -23,7 +23,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  child?.kill('SIGKILL');
+  // After a failed assertion `vigie start` still runs: Ctrl-C first, so it stops the services it started (a
+  // SIGKILL would leave them holding the fixed ports for the next run), SIGKILL only if it hangs.
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGINT');
+    await waitFor(() => child?.exitCode !== null || child.signalCode !== null, {
+      timeoutMs: 30_000,
+      what: 'vigie start to stop',
+    }).catch(() => child?.kill('SIGKILL'));
+  }
   release?.();
   await dropRoles([dumper]);
   // The replication collector's slot retains WAL while nothing reads it: drop it unless it was there before.
@@ -62,6 +70,12 @@ describe('vigie start (npm start)', () => {
       expect(out).toContain(`${service}: ready on http://127.0.0.1:`);
     }
     expect(out).toContain(`${STACK.alertmanagerUrl}/api/v2/alerts`);
+    // Where the evidence is, how to sign in, and how many alerts were already open (the store is the stack's: an
+    // earlier run's may still be open).
+    expect(out).toMatch(
+      /Evidence pages http:\/\/127\.0\.0\.1:18080\/alerts +\(sign in with the token in .+\/api-token\)/,
+    );
+    expect(out).toMatch(/\n(No alert open so far|\d+ alerts? (is|are) already open \(.+\), not reprinted: see http)/);
 
     await pgProgram('pg_dump', dumper, ['app']);
     const line = await waitFor(
@@ -70,6 +84,11 @@ describe('vigie start (npm start)', () => {
     );
     expect(line).toContain(`pg_dump of app`);
     expect(line).toContain('(not the bastion)');
+    expect(line).not.toContain('catch-up');
+    // The evidence page's URL follows, naming the alert by its opaque reference.
+    const lines = out.split('\n');
+    const evidence = lines[lines.indexOf(line) + 1];
+    expect(evidence).toMatch(/^ {4}evidence: http:\/\/127\.0\.0\.1:18080\/alerts\/[0-9a-f]{32}$/);
 
     const token = /Bearer ([^']+)'/.exec(out)?.[1];
     expect(token).toBeDefined();
@@ -78,6 +97,8 @@ describe('vigie start (npm start)', () => {
     });
     const body = (await res.json()) as { alerts: { alert: { summary: string } }[] };
     expect(body.alerts.map((a) => a.alert.summary)).toHaveLength(1);
+    // Printed once, however many revisions the dump went through (one per table copied, resolution pending).
+    expect(out.split('\n').filter((l) => l.includes('ALERT CRITICAL dump') && l.includes(dumper))).toHaveLength(1);
 
     started.kill('SIGINT');
     await waitFor(() => started.exitCode !== null, { timeoutMs: 30_000, what: 'vigie start to stop' });

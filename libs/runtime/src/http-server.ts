@@ -45,6 +45,11 @@ export interface HttpServerOptions {
   authenticate?: (request: FastifyRequest) => boolean;
   /** `WWW-Authenticate` challenge sent with a 401. */
   challenge?: string;
+  /**
+   * Answers a request `authenticate` refused, when the service has a better answer than the 401 (the detector sends
+   * a browser on an evidence page to its sign-in page). Returns undefined to keep the 401.
+   */
+  unauthorized?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
   /** Where failed requests are logged (codes and SQLSTATEs only, never request data). */
   logger?: Pick<Logger, 'error' | 'warn'>;
 }
@@ -139,6 +144,7 @@ export function buildHttpServer({
   bodyLimit = 1 << 20,
   authenticate = () => false,
   challenge = 'Bearer realm="vigie"',
+  unauthorized,
   logger,
 }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
@@ -163,6 +169,8 @@ export function buildHttpServer({
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.access === 'public') return;
     if (authenticate(request)) return;
+    const answered = unauthorized?.(request, reply);
+    if (answered) return answered;
     return reply
       .code(401)
       .header('www-authenticate', challenge)

@@ -4,12 +4,16 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeAlert, TOPICS, type Alert } from '@vigie/contract';
+import { evidencePageUrl } from '@vigie/detector';
 import { createBatchConsumer, createKafka, type KafkaSettings } from '@vigie/kafka';
 import { createLogger, describeError, EXIT, waitFor } from '@vigie/runtime';
 import { policyFileFrom } from '@vigie/policy';
+import { createAlertPrinter } from './alert-printer.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI_BIN = join(REPO_ROOT, 'services/cli/bin/vigie.js');
+/** The local detector: API and evidence pages. */
+const DETECTOR_URL = 'http://127.0.0.1:18080';
 
 /** One service `vigie start` runs, with the configuration it writes for the local stack. */
 interface LocalService {
@@ -149,17 +153,18 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-/** One line per alert state worth telling a person about: new, severity changed, resolved. */
-function alertLine(alert: Alert, previous: Alert | undefined): string | undefined {
-  const when = new Date(alert.lastSeen).toISOString().replace('T', ' ').slice(0, 19);
-  if (!previous) return `[${when} UTC] ALERT ${alert.severity.toUpperCase()} ${alert.rule}: ${alert.summary}`;
-  if (alert.status === 'resolved' && previous.status !== 'resolved') {
-    return `[${when} UTC] resolved ${alert.rule}: ${alert.summary}`;
+/** The alerts the local detector has open (its API, with the local token); empty when it cannot say. */
+async function openAlerts(token: string): Promise<Alert[]> {
+  try {
+    const res = await fetch(`${DETECTOR_URL}/api/alerts?status=firing&limit=1000`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) return [];
+    return ((await res.json()) as { alerts: { alert: Alert }[] }).alerts.map((r) => r.alert);
+  } catch {
+    return [];
   }
-  if (alert.severity !== previous.severity || alert.what.tables.length !== previous.what.tables.length) {
-    return `[${when} UTC] updated ${alert.severity.toUpperCase()} ${alert.rule}: ${alert.summary}`;
-  }
-  return undefined;
 }
 
 /**
@@ -170,6 +175,7 @@ function alertLine(alert: Alert, previous: Alert | undefined): string | undefine
 export async function startMain(args: string[], env: Record<string, string | undefined>): Promise<void> {
   // --secure: every service and the alert reader reach Kafka over SASL_SSL (127.0.0.1:19095) as its own user.
   const secure = args.includes('--secure');
+  const startedAtMs = Date.now();
   const stateDir = env['VIGIE_STACK_DIR'] ?? join(REPO_ROOT, '.stack');
   process.stdout.write('vigie start: bringing the local stack up (first run installs it: a few minutes)\n');
   execFileSync('bash', [join(REPO_ROOT, 'deploy/local/stack.sh'), 'up'], { stdio: 'inherit', env: process.env });
@@ -253,8 +259,14 @@ export async function startMain(args: string[], env: Record<string, string | und
     }
   }
 
+  const tokenFile = join(vigieDir, 'api-token');
+  // Each incident once when it opens, then a line when its severity rises or it resolves; those already open
+  // (from an earlier run, restored by the detector) are counted, not reprinted.
+  const printer = createAlertPrinter({ startedAtMs, pageUrl: (a) => evidencePageUrl(DETECTOR_URL, a.id) });
+  const openLines = printer.alreadyOpen(await openAlerts(token), `${DETECTOR_URL}/alerts`);
   process.stdout.write(`
 Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy}).
+  Evidence pages ${DETECTOR_URL}/alerts    (sign in with the token in ${tokenFile})
   Kafka          ${secure ? '127.0.0.1:19095 (SASL_SSL, one SCRAM user per service)' : '127.0.0.1:19092 (plain; --secure for SASL_SSL)'}
   Alerts API     curl -H 'Authorization: Bearer ${token}' http://127.0.0.1:18080/api/alerts
   OpenAPI        http://127.0.0.1:18080/api/openapi.json
@@ -265,12 +277,13 @@ Vigie is watching the local cluster (PostgreSQL 127.0.0.1:55432, policy ${policy
   Service logs   ${logDir}/
 Try it from another terminal:
   PGPASSWORD=dba_alice pg_dump -h 127.0.0.1 -p 55432 -U dba_alice app > /dev/null
+Then open the evidence URL printed with the alert (or ${DETECTOR_URL}/alerts) and sign in with that token.
+${openLines.join('\n')}
 Waiting for alerts (Ctrl-C stops Vigie; the stack keeps running: npm run stack -- down)
 `);
 
   const logger = createLogger('vigie-start', { level: 'error' });
   const kafka = createKafka({ clientId: 'vigie-start', ...localKafka(stateDir, 'vigie-start', secure) }, logger);
-  const seen = new Map<string, Alert>();
   const consumer = createBatchConsumer(kafka, {
     groupId: `vigie-start-${randomBytes(4).toString('hex')}`,
     topics: [TOPICS.alerts],
@@ -281,12 +294,7 @@ Waiting for alerts (Ctrl-C stops Vigie; the stack keeps running: npm run stack -
         if (!message.value) continue;
         const decoded = decodeAlert(message.value);
         if (!decoded.ok) continue;
-        const alert = decoded.value;
-        const previous = seen.get(alert.id);
-        if (previous && previous.revision >= alert.revision) continue;
-        seen.set(alert.id, alert);
-        const line = alertLine(alert, previous);
-        if (line) process.stdout.write(`${line}\n`);
+        for (const line of printer.observe(decoded.value)) process.stdout.write(`${line}\n`);
       }
     },
   });

@@ -32,6 +32,7 @@ import { createBatchHandler, type AlertListener } from './sinks/batch-handler.js
 import { publishAlerts } from './sinks/kafka-messages.js';
 import { createAlertStore, type AlertStore } from './store/alert-store.js';
 import { createTimelineRecorder } from './store/timeline.js';
+import { resolveUsers } from './web/users.js';
 
 /** What the detector needs besides its config; everything has a default. Tests and `vigie start` inject some. */
 export interface DetectorDeps {
@@ -163,10 +164,23 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     },
   });
 
-  // The API answers from the store only; until start() nothing listens.
+  // The API answers from the store only; until start() nothing listens. Token files are read now: a missing one
+  // is a configuration error (exit 2), not a refused sign-in later.
   const http = buildApiServer({
     registry,
     token: config.api.token,
+    users: resolveUsers(config.api.users),
+    web: {
+      sessionIdleMs: config.api.sessionIdleMs,
+      sessionMaxMs: config.api.sessionMaxMs,
+      // Behind a TLS front (publicUrl https://…) the cookies are Secure; the detector itself speaks plain HTTP.
+      secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
+      runbookUrl: (rule) => `${config.alertmanager.runbookBaseUrl}${rule}`,
+      onSignIn: (ok, user) => {
+        if (ok) logger.info({ user }, 'evidence pages: signed in');
+        else logger.warn('evidence pages: sign-in refused (wrong token)');
+      },
+    },
     readiness: () => readiness(),
     logger,
     store,

@@ -75,7 +75,49 @@ export const DetectorConfig = z
           .string()
           .min(16, 'a token of at least 16 characters')
           .optional()
-          .describe('Bearer token required on /api/* (env VIGIE_API__TOKEN).'),
+          .describe(
+            "Shared bearer token of /api/*, also accepted by the evidence pages' sign-in (env VIGIE_API__TOKEN).",
+          ),
+        users: z
+          .array(
+            z
+              .object({
+                name: z
+                  .string()
+                  .trim()
+                  .min(1)
+                  .max(100)
+                  .describe(
+                    'Who holds the token: acknowledgements made after signing in with it are recorded under this name.',
+                  ),
+                token: z.string().min(16, 'a token of at least 16 characters').optional().describe('The token itself.'),
+                tokenFile: z
+                  .string()
+                  .min(1)
+                  .optional()
+                  .describe('A file holding the token (read at startup, trimmed); keeps it out of the configuration.'),
+              })
+              .strict()
+              .refine((u) => (u.token === undefined) !== (u.tokenFile === undefined), {
+                message: 'exactly one of token or tokenFile',
+              }),
+          )
+          .default([])
+          .describe(
+            'Personal tokens: each works as a bearer token on /api/* and signs its holder in to the evidence pages under their name.',
+          ),
+        sessionIdleMs: z
+          .number()
+          .int()
+          .positive()
+          .default(60 * 60_000)
+          .describe('An evidence-page session unused for this long ends (sign in again).'),
+        sessionMaxMs: z
+          .number()
+          .int()
+          .positive()
+          .default(12 * 60 * 60_000)
+          .describe('An evidence-page session ends this long after sign-in, used or not.'),
         allowAnonymous: z
           .boolean()
           .default(false)
@@ -225,17 +267,18 @@ export const DetectorConfig = z
     // invalid, so every member is read defensively.
     const raw = c as {
       profile?: unknown;
-      api?: { token?: unknown; allowAnonymous?: unknown } | null;
+      api?: { token?: unknown; users?: unknown; allowAnonymous?: unknown } | null;
       store?: { connectionString?: unknown; migrationConnectionString?: unknown } | null;
       privileged?: { connectionString?: unknown } | null;
     };
     const api = raw.api;
-    if (api?.token === undefined && api?.allowAnonymous !== true) {
+    const hasUsers = Array.isArray(api?.users) && api.users.length > 0;
+    if (api?.token === undefined && !hasUsers && api?.allowAnonymous !== true) {
       ctx.addIssue({
         code: 'custom',
         path: ['api', 'token'],
         message:
-          'an API token (set api.token or VIGIE_API__TOKEN; e.g. `openssl rand -hex 24`), or api.allowAnonymous: true on a laptop',
+          'an API token (set api.token or VIGIE_API__TOKEN; e.g. `openssl rand -hex 24`) or api.users, or api.allowAnonymous: true on a laptop',
       });
     }
     if (raw.profile === 'local') return;

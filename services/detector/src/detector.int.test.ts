@@ -9,6 +9,7 @@ import { LOCAL_KAFKA_TOPICS, readTopic, STACK, testKafka, uniqueName, type Produ
 import { createDetector, type Detector } from './app.js';
 import { DetectorConfig } from './config.js';
 import { pgDumpSession } from './sinks/fixtures.js';
+import { alertRef } from './store/alert-store.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
@@ -204,7 +205,7 @@ describe('detector through the real broker, store and Alertmanager', () => {
       client_class: 'non-bastion',
       database: 'app',
     });
-    expect(am[0]?.annotations['evidence_url']).toBe(`${d.url}/api/alerts/${encodeURIComponent(alert.id)}`);
+    expect(am[0]?.annotations['evidence_url']).toBe(`${d.url}/alerts/${alertRef(alert.id)}`);
 
     // Kafka: the alert topic has the incident keyed by its id; the bad message went to the dead-letter topic.
     const onTopic = await readTopic(config.topics.alerts, (ms) => ms.some((m) => m.key?.toString() === alert.id));

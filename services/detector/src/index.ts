@@ -11,3 +11,6 @@ export { createEngine, loadRules } from './engine/index.js';
 
 export { replayMain } from './replay.js';
 export { storeMigrateMain } from './store/migrate-main.js';
+// The evidence page of an alert (what `vigie start` prints and Alertmanager links to).
+export { alertRef } from './store/alert-store.js';
+export { evidencePageUrl } from './sinks/alertmanager.js';

@@ -42,6 +42,14 @@ function detectorServer() {
         calls.push('sessionTimeline');
         return [{ cluster, sessionId, eventId: '6b07e26d.1a57:1', ts: ALERT.firstSeen, kind: 'statement', body: {} }];
       },
+      getAlertByRef: async () => {
+        calls.push('getAlertByRef');
+        return stored;
+      },
+      alertRevisions: async () => {
+        calls.push('alertRevisions');
+        return [];
+      },
     },
   });
   return { http, calls };
@@ -58,7 +66,11 @@ describe('detector HTTP server access', () => {
       .map((r) => `${r.method} ${r.url}`)
       .sort();
     expect(publicRoutes).toEqual(
-      ['/api/openapi.json', '/healthz', '/metrics', '/readyz'].flatMap((u) => [`GET ${u}`, `HEAD ${u}`]).sort(),
+      ['/api/openapi.json', '/healthz', '/metrics', '/readyz', '/signin', '/assets/evidence.css', '/assets/icon.svg']
+        .flatMap((u) => [`GET ${u}`, `HEAD ${u}`])
+        // Signing in: the form posts the token (no data behind it; CSRF-checked).
+        .concat('POST /signin')
+        .sort(),
     );
     expect(protectedRoutes().map((r) => `${r.method} ${r.url}`)).toEqual(
       expect.arrayContaining([
@@ -66,6 +78,11 @@ describe('detector HTTP server access', () => {
         'GET /api/alerts/:id',
         'POST /api/alerts/:id/ack',
         'GET /api/sessions/:cluster/:sessionId',
+        'GET /alerts',
+        'GET /alerts/:ref',
+        'POST /alerts/:ref/ack',
+        'POST /alerts/filter',
+        'POST /signout',
       ]),
     );
   });
@@ -84,7 +101,8 @@ describe('detector HTTP server access', () => {
     const { http: server, calls } = detectorServer();
     await server.ready();
     const routes = routeTable(server).filter((r) => r.access === 'protected');
-    expect(routes).toHaveLength(7); // 4 API routes; the 3 GET ones have HEAD twins
+    // 4 API routes and 6 page routes; the GET ones (3 + 3) have HEAD twins.
+    expect(routes).toHaveLength(16);
     const failures: string[] = [];
     let tried = 0;
     for (const route of routes) {
@@ -98,8 +116,11 @@ describe('detector HTTP server access', () => {
             ...(route.method === 'POST' ? { payload: { by: 'attacker' } } : {}),
           });
           const leaked = DATA_MARKERS.filter((m) => res.body.includes(m));
-          // A spelling that lands on a public route (the query-string one) answers that route: no data either.
-          const ok = res.statusCode === 401 || ([400, 404, 503].includes(res.statusCode) && leaked.length === 0);
+          // A spelling that lands on a public route (the query-string one) answers that route: no data either. An
+          // evidence page (session cookie, which a bearer token never replaces) sends the browser to sign in.
+          const toSignIn = res.statusCode === 303 && String(res.headers.location).startsWith('/signin');
+          const ok =
+            res.statusCode === 401 || toSignIn || ([400, 404, 503].includes(res.statusCode) && leaked.length === 0);
           if (!ok || leaked.length > 0) {
             failures.push(
               `${route.method} ${url} (${how}, ${authorization ?? 'no auth'}): ${res.statusCode} ${leaked}`,

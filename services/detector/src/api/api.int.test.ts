@@ -96,9 +96,14 @@ describe('detector API on a real socket, with the real store', () => {
         const response = await rawRequest(port, route.method, target.replace(/#.*$/, ''));
         const status = statusOf(response);
         const leaked = ['dba_alice', 'citizens', 'COPY', ALERT.id].filter((m) => response.includes(m));
-        // The query-string spelling lands on /readyz, which is public and answers; without data.
+        // The query-string spelling lands on /readyz, which is public and answers; without data. An evidence page
+        // sends the browser to its sign-in page.
+        const toSignIn = status === 303 && /\r\nlocation: \/signin/i.test(response);
         const refused =
-          status === 401 || [400, 404].includes(status) || (how.startsWith('public route') && status === 200);
+          status === 401 ||
+          toSignIn ||
+          [400, 404].includes(status) ||
+          (how.startsWith('public route') && status === 200);
         if (!refused || leaked.length > 0) {
           failures.push(`${route.method} ${target} (${how}): ${status} ${leaked}`);
         }

@@ -26,3 +26,19 @@ export function bearerAuthenticator(token: string | undefined): (request: Fastif
   const check = bearerChecker(token);
   return (request) => check(request.headers.authorization);
 }
+
+/**
+ * The API's `authenticate` over a token check (the shared `api.token` and `api.users`' tokens): an
+ * `Authorization: Bearer <token>` header whose token someone holds. Undefined check = anonymous access.
+ */
+export function tokenAuthenticator(
+  check: ((given: string) => unknown) | undefined,
+): (request: FastifyRequest) => boolean {
+  if (check === undefined) return () => true;
+  return (request) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+    // Check even when the header is malformed, so every refusal costs the same.
+    const owner = check(match?.[1] ?? '');
+    return match !== null && owner !== undefined;
+  };
+}

@@ -2,10 +2,13 @@
 // (percent-encoding, doubled or encoded separators, case, dot segments, matrix parameters…). Used by the API's
 // unit test (fastify inject) and its integration test (raw requests on a real socket).
 
+import { alertRef } from '../store/alert-store.js';
+
 /** A concrete path for a route pattern (parameters filled with values the handlers accept). */
 export function concretePath(pattern: string, alertId: string): string {
   return pattern
     .replace(':id', encodeURIComponent(alertId))
+    .replace(':ref', alertRef(alertId))
     .replace(':cluster', 'local')
     .replace(':sessionId', '6b07e26d.1a57');
 }

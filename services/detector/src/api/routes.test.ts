@@ -37,6 +37,8 @@ function app({ anonymous = false } = {}) {
           : undefined,
       sessionTimeline: async (cluster, sessionId, limit) =>
         cluster === 'local' && sessionId === '6b07e26d.1a57' ? timeline.slice(0, limit) : [],
+      getAlertByRef: async () => undefined,
+      alertRevisions: async () => [],
     },
   });
   return { http, filters };

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, waitFor } from '@vigie/runtime';
 import { alertLabels, createAlertmanagerSink, toAlertmanager, type AlertmanagerAlert } from './alertmanager.js';
 import { sampleAlert } from './fixtures.js';
+import { alertRef } from '../store/alert-store.js';
 
 const links = { apiBaseUrl: 'http://127.0.0.1:18080', runbookBaseUrl: 'https://example.invalid/README.md#rule-' };
 const logger = createLogger('test', { level: 'silent' });
@@ -33,7 +34,13 @@ describe('toAlertmanager', () => {
       client_class: 'non-bastion',
       source: 'vigie',
     });
-    expect(am.annotations['evidence_url']).toBe('http://127.0.0.1:18080/api/alerts/dump%3Alocal%3A6b07e26d.1a57');
+    // The page's URL names the alert by its reference (the id can hold a role name).
+    expect(am.annotations['evidence_url']).toBe(
+      `http://127.0.0.1:18080/alerts/${alertRef('dump:local:6b07e26d.1a57')}`,
+    );
+    expect(am.annotations['evidence_url']).toMatch(/\/alerts\/[0-9a-f]{32}$/);
+    expect(am.annotations['api_url']).toBe('http://127.0.0.1:18080/api/alerts/dump%3Alocal%3A6b07e26d.1a57');
+    expect(am.generatorURL).toBe(am.annotations['evidence_url']);
     expect(am.annotations['runbook_url']).toBe('https://example.invalid/README.md#rule-dump');
     expect(am.annotations['summary']).toContain('pg_dump of app');
     expect(am.annotations['tables']).toBe('public.citizens, social.payments');

@@ -1,5 +1,6 @@
 import type { Alert } from '@vigie/contract';
 import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
+import { alertRef } from '../store/alert-store.js';
 
 /** One alert in Alertmanager's v2 API (`POST /api/v2/alerts`). */
 export interface AlertmanagerAlert {
@@ -12,7 +13,7 @@ export interface AlertmanagerAlert {
 
 /** Where the links of an alert point. */
 export interface AlertLinks {
-  /** Base URL of the detector's API, e.g. `http://127.0.0.1:18080`. */
+  /** Base URL of the detector (evidence pages and API), e.g. `http://127.0.0.1:18080` (`http.publicUrl`). */
   apiBaseUrl: string;
   /** runbook_url = this + rule id. */
   runbookBaseUrl: string;
@@ -36,14 +37,25 @@ export function alertLabels(alert: Alert): Record<string, string> {
   };
 }
 
+/**
+ * The evidence page of an alert, `<base>/alerts/<ref>`: what the notification links to. The reference stands for
+ * the id (which can hold a role name) so the URL carries nothing personal.
+ */
+export function evidencePageUrl(baseUrl: string, alertId: string): string {
+  return `${baseUrl}/alerts/${alertRef(alertId)}`;
+}
+
 /** The Alertmanager form of an alert; a resolved alert carries `endsAt`. */
 export function toAlertmanager(alert: Alert, links: AlertLinks, resolvedAt?: string): AlertmanagerAlert {
-  const evidence = `${links.apiBaseUrl}/api/alerts/${encodeURIComponent(alert.id)}`;
+  const evidence = evidencePageUrl(links.apiBaseUrl, alert.id);
   const annotations: Record<string, string> = {
     summary: alert.summary,
     description: alert.description ?? alert.title,
     runbook_url: `${links.runbookBaseUrl}${alert.rule}`,
+    // What on-call opens from the notification: the HTML evidence page (sign-in with a browser session).
     evidence_url: evidence,
+    // The same evidence as JSON, for tools holding the API token.
+    api_url: `${links.apiBaseUrl}/api/alerts/${encodeURIComponent(alert.id)}`,
   };
   if (alert.who.login) annotations['login'] = alert.who.login;
   if (alert.who.effectiveRole) annotations['effective_role'] = alert.who.effectiveRole;
@@ -263,7 +275,7 @@ export function createAlertmanagerSink({
             annotations: {},
             startsAt: alert.firstSeen,
             endsAt: new Date().toISOString(),
-            generatorURL: `${links.apiBaseUrl}/api/alerts/${encodeURIComponent(alert.id)}`,
+            generatorURL: evidencePageUrl(links.apiBaseUrl, alert.id),
           });
         }
         if (alert.status === 'firing') {

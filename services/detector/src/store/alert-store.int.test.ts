@@ -5,7 +5,7 @@ import { waitFor } from '@vigie/runtime';
 import { connectAs, currentLogFile, STACK, uniqueName } from '@vigie/testkit';
 import { sampleAlert } from '../sinks/fixtures.js';
 import { MIGRATIONS } from './migrations.js';
-import { createAlertStore, type AlertStore } from './alert-store.js';
+import { alertRef, createAlertStore, type AlertStore } from './alert-store.js';
 
 // The local stack's two store roles (deploy/local/sql/roles.sql): the owner migrates, the runtime role does the rest.
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
@@ -104,6 +104,31 @@ describe('alert store on the real PostgreSQL', () => {
     await store.upsertAlerts([{ ...published, revision: 5, status: 'resolved' }]);
   });
 
+  it('finds an alert by its URL reference (the SQL and alertRef agree, odd characters included) and keeps its revisions', async () => {
+    const store = open();
+    // A role name in the id, a backslash (a text::bytea cast would read it as an escape), non-ASCII.
+    const id = 'bulk-read:local:role/dba_\\x41lice_é:2026-11-26T01:00:00.000Z';
+    await store.upsertAlerts([
+      sampleAlert({ id, revision: 1, severity: 'warning', summary: 'r1' }),
+      sampleAlert({ id, revision: 2, severity: 'critical', summary: 'r2' }),
+    ]);
+    await store.upsertAlerts([
+      sampleAlert({ id, revision: 3, status: 'resolved', severity: 'critical', summary: 'r3' }),
+    ]);
+    // A replayed revision changes nothing.
+    await store.upsertAlerts([sampleAlert({ id, revision: 2, severity: 'info', summary: 'replayed' })]);
+    const ref = alertRef(id);
+    expect(ref).toMatch(/^[0-9a-f]{32}$/);
+    expect((await store.getAlertByRef(ref))?.alert).toMatchObject({ id, revision: 3 });
+    expect(await store.getAlertByRef('0'.repeat(32))).toBeUndefined();
+    expect(await store.getAlertByRef("x' OR 1=1 --")).toBeUndefined();
+    expect((await store.alertRevisions(id)).map((r) => [r.revision, r.severity, r.status, r.summary])).toEqual([
+      [1, 'warning', 'firing', 'r1'],
+      [2, 'critical', 'firing', 'r2'],
+      [3, 'critical', 'resolved', 'r3'],
+    ]);
+  });
+
   it('filters alerts and loads the firing ones for a restart', async () => {
     const store = open();
     await store.upsertAlerts([
@@ -124,6 +149,7 @@ describe('alert store on the real PostgreSQL', () => {
     expect(await ids({ role: 'auditor' })).toEqual(['bulk:2']);
     expect(await ids({ severity: 'warning' })).toEqual(['bulk:1']);
     expect(await ids({ since: new Date('2026-11-25T00:00:00Z'), rule: 'bulk-read' })).toEqual(['bulk:1']);
+    expect(await ids({ until: new Date('2026-11-21T00:00:00Z'), rule: 'bulk-read' })).toEqual(['bulk:2']);
     expect((await store.loadFiring()).map((a) => a.id).sort()).toEqual(['bulk:1', sampleAlert().id].sort());
     expect(await store.ack('nope', 'x')).toBeUndefined();
   });

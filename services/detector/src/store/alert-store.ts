@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Alert } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
@@ -17,6 +18,24 @@ export interface StoredAlert {
   updatedAt: string;
 }
 
+/** One published revision of an alert, as the evidence page lists them. */
+export interface AlertRevision {
+  revision: number;
+  severity: string;
+  status: string;
+  lastSeen: string;
+  summary: string;
+  storedAt: string;
+}
+
+/**
+ * The opaque reference of an alert in evidence-page URLs: the first 128 bits of the id's SHA-256, in hex. Ids can
+ * hold a role name; URLs must not. The store computes the same value in SQL (migration 4).
+ */
+export function alertRef(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 32);
+}
+
 /** Filters of {@link AlertStore.listAlerts}; every field narrows the result. */
 export interface AlertFilter {
   rule?: string;
@@ -24,6 +43,8 @@ export interface AlertFilter {
   status?: 'firing' | 'resolved';
   /** Alerts last seen at or after this instant. */
   since?: Date;
+  /** Alerts first seen at or before this instant. */
+  until?: Date;
   /** Login or effective role. */
   role?: string;
   cluster?: string;
@@ -82,6 +103,10 @@ export interface AlertStore {
   loadResolvedSince(since: Date, cluster?: string): Promise<Alert[]>;
   listAlerts(filter: AlertFilter): Promise<StoredAlert[]>;
   getAlert(id: string): Promise<StoredAlert | undefined>;
+  /** The alert whose {@link alertRef} this is (evidence pages). */
+  getAlertByRef(ref: string): Promise<StoredAlert | undefined>;
+  /** The published revisions of an alert, oldest first. */
+  alertRevisions(id: string): Promise<AlertRevision[]>;
   /** Records an acknowledgement; undefined when the alert does not exist. */
   ack(id: string, by: string, comment?: string): Promise<StoredAlert | undefined>;
   appendTimeline(entries: readonly TimelineEntry[]): Promise<void>;
@@ -219,12 +244,21 @@ export function createAlertStore({
   pool.on('error', () => undefined);
   observePool?.(pool);
 
+  // Every revision of the batch goes to the history ($2), the latest per id to the alert itself ($1).
   const upsertSql = `
+WITH history AS (
+  INSERT INTO alert_revisions (alert_id, revision, severity, status, last_seen, summary)
+  SELECT a->>'id', (a->>'revision')::integer, a->>'severity', a->>'status', (a->>'lastSeen')::timestamptz,
+         a->>'summary'
+  FROM jsonb_array_elements($2::jsonb) AS a
+  ON CONFLICT DO NOTHING
+)
 INSERT INTO alerts (id, rule, severity, status, cluster, database, session_id, login, effective_role, client_addr,
-                    client_class, first_seen, last_seen, revision, body)
+                    client_class, first_seen, last_seen, revision, body, ref)
 SELECT a->>'id', a->>'rule', a->>'severity', a->>'status', a->>'cluster', a->>'database', a->>'sessionId',
        a->'who'->>'login', a->'who'->>'effectiveRole', a->'where'->>'clientAddr', a->'where'->>'clientClass',
-       (a->>'firstSeen')::timestamptz, (a->>'lastSeen')::timestamptz, (a->>'revision')::integer, a
+       (a->>'firstSeen')::timestamptz, (a->>'lastSeen')::timestamptz, (a->>'revision')::integer, a,
+       substr(encode(sha256(convert_to(a->>'id', 'UTF8')), 'hex'), 1, 32)
 FROM jsonb_array_elements($1::jsonb) AS a
 ON CONFLICT (id) DO UPDATE SET
   rule = excluded.rule, severity = excluded.severity, status = excluded.status, cluster = excluded.cluster,
@@ -316,7 +350,7 @@ WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
     async upsertAlerts(alerts) {
       if (alerts.length === 0) return;
       try {
-        await pool.query(upsertSql, [JSON.stringify(latestPerId(alerts))]);
+        await pool.query(upsertSql, [JSON.stringify(latestPerId(alerts)), JSON.stringify(alerts)]);
       } catch (cause) {
         throw storeError('alert upsert', cause);
       }
@@ -360,6 +394,7 @@ WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
       if (filter.severity !== undefined) add((p) => `severity = ${p}`, filter.severity);
       if (filter.status !== undefined) add((p) => `status = ${p}`, filter.status);
       if (filter.since !== undefined) add((p) => `last_seen >= ${p}`, filter.since);
+      if (filter.until !== undefined) add((p) => `first_seen <= ${p}`, filter.until);
       if (filter.role !== undefined) add((p) => `(login = ${p} OR effective_role = ${p})`, filter.role);
       if (filter.cluster !== undefined) add((p) => `cluster = ${p}`, filter.cluster);
       params.push(filter.limit ?? 100);
@@ -374,6 +409,35 @@ WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
     async getAlert(id) {
       const { rows } = await pool.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = $1`, [id]);
       return rows[0] ? toStored(rows[0]) : undefined;
+    },
+
+    async getAlertByRef(ref) {
+      if (!/^[0-9a-f]{32}$/.test(ref)) return undefined;
+      const { rows } = await pool.query<AlertRow>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE ref = $1 LIMIT 1`, [ref]);
+      return rows[0] ? toStored(rows[0]) : undefined;
+    },
+
+    async alertRevisions(id) {
+      const { rows } = await pool.query<{
+        revision: number;
+        severity: string;
+        status: string;
+        last_seen: Date;
+        summary: string;
+        stored_at: Date;
+      }>(
+        `SELECT revision, severity, status, last_seen, summary, stored_at FROM alert_revisions WHERE alert_id = $1
+         ORDER BY revision`,
+        [id],
+      );
+      return rows.map((r) => ({
+        revision: r.revision,
+        severity: r.severity,
+        status: r.status,
+        lastSeen: r.last_seen.toISOString(),
+        summary: r.summary,
+        storedAt: r.stored_at.toISOString(),
+      }));
     },
 
     async ack(id, by, comment) {

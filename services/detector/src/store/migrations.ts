@@ -85,6 +85,31 @@ CREATE TABLE vigie_accounts (
 ALTER TABLE alerts ADD COLUMN pending jsonb;
 `,
   },
+  {
+    version: 4,
+    name: 'evidence page: opaque alert references and revision history',
+    sql: `
+-- Evidence-page URLs carry this reference, never the alert id: an id can hold a role name (bulk-read's
+-- 'role/<name>' entity), and URLs end up in browser history, proxy logs and chat. The first 128 bits of the SHA-256
+-- of the id's UTF-8 bytes (alertRef() in alert-store.ts computes the same), written by the upsert. Not a generated
+-- column: convert_to() is only STABLE, and a text::bytea cast would parse backslashes in the id as escapes.
+ALTER TABLE alerts ADD COLUMN ref text;
+UPDATE alerts SET ref = substr(encode(sha256(convert_to(id, 'UTF8')), 'hex'), 1, 32);
+CREATE INDEX alerts_ref_idx ON alerts (ref);
+
+-- One row per published revision of an alert: what the evidence page lists as the alert's history.
+CREATE TABLE alert_revisions (
+  alert_id  text NOT NULL,
+  revision  integer NOT NULL,
+  severity  text NOT NULL,
+  status    text NOT NULL,
+  last_seen timestamptz NOT NULL,
+  summary   text NOT NULL,
+  stored_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (alert_id, revision)
+);
+`,
+  },
 ];
 
 /**
@@ -99,6 +124,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly ('SELECT' | 'INSER
   session_events: ['SELECT', 'INSERT', 'DELETE'],
   // Announced accounts are upserted at each heartbeat, never deleted (old ones are ignored by date).
   vigie_accounts: ['SELECT', 'INSERT', 'UPDATE'],
+  // History is appended, never rewritten.
+  alert_revisions: ['SELECT', 'INSERT'],
   // Read only: a detector without the owner's connection checks that the schema is current.
   schema_migrations: ['SELECT'],
 };
