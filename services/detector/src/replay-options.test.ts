@@ -7,9 +7,10 @@ import type { Alert } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPrivilegedRoles } from './privileged-roles.js';
-import { parseInstant, replay, replayMain, type ReplayIo, type ReplayResult } from './replay.js';
+import { parseInstant, replay, replayMain, type ReplayResult } from './replay.js';
 import { countAlerts, formatSummary } from './replay-summary.js';
 import { loadRules } from './rules/load.js';
+import { captureReplayIo } from './replay-test-io.js';
 
 // Real lines captured from the local cluster (test/fixtures/pglog): 23 sessions over about four seconds, among them
 // a renamed pg_dump (vigie_fx_pgdump), COPY TO stdout dumps by contractor_bob, a bulk read by admin.
@@ -19,17 +20,7 @@ const policy = compilePolicy(loadPolicy());
 const rules = loadRules();
 const dir = mkdtempSync(join(tmpdir(), 'vigie-replay-options-'));
 
-function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
-  const r = {
-    out: '',
-    err: '',
-    code: undefined as number | undefined,
-    stdout: (t: string) => void (r.out += t),
-    stderr: (t: string) => void (r.err += t),
-    exit: (c: number) => void (r.code = c),
-  };
-  return r;
-}
+const io = captureReplayIo;
 
 const run = (files: string[], extra: Partial<Parameters<typeof replay>[0]> = {}) =>
   replay({ files, policy, privileged: createPrivilegedRoles({ policy }), rules, ...extra });

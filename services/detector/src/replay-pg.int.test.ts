@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { STACK } from '@vigie/testkit';
-import { replayMain, type ReplayIo } from './replay.js';
+import { replayMain } from './replay.js';
+import { captureReplayIo } from './replay-test-io.js';
 
 // `vigie replay --pg` against the real cluster: the password never travels on the command line, and each place
 // a PostgreSQL client looks for it is honoured (a wrong one is refused by the server, which proves it was used).
@@ -12,17 +13,7 @@ const LOG = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.json', imp
 const ROLE = 'dba_alice'; // its password on the local stack is its name
 const URL_NO_PASSWORD = `postgresql://${ROLE}@${STACK.pg.host}:${STACK.pg.port}/postgres`;
 
-function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
-  const r = {
-    out: '',
-    err: '',
-    code: undefined as number | undefined,
-    stdout: (t: string) => void (r.out += t),
-    stderr: (t: string) => void (r.err += t),
-    exit: (c: number) => void (r.code = c),
-  };
-  return r;
-}
+const io = captureReplayIo;
 
 function secretFile(name: string, text: string, mode = 0o600): string {
   const file = join(mkdtempSync(join(tmpdir(), 'vigie-replay-pg-')), name);

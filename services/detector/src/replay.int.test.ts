@@ -4,23 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROLES, STACK } from '@vigie/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { replayMain, type ReplayIo } from './replay.js';
+import { replayMain } from './replay.js';
+import { captureReplayIo } from './replay-test-io.js';
 
 // Real lines captured from the local cluster (test/fixtures/pglog): sessions of admin (SUPERUSER) and dba_alice
 // (CREATEROLE, pg_read_all_data), the stack's roles with the same attributes today.
 const CAPTURED = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.json', import.meta.url));
 
-function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
-  const r = {
-    out: '',
-    err: '',
-    code: undefined as number | undefined,
-    stdout: (t: string) => void (r.out += t),
-    stderr: (t: string) => void (r.err += t),
-    exit: (c: number) => void (r.code = c),
-  };
-  return r;
-}
+const io = captureReplayIo;
 
 /** No hour is business time and the policy lists no privileged role: only the catalog can say who is. */
 function neverBusinessPolicy(): string {

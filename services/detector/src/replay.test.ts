@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
 import { createPrivilegedRoles } from './privileged-roles.js';
-import { replay, replayMain, type ReplayIo } from './replay.js';
+import { replay, replayMain } from './replay.js';
+import { captureReplayIo } from './replay-test-io.js';
 
 // Real lines captured from the local cluster by collector-pglog's fixture script (test/fixtures/pglog): among
 // other sessions, one pg_dump of app run with application_name renamed to vigie_fx_pgdump.
@@ -30,17 +31,7 @@ ${extra}`,
   return file;
 }
 
-function io(): ReplayIo & { out: string; err: string; code: number | undefined } {
-  const r = {
-    out: '',
-    err: '',
-    code: undefined as number | undefined,
-    stdout: (t: string) => void (r.out += t),
-    stderr: (t: string) => void (r.err += t),
-    exit: (c: number) => void (r.code = c),
-  };
-  return r;
-}
+const io = captureReplayIo;
 
 describe('replay', () => {
   it.each([
