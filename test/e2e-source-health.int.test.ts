@@ -140,10 +140,13 @@ describe('heartbeats cannot be forged through the server log', () => {
       await client.end();
     }
     // The session's own lines arrive (its end comes after the RAISE): the log was read past the forged record.
-    await waitFor(() => events.some((e) => e.kind === 'session.end' && e.session?.applicationName === marker), {
-      timeoutMs: 30_000,
-      what: 'the forging session read',
-    });
+    // Heartbeats travel on their own partition: wait for some too (every 300 ms), or a slow fetch reads none yet.
+    await waitFor(
+      () =>
+        events.some((e) => e.kind === 'session.end' && e.session?.applicationName === marker) &&
+        heartbeats().length > 0,
+      { timeoutMs: 30_000, what: 'the forging session read, and heartbeats' },
+    );
     const beats = heartbeats();
     expect(beats.length).toBeGreaterThan(0);
     expect(beats.every((h) => h.instance === `srchealth-${id}` && h.session === undefined)).toBe(true);

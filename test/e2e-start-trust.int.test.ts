@@ -126,7 +126,7 @@ beforeAll(async () => {
   });
   expect(child.exitCode, out).toBeNull();
   token = /Bearer ([^']+)'/.exec(out)?.[1] ?? '';
-}, 300_000);
+}, 900_000); // up to 600 s waiting for the lock held by another file's `vigie start`, then its own start
 
 afterAll(async () => {
   if (child && child.exitCode === null) {

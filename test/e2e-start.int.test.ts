@@ -20,7 +20,7 @@ beforeAll(async () => {
   await createRole(dumper, { privileged: true });
   const { rows } = await queryAs(ROLES.superuser, "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'vigie_slot'");
   slotExisted = rows.length > 0;
-});
+}, 660_000); // the lock waits for another file's `vigie start` (at most 600 s)
 
 afterAll(async () => {
   // After a failed assertion `vigie start` still runs: Ctrl-C first, so it stops the services it started (a
