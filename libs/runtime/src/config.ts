@@ -91,15 +91,22 @@ export function applyEnvOverrides(
   return out;
 }
 
-/** Reads a YAML file into an object; every problem becomes a ConfigError, never a stack trace. */
-export function readYamlFile(file: string): Record<string, unknown> {
-  let text: string;
+/**
+ * Reads a configuration file's text; a file that cannot be read is a ConfigError naming what was expected and the
+ * errno found, never a stack trace.
+ */
+export function readConfigText(file: string, expected: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (cause) {
     const reason = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(file, [{ path: '', expected: 'a readable YAML file', found: reason }]);
+    throw new ConfigError(file, [{ path: '', expected, found: reason }]);
   }
+}
+
+/** Reads a YAML file into an object; every problem becomes a ConfigError, never a stack trace. */
+export function readYamlFile(file: string): Record<string, unknown> {
+  const text = readConfigText(file, 'a readable YAML file');
   try {
     const doc: unknown = parseYaml(text);
     if (doc === null || doc === undefined) return {};

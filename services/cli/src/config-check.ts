@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
@@ -14,6 +13,7 @@ import {
   EXIT,
   isSecretName,
   loadConfig,
+  readConfigText,
   readYamlFile,
 } from '@vigie/runtime';
 
@@ -122,13 +122,7 @@ export function inlineSecrets(raw: unknown, prefix: string[] = []): string[] {
  * double quotes. Only what a Vigie environment file needs; a line that is none of these is a problem.
  */
 export function readEnvFile(file: string): Record<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(file, [{ path: '', expected: 'a readable environment file', found: reason }]);
-  }
+  const text = readConfigText(file, 'a readable environment file');
   const env: Record<string, string> = {};
   const problems: { path: string; expected: string; found: string }[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
