@@ -157,6 +157,23 @@ describe('engine', () => {
       expect(engine.tick(arrived + quietMs).map((a) => [a.rule, a.status])).toEqual([['dump', 'resolved']]);
     });
 
+    it.each([
+      ['an hour ahead', 3_600_000],
+      ['an hour behind', -3_600_000],
+    ])('judges a collector silent on the detector clock, its clock %s', (_, offset) => {
+      const engine = createEngine({ policy, privileged: none, rules: loadRules() });
+      const silentMs = 60_000;
+      for (let n = 0; n < 3; n += 1) engine.process(heartbeat(T0 + offset + n * 10_000, []), T0 + n * 10_000);
+      // Ahead, the last heartbeat's own time never looks old; behind, it looks old at once: neither counts.
+      expect(engine.tick(T0 + 20_000 + silentMs)).toEqual([]);
+      expect(engine.tick(T0 + 20_000 + silentMs + 1000).map((a) => [a.rule, a.status])).toEqual([
+        ['collector-silent', 'firing'],
+      ]);
+      // Heard again: resolved at its arrival.
+      const back = engine.process(heartbeat(T0 + offset + 120_000, []), T0 + 120_000);
+      expect(back.map((a) => [a.rule, a.status])).toEqual([['collector-silent', 'resolved']]);
+    });
+
     it('restarts the quiet time of a restored alert at the restore', () => {
       const first = createEngine({ policy, privileged: none, rules });
       const firing = dump(first, '6b07e9a2.1', T0).at(-1) as Alert;
