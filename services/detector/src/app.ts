@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import { createOwnSessions, type Alert } from '@vigie/contract';
+import { createOwnSessions, Severity, type Alert } from '@vigie/contract';
 import {
   createBatchConsumer,
   createKafka,
@@ -137,6 +137,11 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     alertmanagerQueue: () => alertmanager?.queued ?? 0,
     consumerLag: () => consumerLag,
   });
+
+  // Every rule's counter exists from the start at 0: `increase()` then sees a rule's first alert, and a dashboard
+  // shows 0 rather than no data for a rule that has not fired.
+  for (const rule of engine.ruleIds ?? [])
+    for (const severity of Severity.options) metrics.alertsTotal.labels(rule, severity).inc(0);
 
   const handler = createBatchHandler({
     engine,

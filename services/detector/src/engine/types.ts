@@ -62,6 +62,8 @@ export interface DetectorEngine {
    */
   restore(alerts: readonly Alert[], nowMs?: number): void;
   readonly stats: { sessionsTracked: number; sessionsEvicted: number };
+  /** Ids of the rules it runs (for metrics that must exist before a rule's first alert). Optional for doubles. */
+  readonly ruleIds?: readonly string[];
   /**
    * Emits every alert changed since its last emission (updates are bounded: see the engine README in index.ts),
    * e.g. before a graceful stop or at the end of a replay. Optional so that test doubles need not implement it.
