@@ -148,7 +148,8 @@ pid_alive() {
   pid=$(<"$1")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   local cmdline
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  # stderr first: redirections apply left to right, and a pid that has gone fails at the '<'.
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ $cmdline == *"$2"* ]]
 }
 
