@@ -24,6 +24,7 @@ import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
 import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
+import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { trackPoolSessions } from './own-sessions.js';
@@ -166,6 +167,53 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
 
   // The API answers from the store only; until start() nothing listens. Token files are read now: a missing one
   // is a configuration error (exit 2), not a refused sign-in later.
+  // Active responses: only with a responder connection. Each action lands in the store's trail and, as a revision of
+  // the alert, in Kafka, the store and Alertmanager.
+  const responder: Responder | undefined =
+    config.responder.connectionString === ''
+      ? undefined
+      : createResponder({
+          connectionString: config.responder.connectionString,
+          cluster: config.cluster,
+          policy,
+          store,
+          logger,
+          retryMs: config.responder.retryMs,
+          observePool: (pool) => trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn }),
+          annotate: async (alertId, actions) => {
+            await handler.annotate(
+              alertId,
+              (a) => {
+                a.response = [...(a.response ?? []), ...actions];
+              },
+              async () => (await store.getAlert(alertId))?.alert,
+            );
+          },
+        });
+  // Automatic responses, per rule, as the policy says: once per alert, when it first fires.
+  const autoResponded = new Set<string>();
+  const autoRules = policy.policy.response.rules;
+  if (responder !== undefined && Object.keys(autoRules).length > 0) {
+    handler.onAlert((alert) => {
+      const rule = autoRules[alert.rule];
+      if (rule === undefined || alert.status !== 'firing' || autoResponded.has(alert.id)) return;
+      if (alert.response?.some((r) => r.mode === 'automatic')) return;
+      autoResponded.add(alert.id);
+      void responder
+        .respond(alert, {
+          terminate: rule.actions.includes('terminate'),
+          lock: rule.actions.includes('lock'),
+          lockForMs: rule.lockFor,
+          dryRun: false,
+          by: 'policy',
+          mode: 'automatic',
+        })
+        .catch((error: unknown) =>
+          logger.error({ alertId: alert.id, error: describeError(error) }, 'automatic response failed'),
+        );
+    });
+  }
+
   const http = buildApiServer({
     registry,
     token: config.api.token,
@@ -186,6 +234,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     store,
     baseUrl: () => url,
     onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
+    respond: responder && ((alert, request) => responder.respond(alert, request)),
   });
 
   function readiness(): Readiness {
@@ -278,6 +327,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
         engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
       }
+      // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
+      await responder?.start();
       const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');
@@ -384,6 +435,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       await producer?.stop();
       await lagAdmin?.disconnect().catch(() => undefined);
       await http.close();
+      await responder?.stop();
       await store.close();
       await catalog?.end();
     },

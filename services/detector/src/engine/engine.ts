@@ -146,6 +146,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.flush();
       return alerts.drain();
     },
+    annotate: (id, mutate) => (alerts.annotate(id, mutate) ? alerts.drain() : []),
     pending: () => alerts.takeUnsaved(),
     revisionCounts: () => alerts.counts,
     alerts: () => alerts.all(),
