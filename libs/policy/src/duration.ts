@@ -10,8 +10,15 @@ export function parseDuration(text: string): number | undefined {
   return ms > 0 ? ms : undefined;
 }
 
-/** A positive duration in the policy (`4h`), parsed to milliseconds. */
+/**
+ * A positive duration in the policy (`4h`). Kept as written, so a parsed policy parses again to itself; read it with
+ * {@link durationMs}.
+ */
 export const Duration = z
   .string()
-  .refine((s) => parseDuration(s) !== undefined, 'a positive duration such as 20s, 15m, 4h or 7d')
-  .transform((s) => parseDuration(s) as number);
+  .refine((s) => parseDuration(s) !== undefined, 'a positive duration such as 20s, 15m, 4h or 7d');
+
+/** Milliseconds of a duration the schema already validated. */
+export function durationMs(text: string): number {
+  return parseDuration(text) ?? 0;
+}

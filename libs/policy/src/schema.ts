@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { checkWhenShaped } from '@vigie/runtime';
-import { Duration } from './duration.js';
+import { Duration, parseDuration } from './duration.js';
 
 const Cidr = z.string().refine((s) => {
   const [addr, bits, extra] = s.split('/');
@@ -102,8 +102,8 @@ export const SitePolicy = z.object({
         .boolean()
         .default(false)
         .describe('act against superusers too (the responder role then needs to be one: CREATEROLE cannot alter them)'),
-      lockFor: Duration.prefault('4h').describe('lock duration when a request or a rule names none'),
-      maxLockFor: Duration.prefault('7d').describe('longest lock a request or a rule may ask for'),
+      lockFor: Duration.default('4h').describe('lock duration when a request or a rule names none'),
+      maxLockFor: Duration.default('7d').describe('longest lock a request or a rule may ask for'),
       rules: z
         .record(
           z.string().min(1),
@@ -121,10 +121,14 @@ export const SitePolicy = z.object({
         .describe('automatic responses, by rule id (none by default: responses are manual and dry-run first)'),
     })
     .prefault({})
-    .refine((r) => typeof r.lockFor !== 'number' || typeof r.maxLockFor !== 'number' || r.lockFor <= r.maxLockFor, {
-      message: 'lockFor must not exceed maxLockFor',
-      ...checkWhenShaped('object'),
-    })
+    .refine(
+      (r) => {
+        const lockFor = typeof r.lockFor === 'string' ? parseDuration(r.lockFor) : undefined;
+        const max = typeof r.maxLockFor === 'string' ? parseDuration(r.maxLockFor) : undefined;
+        return lockFor === undefined || max === undefined || lockFor <= max;
+      },
+      { message: 'lockFor must not exceed maxLockFor', ...checkWhenShaped('object') },
+    )
     .describe('temporary neutralisation of an account (vigie respond)'),
 });
 export type SitePolicy = z.infer<typeof SitePolicy>;

@@ -24,6 +24,7 @@ import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
 import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
+import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
@@ -191,28 +192,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
           },
         });
   // Automatic responses, per rule, as the policy says: once per alert, when it first fires.
-  const autoResponded = new Set<string>();
-  const autoRules = policy.policy.response.rules;
-  if (responder !== undefined && Object.keys(autoRules).length > 0) {
-    handler.onAlert((alert) => {
-      const rule = autoRules[alert.rule];
-      if (rule === undefined || alert.status !== 'firing' || autoResponded.has(alert.id)) return;
-      if (alert.response?.some((r) => r.mode === 'automatic')) return;
-      autoResponded.add(alert.id);
-      void responder
-        .respond(alert, {
-          terminate: rule.actions.includes('terminate'),
-          lock: rule.actions.includes('lock'),
-          lockForMs: rule.lockFor,
-          dryRun: false,
-          by: 'policy',
-          mode: 'automatic',
-        })
-        .catch((error: unknown) =>
-          logger.error({ alertId: alert.id, error: describeError(error) }, 'automatic response failed'),
-        );
-    });
-  }
+  const auto = responder && autoResponder(policy, responder, logger);
+  if (auto !== undefined) handler.onAlert(auto);
 
   const http = buildApiServer({
     registry,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Alert, ResponseAction } from '@vigie/contract';
-import type { CompiledPolicy } from '@vigie/policy';
+import { durationMs, type CompiledPolicy } from '@vigie/policy';
 import { describeError, type Logger } from '@vigie/runtime';
 import type { ResponseStore, RoleLock } from '../store/response-store.js';
 
@@ -69,8 +69,8 @@ export function refusals(
   if (request.terminate && (target.sessionId === undefined || backendOf(target.sessionId) === undefined)) {
     reasons.push('the alert is about no single session: nothing to terminate');
   }
-  if (request.lock && request.lockForMs !== undefined && request.lockForMs > r.maxLockFor) {
-    reasons.push(`a lock of ${request.lockForMs / 1000} s exceeds response.maxLockFor (${r.maxLockFor / 1000} s)`);
+  if (request.lock && request.lockForMs !== undefined && request.lockForMs > durationMs(r.maxLockFor)) {
+    reasons.push(`a lock of ${request.lockForMs / 1000} s exceeds response.maxLockFor (${r.maxLockFor})`);
   }
   if (policy.isVigieAccount(role) || role === ctx.responderRole) {
     reasons.push(`${role} is one of Vigie's own accounts (roles.vigie): never acted on`);
@@ -261,7 +261,7 @@ export function createResponder(o: ResponderOptions): Responder {
     async respond(alert, request) {
       const at = iso(now());
       const role = alert.who.login;
-      const lockForMs = request.lockForMs ?? policy.policy.response.lockFor;
+      const lockForMs = request.lockForMs ?? durationMs(policy.policy.response.lockFor);
       const wanted: ResponseAction['action'][] = [
         ...(request.lock ? (['lock'] as const) : []),
         ...(request.terminate ? (['terminate'] as const) : []),
