@@ -99,6 +99,22 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
   const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
+  // An automatic response keyed on a rule that does not exist would never run: refuse it like any invalid setting.
+  const autoRules = Object.keys(policy.policy.response.rules);
+  if (autoRules.length > 0) {
+    const known = new Set(loadRules({ siteFile: config.engine.rulesFile }).rules.map((r) => r.id));
+    const unknown = autoRules.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        'policy',
+        unknown.map((id) => ({
+          path: `response.rules.${id}`,
+          expected: `the id of a loaded rule (${[...known].join(', ')})`,
+          found: id,
+        })),
+      );
+    }
+  }
   // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
   // engine directly, the moment each connects, and again at every tick while held.
   const ownSessions = createOwnSessions();

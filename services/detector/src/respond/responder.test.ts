@@ -1,5 +1,7 @@
 import { compilePolicy, SitePolicy } from '@vigie/policy';
-import { createLogger } from '@vigie/runtime';
+import { ConfigError, createLogger } from '@vigie/runtime';
+import { createDetector } from '../app.js';
+import { DetectorConfig } from '../config.js';
 import { describe, expect, it } from 'vitest';
 import { sampleAlert } from '../sinks/fixtures.js';
 import { autoResponder } from './auto-response.js';
@@ -108,5 +110,24 @@ describe('automatic responses', () => {
         request: { terminate: false, lock: true, lockForMs: 1_800_000, dryRun: false, by: 'policy', mode: 'automatic' },
       },
     ]);
+  });
+});
+
+describe('detector startup', () => {
+  it('refuses automatic responses keyed on a rule that does not exist, naming it', () => {
+    const config = DetectorConfig.parse({ profile: 'local', api: { allowAnonymous: true } });
+    const make = () =>
+      createDetector(config, {
+        logger: createLogger('test', { level: 'silent' }),
+        policy: policy({ rules: { dump: { actions: ['lock'] }, 'dumps-typo': { actions: ['terminate'] } } }),
+      });
+    expect(make).toThrow(ConfigError);
+    try {
+      make();
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => [p.path, p.found])).toEqual([
+        ['response.rules.dumps-typo', 'dumps-typo'],
+      ]);
+    }
   });
 });
