@@ -68,7 +68,7 @@ describe('vigie rules test', () => {
   it('refuses invalid site rules and bad usage with exit 2, listing the problems', () => {
     const bad = run(['--rules', site('overrides:\n  - id: dump\n    params: { minSteps: one }\n')]);
     expect(bad.code).toBe(2);
-    expect(bad.err[0]).toMatch(/^vigie rules test: invalid rules/);
+    expect(bad.err[0]).toMatch(/^vigie rules test: invalid configuration \(.*rules\.yaml\)/);
     expect(bad.err.join('\n')).toContain('minSteps');
     expect(run(['--nope']).code).toBe(2);
   });

@@ -60,10 +60,8 @@ export function rulesTestMain(
       ...(siteDir !== undefined ? loadFixtureCases(siteDir).map((c) => ({ source: 'site', c })) : []),
     ];
   } catch (error) {
-    if (error instanceof ConfigError) {
-      io.err(`vigie rules test: invalid rules (${error.source}):`);
-      for (const p of error.problems) io.err(`  - ${p.path || '(root)'}: expected ${p.expected}, found ${p.found}`);
-    } else io.err(`vigie rules test: ${describeError(error)}`);
+    // A ConfigError's message lists every problem with its path.
+    io.err(`vigie rules test: ${error instanceof ConfigError ? error.message : describeError(error)}`);
     return EXIT.config;
   }
   const byRule = new Map<string, { source: string; result: FixtureResult }[]>();
