@@ -79,9 +79,13 @@ describe('responder on the real cluster', () => {
       ['alert-overdue', ['unlock:done:expiry']],
       ['alert-later', ['unlock:done:expiry']],
     ]);
-    expect((await store.responseTrail('alert-later')).map((a) => [a.action, a.result, a.role, a.dryRun])).toEqual([
-      ['unlock', 'done', later, false],
-    ]);
+    const trail = await queryAs<{ action: string; result: string; role: string; dry_run: boolean }>(
+      ROLES.superuser,
+      `SELECT action, result, role, dry_run FROM ${schema}.response_actions WHERE alert_id = 'alert-later'`,
+      [],
+      { database: 'vigie' },
+    );
+    expect(trail.rows).toEqual([{ action: 'unlock', result: 'done', role: later, dry_run: false }]);
   });
 
   it('reads the catalog: a superuser is refused (and PostgreSQL would refuse CREATEROLE anyway)', async () => {

@@ -16,8 +16,6 @@ export interface RoleLock {
 export interface ResponseStore {
   /** Appends response actions (dry runs included: `dryRun`) to the trail. */
   recordResponses(alertId: string, cluster: string, actions: readonly ResponseAction[], dryRun: boolean): Promise<void>;
-  /** The trail of an alert, oldest first. */
-  responseTrail(alertId: string): Promise<(ResponseAction & { dryRun: boolean })[]>;
   /** Records a lock; a lock still running on the role is extended to the later expiry (returned). */
   saveLock(lock: RoleLock): Promise<RoleLock>;
   /** Locks whose LOGIN has not been restored yet. */
@@ -59,14 +57,6 @@ export function responseQueries(pool: pg.Pool): ResponseStore {
           cause,
         });
       }
-    },
-
-    async responseTrail(alertId) {
-      const { rows } = await pool.query<{ body: ResponseAction; dry_run: boolean }>(
-        'SELECT body, dry_run FROM response_actions WHERE alert_id = $1 ORDER BY at, id',
-        [alertId],
-      );
-      return rows.map((r) => ({ ...r.body, dryRun: r.dry_run }));
     },
 
     async saveLock(lock) {
