@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { alertRef } from '@vigie/detector';
 import { waitFor } from '@vigie/runtime';
-import { REPO_ROOT, ROLES, queryAs } from '@vigie/testkit';
+import { REPO_ROOT, ROLES, queryAs, realClockEnv } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALWAYS_BUSINESS_HOURS,
@@ -45,6 +45,9 @@ beforeAll(async () => {
     // Chromium's sandbox refuses to run as root (this machine's CI and sessions run as root); outside root the
     // sandbox stays on. The pages run no script, and the browser only visits this test's loopback detector.
     args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
+    // On-call's browser is another machine on real time (and Chromium does not start under libfaketime): under
+    // `test/support/faked-clock.sh` the detector's clock and the browser's differ, as they may at a site.
+    env: realClockEnv(),
   });
   await createRole(dumper);
   // pg_dump also reads the sequences; the role stays unprivileged.
@@ -65,11 +68,15 @@ describe('evidence page in a real browser', () => {
     const p = pipeline as Pipeline;
     const base = `http://127.0.0.1:${p.detector.port}`;
     await pgProgram('pg_dump', dumper, ['app']);
-    const alert = await waitFor(async () => (await p.alertsFor(dumper)).find((a) => a.rule === 'dump'), {
+    await waitFor(async () => (await p.alertsFor(dumper)).find((a) => a.rule === 'dump'), {
       timeoutMs: 60_000,
       intervalMs: 500,
       what: 'the dump alert',
     });
+    // Its final state: the alert opens on pg_dump's first COPY and gains a table with each later one.
+    await p.drained();
+    const alert = (await p.alertsFor(dumper)).find((a) => a.rule === 'dump');
+    if (alert === undefined) throw new Error('the dump alert went away');
     const ref = alertRef(alert.id);
 
     const context = await (browser as Browser).newContext();

@@ -152,6 +152,9 @@ export function createReplicationSource({
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
     );
     service = svc;
+    // A stop() that came while this connection was being prepared found no stream to end: do not open one, or the
+    // stop would wait for a stream nobody ends (seen: a collector stopped right after its start hung for minutes).
+    if (stopping) return 'ended';
     let failure: unknown;
     svc.on('error', (error: Error) => {
       // With flow control the library reports a failed handler here and goes on with the next message; going on

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import { createOwnSessions, type Alert } from '@vigie/contract';
+import { createOwnSessions, Severity, type Alert } from '@vigie/contract';
 import {
   createBatchConsumer,
   createKafka,
@@ -101,8 +101,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
   // An automatic response keyed on a rule that does not exist would never run: refuse it like any invalid setting.
   const autoRules = Object.keys(policy.policy.response.rules);
-  if (autoRules.length > 0) {
-    const known = new Set(loadRules({ siteFile: config.engine.rulesFile }).rules.map((r) => r.id));
+  if (autoRules.length > 0 && engine.ruleIds !== undefined) {
+    const known = new Set(engine.ruleIds);
     const unknown = autoRules.filter((id) => !known.has(id));
     if (unknown.length > 0) {
       throw new ConfigError(
@@ -155,6 +155,11 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     alertmanagerQueue: () => alertmanager?.queued ?? 0,
     consumerLag: () => consumerLag,
   });
+
+  // Every rule's counter exists from the start at 0: `increase()` then sees a rule's first alert, and a dashboard
+  // shows 0 rather than no data for a rule that has not fired.
+  for (const rule of engine.ruleIds ?? [])
+    for (const severity of Severity.options) metrics.alertsTotal.labels(rule, severity).inc(0);
 
   const handler = createBatchHandler({
     engine,

@@ -222,6 +222,10 @@ describe('detector through the real broker, store and Alertmanager', () => {
     expect(metrics).toMatch(new RegExp(`vigie_events_consumed_total\\{source="activity"[^}]*\\} ${events.length}\\b`));
     expect(metrics).toMatch(/vigie_records_rejected_total\{reason="undecodable"[^}]*\} 1\b/);
     expect(metrics).toMatch(/vigie_alerts_active\{rule="dump",severity="critical"[^}]*\} 1\b/);
+    expect(metrics).toMatch(/vigie_alerts_total\{rule="dump",severity="critical"[^}]*\} 1\b/);
+    // Rules that did not fire are there at 0 (a first alert is an increase, a panel shows 0, not "no data").
+    expect(metrics).toMatch(/vigie_alerts_total\{rule="mass-write",severity="warning"[^}]*\} 0\b/);
+    expect(metrics).toMatch(/vigie_alerts_total\{rule="audit-tampering",severity="info"[^}]*\} 0\b/);
   });
 
   it('keeps one dump alert when the detector restarts in the middle of the dump', async () => {

@@ -34,7 +34,7 @@ export interface IncidentSeed {
   tags: string[];
   /** Event time (ms) of the event that opened it. */
   tsMs: number;
-  /** Resolve after this long without an update (event time vs. tick time). */
+  /** Resolve after this long without an update (on the detector's clock: see {@link Incident.touchedMs}). */
   quietMs: number;
 }
 
@@ -61,7 +61,15 @@ export interface Incident {
   readonly facts: Record<string, string | number | boolean>;
   sessionKey?: string | undefined;
   quietMs: number;
+  /** Event time of its newest evidence (the alert's `lastSeen`, on the server's clock). */
   lastSeenMs: number;
+  /**
+   * The detector's clock when its newest evidence arrived (its event time in a replay). Quiet time, a session's
+   * end grace and the retention of resolved incidents count on this clock, the one `tick` is given: a source
+   * whose clock is ahead of the detector's (or behind it) neither keeps an incident open forever nor closes it at
+   * once, and a backlog read after a stop resolves a quiet time after it was read, not on arrival.
+   */
+  touchedMs: number;
   /** Changed since its last emission (the next revision will carry it). */
   dirty: boolean;
   /** Changed since the last {@link AlertBook.takeUnsaved} (the store's pending copy is behind). */
@@ -104,15 +112,26 @@ export interface AlertBook {
    * `evidence` is the event that showed it. No-op when the incident is unknown or already resolved.
    */
   resolve(id: string, evidence: Evidence): void;
-  /** Resolves incidents whose quiet time passed or whose session ended `endedGraceMs` ago. */
+  /**
+   * Sets the detector's clock for the evidence that follows (the arrival of the event being processed; its event
+   * time in a replay). Incidents updated or resolved after it are {@link Incident.touchedMs touched} then.
+   */
+  arrive(arrivedMs: number): void;
+  /**
+   * Resolves incidents quiet for their quiet time or whose session ended `endedGraceMs` ago, both on the detector's
+   * clock (`sessionEndedAt` gives the detector's clock when the session's end arrived).
+   */
   tick(nowMs: number, sessionEndedAt: (key: string) => number | undefined): void;
   /**
    * The session ended (its last statement or its final socket counters are in): its incidents' held-back changes are
    * its final figures, published now rather than at the resolution.
    */
   settle(sessionKey: string): void;
-  /** Loads alerts still firing after a restart; the next update continues their revision. */
-  restore(alerts: readonly Alert[], quietMsOf: (rule: string) => number): void;
+  /**
+   * Loads alerts still firing after a restart; the next update continues their revision. Their quiet time starts
+   * at `nowMs` (the detector's clock at the restore; default: each alert's `lastSeen`).
+   */
+  restore(alerts: readonly Alert[], quietMsOf: (rule: string) => number, nowMs?: number): void;
   /**
    * Applies a change from outside the rules (an active response recorded on the alert) and emits it as a revision
    * at once; false when the book does not hold the incident.
@@ -250,6 +269,8 @@ export function createAlertBook({
   let queue = new Map<string, Alert>();
   /** The latest time `tick` was given: emissions remember it, so ticks measure intervals on one clock. */
   let tickClock: number | undefined;
+  /** The detector's clock for the evidence being recorded (see `arrive`); undefined: the evidence's event time. */
+  let arrivedMs: number | undefined;
   const revisionCounts = new Map<string, number>();
   /** Incident ids by session key: a session's end settles its incidents without scanning them all. */
   const bySession = new Map<string, Set<string>>();
@@ -354,6 +375,7 @@ export function createAlertBook({
           sessionKey: s.sessionKey,
           quietMs: s.quietMs,
           lastSeenMs: s.tsMs,
+          touchedMs: arrivedMs ?? s.tsMs,
           dirty: true,
           unsaved: true,
         };
@@ -362,6 +384,7 @@ export function createAlertBook({
       }
       const a = i.alert;
       if (a.status === 'resolved') a.status = 'firing';
+      i.touchedMs = Math.max(i.touchedMs, arrivedMs ?? evidence.tsMs);
       mutate(i);
       if (evidence.tsMs > i.lastSeenMs) {
         i.lastSeenMs = evidence.tsMs;
@@ -379,6 +402,7 @@ export function createAlertBook({
     resolve(id, evidence) {
       const i = incidents.get(id);
       if (i === undefined || i.alert.status === 'resolved') return;
+      i.touchedMs = Math.max(i.touchedMs, arrivedMs ?? evidence.tsMs);
       if (evidence.tsMs > i.lastSeenMs) {
         i.lastSeenMs = evidence.tsMs;
         i.alert.lastSeen = new Date(evidence.tsMs).toISOString();
@@ -387,15 +411,18 @@ export function createAlertBook({
       i.alert.status = 'resolved';
       emit(i, 'resolved');
     },
+    arrive(ms) {
+      arrivedMs = ms;
+    },
     tick(nowMs, sessionEndedAt) {
       tickClock = nowMs;
       for (const [id, i] of incidents) {
         if (i.alert.status === 'resolved') {
-          if (nowMs - i.lastSeenMs >= retainResolvedMs) forget(id);
+          if (nowMs - i.touchedMs >= retainResolvedMs) forget(id);
           continue;
         }
         const ended = i.sessionKey === undefined ? undefined : sessionEndedAt(i.sessionKey);
-        if ((ended !== undefined && nowMs - ended >= endedGraceMs) || nowMs - i.lastSeenMs >= i.quietMs) {
+        if ((ended !== undefined && nowMs - ended >= endedGraceMs) || nowMs - i.touchedMs >= i.quietMs) {
           // The resolution carries every count held back since the last revision: the final state is never lost.
           i.alert.status = 'resolved';
           emit(i, 'resolved');
@@ -415,7 +442,7 @@ export function createAlertBook({
         if (i !== undefined && i.dirty && i.alert.status === 'firing' && i.emitted !== undefined) emit(i, 'ended');
       }
     },
-    restore(alerts, quietMsOf) {
+    restore(alerts, quietMsOf, nowMs) {
       for (const a of alerts) {
         if (a.status !== 'firing' || incidents.has(a.id)) continue;
         const alert = copy(a);
@@ -426,6 +453,7 @@ export function createAlertBook({
           sessionKey: a.sessionId === undefined ? undefined : `${a.cluster}/${a.sessionId}`,
           quietMs: quietMsOf(a.rule),
           lastSeenMs,
+          touchedMs: nowMs ?? lastSeenMs,
           dirty: false,
           unsaved: false,
           // The store gives the latest state (a pending one when the last counts were held back): that is the

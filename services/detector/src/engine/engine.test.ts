@@ -121,6 +121,73 @@ describe('engine', () => {
     expect(engine.stats).toEqual({ sessionsTracked: 0, sessionsEvicted: 1 });
   });
 
+  describe("on a detector clock that is not the server's", () => {
+    // The server stamps its log; the detector ticks on its own clock. Four days apart either way (a faked clock, a
+    // broken NTP): quiet time, end grace and eviction count on the detector's clock from each event's arrival.
+    const SKEW = 4 * 86_400_000;
+    const dump = (engine: ReturnType<typeof createEngine>, sid: string, arrived: number) => {
+      const out: Alert[] = [];
+      for (const e of [...dumpPrelude(sid, T0), copy(sid, T0 + 10)]) out.push(...engine.process(e, arrived));
+      return out;
+    };
+
+    it.each([
+      ['behind', -SKEW],
+      ['ahead', SKEW],
+    ])('resolves an ended session a grace after its end arrived, the detector %s', (_, offset) => {
+      const engine = createEngine({ policy, privileged: none, rules });
+      const arrived = T0 + offset;
+      expect(dump(engine, '6b07e9a0.1', arrived).map((a) => [a.rule, a.status])).toEqual([['dump', 'firing']]);
+      engine.process(end('6b07e9a0.1', T0 + 2000), arrived + 2000);
+      expect(engine.tick(arrived + 2000 + 59_000)).toEqual([]);
+      expect(engine.tick(arrived + 2000 + 60_000).map((a) => [a.rule, a.status, a.lastSeen])).toEqual([
+        ['dump', 'resolved', new Date(T0 + 10).toISOString()],
+      ]);
+      expect(engine.stats).toEqual({ sessionsTracked: 0, sessionsEvicted: 1 });
+    });
+
+    it('resolves a session that stops talking a quiet time after its last event arrived, not before', () => {
+      const engine = createEngine({ policy, privileged: none, rules });
+      const arrived = T0 - SKEW;
+      dump(engine, '6b07e9a1.1', arrived);
+      const quietMs = rules.rules.find((r) => r.id === 'dump')?.quietMs ?? 0;
+      expect(quietMs).toBeGreaterThan(60_000);
+      // Behind by four days, event time would never be "quiet"; ahead, every tick would be: neither happens.
+      expect(engine.tick(arrived + quietMs - 1000)).toEqual([]);
+      expect(engine.tick(arrived + quietMs).map((a) => [a.rule, a.status])).toEqual([['dump', 'resolved']]);
+    });
+
+    it.each([
+      ['an hour ahead', 3_600_000],
+      ['an hour behind', -3_600_000],
+    ])('judges a collector silent on the detector clock, its clock %s', (_, offset) => {
+      const engine = createEngine({ policy, privileged: none, rules: loadRules() });
+      const silentMs = 60_000;
+      for (let n = 0; n < 3; n += 1) engine.process(heartbeat(T0 + offset + n * 10_000, []), T0 + n * 10_000);
+      // Ahead, the last heartbeat's own time never looks old; behind, it looks old at once: neither counts.
+      expect(engine.tick(T0 + 20_000 + silentMs)).toEqual([]);
+      expect(engine.tick(T0 + 20_000 + silentMs + 1000).map((a) => [a.rule, a.status])).toEqual([
+        ['collector-silent', 'firing'],
+      ]);
+      // Heard again: resolved at its arrival.
+      const back = engine.process(heartbeat(T0 + offset + 120_000, []), T0 + 120_000);
+      expect(back.map((a) => [a.rule, a.status])).toEqual([['collector-silent', 'resolved']]);
+    });
+
+    it('restarts the quiet time of a restored alert at the restore', () => {
+      const first = createEngine({ policy, privileged: none, rules });
+      const firing = dump(first, '6b07e9a2.1', T0).at(-1) as Alert;
+      const second = createEngine({ policy, privileged: none, rules });
+      const restoredAt = T0 - SKEW;
+      second.restore([firing], restoredAt);
+      const quietMs = rules.rules.find((r) => r.id === 'dump')?.quietMs ?? 0;
+      expect(second.tick(restoredAt + quietMs - 1000)).toEqual([]);
+      expect(second.tick(restoredAt + quietMs).map((a) => [a.id, a.status])).toEqual([
+        ['dump:local:6b07e9a2.1', 'resolved'],
+      ]);
+    });
+  });
+
   it('bounds sessions (LRU) and evicts idle ones on tick', () => {
     const engine = createEngine({ policy, privileged: none, rules, maxSessions: 3, idleSessionMs: 10_000 });
     for (let i = 0; i < 5; i += 1) engine.process(stmt(`6b07e901.${i}`, T0 + i, 'SELECT 1'));

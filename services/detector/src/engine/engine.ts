@@ -16,6 +16,9 @@ const ENDED_GRACE_MS = 60_000;
  */
 const TXID_JOIN_MS = 10 * 60_000;
 
+/** `T` with `K` writable: the engine moves the context's clock, rules only read it. */
+type Mutable<T, K extends keyof T> = Omit<T, K> & { -readonly [P in K]: T[P] };
+
 function isRuleSet(value: unknown): value is RuleSet {
   return (
     typeof value === 'object' &&
@@ -59,7 +62,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     },
   });
   const self = createSelfKnowledge({ policy, enabled: options.announcements ?? true });
-  const ctx: RuleContext = {
+  const ctx: Mutable<RuleContext, 'arrivedMs'> = {
+    arrivedMs: 0,
     policy,
     privileged,
     alerts,
@@ -74,8 +78,13 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   const writers = createRecentMap<SessionState>({ maxKeys: maxTransactions, maxAgeMs: TXID_JOIN_MS });
 
   return {
-    process(event: VigieEvent): Alert[] {
+    process(event: VigieEvent, arrivedMs?: number): Alert[] {
       const tsMs = eventMs(event);
+      // Time on the detector's clock: what `tick` compares with (quiet time, grace, deadlines). Sources stamp their
+      // events on their own clocks (the server's for its log and WAL, a collector's for its samples and heartbeats).
+      const arrived = arrivedMs ?? tsMs;
+      ctx.arrivedMs = arrived;
+      alerts.arrive(arrived);
       if (event.kind === 'collector.heartbeat') {
         // Only Vigie's producers write heartbeats; anything from the server log has a session and a position.
         if (event.session !== undefined || event.source !== undefined) return [];
@@ -86,8 +95,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       }
       let session: SessionState | undefined;
       if (event.session !== undefined) {
-        session = sessions.touch(event.cluster, event.session, tsMs, classify);
-        if (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)) session.endedAtMs = tsMs;
+        session = sessions.touch(event.cluster, event.session, tsMs, classify, arrived);
+        if (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final))
+          session.endedAtMs = arrived;
         // Vigie's own sessions (announced by the component that opened them) are not operator activity, whatever
         // the day or what they read. Any other session of a Vigie account is watched by the vigie-accounts rules
         // alone (one incident that says what it did), or, if a site disabled them, by every rule like any role.
@@ -105,10 +115,10 @@ export function createEngine(options: EngineOptions): DetectorEngine {
           session.effectiveRole = event.effectiveRole;
         // pgaudit logs a write after it ran, so even a transaction's first write carries its txid (0 = none yet).
         if (event.kind === 'statement' && event.txid !== undefined && event.txid !== '0')
-          writers.set(`${event.cluster}/${event.txid}`, session, tsMs);
+          writers.set(`${event.cluster}/${event.txid}`, session, arrived);
       } else if (event.kind === 'change.txn') {
         // The WAL carries no user: the session that wrote in this transaction, when its statement was seen.
-        session = writers.get(`${event.cluster}/${event.xid}`, tsMs);
+        session = writers.get(`${event.cluster}/${event.xid}`, arrived);
       }
       for (const rule of rules) {
         if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
@@ -127,8 +137,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       for (const rule of all) rule.onTick?.(nowMs, ctx);
       return alerts.drain();
     },
-    restore(restored: readonly Alert[]): void {
-      alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs);
+    restore(restored: readonly Alert[], nowMs?: number): void {
+      alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs);
       for (const a of restored) {
         if (a.rule === 'dump' && a.status === 'firing' && a.sessionId !== undefined) {
           dumpSessions.add(`${a.cluster}/${a.sessionId}`);
@@ -147,6 +157,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       return alerts.drain();
     },
     annotate: (id, mutate) => (alerts.annotate(id, mutate) ? alerts.drain() : []),
+    ruleIds: all.map((r) => r.id),
     pending: () => alerts.takeUnsaved(),
     revisionCounts: () => alerts.counts,
     alerts: () => alerts.all(),

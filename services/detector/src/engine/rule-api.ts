@@ -16,6 +16,11 @@ export interface RuleContext {
   readonly self: SelfKnowledge;
   /** Collectors the detector's configuration says must be running (silence of one is an alert). */
   readonly expectedCollectors: readonly ExpectedCollector[];
+  /**
+   * The detector's clock when the current event arrived (its event time in a replay): the clock `onTick` is given.
+   * A deadline that a tick checks is set on it, never on the event's time, which is the source's clock.
+   */
+  readonly arrivedMs: number;
 }
 
 /**

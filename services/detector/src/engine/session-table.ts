@@ -17,7 +17,9 @@ export interface SessionState {
   effectiveRole?: string;
   /** Event time of the newest event seen for the session. */
   lastEventMs: number;
-  /** Event time of `session.end` (or a final egress sample), when seen. */
+  /** The detector's clock when its newest event arrived (event time in a replay): idle eviction counts on it. */
+  lastArrivedMs: number;
+  /** The detector's clock when `session.end` (or a final egress sample) arrived, when seen. */
   endedAtMs?: number;
   /** Number of events seen. */
   events: number;
@@ -30,15 +32,22 @@ export interface SessionState {
 
 /** Bounded table of sessions: LRU on event arrival, capped, with idle/ended eviction on `sweep`. */
 export interface SessionTable {
-  /** Gets or creates the session of an event; refreshes what the event says about it. */
+  /**
+   * Gets or creates the session of an event; refreshes what the event says about it. `tsMs` is the event's time,
+   * `arrivedMs` the detector's clock at its arrival (default: `tsMs`).
+   */
   touch(
     cluster: string,
     info: SessionInfo,
     tsMs: number,
     classify: (addr: string | undefined) => ClientClass,
+    arrivedMs?: number,
   ): SessionState;
   get(key: string): SessionState | undefined;
-  /** Evicts ended sessions older than `endedGraceMs` and idle ones older than `idleMs`; returns the evicted. */
+  /**
+   * Evicts sessions ended `endedGraceMs` ago and sessions idle for `idleMs`, both on the detector's clock `nowMs`;
+   * returns the evicted.
+   */
   sweep(nowMs: number): SessionState[];
   readonly size: number;
   /** Total evictions (idle, ended and over the cap) since creation. */
@@ -68,7 +77,7 @@ export function createSessionTable({
   }
 
   return {
-    touch(cluster, info, tsMs, classify) {
+    touch(cluster, info, tsMs, classify, arrivedMs = tsMs) {
       const key = `${cluster}/${info.id}`;
       let s = sessions.get(key);
       if (s === undefined) {
@@ -78,6 +87,7 @@ export function createSessionTable({
           id: info.id,
           clientClass: classify(info.clientAddr),
           lastEventMs: tsMs,
+          lastArrivedMs: arrivedMs,
           events: 0,
           rules: new Map(),
         };
@@ -92,6 +102,7 @@ export function createSessionTable({
       s.events += 1;
       // Events can arrive slightly out of order across topics: time only moves forward.
       if (tsMs > s.lastEventMs) s.lastEventMs = tsMs;
+      if (arrivedMs > s.lastArrivedMs) s.lastArrivedMs = arrivedMs;
       if (info.user !== undefined) s.login = info.user;
       if (info.database !== undefined) s.database = info.database;
       if (info.clientAddr !== undefined && info.clientAddr !== s.clientAddr) {
@@ -108,7 +119,7 @@ export function createSessionTable({
       const out: SessionState[] = [];
       for (const s of sessions.values()) {
         const ended = s.endedAtMs !== undefined && nowMs - s.endedAtMs >= endedGraceMs;
-        if (ended || nowMs - s.lastEventMs >= idleMs) out.push(s);
+        if (ended || nowMs - s.lastArrivedMs >= idleMs) out.push(s);
       }
       for (const s of out) evict(s);
       return out;

@@ -45,13 +45,25 @@ export interface EngineOptions {
  * and an updated `revision`, never a second alert.
  */
 export interface DetectorEngine {
-  /** Feeds one event; returns the alerts raised or updated by it (each a full, new revision). */
-  process(event: VigieEvent): Alert[];
-  /** Advances time (wall clock, ms): returns alerts that resolved; evicts idle and ended sessions. */
+  /**
+   * Feeds one event; returns the alerts raised or updated by it (each a full, new revision). `arrivedMs` is the
+   * detector's clock when it arrived (the live detector gives `Date.now()`); default: the event's own time (replay).
+   */
+  process(event: VigieEvent, arrivedMs?: number): Alert[];
+  /**
+   * Advances time (the detector's clock, ms; in a replay, event time): returns alerts that resolved; evicts idle and
+   * ended sessions. Quiet time counts from each incident's last arrival on this clock, not from its event times,
+   * which are stamped by the sources' clocks.
+   */
   tick(nowMs: number): Alert[];
-  /** Reloads alerts still firing (from the store, after a restart) so that new events update them. */
-  restore(alerts: readonly Alert[]): void;
+  /**
+   * Reloads alerts still firing (from the store, after a restart) so that new events update them; their quiet
+   * time starts at `nowMs` (the detector's clock; default: each alert's lastSeen).
+   */
+  restore(alerts: readonly Alert[], nowMs?: number): void;
   readonly stats: { sessionsTracked: number; sessionsEvicted: number };
+  /** Ids of the rules it runs (for metrics that must exist before a rule's first alert). Optional for doubles. */
+  readonly ruleIds?: readonly string[];
   /**
    * Emits every alert changed since its last emission (updates are bounded: see the engine README in index.ts),
    * e.g. before a graceful stop or at the end of a replay. Optional so that test doubles need not implement it.

@@ -34,8 +34,10 @@ interface Watched {
   cluster: string;
   collector: string;
   instance: string;
-  /** Event time of its last heartbeat; undefined for one restored from the store and not heard since. */
+  /** Event time of its last heartbeat (the collector's clock); undefined for one restored and not heard since. */
   lastMs: number | undefined;
+  /** The detector's clock when that heartbeat arrived: silence is judged on it, whatever the collector's clock. */
+  arrivedMs: number | undefined;
   lastEventId: string | undefined;
   health: SourceHealth | undefined;
 }
@@ -64,10 +66,18 @@ export const collectorHealth = defineRuleType(Params, (base, p) => {
     e.collector === hb.collector &&
     (e.instance === undefined || e.instance === hb.instance);
 
+  /**
+   * `nowMs` is the detector's clock. A collector host whose clock is ahead would otherwise never look silent (a
+   * blind dead-man switch), one behind would look silent all the time: both durations are measured on the
+   * detector's clock, the failing time as the collector's own (its last heartbeat minus `since`) plus the time
+   * since that heartbeat arrived.
+   */
   function conditionOf(w: Watched, nowMs: number): Condition | undefined {
-    if (w.lastMs === undefined) return undefined;
-    if (nowMs - w.lastMs > silentMs) return 'silent';
-    if (w.health?.state === 'failing' && nowMs - Date.parse(w.health.since) >= unhealthyMs) return 'unhealthy';
+    if (w.lastMs === undefined || w.arrivedMs === undefined) return undefined;
+    const sinceArrival = nowMs - w.arrivedMs;
+    if (sinceArrival > silentMs) return 'silent';
+    if (w.health?.state === 'failing' && w.lastMs - Date.parse(w.health.since) + sinceArrival >= unhealthyMs)
+      return 'unhealthy';
     return undefined;
   }
 
@@ -139,6 +149,7 @@ export const collectorHealth = defineRuleType(Params, (base, p) => {
           collector: event.collector,
           instance: event.instance,
           lastMs: undefined,
+          arrivedMs: undefined,
           lastEventId: undefined,
           health: undefined,
         };
@@ -146,10 +157,11 @@ export const collectorHealth = defineRuleType(Params, (base, p) => {
       }
       if (w.lastMs !== undefined && tsMs < w.lastMs) return; // a late duplicate says nothing new
       w.lastMs = tsMs;
+      w.arrivedMs = ctx.arrivedMs;
       w.lastEventId = event.id;
       w.health = event.health;
       const evidence = { eventId: event.id, tsMs };
-      apply(ctx, w, conditionOf(w, tsMs), factsOf(w), evidence);
+      apply(ctx, w, conditionOf(w, ctx.arrivedMs), factsOf(w), evidence);
       ctx.expectedCollectors.forEach((e, n) => {
         if (!matches(e, event) || heard.has(n)) return;
         heard.add(n);
@@ -200,6 +212,7 @@ export const collectorHealth = defineRuleType(Params, (base, p) => {
           collector,
           instance,
           lastMs,
+          arrivedMs: lastMs,
           lastEventId: undefined,
           health: undefined,
         });

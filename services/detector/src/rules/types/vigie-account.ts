@@ -127,7 +127,7 @@ export const vigieAccount = defineRuleType(Params, (base, p) => {
       const fresh = (): Pending => ({
         session,
         first: event,
-        deadlineMs: eventMs(event) + graceMs,
+        deadlineMs: ctx.arrivedMs + graceMs,
         statements: 0,
         tables: new Set(),
         signals: new Set(),
