@@ -53,7 +53,7 @@ readonly PG_LISTEN='127.0.0.1,::1'
 readonly PG_SOCKET_DIR=${VIGIE_PG_SOCKET_DIR:-/var/run/postgresql}
 readonly PG_DIR=$STATE_DIR/postgresql
 readonly PG_DATA=$PG_DIR/data
-readonly PG_ROLES=(dba_alice contractor_bob app_backend admin vigie_collector vigie vigie_detector)
+readonly PG_ROLES=(dba_alice contractor_bob app_backend admin vigie_collector vigie vigie_detector vigie_responder)
 
 readonly KAFKA_PORT=19092
 readonly KAFKA_CONTROLLER_PORT=19094

@@ -23,7 +23,10 @@ BEGIN
       -- Vigie's alert store: the owner, through which migrations run …
       ('vigie',           'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION'),
       -- … and the detector's runtime role: SELECT/INSERT/UPDATE on the store tables, granted by the migrations
-      ('vigie_detector',  'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION')
+      ('vigie_detector',  'LOGIN NOCREATEROLE NOSUPERUSER NOREPLICATION'),
+      -- Vigie's responder (`vigie respond`): ends a session's backend and locks a login for a while. CREATEROLE
+      -- can alter non-superuser roles only (PostgreSQL 15); it owns nothing and reads no table
+      ('vigie_responder', 'LOGIN CREATEROLE NOSUPERUSER NOREPLICATION')
     ) AS v(name, attrs)
   LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) THEN
@@ -38,6 +41,9 @@ GRANT pg_read_all_data TO dba_alice;
 -- pg_stat_activity shows other sessions' client fields only to these
 GRANT pg_read_all_stats TO dba_alice;
 GRANT pg_monitor, pg_read_all_stats TO vigie_collector;
+-- pg_signal_backend: pg_terminate_backend() of non-superuser backends; pg_read_all_stats: backend_start of other
+-- roles' sessions, so the responder ends the alert's session and not a later one that reused its pid
+GRANT pg_signal_backend, pg_read_all_stats TO vigie_responder;
 
 SELECT 'CREATE DATABASE vigie OWNER vigie'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'vigie') \gexec

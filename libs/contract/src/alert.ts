@@ -10,6 +10,35 @@ export const ClientClass = z.enum(['bastion', 'non-bastion', 'local', 'unknown']
 export type ClientClass = z.infer<typeof ClientClass>;
 
 /**
+ * One step of an active response to an alert (`vigie respond`, `POST /api/alerts/:id/response`, or the policy's
+ * automatic responses): what was asked against which role, and what came of it. Published with the alert so that
+ * nothing Vigie does to an account happens silently.
+ */
+export const ResponseAction = z.object({
+  /** terminate: pg_terminate_backend of the session; lock: ALTER ROLE … NOLOGIN; unlock: LOGIN restored at expiry. */
+  action: z.enum(['terminate', 'lock', 'unlock']),
+  /** manual: a person asked (CLI/API); automatic: the policy's `response.rules`; expiry: a lock ran out. */
+  mode: z.enum(['manual', 'automatic', 'expiry']),
+  /** Who asked (a name, an on-call handle), or `policy` / `vigie`. */
+  by: z.string(),
+  at: Timestamp,
+  /** The login role acted on. */
+  role: z.string(),
+  /**
+   * done; planned (a dry run: what would be done); not-needed (the session had already ended, the role could not
+   * log in anyway); refused (by the policy); failed (PostgreSQL said no).
+   */
+  result: z.enum(['done', 'planned', 'not-needed', 'refused', 'failed']),
+  /** One line on the result (the reason of a refusal or failure). */
+  detail: z.string(),
+  /** Backend pid that was (to be) terminated. */
+  pid: z.number().int().positive().optional(),
+  /** When a lock ends (LOGIN restored). */
+  until: Timestamp.optional(),
+});
+export type ResponseAction = z.infer<typeof ResponseAction>;
+
+/**
  * One incident. The id is deterministic (rule + entity + window) so a replayed event or a restarted detector
  * updates the same alert (`revision` grows) instead of raising a second one.
  */
@@ -57,5 +86,7 @@ export const Alert = z.object({
   lastSeen: Timestamp,
   /** Grows by one at each update of the same incident. */
   revision: z.number().int().positive(),
+  /** Active responses to this incident, oldest first (absent when none). */
+  response: z.array(ResponseAction).optional(),
 });
 export type Alert = z.infer<typeof Alert>;

@@ -17,6 +17,8 @@ export interface CompiledPolicy {
   isListedPrivileged(role: string): boolean;
   isKnownSlot(name: string): boolean;
   isKnownPublication(name: string): boolean;
+  /** Roles an active response never touches: `response.never` and Vigie's own accounts. */
+  isResponseExempt(role: string): boolean;
 }
 
 /** Compiles a validated policy. */
@@ -32,6 +34,7 @@ export function compilePolicy(policy: Readonly<SitePolicy>): CompiledPolicy {
   const privileged = patternMatcher(policy.roles.privileged);
   const slots = patternMatcher(policy.replication.knownSlots);
   const publications = patternMatcher(policy.replication.knownPublications);
+  const responseNever = patternMatcher(policy.response.never);
   return {
     policy,
     environmentOf: (cluster) => environments.get(cluster),
@@ -49,5 +52,6 @@ export function compilePolicy(policy: Readonly<SitePolicy>): CompiledPolicy {
     isListedPrivileged: privileged,
     isKnownSlot: slots,
     isKnownPublication: publications,
+    isResponseExempt: (role) => responseNever(role) || vigie(role),
   };
 }

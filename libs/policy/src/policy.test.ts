@@ -147,6 +147,49 @@ describe('a policy of the wrong shape', () => {
 });
 
 describe('business hours bounds', () => {
+  it('reads the response block: defaults dry and manual, every problem listed', () => {
+    const p = compilePolicy(loadPolicy(file(ISSUE_SHAPE)));
+    expect(p.policy.response).toEqual({ never: [], allowSuperuser: false, lockFor: '4h', maxLockFor: '7d', rules: {} });
+    const tuned = compilePolicy(
+      loadPolicy(
+        file(`${ISSUE_SHAPE}  vigie: [vigie_*]
+response:
+  never: [breakglass_*]
+  lockFor: 30m
+  rules:
+    dump: { actions: [terminate, lock], lockFor: 2h }
+`),
+      ),
+    );
+    expect(tuned.policy.response.rules).toEqual({ dump: { actions: ['terminate', 'lock'], lockFor: '2h' } });
+    expect(['breakglass_ops', 'vigie_responder', 'dba_alice'].map((r) => tuned.isResponseExempt(r))).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    let error: ConfigError | undefined;
+    try {
+      loadPolicy(
+        file(`${ISSUE_SHAPE}response:
+  rules:
+    dump: { actions: [kill], lockFor: 4 hours }
+    bulk-read: { actions: [] , extra: 1 }
+`),
+      );
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error?.problems.map((p) => p.path).sort()).toEqual([
+      'response.rules.bulk-read',
+      'response.rules.bulk-read.actions',
+      'response.rules.dump.actions.0',
+      'response.rules.dump.lockFor',
+    ]);
+    expect(() => loadPolicy(file(`${ISSUE_SHAPE}response: { lockFor: 8d }\n`))).toThrow(
+      /lockFor must not exceed maxLockFor/,
+    );
+  });
+
   it('accepts 24:00 as an end and refuses it as a start', () => {
     const policy = (start: string, end: string) =>
       file(`clusters: [{ name: a, environment: production }]\nbusinessHours: { start: "${start}", end: "${end}" }\n`);

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { checkWhenShaped } from '@vigie/runtime';
+import { Duration, parseDuration } from './duration.js';
 
 const Cidr = z.string().refine((s) => {
   const [addr, bits, extra] = s.split('/');
@@ -89,5 +90,45 @@ export const SitePolicy = z.object({
       knownPublications: z.array(Pattern).default([]).describe('publications that are expected'),
     })
     .prefault({}),
+  response: z
+    .object({
+      never: z
+        .array(Pattern)
+        .default([])
+        .describe(
+          'roles Vigie never terminates or locks (break-glass accounts); roles.vigie are never acted on either',
+        ),
+      allowSuperuser: z
+        .boolean()
+        .default(false)
+        .describe('act against superusers too (the responder role then needs to be one: CREATEROLE cannot alter them)'),
+      lockFor: Duration.default('4h').describe('lock duration when a request or a rule names none'),
+      maxLockFor: Duration.default('7d').describe('longest lock a request or a rule may ask for'),
+      rules: z
+        .record(
+          z.string().min(1),
+          z
+            .object({
+              actions: z
+                .array(z.enum(['terminate', 'lock']))
+                .min(1)
+                .describe('what is done at once when the rule raises a new alert'),
+              lockFor: Duration.optional().describe('lock duration for this rule (default: response.lockFor)'),
+            })
+            .strict(),
+        )
+        .default({})
+        .describe('automatic responses, by rule id (none by default: responses are manual and dry-run first)'),
+    })
+    .prefault({})
+    .refine(
+      (r) => {
+        const lockFor = typeof r.lockFor === 'string' ? parseDuration(r.lockFor) : undefined;
+        const max = typeof r.maxLockFor === 'string' ? parseDuration(r.maxLockFor) : undefined;
+        return lockFor === undefined || max === undefined || lockFor <= max;
+      },
+      { message: 'lockFor must not exceed maxLockFor', ...checkWhenShaped('object') },
+    )
+    .describe('temporary neutralisation of an account (vigie respond)'),
 });
 export type SitePolicy = z.infer<typeof SitePolicy>;

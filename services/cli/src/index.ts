@@ -12,3 +12,4 @@ export {
   type Output,
 } from './config-check.js';
 export { policyMain } from './policy-commands.js';
+export { respondMain } from './respond-command.js';

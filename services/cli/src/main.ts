@@ -23,6 +23,12 @@ const USAGE = `usage:
   vigie policy check <file>                     validate a site policy
   vigie policy explain --role R [--addr A] [--at T] [--cluster C] [--policy <file>]
                                                 how the policy classifies a session (bastion, hours, watchlist…)
+  vigie rules test [--rules <site rules file>] [--fixtures <dir>]
+                                                run the shipped and site rule fixtures; pass/fail per rule (exit 1
+                                                on any failure)
+  vigie respond <alert-id> [--terminate] [--lock [--for 4h]] [--yes | --dry-run]
+                                                end the alert's session and/or lock its login for a while, through
+                                                the detector's API (a dry run unless --yes: vigie respond --help)
 environment: VIGIE_POLICY (site policy file), VIGIE_PROFILE (local | production), VIGIE_<SECTION>__<KEY> overrides any
   configuration value`;
 
@@ -58,6 +64,21 @@ async function dispatch(argv: string[]): Promise<void> {
     case 'policy': {
       const { policyMain } = await import('./policy-commands.js');
       return process.exit(policyMain(rest, env));
+    }
+    case 'rules': {
+      const [sub, ...args] = rest;
+      if (sub !== 'test') {
+        process.stderr.write(`vigie rules: unknown command ${JSON.stringify(sub ?? '')} (vigie rules test)\n`);
+        process.exit(EXIT.config);
+      }
+      const mod = (await import('@vigie/detector')) as {
+        rulesTestMain(args: string[], env: Record<string, string | undefined>): number;
+      };
+      return process.exit(mod.rulesTestMain(args, env));
+    }
+    case 'respond': {
+      const { respondMain } = await import('./respond-command.js');
+      return process.exit(await respondMain(rest, env));
     }
     case 'start': {
       const { startMain } = await import('./start.js');

@@ -28,6 +28,9 @@ roles:
   privileged: ['dba_root']
   watchlist: ['ext_bob']
   vigie: ['vigie_collector']
+response:
+  never: ['breakglass_*']
+  rules: { dump: { actions: [terminate, lock], lockFor: 1h } }
 `,
 );
 
@@ -51,6 +54,7 @@ describe('vigie policy check', () => {
       '  business hours: mon tue wed thu fri 08:00-19:00 Europe/Paris, 1 holiday',
       '  personal-data tables: public.citizens',
       '  roles: service 1, generic 1, human 2, privileged 1, watchlist 1, vigie 1',
+      '  response: locks 4h by default (at most 7d), never breakglass_*, superusers refused, automatic: dump (terminate, lock)',
     ]);
   });
 

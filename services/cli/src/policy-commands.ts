@@ -48,6 +48,11 @@ function summary(p: Readonly<SitePolicy>): string[] {
     `  roles: ${(['service', 'generic', 'human', 'privileged', 'watchlist', 'vigie'] as const)
       .map((k) => `${k} ${p.roles[k].length}`)
       .join(', ')}`,
+    `  response: locks ${p.response.lockFor} by default (at most ${p.response.maxLockFor}), never ${p.response.never.length > 0 ? p.response.never.join(', ') : 'no role listed'}, superusers ${p.response.allowSuperuser ? 'allowed' : 'refused'}, automatic: ${
+      Object.entries(p.response.rules)
+        .map(([rule, r]) => `${rule} (${r.actions.join(', ')})`)
+        .join(', ') || 'none'
+    }`,
   ];
 }
 

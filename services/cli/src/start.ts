@@ -2,15 +2,13 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeAlert, TOPICS, type Alert } from '@vigie/contract';
 import { evidencePageUrl } from '@vigie/detector';
 import { createBatchConsumer, createKafka, type KafkaSettings } from '@vigie/kafka';
 import { createLogger, describeError, EXIT, waitFor } from '@vigie/runtime';
 import { policyFileFrom } from '@vigie/policy';
 import { createAlertPrinter } from './alert-printer.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+import { localVigieDir, REPO_ROOT, stackDir } from './local-state.js';
 const CLI_BIN = join(REPO_ROOT, 'services/cli/bin/vigie.js');
 /** The local detector: API and evidence pages. */
 const DETECTOR_URL = 'http://127.0.0.1:18080';
@@ -176,12 +174,12 @@ export async function startMain(args: string[], env: Record<string, string | und
   // --secure: every service and the alert reader reach Kafka over SASL_SSL (127.0.0.1:19095) as its own user.
   const secure = args.includes('--secure');
   const startedAtMs = Date.now();
-  const stateDir = env['VIGIE_STACK_DIR'] ?? join(REPO_ROOT, '.stack');
+  const stateDir = stackDir(env);
   process.stdout.write('vigie start: bringing the local stack up (first run installs it: a few minutes)\n');
   execFileSync('bash', [join(REPO_ROOT, 'deploy/local/stack.sh'), 'up'], { stdio: 'inherit', env: process.env });
 
   // Vigie's own state (configurations, checkpoint, API token, service logs); VIGIE_START_DIR moves it (tests).
-  const vigieDir = env['VIGIE_START_DIR'] ?? join(stateDir, 'vigie');
+  const vigieDir = localVigieDir(env);
   const logDir = env['VIGIE_START_DIR'] ? join(vigieDir, 'logs') : join(stateDir, 'logs', 'vigie');
   // Configurations with passwords, the API token, a checkpoint: this user's only.
   mkdirSync(vigieDir, { recursive: true, mode: 0o700 });

@@ -24,6 +24,8 @@ import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
 import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
+import { autoResponder } from './respond/auto-response.js';
+import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { trackPoolSessions } from './own-sessions.js';
@@ -97,6 +99,22 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
   const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
+  // An automatic response keyed on a rule that does not exist would never run: refuse it like any invalid setting.
+  const autoRules = Object.keys(policy.policy.response.rules);
+  if (autoRules.length > 0 && engine.ruleIds !== undefined) {
+    const known = new Set(engine.ruleIds);
+    const unknown = autoRules.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        'policy',
+        unknown.map((id) => ({
+          path: `response.rules.${id}`,
+          expected: `the id of a loaded rule (${[...known].join(', ')})`,
+          found: id,
+        })),
+      );
+    }
+  }
   // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
   // engine directly, the moment each connects, and again at every tick while held.
   const ownSessions = createOwnSessions();
@@ -171,6 +189,33 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
 
   // The API answers from the store only; until start() nothing listens. Token files are read now: a missing one
   // is a configuration error (exit 2), not a refused sign-in later.
+  // Active responses: only with a responder connection. Each action lands in the store's trail and, as a revision of
+  // the alert, in Kafka, the store and Alertmanager.
+  const responder: Responder | undefined =
+    config.responder.connectionString === ''
+      ? undefined
+      : createResponder({
+          connectionString: config.responder.connectionString,
+          cluster: config.cluster,
+          policy,
+          store,
+          logger,
+          retryMs: config.responder.retryMs,
+          observePool: (pool) => trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn }),
+          annotate: async (alertId, actions) => {
+            await handler.annotate(
+              alertId,
+              (a) => {
+                a.response = [...(a.response ?? []), ...actions];
+              },
+              async () => (await store.getAlert(alertId))?.alert,
+            );
+          },
+        });
+  // Automatic responses, per rule, as the policy says: once per alert, when it first fires.
+  const auto = responder && autoResponder(policy, responder, logger);
+  if (auto !== undefined) handler.onAlert(auto);
+
   const http = buildApiServer({
     registry,
     token: config.api.token,
@@ -191,6 +236,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     store,
     baseUrl: () => url,
     onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
+    respond: responder && ((alert, request) => responder.respond(alert, request)),
   });
 
   function readiness(): Readiness {
@@ -283,6 +329,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
         engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
       }
+      // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
+      await responder?.start();
       const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');
@@ -389,6 +437,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       await producer?.stop();
       await lagAdmin?.disconnect().catch(() => undefined);
       await http.close();
+      await responder?.stop();
       await store.close();
       await catalog?.end();
     },

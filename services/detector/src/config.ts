@@ -20,6 +20,7 @@ export const LOCAL_STACK_CONNECTIONS = {
   store: 'postgresql://vigie_detector:vigie_detector@127.0.0.1:55432/vigie',
   storeOwner: 'postgresql://vigie:vigie@127.0.0.1:55432/vigie',
   privileged: 'postgresql://vigie_collector:vigie_collector@127.0.0.1:55432/postgres',
+  responder: 'postgresql://vigie_responder:vigie_responder@127.0.0.1:55432/postgres',
 } as const;
 
 /**
@@ -260,6 +261,22 @@ export const DetectorConfig = z
           .describe('How often the privileged roles are re-read.'),
       })
       .prefault({}),
+    responder: z
+      .object({
+        connectionString: z
+          .string()
+          .optional()
+          .describe(
+            "Monitored cluster, as the responder role (vigie_responder: pg_signal_backend, pg_read_all_stats, CREATEROLE) that `vigie respond` terminates sessions and locks logins with (env VIGIE_RESPONDER__CONNECTION_STRING). Absent or '': responses are refused (503). Local: vigie_responder on the local stack.",
+          ),
+        retryMs: z
+          .number()
+          .int()
+          .positive()
+          .default(30_000)
+          .describe('Wait before retrying to restore LOGIN when an expired lock could not be lifted.'),
+      })
+      .prefault({}),
     log: logSettings(),
   })
   .superRefine((c, ctx) => {
@@ -270,6 +287,7 @@ export const DetectorConfig = z
       api?: { token?: unknown; users?: unknown; allowAnonymous?: unknown } | null;
       store?: { connectionString?: unknown; migrationConnectionString?: unknown } | null;
       privileged?: { connectionString?: unknown } | null;
+      responder?: { connectionString?: unknown } | null;
     };
     const api = raw.api;
     const hasUsers = Array.isArray(api?.users) && api.users.length > 0;
@@ -301,6 +319,7 @@ export const DetectorConfig = z
         raw.privileged?.connectionString,
         "a connection to the monitored cluster, or '' to rely on the policy's roles.privileged only (the local stack's default applies only with profile: local)",
       ],
+      [['responder', 'connectionString'], raw.responder?.connectionString, undefined],
     ];
     for (const [path, value, required] of connections) {
       if (value === undefined && required !== undefined) {
@@ -324,6 +343,7 @@ export const DetectorConfig = z
         ...c,
         store: { ...c.store, connectionString: c.store.connectionString ?? '' },
         privileged: { ...c.privileged, connectionString: c.privileged.connectionString ?? '' },
+        responder: { ...c.responder, connectionString: c.responder.connectionString ?? '' },
       };
     }
     return {
@@ -336,6 +356,10 @@ export const DetectorConfig = z
       privileged: {
         ...c.privileged,
         connectionString: c.privileged.connectionString ?? LOCAL_STACK_CONNECTIONS.privileged,
+      },
+      responder: {
+        ...c.responder,
+        connectionString: c.responder.connectionString ?? LOCAL_STACK_CONNECTIONS.responder,
       },
     };
   });

@@ -14,3 +14,4 @@ export { storeMigrateMain } from './store/migrate-main.js';
 // The evidence page of an alert (what `vigie start` prints and Alertmanager links to).
 export { alertRef } from './store/alert-store.js';
 export { evidencePageUrl } from './sinks/alertmanager.js';
+export { rulesTestMain } from './rules/rules-test.js';

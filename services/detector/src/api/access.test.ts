@@ -78,6 +78,7 @@ describe('detector HTTP server access', () => {
         'GET /api/alerts/:id',
         'POST /api/alerts/:id/ack',
         'GET /api/sessions/:cluster/:sessionId',
+        'POST /api/alerts/:id/response',
         'GET /alerts',
         'GET /alerts/:ref',
         'POST /alerts/:ref/ack',
@@ -101,8 +102,8 @@ describe('detector HTTP server access', () => {
     const { http: server, calls } = detectorServer();
     await server.ready();
     const routes = routeTable(server).filter((r) => r.access === 'protected');
-    // 4 API routes and 6 page routes; the GET ones (3 + 3) have HEAD twins.
-    expect(routes).toHaveLength(16);
+    // 5 API routes and 6 page routes; the GET ones (3 + 3) have HEAD twins.
+    expect(routes).toHaveLength(17);
     const failures: string[] = [];
     let tried = 0;
     for (const route of routes) {

@@ -5,6 +5,8 @@ import {
   AlertQuery,
   AlertRecord,
   ApiError,
+  ResponseBody,
+  ResponseResult,
   SessionParams,
   SessionTimeline,
   TimelineQuery,
@@ -59,6 +61,8 @@ export function buildOpenApiDocument(baseUrl: string): JsonSchema {
         AlertList: schemaOf(AlertList),
         SessionTimeline: schemaOf(SessionTimeline),
         AckBody: schemaOf(AckBody, 'input'),
+        ResponseBody: schemaOf(ResponseBody, 'input'),
+        ResponseResult: schemaOf(ResponseResult),
         ApiError: schemaOf(ApiError),
       },
     },
@@ -86,6 +90,23 @@ export function buildOpenApiDocument(baseUrl: string): JsonSchema {
             content: { 'application/json': { schema: { $ref: '#/components/schemas/AckBody' } } },
           },
           responses: { 200: ok('AlertRecord'), 404: errorResponse('No such alert'), ...common },
+        },
+      },
+      '/api/alerts/{id}/response': {
+        post: {
+          summary: "Terminate the alert's session and/or lock its login for a while (dry run unless dryRun: false)",
+          parameters: [idParam],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/ResponseBody' } } },
+          },
+          responses: {
+            200: ok('ResponseResult'),
+            403: errorResponse('Refused by the response policy (response.never, roles.vigie, superuser, …)'),
+            404: errorResponse('No such alert'),
+            503: errorResponse('No responder configured'),
+            ...common,
+          },
         },
       },
       '/api/sessions/{cluster}/{sessionId}': {

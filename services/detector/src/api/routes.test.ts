@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { sampleAlert } from '../sinks/fixtures.js';
 import type { AlertFilter, StoredAlert, TimelineEntry } from '../store/alert-store.js';
+import type { ResponseRequest } from '../respond/responder.js';
 import { bearerChecker } from './auth.js';
+import type { ApiOptions } from './routes.js';
 import { buildApiServer } from './server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
-function app({ anonymous = false } = {}) {
+function app({ anonymous = false, respond }: { anonymous?: boolean; respond?: ApiOptions['respond'] } = {}) {
   const token = anonymous ? undefined : TOKEN;
   const filters: AlertFilter[] = [];
   const stored: StoredAlert = { alert: sampleAlert(), updatedAt: '2026-11-26T01:14:06.000Z' };
@@ -25,6 +27,7 @@ function app({ anonymous = false } = {}) {
     registry: new Registry(),
     token,
     baseUrl: () => 'http://127.0.0.1:18080',
+    respond,
     store: {
       listAlerts: async (f) => {
         filters.push(f);
@@ -121,6 +124,89 @@ describe('evidence API', () => {
   it('lets anonymous requests through only when no token is configured', async () => {
     const { http } = app({ anonymous: true });
     expect((await http.inject({ url: '/api/alerts' })).statusCode).toBe(200);
+  });
+});
+
+describe('POST /api/alerts/:id/response', () => {
+  const url = `/api/alerts/${encodeURIComponent(sampleAlert().id)}/response`;
+  const post = (http: ReturnType<typeof app>['http'], payload: unknown, at = url) =>
+    http.inject({ method: 'POST', url: at, headers: auth, payload: payload as Record<string, unknown> });
+
+  it('is a dry run unless dryRun: false, and hands the alert and the request to the responder', async () => {
+    const asked: ResponseRequest[] = [];
+    const { http } = app({
+      respond: async (alert, request) => {
+        asked.push(request);
+        const action = request.dryRun ? 'planned' : 'done';
+        return {
+          status: request.dryRun ? 'dry-run' : 'done',
+          actions: [
+            {
+              action: 'lock',
+              mode: 'manual',
+              by: request.by,
+              at: alert.lastSeen,
+              role: 'dba_alice',
+              result: action,
+              detail: '',
+            },
+          ],
+        };
+      },
+    });
+    const dry = await post(http, { lock: true, lockFor: '20s', by: 'oncall' });
+    expect(dry.statusCode).toBe(200);
+    expect(dry.json()).toMatchObject({
+      status: 'dry-run',
+      actions: [{ result: 'planned' }],
+      alert: { alert: { id: sampleAlert().id } },
+    });
+    const real = await post(http, { terminate: true, dryRun: false, by: 'oncall' });
+    expect(real.json()).toMatchObject({ status: 'done' });
+    expect(asked).toEqual([
+      { terminate: false, lock: true, lockForMs: 20_000, dryRun: true, by: 'oncall', mode: 'manual' },
+      { terminate: true, lock: false, lockForMs: undefined, dryRun: false, by: 'oncall', mode: 'manual' },
+    ]);
+  });
+
+  it('answers a refusal with 403 and its reason, an unknown alert with 404, bad input with 400', async () => {
+    const { http } = app({
+      respond: async () => ({
+        status: 'refused',
+        actions: [
+          {
+            action: 'lock',
+            mode: 'manual',
+            by: 'x',
+            at: '2026-11-26T01:14:06.000Z',
+            role: 'dba_alice',
+            result: 'refused',
+            detail: 'dba_alice is listed in response.never: never acted on',
+          },
+        ],
+      }),
+    });
+    const refused = await post(http, { lock: true, dryRun: false, by: 'oncall' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toEqual({
+      error: 'VIGIE_RESPOND_REFUSED',
+      message: 'response refused: dba_alice is listed in response.never: never acted on',
+    });
+    expect((await post(http, { lock: true, by: 'oncall' }, '/api/alerts/nope/response')).statusCode).toBe(404);
+    for (const bad of [
+      { by: 'oncall' },
+      { lock: true },
+      { lock: true, by: 'x', lockFor: '4 hours' },
+      { lock: true, by: 'x', kill: true },
+    ]) {
+      expect((await post(http, bad)).statusCode, JSON.stringify(bad)).toBe(400);
+    }
+  });
+
+  it('answers 503 when no responder is configured', async () => {
+    const res = await post(app().http, { lock: true, by: 'oncall' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ error: 'VIGIE_RESPOND_DISABLED' });
   });
 });
 

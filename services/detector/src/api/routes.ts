@@ -3,7 +3,18 @@ import type { z } from 'zod';
 import { PUBLIC_ROUTE } from '@vigie/runtime';
 import type { AlertStore, StoredAlert } from '../store/alert-store.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { AckBody, AlertParams, AlertQuery, SessionParams, TimelineQuery, type ApiError } from './schemas.js';
+import type { Alert } from '@vigie/contract';
+import { parseDuration } from '@vigie/policy';
+import type { ResponseOutcome, ResponseRequest } from '../respond/responder.js';
+import {
+  AckBody,
+  AlertParams,
+  AlertQuery,
+  ResponseBody,
+  SessionParams,
+  TimelineQuery,
+  type ApiError,
+} from './schemas.js';
 
 /** Options of {@link registerApi}. */
 export interface ApiOptions {
@@ -12,6 +23,8 @@ export interface ApiOptions {
   baseUrl: () => string;
   /** Called when an alert is acknowledged (audit log: who, which alert id). */
   onAck?: (id: string, by: string) => void;
+  /** Carries out an active response (absent: no responder configured, requests get 503). */
+  respond?: ((alert: Alert, request: ResponseRequest) => Promise<ResponseOutcome>) | undefined;
 }
 
 const OPENAPI_PATH = '/api/openapi.json';
@@ -44,7 +57,7 @@ function notFound(reply: FastifyReply, what: string) {
  * is not declared public, so these routes declare nothing but the OpenAPI document (no data in it). Inputs are
  * validated with the zod schemas the OpenAPI document is built from, so the two cannot drift.
  */
-export function registerApi(app: FastifyInstance, { store, baseUrl, onAck }: ApiOptions): void {
+export function registerApi(app: FastifyInstance, { store, baseUrl, onAck, respond }: ApiOptions): void {
   const links = (s: StoredAlert) => {
     const a = s.alert;
     const base = baseUrl();
@@ -96,6 +109,39 @@ export function registerApi(app: FastifyInstance, { store, baseUrl, onAck }: Api
     if (!acked) return notFound(reply, 'alert');
     onAck?.(p.id, body.by);
     return links(acked);
+  });
+
+  app.post('/api/alerts/:id/response', async (req, reply) => {
+    const p = parse(AlertParams, req.params, reply, 'path');
+    if (!p) return reply;
+    const body = parse(ResponseBody, req.body, reply, 'body');
+    if (!body) return reply;
+    if (respond === undefined) {
+      const error: ApiError = {
+        error: 'VIGIE_RESPOND_DISABLED',
+        message: 'no responder configured (responder.connectionString)',
+      };
+      return reply.code(503).send(error);
+    }
+    const found = await store.getAlert(p.id);
+    if (!found) return notFound(reply, 'alert');
+    const outcome = await respond(found.alert, {
+      terminate: body.terminate,
+      lock: body.lock,
+      lockForMs: body.lockFor === undefined ? undefined : parseDuration(body.lockFor),
+      dryRun: body.dryRun,
+      by: body.by,
+      mode: 'manual',
+    });
+    if (outcome.status === 'refused') {
+      const error: ApiError = {
+        error: 'VIGIE_RESPOND_REFUSED',
+        message: `response refused: ${outcome.actions[0]?.detail ?? 'by the policy'}`,
+      };
+      return reply.code(403).send(error);
+    }
+    const after = await store.getAlert(p.id);
+    return { status: outcome.status, actions: outcome.actions, ...(after ? { alert: links(after) } : {}) };
   });
 
   app.get('/api/sessions/:cluster/:sessionId', async (req, reply) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Alert, SessionId, Severity } from '@vigie/contract';
+import { Alert, ResponseAction, SessionId, Severity } from '@vigie/contract';
+import { parseDuration } from '@vigie/policy';
 
 /** Query string of `GET /api/alerts`. */
 export const AlertQuery = z
@@ -75,3 +76,27 @@ export const ApiError = z.object({
   details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 export type ApiError = z.infer<typeof ApiError>;
+
+/** Body of `POST /api/alerts/:id/response`: terminate the alert's session and/or lock its login for a while. */
+export const ResponseBody = z
+  .object({
+    terminate: z.boolean().default(false).describe("pg_terminate_backend of the alert's session."),
+    lock: z.boolean().default(false).describe('ALTER ROLE … NOLOGIN of its login role, LOGIN restored at expiry.'),
+    lockFor: z
+      .string()
+      .refine((s) => parseDuration(s) !== undefined, 'a duration such as 20s, 15m, 4h or 7d')
+      .optional()
+      .describe("Lock duration (default: the policy's response.lockFor; at most response.maxLockFor)."),
+    dryRun: z.boolean().default(true).describe('Default true: only says what would be done. false to act.'),
+    by: z.string().trim().min(1).max(200).describe('Who asks (a name or on-call handle), recorded with each action.'),
+  })
+  .strict()
+  .refine((b) => b.terminate || b.lock, { message: 'ask for terminate and/or lock' });
+export type ResponseBody = z.infer<typeof ResponseBody>;
+
+/** Response of `POST /api/alerts/:id/response` (refusals are a 403 ApiError naming every reason). */
+export const ResponseResult = z.object({
+  status: z.enum(['dry-run', 'done']),
+  actions: z.array(ResponseAction),
+  alert: AlertRecord.optional(),
+});

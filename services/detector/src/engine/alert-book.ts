@@ -86,7 +86,7 @@ export interface Incident {
 export type Summarizer = (alert: Alert, facts: Incident['facts']) => string;
 
 /** Why an incident was re-published: the `reason` label of `vigie_alert_revisions_total`. */
-export type RevisionReason = 'opened' | 'changed' | 'counts' | 'refresh' | 'ended' | 'resolved' | 'flush';
+export type RevisionReason = 'opened' | 'changed' | 'counts' | 'refresh' | 'ended' | 'resolved' | 'flush' | 'response';
 
 /**
  * When an incident is re-published (a revision: Kafka, store, Alertmanager). At once when it opens, resolves or
@@ -132,6 +132,11 @@ export interface AlertBook {
    * at `nowMs` (the detector's clock at the restore; default: each alert's `lastSeen`).
    */
   restore(alerts: readonly Alert[], quietMsOf: (rule: string) => number, nowMs?: number): void;
+  /**
+   * Applies a change from outside the rules (an active response recorded on the alert) and emits it as a revision
+   * at once; false when the book does not hold the incident.
+   */
+  annotate(id: string, mutate: (alert: Alert) => void): boolean;
   /** Emissions queued since the last drain (each a copy). */
   drain(): Alert[];
   /** Emits (into the queue) every incident changed since its last emission: the final state before a stop. */
@@ -193,6 +198,7 @@ function copy(alert: Alert): Alert {
     },
     evidence: { eventIds: [...alert.evidence.eventIds], statements: [...alert.evidence.statements] },
     tags: [...alert.tags],
+    ...(alert.response !== undefined && { response: alert.response.map((r) => ({ ...r })) }),
   };
 }
 
@@ -457,6 +463,13 @@ export function createAlertBook({
         incidents.set(a.id, i);
         index(i);
       }
+    },
+    annotate(id, mutate) {
+      const i = incidents.get(id);
+      if (i === undefined) return false;
+      mutate(i.alert);
+      emit(i, 'response');
+      return true;
     },
     drain() {
       const out = [...queue.values()];

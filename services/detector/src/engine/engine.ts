@@ -156,6 +156,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.flush();
       return alerts.drain();
     },
+    annotate: (id, mutate) => (alerts.annotate(id, mutate) ? alerts.drain() : []),
     ruleIds: all.map((r) => r.id),
     pending: () => alerts.takeUnsaved(),
     revisionCounts: () => alerts.counts,

@@ -167,4 +167,29 @@ describe('alert revisions', () => {
       [8, 'resolved', 600],
     ]);
   });
+
+  it('publishes an active response at once as the next revision, and later revisions keep it', () => {
+    const engine = createEngine({ policy, privileged: none, rules });
+    const emitted = [...engine.process(start(T0)), ...run(engine, 1, 10)];
+    const before = emitted.filter((a) => a.id === ID).at(-1) as Alert;
+    const action = {
+      action: 'lock' as const,
+      mode: 'manual' as const,
+      by: 'oncall',
+      at: new Date(T0 + 11_000).toISOString(),
+      role: 'dba_alice',
+      result: 'done' as const,
+      detail: 'dba_alice cannot log in until …',
+    };
+    const [revised, ...others] = engine.annotate?.(ID, (a) => (a.response = [action])) ?? [];
+    expect(others).toEqual([]);
+    expect(revised).toMatchObject({ id: ID, revision: before.revision + 1, response: [action] });
+    expect(engine.annotate?.('no-such-alert', () => undefined)).toEqual([]);
+    // The engine's copy is its own: later revisions (the session's end) still carry the response.
+    if (revised?.response) revised.response.length = 0;
+    const ended = [...engine.process(statement(11, T0 + 11_500)), ...engine.process(end(T0 + 12_000))].find(
+      (a) => a.id === ID,
+    );
+    expect(ended?.response).toEqual([action]);
+  });
 });

@@ -83,6 +83,12 @@ export interface DetectorEngine {
    * number: the store keeps them so a crash loses no count. Optional for test doubles.
    */
   pending?(): Alert[];
+  /**
+   * Records a change made outside the rules (an active response) on an incident the engine holds and returns its
+   * new revision; empty when the engine does not hold it (the caller revises the stored alert). Optional for test
+   * doubles.
+   */
+  annotate?(id: string, mutate: (alert: Alert) => void): Alert[];
   /** Revisions emitted (key `rule\0reason`) and updates held back (key rule) since the engine was created. */
   revisionCounts?(): { readonly revisions: ReadonlyMap<string, number>; readonly held: ReadonlyMap<string, number> };
 }

@@ -65,6 +65,15 @@ export interface BatchHandler {
   flush(): Promise<void>;
   /** Restores firing alerts into the engine and marks their sessions for the timeline. */
   restore(alerts: readonly Alert[]): void;
+  /**
+   * Records a change made outside the rules (an active response) as the alert's next revision, through every sink:
+   * on the engine's incident when it holds it, else on the stored alert (`stored`). Undefined when neither has it.
+   */
+  annotate(
+    id: string,
+    mutate: (alert: Alert) => void,
+    stored: () => Promise<Alert | undefined>,
+  ): Promise<Alert | undefined>;
   onAlert(listener: AlertListener): () => void;
   /** Firing alerts by rule and severity (the `vigie_alerts_active` gauge). */
   activeByRule(): { rule: string; severity: string; count: number }[];
@@ -285,6 +294,21 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         active.set(a.id, { rule: a.rule, severity: a.severity });
         if (a.sessionId !== undefined) timeline.markAlerting(a.cluster, a.sessionId);
       }
+    },
+    annotate(id, mutate, stored) {
+      return serial(async () => {
+        let alerts = engine.annotate?.(id, mutate) ?? [];
+        if (alerts.length === 0) {
+          const found = await stored();
+          if (found === undefined) return undefined;
+          const next = structuredClone(found);
+          mutate(next);
+          next.revision += 1;
+          alerts = [next];
+        }
+        await effects(alerts, [], [], []);
+        return alerts[0];
+      });
     },
     onAlert(listener) {
       listeners.add(listener);

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Alert } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
 import { MIGRATIONS, RUNTIME_GRANTS, type Migration } from './migrations.js';
+import { responseQueries, type ResponseStore } from './response-store.js';
 
 /** Who acknowledged an alert, when, and why. */
 export interface AlertAck {
@@ -77,8 +78,11 @@ export interface VigieAccountSeen {
   ts: string;
 }
 
-/** The PostgreSQL evidence store. Every write is idempotent, so a replayed batch changes nothing. */
-export interface AlertStore {
+/**
+ * The PostgreSQL evidence store. Every write of the pipeline is idempotent, so a replayed batch changes nothing;
+ * the response trail ({@link ResponseStore}) records requests as they come.
+ */
+export interface AlertStore extends ResponseStore {
   /**
    * With a migration connection: applies the missing migrations and the runtime role's grants (transaction +
    * advisory lock, so two detectors starting together are safe) and returns the versions applied. Without one:
@@ -276,6 +280,8 @@ FROM (SELECT a FROM jsonb_array_elements($1::jsonb) AS a) AS p
 WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
 
   return {
+    ...responseQueries(pool),
+
     async migrate() {
       const ordered = [...migrations].sort((a, b) => a.version - b.version);
       if (migrationConnectionString === undefined) {

@@ -110,6 +110,40 @@ CREATE TABLE alert_revisions (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'active responses and role locks',
+    sql: `
+-- Every response asked for (vigie respond, the API, the policy's automatic responses, a lock's expiry) and its
+-- result, dry runs included: the audit trail of what Vigie did, or was asked to do, to an account.
+CREATE TABLE response_actions (
+  id           text PRIMARY KEY,
+  alert_id     text NOT NULL,
+  cluster      text NOT NULL,
+  role         text NOT NULL,
+  action       text NOT NULL,
+  mode         text NOT NULL,
+  requested_by text NOT NULL,
+  dry_run      boolean NOT NULL,
+  result       text NOT NULL,
+  at           timestamptz NOT NULL,
+  body         jsonb NOT NULL
+);
+CREATE INDEX response_actions_alert_idx ON response_actions (alert_id, at);
+
+-- Logins Vigie turned off (ALTER ROLE … NOLOGIN) and when it turns them back on: a restarted detector restores
+-- the overdue ones at once and schedules the rest. released_at is set once LOGIN is back.
+CREATE TABLE role_locks (
+  cluster     text NOT NULL,
+  role        text NOT NULL,
+  alert_id    text NOT NULL,
+  locked_at   timestamptz NOT NULL,
+  until       timestamptz NOT NULL,
+  released_at timestamptz,
+  PRIMARY KEY (cluster, role)
+);
+`,
+  },
 ];
 
 /**
@@ -126,6 +160,9 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly ('SELECT' | 'INSER
   vigie_accounts: ['SELECT', 'INSERT', 'UPDATE'],
   // History is appended, never rewritten.
   alert_revisions: ['SELECT', 'INSERT'],
+  // The response trail is appended, never rewritten; a lock is extended or released, never deleted.
+  response_actions: ['SELECT', 'INSERT'],
+  role_locks: ['SELECT', 'INSERT', 'UPDATE'],
   // Read only: a detector without the owner's connection checks that the schema is current.
   schema_migrations: ['SELECT'],
 };

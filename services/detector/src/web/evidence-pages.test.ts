@@ -20,6 +20,18 @@ const ALERT: Alert = sampleAlert({
   where: { clientAddr: '127.0.0.3', clientClass: 'non-bastion', applicationName: HOSTILE },
   what: { tables: ['public.citizens', `social.${HOSTILE}`], rows: 1200, bytes: 5_000_000, statements: 2 },
   evidence: { eventIds: [], statements: ['SELECT * FROM public.citizens WHERE nir = $1', `COPY ${HOSTILE} TO stdout`] },
+  response: [
+    {
+      action: 'lock',
+      mode: 'manual',
+      by: 'oncall-carol',
+      at: '2026-11-26T01:20:00.000Z',
+      role: `dba_${HOSTILE}`,
+      result: 'done',
+      detail: 'cannot log in until 2026-11-26T05:20:00.000Z (NOLOGIN; Vigie restores LOGIN then)',
+      until: '2026-11-26T05:20:00.000Z',
+    },
+  ],
 });
 const REF = alertRef(ALERT.id);
 
@@ -238,8 +250,9 @@ describe('evidence pages', { timeout: 30_000 }, () => {
     expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(page.body).not.toMatch(/<script|<img|onerror=/i);
     const escaped = '&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src&#61;x onerror&#61;alert(2)&gt;&quot;&#39;';
-    // Application (twice: the alert and the timeline), summary, login, table, statement, timeline statement.
-    expect(page.body.split(escaped).length - 1).toBeGreaterThanOrEqual(7);
+    // Application (twice: the alert and the timeline), summary, login, table, statement, timeline statement, the
+    // role of the response.
+    expect(page.body.split(escaped).length - 1).toBeGreaterThanOrEqual(8);
     for (const expected of [
       'app_owner',
       'A. Martin',
@@ -251,6 +264,9 @@ describe('evidence pages', { timeout: 30_000 }, () => {
       '1 200',
       'session.start',
       'https://example.invalid/runbook#dump',
+      // The active response: who asked, what, the result.
+      'oncall-carol (manual)',
+      'cannot log in until 2026-11-26T05:20:00.000Z (NOLOGIN; Vigie restores LOGIN then)',
     ]) {
       expect(page.body).toContain(expected);
     }

@@ -157,6 +157,37 @@ export function alertPage(view: AlertPageView): SafeHtml {
             </p>`
       }
 
+      <h2>Active response</h2>
+      ${
+        a.response !== undefined && a.response.length > 0
+          ? html`<table class="responses">
+              <thead>
+                <tr>
+                  <th>Time</th>
+                  <th>Action</th>
+                  <th>Role</th>
+                  <th>Asked by</th>
+                  <th>Result</th>
+                  <th>Detail</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${a.response.map(
+                  (r) =>
+                    html`<tr>
+                      <td class="time">${formatTime(r.at)}</td>
+                      <td>${r.action}</td>
+                      <td><code>${r.role}</code></td>
+                      <td>${r.by} (${r.mode})</td>
+                      <td>${r.result}</td>
+                      <td>${r.detail}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+          : html`<p class="muted">No session terminated, no login locked (<code>vigie respond</code>).</p>`
+      }
+
       <h2>Revisions</h2>
       ${
         revisions.length > 0
