@@ -1,5 +1,5 @@
 import { eventMs } from './event-time.js';
-import type { Alert, VigieEvent } from '@vigie/contract';
+import type { Alert, PrivilegeChange, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
 import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
@@ -15,6 +15,9 @@ const ENDED_GRACE_MS = 60_000;
  * different collectors and topics, seconds apart; the bound also makes xid wrap-around (2^32) harmless.
  */
 const TXID_JOIN_MS = 10 * 60_000;
+
+/** A privilege change that alters which roles the catalog calls privileged (not an ownership or a SET ROLE). */
+const changesRoles = (c: PrivilegeChange): boolean => c.action === 'role-attributes' || c.action === 'grant-role';
 
 function isRuleSet(value: unknown): value is RuleSet {
   return (
@@ -83,6 +86,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         if (event.identities !== undefined) self.announce(event.cluster, event.identities, tsMs);
         for (const rule of heartbeatRules) rule.onEvent(event, undefined, ctx);
         return alerts.drain();
+      }
+      if (event.kind === 'statement' && event.sql.privileges?.some(changesRoles) === true) {
+        options.onPrivilegesChanged?.(event.cluster);
       }
       let session: SessionState | undefined;
       if (event.session !== undefined) {

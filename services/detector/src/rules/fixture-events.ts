@@ -1,6 +1,8 @@
+import { isDangerousFunction } from '@vigie/sql';
 import {
   CollectorName,
   collectorHeartbeat,
+  PrivilegeChange,
   SettingChange,
   SourceHealth,
   VigieEvent,
@@ -33,6 +35,9 @@ const FixtureEvent = z
       .describe('configuration the statement changes (the analyzer finds them in real SQL)'),
     functions: z.array(z.string()).optional().describe('functions the statement calls'),
     droppedExtensions: z.array(z.string()).optional(),
+    privileges: z.array(PrivilegeChange).optional().describe('privilege changes (the analyzer finds them in real SQL)'),
+    remoteHosts: z.array(z.string()).optional().describe('hosts of dblink connection strings / foreign servers'),
+    hiddenReads: z.array(z.string()).optional().describe('relations read through query_to_xml-family strings'),
     logged: z
       .boolean()
       .optional()
@@ -175,10 +180,13 @@ function statementOf(
       hasLimit: /\blimit\b/i.test(sql),
       ...(copy !== undefined && { copy }),
       functions: e.functions ?? [],
-      dangerousFunctions: [],
+      dangerousFunctions: (e.functions ?? []).filter(isDangerousFunction),
       ...(e.settings !== undefined && { settings: e.settings }),
       ...(e.droppedExtensions !== undefined && { droppedExtensions: e.droppedExtensions }),
       redacted: sql.trim().replace(/;$/, ''),
+      ...(e.privileges !== undefined && { privileges: e.privileges }),
+      ...(e.remoteHosts !== undefined && { remoteHosts: e.remoteHosts }),
+      ...(e.hiddenReads !== undefined && { hiddenReads: e.hiddenReads }),
     },
   };
 }

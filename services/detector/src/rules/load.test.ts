@@ -21,7 +21,7 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the eleven shipped rules, dump first', () => {
+  it('loads the shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
@@ -33,6 +33,7 @@ describe('loadRules', () => {
       'non-bastion-egress',
       'off-hours-privileged-session',
       'personal-data-in-preprod',
+      'privilege-escalation',
       'replication-slot-risk',
       'vigie-account-misuse',
     ]);
@@ -72,6 +73,7 @@ rules:
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],
+      ['privilege-escalation', 'critical'],
       ['replication-slot-risk', 'critical'],
       ['vigie-account-misuse', 'critical'],
       ['bulk-read-watchlist', 'critical'],
