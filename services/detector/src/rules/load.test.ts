@@ -35,6 +35,7 @@ describe('loadRules', () => {
       'personal-data-in-preprod',
       'privilege-escalation',
       'replication-slot-risk',
+      'server-file-access',
       'vigie-account-misuse',
     ]);
     for (const r of set.rules) {
@@ -75,6 +76,7 @@ rules:
       ['personal-data-in-preprod', 'critical'],
       ['privilege-escalation', 'critical'],
       ['replication-slot-risk', 'critical'],
+      ['server-file-access', 'warning'],
       ['vigie-account-misuse', 'critical'],
       ['bulk-read-watchlist', 'critical'],
     ]);

@@ -16,6 +16,7 @@ export const RULE_TYPES = [
   'audit-tampering',
   'forged-record',
   'privilege-escalation',
+  'server-file-access',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

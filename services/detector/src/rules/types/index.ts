@@ -12,6 +12,7 @@ import { personalDataInPreprod } from './personal-data-in-preprod.js';
 import { replicationSlotRisk } from './replication-slot-risk.js';
 import { vigieAccount } from './vigie-account.js';
 import { privilegeEscalation } from './privilege-escalation.js';
+import { serverFileAccess } from './server-file-access.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -27,4 +28,5 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'audit-tampering': auditTampering as RuleTypeImpl<never>,
   'forged-record': forgedRecord as RuleTypeImpl<never>,
   'privilege-escalation': privilegeEscalation as RuleTypeImpl<never>,
+  'server-file-access': serverFileAccess as RuleTypeImpl<never>,
 };
