@@ -20,7 +20,11 @@ const FixtureEvent = z
   .object({
     s: z.string().describe('session alias'),
     at: z.string().describe('ISO instant (UTC)'),
-    kind: z.enum(['session.start', 'session.end', 'replication.connection']).optional(),
+    kind: z.enum(['session.start', 'session.end', 'replication.connection', 'auth.failure']).optional(),
+    noSuchRole: z
+      .boolean()
+      .optional()
+      .describe('auth.failure for a role that does not exist (the collector drops the name)'),
     sql: z.string().optional(),
     reads: z.array(z.string()).optional(),
     rows: z.number().int().nonnegative().optional(),
@@ -291,7 +295,16 @@ export function fixtureEvents(f: RuleFixture, cluster = 'local'): FixtureStep[] 
           text: e.replication,
         });
       } else if (e.kind === 'session.end') out.push({ ...base, kind: 'session.end', durationMs: 1000 });
-      else if (e.kind !== undefined) out.push({ ...base, kind: e.kind });
+      else if (e.kind === 'auth.failure') {
+        const { user, ...anonymous } = session;
+        out.push({
+          ...base,
+          kind: 'auth.failure',
+          ...(e.noSuchRole === true
+            ? { session: anonymous, sqlstate: '28000', reason: 'role does not exist' }
+            : { user, sqlstate: '28P01', reason: 'password authentication failed' }),
+        });
+      } else if (e.kind !== undefined) out.push({ ...base, kind: e.kind });
       else throw new Error(`fixture event at ${e.at} has nothing to emit`);
     }
   }

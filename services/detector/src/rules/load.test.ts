@@ -26,6 +26,7 @@ describe('loadRules', () => {
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'audit-tampering',
+      'auth-brute-force',
       'bulk-read',
       'collector-silent',
       'forged-audit-record',
@@ -68,6 +69,7 @@ rules:
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
       ['audit-tampering', 'critical'],
+      ['auth-brute-force', 'warning'],
       ['bulk-read', 'warning'],
       ['collector-silent', 'critical'],
       ['forged-audit-record', 'critical'],

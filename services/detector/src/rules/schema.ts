@@ -17,6 +17,7 @@ export const RULE_TYPES = [
   'forged-record',
   'privilege-escalation',
   'server-file-access',
+  'auth-brute-force',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

@@ -13,6 +13,7 @@ import { replicationSlotRisk } from './replication-slot-risk.js';
 import { vigieAccount } from './vigie-account.js';
 import { privilegeEscalation } from './privilege-escalation.js';
 import { serverFileAccess } from './server-file-access.js';
+import { authBruteForce } from './auth-brute-force.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -29,4 +30,5 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'forged-record': forgedRecord as RuleTypeImpl<never>,
   'privilege-escalation': privilegeEscalation as RuleTypeImpl<never>,
   'server-file-access': serverFileAccess as RuleTypeImpl<never>,
+  'auth-brute-force': authBruteForce as RuleTypeImpl<never>,
 };
