@@ -198,8 +198,15 @@ export async function startDetector(
   };
 }
 
-/** Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema. */
-export async function startPipeline(cluster: string, policyFile: string): Promise<Pipeline> {
+/**
+ * Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema;
+ * `detector` settings are merged over startDetector's defaults.
+ */
+export async function startPipeline(
+  cluster: string,
+  policyFile: string,
+  { detector: detectorSettings = {} }: { detector?: Record<string, unknown> } = {},
+): Promise<Pipeline> {
   const topics = uniqueTopics(suffix());
   const checkpointDir = mkdtempSync(join(tmpdir(), 'vigie-e2e-checkpoint-'));
   const checkpointFile = join(checkpointDir, 'checkpoint.json');
@@ -215,7 +222,13 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     },
     { policyFile },
   );
-  const { detector, token, groupId, storeSchema, alertsFor } = await startDetector(cluster, policyFile, topics);
+  const { detector, token, groupId, storeSchema, alertsFor } = await startDetector(
+    cluster,
+    policyFile,
+    topics,
+    {},
+    detectorSettings,
+  );
   const admin = testKafka().admin();
   await admin.connect();
   return {

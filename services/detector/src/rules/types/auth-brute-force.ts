@@ -38,7 +38,7 @@ const Params = z
       .min(1)
       .default(3)
       .describe(
-        'a login that succeeds after this many failures of the same role, or from the same address, in the window is critical: the guess worked',
+        'a login that succeeds after this many failures of the same role in the window is critical: the guess worked (so is any login from an address that is guessing or spraying)',
       ),
     maxTracked: z
       .number()
@@ -130,9 +130,13 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
     const role = session.login;
     if (role === undefined) return;
     const roleFailures = byRole.total(`${event.cluster}\0${role}`, tsMs);
-    const sourceFailures = bySource.total(`${event.cluster}\0${session.clientAddr ?? 'local'}`, tsMs);
-    const failures = Math.max(roleFailures, sourceFailures);
-    if (failures < p.successAfterFailures) return;
+    const sourceKey = `${event.cluster}\0${session.clientAddr ?? 'local'}`;
+    const sourceFailures = bySource.total(sourceKey, tsMs);
+    // The address itself is guessing or spraying: any role that gets in from there may be a guess that worked.
+    // Other people's typos on a shared address (a bastion, a NAT) are not a run against this role.
+    const sourceRun = sourceFailures >= p.failuresPerSource || rolesBySource.total(sourceKey, tsMs) >= p.sprayRoles;
+    if (roleFailures < p.successAfterFailures && !sourceRun) return;
+    const failures = sourceRun ? Math.max(roleFailures, sourceFailures) : roleFailures;
     const id = alertId(base.id, session.cluster, session.id);
     ctx.alerts.update(
       sessionSeed(base, session, ctx, event, { id, severity: 'critical', quietMs }),
