@@ -35,6 +35,8 @@ export interface Pipeline {
   storeSchema: string;
   /** Alerts the detector's API returns for a role. */
   alertsFor(role: string): Promise<ApiAlert[]>;
+  /** Alerts the detector's API returns for a query string (`rule=dump&limit=10`). */
+  alerts(query: string): Promise<ApiAlert[]>;
   /** Alertmanager's copy of an alert, by Vigie's alert id. */
   alertmanagerAlert(id: string): Promise<{ labels: Record<string, string>; annotations: Record<string, string> }[]>;
   /** Waits until the collector has read past everything logged so far and the detector consumed all of it. */
@@ -222,7 +224,7 @@ export async function startPipeline(
     },
     { policyFile },
   );
-  const { detector, token, groupId, storeSchema, alertsFor } = await startDetector(
+  const { detector, token, groupId, storeSchema, alertsFor, alerts } = await startDetector(
     cluster,
     policyFile,
     topics,
@@ -240,6 +242,7 @@ export async function startPipeline(
     groupId,
     storeSchema,
     alertsFor,
+    alerts,
     async alertmanagerAlert(alertId) {
       const filter = encodeURIComponent(`alert_id="${alertId}"`);
       const res = await fetch(`${STACK.alertmanagerUrl}/api/v2/alerts?filter=${filter}`);
