@@ -100,6 +100,13 @@ export const SqlAnalysis = z.object({
    * schema names as `schema.*` for `schema_to_xml`.
    */
   hiddenReads: z.array(z.string()).optional(),
+  /**
+   * The top-level SELECT reads one page of an ordered walk through a table: `LIMIT … OFFSET …` (`offset`), or a
+   * range on its first ORDER BY column with a LIMIT (`WHERE id > $1 ORDER BY id LIMIT n`, `keyset`). Absent otherwise.
+   */
+  paging: z.enum(['offset', 'keyset']).optional(),
+  /** The top-level SELECT returns only `count(…)` values, ungrouped: no column of any row (absent otherwise). */
+  countOnly: z.boolean().optional(),
 });
 export type SqlAnalysis = z.infer<typeof SqlAnalysis>;
 

@@ -234,6 +234,8 @@ export async function createSqlAnalyzer({
       ...(grants.privileges.length > 0 && { privileges: grants.privileges }),
       ...(remote.remoteHosts.length > 0 && { remoteHosts: remote.remoteHosts }),
       ...(remote.hiddenReads.length > 0 && { hiddenReads: remote.hiddenReads }),
+      ...(bounds.paging !== undefined && { paging: bounds.paging }),
+      ...(bounds.countOnly === true && { countOnly: true }),
     };
     return { analysis: freeze(analysis), cacheable };
   }
