@@ -42,6 +42,8 @@ const FixtureEvent = z
     privileges: z.array(PrivilegeChange).optional().describe('privilege changes (the analyzer finds them in real SQL)'),
     remoteHosts: z.array(z.string()).optional().describe('hosts of dblink connection strings / foreign servers'),
     hiddenReads: z.array(z.string()).optional().describe('relations read through query_to_xml-family strings'),
+    paging: z.enum(['offset', 'keyset']).optional().describe('the SELECT reads one page (LIMIT/OFFSET or keyset)'),
+    countOnly: z.boolean().optional().describe('the SELECT returns only count(…) values'),
     logged: z
       .boolean()
       .optional()
@@ -191,6 +193,8 @@ function statementOf(
       ...(e.privileges !== undefined && { privileges: e.privileges }),
       ...(e.remoteHosts !== undefined && { remoteHosts: e.remoteHosts }),
       ...(e.hiddenReads !== undefined && { hiddenReads: e.hiddenReads }),
+      ...(e.paging !== undefined && { paging: e.paging }),
+      ...(e.countOnly !== undefined && { countOnly: e.countOnly }),
     },
   };
 }
