@@ -199,3 +199,38 @@ describe('end to end: password guessing', () => {
     expect(await ruleAlerts('auth-brute-force', role.erin)).toEqual([]);
   });
 });
+
+describe('end to end: enumeration by paging', () => {
+  it('a role walking citizens 1,000 rows a page over three sessions (keyset and OFFSET): one role incident', async () => {
+    let last = 0;
+    for (let s = 0; s < 3; s += 1) {
+      const c = await connectAs(role.frank, { applicationName: 'export-script' });
+      try {
+        for (let page = 0; page < 4; page += 1) {
+          if (s < 2) {
+            const { rows } = await c.query<{ id: number }>(
+              'SELECT * FROM public.citizens WHERE id > $1 ORDER BY id LIMIT 1000',
+              [last],
+            );
+            last = Number(rows.at(-1)?.id ?? last);
+          } else {
+            await c.query(`SELECT * FROM public.citizens ORDER BY id LIMIT 1000 OFFSET ${8000 + page * 1000}`);
+          }
+        }
+      } finally {
+        await c.end();
+      }
+    }
+    const a = await alertOf('bulk-read', role.frank, (x) => x.id.includes(':role-paging/'), 'paging across sessions');
+    expect(a.severity).toBe('critical');
+    expect(a.what.tables).toEqual(['public.citizens']);
+    expect(a.sessionId).toBeUndefined();
+    expect(a.summary).toMatch(/^enumeration by paging: \d+ pages/);
+  });
+
+  it('SELECT count(*) of citizens is not a bulk read', async () => {
+    await queryAs(role.erin, 'SELECT count(*) FROM public.citizens');
+    await pipe.drained();
+    expect(await ruleAlerts('bulk-read', role.erin)).toEqual([]);
+  });
+});
