@@ -66,15 +66,28 @@ const UNKNOWN_ROLE = '\0unknown';
 export const authBruteForce = defineRuleType(Params, (base, p) => {
   const windowMs = p.windowMinutes * 60_000;
   const quietMs = p.quietMinutes * 60_000;
-  const byRole = createSlidingWindow({ windowMs, maxKeys: p.maxTracked });
-  const bySource = createSlidingWindow({ windowMs, maxKeys: p.maxTracked });
-  const rolesBySource = createSlidingWindow({ windowMs, maxKeys: p.maxTracked });
-  /** `<cluster>\0<addr>\0<role>` seen failing in the window: a role counts once per address for spraying. */
-  const pairs = createRecentMap<true>({ maxKeys: p.maxTracked * 4, maxAgeMs: windowMs });
-  /** The last few roles failing from an address (at most `sprayRoles`), named when its incident opens. */
-  const recentRoles = createRecentMap<string[]>({ maxKeys: p.maxTracked, maxAgeMs: windowMs });
+  const newCounts = () => ({
+    byRole: createSlidingWindow({ windowMs, maxKeys: p.maxTracked }),
+    bySource: createSlidingWindow({ windowMs, maxKeys: p.maxTracked }),
+    rolesBySource: createSlidingWindow({ windowMs, maxKeys: p.maxTracked }),
+    /** `<cluster>\0<addr>\0<role>` seen failing in the window: a role counts once per address for spraying. */
+    pairs: createRecentMap<true>({ maxKeys: p.maxTracked * 4, maxAgeMs: windowMs }),
+    /** The last few roles failing from an address (at most `sprayRoles`), named when its incident opens. */
+    recentRoles: createRecentMap<string[]>({ maxKeys: p.maxTracked, maxAgeMs: windowMs }),
+  });
+  // One set of counts per engine (its alert book): a compiled rule set may serve several engines, e.g. replays.
+  const countsByEngine = new WeakMap<RuleContext['alerts'], ReturnType<typeof newCounts>>();
+  const countsOf = (ctx: RuleContext) => {
+    let c = countsByEngine.get(ctx.alerts);
+    if (c === undefined) {
+      c = newCounts();
+      countsByEngine.set(ctx.alerts, c);
+    }
+    return c;
+  };
 
   function onFailure(event: AuthFailureEvent, ctx: RuleContext): void {
+    const { byRole, bySource, rolesBySource, pairs, recentRoles } = countsOf(ctx);
     const tsMs = eventMs(event);
     const addr = event.session?.clientAddr ?? 'local';
     const role = event.user ?? event.session?.user;
@@ -126,6 +139,7 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
   }
 
   function onLogin(event: SessionStartEvent, session: SessionState, ctx: RuleContext): void {
+    const { byRole, bySource, rolesBySource } = countsOf(ctx);
     const tsMs = eventMs(event);
     const role = session.login;
     if (role === undefined) return;
@@ -157,12 +171,9 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
       if (event.kind === 'auth.failure') onFailure(event, ctx);
       else if (event.kind === 'session.start' && session !== undefined) onLogin(event, session, ctx);
     },
-    onTick(nowMs) {
-      byRole.prune(nowMs);
-      bySource.prune(nowMs);
-      rolesBySource.prune(nowMs);
-      pairs.prune(nowMs);
-      recentRoles.prune(nowMs);
+    onTick(nowMs, ctx) {
+      const c = countsOf(ctx);
+      for (const window of [c.byRole, c.bySource, c.rolesBySource, c.pairs, c.recentRoles]) window.prune(nowMs);
     },
     summarize(alert, facts, timeZone) {
       const n = humanCount(Number(facts['failures'] ?? 0));
