@@ -35,6 +35,8 @@ export interface Pipeline {
   storeSchema: string;
   /** Alerts the detector's API returns for a role. */
   alertsFor(role: string): Promise<ApiAlert[]>;
+  /** Alerts the detector's API returns for a query string (`rule=dump&limit=10`). */
+  alerts(query: string): Promise<ApiAlert[]>;
   /** Alertmanager's copy of an alert, by Vigie's alert id. */
   alertmanagerAlert(id: string): Promise<{ labels: Record<string, string>; annotations: Record<string, string> }[]>;
   /** Waits until the collector has read past everything logged so far and the detector consumed all of it. */
@@ -198,8 +200,15 @@ export async function startDetector(
   };
 }
 
-/** Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema. */
-export async function startPipeline(cluster: string, policyFile: string): Promise<Pipeline> {
+/**
+ * Starts collector-pglog (from the end of the current log) and the detector on unique topics and store schema;
+ * `detector` settings are merged over startDetector's defaults.
+ */
+export async function startPipeline(
+  cluster: string,
+  policyFile: string,
+  { detector: detectorSettings = {} }: { detector?: Record<string, unknown> } = {},
+): Promise<Pipeline> {
   const topics = uniqueTopics(suffix());
   const checkpointDir = mkdtempSync(join(tmpdir(), 'vigie-e2e-checkpoint-'));
   const checkpointFile = join(checkpointDir, 'checkpoint.json');
@@ -215,7 +224,13 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     },
     { policyFile },
   );
-  const { detector, token, groupId, storeSchema, alertsFor } = await startDetector(cluster, policyFile, topics);
+  const { detector, token, groupId, storeSchema, alertsFor, alerts } = await startDetector(
+    cluster,
+    policyFile,
+    topics,
+    {},
+    detectorSettings,
+  );
   const admin = testKafka().admin();
   await admin.connect();
   return {
@@ -227,6 +242,7 @@ export async function startPipeline(cluster: string, policyFile: string): Promis
     groupId,
     storeSchema,
     alertsFor,
+    alerts,
     async alertmanagerAlert(alertId) {
       const filter = encodeURIComponent(`alert_id="${alertId}"`);
       const res = await fetch(`${STACK.alertmanagerUrl}/api/v2/alerts?filter=${filter}`);

@@ -25,6 +25,33 @@ export const SettingChange = z.object({
 });
 export type SettingChange = z.infer<typeof SettingChange>;
 
+/** Role attributes that let a role take or change any data (`CREATE|ALTER ROLE … SUPERUSER`…), lower-cased. */
+export const RoleAttribute = z.enum(['superuser', 'createrole', 'replication', 'bypassrls']);
+export type RoleAttribute = z.infer<typeof RoleAttribute>;
+
+/**
+ * A change of who may do what, from the parse tree (role names are identifiers, lower-cased unless quoted; a role
+ * written `CURRENT_USER`, `SESSION_USER`, `CURRENT_ROLE` or `PUBLIC` is that word, lower-cased):
+ * - `role-attributes`: `CREATE ROLE` (`created`) or `ALTER ROLE` granting these attributes (only those turned on);
+ * - `grant-role`: `GRANT r TO g` or `CREATE ROLE g IN ROLE r` (membership of `roles` given to `grantees`);
+ * - `owner-to`: `ALTER … OWNER TO owner` (`objectType` is the parser's, e.g. `table`, `function`, `schema`);
+ * - `security-definer`: `CREATE|ALTER FUNCTION|PROCEDURE … SECURITY DEFINER` (`function`, qualified when written so);
+ * - `set-role`: `SET [SESSION|LOCAL] ROLE role` or `SET SESSION AUTHORIZATION role`.
+ */
+export const PrivilegeChange = z.discriminatedUnion('action', [
+  z.object({
+    action: z.literal('role-attributes'),
+    role: z.string(),
+    attributes: z.array(RoleAttribute),
+    created: z.boolean(),
+  }),
+  z.object({ action: z.literal('grant-role'), roles: z.array(z.string()), grantees: z.array(z.string()) }),
+  z.object({ action: z.literal('owner-to'), objectType: z.string(), owner: z.string() }),
+  z.object({ action: z.literal('security-definer'), function: z.string() }),
+  z.object({ action: z.literal('set-role'), role: z.string() }),
+]);
+export type PrivilegeChange = z.infer<typeof PrivilegeChange>;
+
 /** What the real PostgreSQL parser says about a statement (libs/sql). */
 export const SqlAnalysis = z.object({
   /** Top-level statement kind: select, insert, update, delete, copy, set, lock, begin, declare, fetch, ddl, … */
@@ -60,6 +87,26 @@ export const SqlAnalysis = z.object({
   redacted: z.string(),
   /** Set when the parser refused the statement; the event is still emitted, with `redacted` made by a scanner. */
   parseError: z.string().optional(),
+  /** Changes of privileges the statement makes (absent when none). */
+  privileges: z.array(PrivilegeChange).optional(),
+  /**
+   * Hosts named in connection strings or server options of `dblink*()` calls and `CREATE|ALTER SERVER … OPTIONS
+   * (host …)` (a host only: never the rest of the string, which may hold a password); `?` when not a plain host name.
+   */
+  remoteHosts: z.array(z.string()).optional(),
+  /**
+   * Relations read through a query or a table name held in a string (`query_to_xml('SELECT … FROM t', …)`,
+   * `table_to_xml('t', …)`), which the statement's own reads do not show; `?` when the string could not be read;
+   * schema names as `schema.*` for `schema_to_xml`.
+   */
+  hiddenReads: z.array(z.string()).optional(),
+  /**
+   * The top-level SELECT reads one page of an ordered walk through a table: `LIMIT … OFFSET …` (`offset`), or a
+   * range on its first ORDER BY column with a LIMIT (`WHERE id > $1 ORDER BY id LIMIT n`, `keyset`). Absent otherwise.
+   */
+  paging: z.enum(['offset', 'keyset']).optional(),
+  /** The top-level SELECT returns only `count(…)` values, ungrouped: no column of any row (absent otherwise). */
+  countOnly: z.boolean().optional(),
 });
 export type SqlAnalysis = z.infer<typeof SqlAnalysis>;
 

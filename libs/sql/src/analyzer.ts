@@ -9,8 +9,10 @@ import { LruCache } from './lru-cache.js';
 import { createParameterHasher } from './parameter-hash.js';
 import { sanitizeParseError } from './parse-error.js';
 import { nodeOf, unwrapNode } from './parse-tree.js';
+import { privilegeEffects } from './privileges.js';
 import { queryBounds } from './query-bounds.js';
 import { redactByPattern, redactSql } from './redact.js';
+import { remoteAccess } from './remote-access.js';
 import { settingEffects } from './settings.js';
 import { guessKind, statementKind } from './statement-kind.js';
 
@@ -59,6 +61,9 @@ function freeze(analysis: SqlAnalysis): SqlAnalysis {
   if (analysis.copy !== undefined) Object.freeze(analysis.copy);
   if (analysis.settings !== undefined) for (const c of Object.freeze(analysis.settings)) Object.freeze(c);
   if (analysis.droppedExtensions !== undefined) Object.freeze(analysis.droppedExtensions);
+  if (analysis.privileges !== undefined) for (const p of Object.freeze(analysis.privileges)) Object.freeze(p);
+  if (analysis.remoteHosts !== undefined) Object.freeze(analysis.remoteHosts);
+  if (analysis.hiddenReads !== undefined) Object.freeze(analysis.hiddenReads);
   return Object.freeze(analysis);
 }
 
@@ -196,9 +201,13 @@ export async function createSqlAnalyzer({
     // Fingerprint the shape, not the text: libpg-query's fingerprint keeps some literals (FETCH counts, COPY file
     // names, COMMENT text), and a shape-keyed cache must not make the fingerprint depend on which literal came first.
     const effects = settingEffects(statements);
+    const grants = privilegeEffects(statements);
+    const remote = remoteAccess(statements, (text) => parseSync(text).stmts ?? []);
     let fingerprint: string | undefined;
-    // set_config('pgaudit.log', …) names its setting with a literal: the shape (`set_config($1, …)`) does not.
-    let cacheable = !effects.fromLiteral;
+    // set_config('pgaudit.log', …) names its setting with a literal: the shape (`set_config($1, …)`) does not; nor
+    // does it keep `SET ROLE 'x'`, a dblink connection string or the query string of query_to_xml.
+    let cacheable =
+      !effects.fromLiteral && !grants.fromLiteral && remote.remoteHosts.length === 0 && remote.hiddenReads.length === 0;
     try {
       fingerprint = fingerprintSync(shape);
     } catch {
@@ -222,6 +231,11 @@ export async function createSqlAnalyzer({
       ...(effects.droppedExtensions.length > 0 && { droppedExtensions: effects.droppedExtensions }),
       ...(fingerprint === undefined ? {} : { fingerprint }),
       redacted,
+      ...(grants.privileges.length > 0 && { privileges: grants.privileges }),
+      ...(remote.remoteHosts.length > 0 && { remoteHosts: remote.remoteHosts }),
+      ...(remote.hiddenReads.length > 0 && { hiddenReads: remote.hiddenReads }),
+      ...(bounds.paging !== undefined && { paging: bounds.paging }),
+      ...(bounds.countOnly === true && { countOnly: true }),
     };
     return { analysis: freeze(analysis), cacheable };
   }

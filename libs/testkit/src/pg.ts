@@ -19,16 +19,18 @@ export interface ConnectOptions {
   /** Source address of the client socket (e.g. 127.0.0.2 for the bastion, 127.0.0.3 outside it). */
   localAddress?: string;
   applicationName?: string;
+  /** Password to send (default: the role name, the local stack's password): a wrong one makes a failed login. */
+  password?: string;
 }
 
 /** A real TCP connection to the local cluster as one of its roles (password = role name on the local stack). */
 export async function connectAs(role: string, options: ConnectOptions = {}): Promise<pg.Client> {
-  const { database = 'app', localAddress, applicationName = 'vigie-test' } = options;
+  const { database = 'app', localAddress, applicationName = 'vigie-test', password = role } = options;
   const client = new pg.Client({
     host: STACK.pg.host,
     port: STACK.pg.port,
     user: role,
-    password: role,
+    password,
     database,
     application_name: applicationName,
     // pg calls stream.connect(port, host); this socket adds the source address to that call.

@@ -49,6 +49,7 @@ export interface DetectorDeps {
     config: DetectorConfig;
     policy: CompiledPolicy;
     privileged: PrivilegedRoles;
+    onPrivilegesChanged?: (cluster: string) => void;
   }) => DetectorEngine;
   /** Called when Alertmanager accepted a new alert state (benchmarks measure event-to-alert latency with it). */
   onAlertmanagerDelivered?: (alert: Alert, deliveredAtMs: number) => void;
@@ -72,11 +73,17 @@ export interface Detector {
 }
 
 /** The shipped rules plus the site's rule file, compiled once (throws ConfigError listing every problem). */
-function defaultEngine(args: { config: DetectorConfig; policy: CompiledPolicy; privileged: PrivilegedRoles }) {
-  const { config, policy, privileged } = args;
+function defaultEngine(args: {
+  config: DetectorConfig;
+  policy: CompiledPolicy;
+  privileged: PrivilegedRoles;
+  onPrivilegesChanged?: (cluster: string) => void;
+}) {
+  const { config, policy, privileged, onPrivilegesChanged } = args;
   return createEngine({
     policy,
     privileged,
+    ...(onPrivilegesChanged !== undefined && { onPrivilegesChanged }),
     rules: loadRules({ siteFile: config.engine.rulesFile }),
     maxSessions: config.engine.maxSessions,
     idleSessionMs: config.engine.idleSessionMs,
@@ -98,7 +105,16 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const policy = deps.policy ?? compilePolicy(loadPolicy());
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
-  const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
+  // Set once the catalog connection exists (start): a GRANT or CREATE ROLE … SUPERUSER re-reads the catalog at once.
+  let refreshPrivileged: (() => void) | undefined;
+  const engine = (deps.createEngine ?? defaultEngine)({
+    config,
+    policy,
+    privileged,
+    onPrivilegesChanged: (cluster) => {
+      if (cluster === config.cluster) refreshPrivileged?.();
+    },
+  });
   // An automatic response keyed on a rule that does not exist would never run: refuse it like any invalid setting.
   const autoRules = Object.keys(policy.policy.response.rules);
   if (autoRules.length > 0 && engine.ruleIds !== undefined) {
@@ -266,6 +282,37 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     timers.push(t);
   };
 
+  /**
+   * `fn` now, at most one run at a time (a call during a run asks for one more after it), and once again
+   * `settleMs` later: pgaudit logs a GRANT when it runs, and its transaction may commit a moment after the detector
+   * reads the catalog.
+   */
+  const coalesce = (fn: () => Promise<void>, onError: (error: unknown) => void, settleMs = 5_000) => {
+    let running = false;
+    let again = false;
+    const run = (): void => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      fn()
+        .catch(onError)
+        .finally(() => {
+          running = false;
+          if (again) {
+            again = false;
+            run();
+          }
+        });
+    };
+    return () => {
+      run();
+      const t = setTimeout(run, settleMs);
+      t.unref();
+    };
+  };
+
   return {
     get url() {
       return url;
@@ -350,6 +397,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
           logger.warn({ error: describeError(error) }, 'privileged roles: catalog unreadable; policy list only'),
         );
         every(config.privileged.refreshIntervalMs, refresh);
+        refreshPrivileged = coalesce(refresh, (error) =>
+          logger.warn({ error: describeError(error) }, 'privileged roles: refresh after a grant failed'),
+        );
       }
 
       const kafka = createKafka(config.kafka, logger);

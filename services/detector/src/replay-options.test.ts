@@ -216,7 +216,9 @@ describe('replay filters', () => {
     const r = io();
     await replayMain([CAPTURED, '--rule', 'dumps'], {}, r);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('--rule: expected one of the enabled rule ids (audit-tampering, bulk-read,');
+    expect(r.err).toContain(
+      '--rule: expected one of the enabled rule ids (audit-tampering, auth-brute-force, bulk-read,',
+    );
     expect(r.err).toContain('dump, forged-audit-record');
     expect(r.err).toContain('found "dumps"');
     const t = io();

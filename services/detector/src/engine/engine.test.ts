@@ -366,3 +366,33 @@ describe('engine', () => {
     ]);
   });
 });
+
+describe('privileged-role changes', () => {
+  it('tells the detector at once when a statement grants role attributes or memberships, not for other changes', () => {
+    const changed: string[] = [];
+    const engine = createEngine({ policy, privileged: none, rules, onPrivilegesChanged: (c) => changed.push(c) });
+    engine.process(
+      stmt('6b07e800.1', T0, 'ALTER TABLE t OWNER TO admin', {
+        kind: 'ddl',
+        privileges: [{ action: 'owner-to', objectType: 'table', owner: 'admin' }],
+      }),
+    );
+    engine.process(
+      stmt('6b07e800.1', T0 + 1, 'SET ROLE admin', { privileges: [{ action: 'set-role', role: 'admin' }] }),
+    );
+    expect(changed).toEqual([]);
+    engine.process(
+      stmt('6b07e800.1', T0 + 2, 'GRANT pg_read_all_data TO bob', {
+        kind: 'grant',
+        privileges: [{ action: 'grant-role', roles: ['pg_read_all_data'], grantees: ['bob'] }],
+      }),
+    );
+    engine.process(
+      stmt('6b07e800.1', T0 + 3, 'ALTER ROLE bob BYPASSRLS', {
+        kind: 'ddl',
+        privileges: [{ action: 'role-attributes', role: 'bob', attributes: ['bypassrls'], created: false }],
+      }),
+    );
+    expect(changed).toEqual(['local', 'local']);
+  });
+});

@@ -1,5 +1,5 @@
 import { eventMs } from './event-time.js';
-import type { Alert, VigieEvent } from '@vigie/contract';
+import type { Alert, PrivilegeChange, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/runtime';
 import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
@@ -18,6 +18,9 @@ const TXID_JOIN_MS = 10 * 60_000;
 
 /** `T` with `K` writable: the engine moves the context's clock, rules only read it. */
 type Mutable<T, K extends keyof T> = Omit<T, K> & { -readonly [P in K]: T[P] };
+
+/** A privilege change that alters which roles the catalog calls privileged (not an ownership or a SET ROLE). */
+const changesRoles = (c: PrivilegeChange): boolean => c.action === 'role-attributes' || c.action === 'grant-role';
 
 function isRuleSet(value: unknown): value is RuleSet {
   return (
@@ -92,6 +95,9 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         if (event.identities !== undefined) self.announce(event.cluster, event.identities, tsMs);
         for (const rule of heartbeatRules) rule.onEvent(event, undefined, ctx);
         return alerts.drain();
+      }
+      if (event.kind === 'statement' && event.sql.privileges?.some(changesRoles) === true) {
+        options.onPrivilegesChanged?.(event.cluster);
       }
       let session: SessionState | undefined;
       if (event.session !== undefined) {

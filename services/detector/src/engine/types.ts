@@ -37,6 +37,12 @@ export interface EngineOptions {
   announcements?: boolean;
   /** When an incident is re-published (see {@link RevisionPolicy}); defaults: counts 60 s, refresh 5 min. */
   revisions?: Partial<RevisionPolicy>;
+  /**
+   * Called (synchronously; the callee must not block) when a statement grants role attributes or role memberships
+   * (`CREATE|ALTER ROLE … SUPERUSER`, `GRANT pg_read_all_data TO …`): the privileged roles read from the catalog
+   * are out of date, whatever the rules make of the statement.
+   */
+  onPrivilegesChanged?: (cluster: string) => void;
 }
 
 /**

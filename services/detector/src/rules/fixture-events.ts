@@ -1,6 +1,8 @@
+import { isDangerousFunction } from '@vigie/sql';
 import {
   CollectorName,
   collectorHeartbeat,
+  PrivilegeChange,
   SettingChange,
   SourceHealth,
   VigieEvent,
@@ -18,7 +20,11 @@ const FixtureEvent = z
   .object({
     s: z.string().describe('session alias'),
     at: z.string().describe('ISO instant (UTC)'),
-    kind: z.enum(['session.start', 'session.end', 'replication.connection']).optional(),
+    kind: z.enum(['session.start', 'session.end', 'replication.connection', 'auth.failure']).optional(),
+    noSuchRole: z
+      .boolean()
+      .optional()
+      .describe('auth.failure for a role that does not exist (the collector drops the name)'),
     sql: z.string().optional(),
     reads: z.array(z.string()).optional(),
     rows: z.number().int().nonnegative().optional(),
@@ -33,6 +39,11 @@ const FixtureEvent = z
       .describe('configuration the statement changes (the analyzer finds them in real SQL)'),
     functions: z.array(z.string()).optional().describe('functions the statement calls'),
     droppedExtensions: z.array(z.string()).optional(),
+    privileges: z.array(PrivilegeChange).optional().describe('privilege changes (the analyzer finds them in real SQL)'),
+    remoteHosts: z.array(z.string()).optional().describe('hosts of dblink connection strings / foreign servers'),
+    hiddenReads: z.array(z.string()).optional().describe('relations read through query_to_xml-family strings'),
+    paging: z.enum(['offset', 'keyset']).optional().describe('the SELECT reads one page (LIMIT/OFFSET or keyset)'),
+    countOnly: z.boolean().optional().describe('the SELECT returns only count(…) values'),
     logged: z
       .boolean()
       .optional()
@@ -175,10 +186,15 @@ function statementOf(
       hasLimit: /\blimit\b/i.test(sql),
       ...(copy !== undefined && { copy }),
       functions: e.functions ?? [],
-      dangerousFunctions: [],
+      dangerousFunctions: (e.functions ?? []).filter(isDangerousFunction),
       ...(e.settings !== undefined && { settings: e.settings }),
       ...(e.droppedExtensions !== undefined && { droppedExtensions: e.droppedExtensions }),
       redacted: sql.trim().replace(/;$/, ''),
+      ...(e.privileges !== undefined && { privileges: e.privileges }),
+      ...(e.remoteHosts !== undefined && { remoteHosts: e.remoteHosts }),
+      ...(e.hiddenReads !== undefined && { hiddenReads: e.hiddenReads }),
+      ...(e.paging !== undefined && { paging: e.paging }),
+      ...(e.countOnly !== undefined && { countOnly: e.countOnly }),
     },
   };
 }
@@ -283,7 +299,16 @@ export function fixtureEvents(f: RuleFixture, cluster = 'local'): FixtureStep[] 
           text: e.replication,
         });
       } else if (e.kind === 'session.end') out.push({ ...base, kind: 'session.end', durationMs: 1000 });
-      else if (e.kind !== undefined) out.push({ ...base, kind: e.kind });
+      else if (e.kind === 'auth.failure') {
+        const { user, ...anonymous } = session;
+        out.push({
+          ...base,
+          kind: 'auth.failure',
+          ...(e.noSuchRole === true
+            ? { session: anonymous, sqlstate: '28000', reason: 'role does not exist' }
+            : { user, sqlstate: '28P01', reason: 'password authentication failed' }),
+        });
+      } else if (e.kind !== undefined) out.push({ ...base, kind: e.kind });
       else throw new Error(`fixture event at ${e.at} has nothing to emit`);
     }
   }

@@ -21,11 +21,12 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the eleven shipped rules, dump first', () => {
+  it('loads the shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'audit-tampering',
+      'auth-brute-force',
       'bulk-read',
       'collector-silent',
       'forged-audit-record',
@@ -33,7 +34,9 @@ describe('loadRules', () => {
       'non-bastion-egress',
       'off-hours-privileged-session',
       'personal-data-in-preprod',
+      'privilege-escalation',
       'replication-slot-risk',
+      'server-file-access',
       'vigie-account-misuse',
     ]);
     for (const r of set.rules) {
@@ -66,13 +69,16 @@ rules:
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
       ['audit-tampering', 'critical'],
+      ['auth-brute-force', 'warning'],
       ['bulk-read', 'warning'],
       ['collector-silent', 'critical'],
       ['forged-audit-record', 'critical'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],
+      ['privilege-escalation', 'critical'],
       ['replication-slot-risk', 'critical'],
+      ['server-file-access', 'warning'],
       ['vigie-account-misuse', 'critical'],
       ['bulk-read-watchlist', 'critical'],
     ]);

@@ -15,6 +15,9 @@ export const RULE_TYPES = [
   'collector-health',
   'audit-tampering',
   'forged-record',
+  'privilege-escalation',
+  'server-file-access',
+  'auth-brute-force',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;

@@ -56,6 +56,26 @@ const Params = z
       })
       .prefault({})
       .describe('many point lookups: the "millions of simulated searches" of the 2024 breaches'),
+    paging: z
+      .object({
+        rows: z
+          .number()
+          .int()
+          .positive()
+          .default(10_000)
+          .describe('rows of personal data one role reads through paging queries (all its sessions) in the window'),
+        pages: z
+          .number()
+          .int()
+          .positive()
+          .default(200)
+          .describe('paging queries on personal data by one role in the window (counts when the server logs no rows)'),
+        windowMinutes: z.number().positive().default(60),
+      })
+      .prefault({})
+      .describe(
+        'walking a table page by page (LIMIT/OFFSET, or keyset WHERE id > $1 ORDER BY id LIMIT n), summed per role across sessions',
+      ),
     serviceAccounts: z
       .object({
         usualHosts: z
@@ -100,7 +120,13 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
   const usualHost = networkMatcher(p.serviceAccounts.usualHosts);
   const seen = createFirstSeen();
   const learningMs = p.serviceAccounts.learningMinutes * 60_000;
-  /** Open role-level incident per `cluster/role`, so a long enumeration stays one alert. */
+  const pagingWindowMs = p.paging.windowMinutes * 60_000;
+  const pageRows = createSlidingWindow({ windowMs: pagingWindowMs });
+  const pageCount = createSlidingWindow({ windowMs: pagingWindowMs });
+  /**
+   * Open role-level incident per `<kind>:cluster/role` (point lookups, paging), so a long enumeration stays one
+   * alert.
+   */
   const roleIncidents = new Map<string, string>();
 
   /** A service account at a host it has used since its learning period: its point lookups are its job. */
@@ -138,6 +164,55 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
     );
   }
 
+  /**
+   * The role-level incident of one kind (`trigger`) for `key` (`cluster/role`): opened once `over`, then updated by
+   * every later event of that kind while it fires. Keyed by the window start, so a later run is another alert.
+   */
+  function raiseRole(
+    e: StatementEvent,
+    session: SessionState,
+    ctx: RuleContext,
+    r: {
+      trigger: 'role-enumeration' | 'role-paging';
+      key: string;
+      over: boolean;
+      windowStart: () => number;
+      windowMinutes: number;
+      tables: string[];
+      statements: number;
+      rows: number | undefined;
+    },
+  ): void {
+    const incidentKey = `${r.trigger}:${r.key}`;
+    let id = roleIncidents.get(incidentKey);
+    if (id !== undefined && ctx.alerts.get(id)?.alert.status !== 'firing') {
+      roleIncidents.delete(incidentKey);
+      id = undefined;
+    }
+    if (id === undefined && !r.over) return;
+    const role = r.key.slice(session.cluster.length + 1);
+    if (id === undefined) {
+      const entity = r.trigger === 'role-paging' ? `role-paging/${role}` : `role/${role}`;
+      id = alertId(base.id, session.cluster, entity, r.windowStart());
+      roleIncidents.set(incidentKey, id);
+    }
+    const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
+    const seed = sessionSeed(base, session, ctx, e, { id, severity, quietMs: r.windowMinutes * 60_000 });
+    ctx.alerts.update(
+      () => ({ ...seed(), sessionId: undefined, sessionKey: undefined }),
+      id,
+      (i) => {
+        i.alert.severity = maxSeverity(i.alert.severity, severity);
+        i.facts['trigger'] = r.trigger;
+        i.facts['windowMinutes'] = r.windowMinutes;
+        addTables(i.alert, r.tables);
+        i.alert.what.statements = Math.max(i.alert.what.statements ?? 0, r.statements);
+        if (r.rows !== undefined) i.alert.what.rows = (i.alert.what.rows ?? 0) + r.rows;
+      },
+      { eventId: e.id, tsMs: eventMs(e), statement: e.sql.redacted },
+    );
+  }
+
   return {
     ...base,
     type: 'bulk-read',
@@ -159,7 +234,9 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
       if (rows !== undefined) state.rows += rows;
       const existing = ctx.alerts.get(alertId(base.id, session.cluster, session.id));
       const sql = event.sql;
-      if (p.noWhere && !sql.hasWhere && !(p.limitIsNotBulk && sql.hasLimit)) {
+      // `SELECT count(*) FROM citizens` says how many, not who: no row of the table leaves. (With a WHERE it is
+      // still a lookup below: `count(*) … WHERE nir = $1` a million times tells who exists.)
+      if (p.noWhere && !sql.hasWhere && !(p.limitIsNotBulk && sql.hasLimit) && sql.countOnly !== true) {
         raiseSession(event, session, ctx, 'no-where', tables, state);
         return;
       }
@@ -176,8 +253,25 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
         raiseSession(event, session, ctx, 'update', tables, state);
         return;
       }
-      const isLookup = sql.hasWhere && (rows === undefined || rows <= p.enumeration.maxRowsPerLookup);
       const role = actingRole(session);
+      if (sql.paging !== undefined) {
+        if (role === undefined || usualServiceTraffic(session, role, tsMs, ctx)) return;
+        const roleKey = `${session.cluster}/${role}`;
+        const pages = pageCount.add(roleKey, tsMs);
+        const pagedRows = rows === undefined ? pageRows.total(roleKey, tsMs) : pageRows.add(roleKey, tsMs, rows);
+        raiseRole(event, session, ctx, {
+          trigger: 'role-paging',
+          key: roleKey,
+          over: pages >= p.paging.pages || pagedRows >= p.paging.rows,
+          windowStart: () => pageCount.windowStart(roleKey, tsMs) ?? tsMs,
+          windowMinutes: p.paging.windowMinutes,
+          tables,
+          statements: pages,
+          rows,
+        });
+        return;
+      }
+      const isLookup = sql.hasWhere && (rows === undefined || rows <= p.enumeration.maxRowsPerLookup);
       if (!isLookup || role === undefined || usualServiceTraffic(session, role, tsMs, ctx)) return;
       if (sessionLookups.add(session.key, tsMs) >= p.enumeration.perSession.threshold) {
         raiseSession(event, session, ctx, 'enumeration', tables, state);
@@ -185,37 +279,23 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
       }
       const roleKey = `${session.cluster}/${role}`;
       const count = roleLookups.add(roleKey, tsMs);
-      let id = roleIncidents.get(roleKey);
-      if (id !== undefined && ctx.alerts.get(id)?.alert.status !== 'firing') {
-        roleIncidents.delete(roleKey);
-        id = undefined;
-      }
-      if (id === undefined && count < p.enumeration.perRole.threshold) return;
-      if (id === undefined) {
-        const start = roleLookups.windowStart(roleKey, tsMs) ?? tsMs;
-        id = alertId(base.id, session.cluster, `role/${role}`, start);
-        roleIncidents.set(roleKey, id);
-      }
-      const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
-      const seed = sessionSeed(base, session, ctx, event, { id, severity, quietMs: roleWindowMs });
-      ctx.alerts.update(
-        () => ({ ...seed(), sessionId: undefined, sessionKey: undefined }),
-        id,
-        (i) => {
-          i.alert.severity = maxSeverity(i.alert.severity, severity);
-          i.facts['trigger'] = 'role-enumeration';
-          i.facts['windowMinutes'] = p.enumeration.perRole.windowMinutes;
-          addTables(i.alert, tables);
-          i.alert.what.statements = Math.max(i.alert.what.statements ?? 0, count);
-          if (rows !== undefined) i.alert.what.rows = (i.alert.what.rows ?? 0) + rows;
-        },
-        { eventId: event.id, tsMs, statement: sql.redacted },
-      );
+      raiseRole(event, session, ctx, {
+        trigger: 'role-enumeration',
+        key: roleKey,
+        over: count >= p.enumeration.perRole.threshold,
+        windowStart: () => roleLookups.windowStart(roleKey, tsMs) ?? tsMs,
+        windowMinutes: p.enumeration.perRole.windowMinutes,
+        tables,
+        statements: count,
+        rows,
+      });
     },
     onTick(nowMs) {
       sessionRows.prune(nowMs);
       sessionLookups.prune(nowMs);
       roleLookups.prune(nowMs);
+      pageRows.prune(nowMs);
+      pageCount.prune(nowMs);
     },
     summarize(alert, facts, timeZone) {
       const tail = `${byWhom(alert)} ${fromWhere(alert)} ${atWhen(alert, timeZone)}`;
@@ -223,6 +303,8 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
       const rows = alert.what.rows !== undefined ? `${humanCount(alert.what.rows)} rows` : 'rows not logged';
       const stmts = humanCount(alert.what.statements ?? 0);
       switch (facts['trigger']) {
+        case 'role-paging':
+          return `enumeration by paging: ${stmts} pages (${rows}) of ${tables} across sessions within ${String(facts['windowMinutes'])} min ${tail}`;
         case 'role-enumeration':
           return `enumeration: ${stmts} point lookups on ${tables} within ${String(facts['windowMinutes'])} min ${tail}`;
         case 'enumeration':

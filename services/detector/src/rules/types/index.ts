@@ -11,6 +11,9 @@ import { offHours } from './off-hours.js';
 import { personalDataInPreprod } from './personal-data-in-preprod.js';
 import { replicationSlotRisk } from './replication-slot-risk.js';
 import { vigieAccount } from './vigie-account.js';
+import { privilegeEscalation } from './privilege-escalation.js';
+import { serverFileAccess } from './server-file-access.js';
+import { authBruteForce } from './auth-brute-force.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -25,4 +28,7 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'collector-health': collectorHealth as RuleTypeImpl<never>,
   'audit-tampering': auditTampering as RuleTypeImpl<never>,
   'forged-record': forgedRecord as RuleTypeImpl<never>,
+  'privilege-escalation': privilegeEscalation as RuleTypeImpl<never>,
+  'server-file-access': serverFileAccess as RuleTypeImpl<never>,
+  'auth-brute-force': authBruteForce as RuleTypeImpl<never>,
 };
