@@ -3,3 +3,4 @@ export * from './load.js';
 export * from './match.js';
 export * from './schema.js';
 export * from './business-hours.js';
+export * from './warnings.js';

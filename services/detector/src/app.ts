@@ -10,7 +10,7 @@ import {
   type BatchConsumer,
 } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
-import { compilePolicy, loadPolicy, type CompiledPolicy } from '@vigie/policy';
+import { compilePolicy, loadPolicy, policyWarnings, type CompiledPolicy } from '@vigie/policy';
 import {
   createLogger,
   ConfigError,
@@ -228,6 +228,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     flushAlertmanager: (timeoutMs) => alertmanager?.flush(timeoutMs) ?? Promise.resolve(true),
 
     async start() {
+      for (const warning of policyWarnings(policy.policy, Date.now())) logger.warn({ warning }, 'site policy');
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
       // The evidence must not be deletable through the process that serves the API: refuse a runtime role that

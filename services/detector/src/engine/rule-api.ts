@@ -3,7 +3,7 @@ import type { Alert, ClientClass, Severity, VigieEvent } from '@vigie/contract';
 import type { AlertBook, Incident } from './alert-book.js';
 import type { SelfKnowledge } from './self-knowledge.js';
 import type { SessionState } from './session-table.js';
-import type { ExpectedCollector, PrivilegedRoles } from './types.js';
+import type { ExpectedCollector, PrivilegedRoles, RoleHistory } from './types.js';
 
 /** What a rule sees besides the event: the policy, the privileged roles, the alerts, the clock zone. */
 export interface RuleContext {
@@ -16,6 +16,8 @@ export interface RuleContext {
   readonly self: SelfKnowledge;
   /** Collectors the detector's configuration says must be running (silence of one is an alert). */
   readonly expectedCollectors: readonly ExpectedCollector[];
+  /** Roles' last activity and catalog facts remembered before this engine started. */
+  readonly roles: RoleHistory;
 }
 
 /**

@@ -6,7 +6,7 @@ import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createEngine } from '../engine/engine.js';
-import { fixtureEvents, RuleFixture } from './fixture-events.js';
+import { fixtureEvents, fixtureRoleHistory, RuleFixture } from './fixture-events.js';
 import { loadRules, SHIPPED_RULES_DIR } from './load.js';
 
 const FIXTURES = join(SHIPPED_RULES_DIR, 'fixtures');
@@ -42,6 +42,7 @@ function run(c: Case): Alert[] {
     privileged: { isPrivileged: (_cluster, role) => privileged.has(role) },
     rules: loadRules({ siteFile }),
     expectedCollectors: c.fixture.expectedCollectors,
+    roleHistory: fixtureRoleHistory(c.fixture),
   });
   const emitted: Alert[] = [];
   for (const step of fixtureEvents(c.fixture)) {
@@ -89,6 +90,8 @@ describe('rule fixtures', () => {
       if (want.statements !== undefined) expect(got.what.statements).toBe(want.statements);
       if (want.objects !== undefined) expect(got.what.objects).toEqual(want.objects);
       if (want.summary !== undefined) expect(got.summary).toContain(want.summary);
+      if (want.tags !== undefined) expect(got.tags).toEqual(expect.arrayContaining(want.tags));
+      for (const tag of want.notTags ?? []) expect(got.tags).not.toContain(tag);
       if (want.revisionAtMost !== undefined) expect(got.revision).toBeLessThanOrEqual(want.revisionAtMost);
       expect(got.evidence.eventIds.length).toBeGreaterThan(0);
       expect(got.evidence.eventIds.length).toBeLessThanOrEqual(20);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigError } from '@vigie/runtime';
 import { describe, expect, it } from 'vitest';
-import { loadRules } from './load.js';
+import { loadRules, mergeParams } from './load.js';
 
 function site(text: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'vigie-site-rules-')), 'rules.yaml');
@@ -21,20 +21,24 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('loadRules', () => {
-  it('loads the eleven shipped rules, dump first', () => {
+  it('loads the fifteen shipped rules, dump first', () => {
     const set = loadRules();
     expect(set.rules.map((r) => r.id)).toEqual([
       'dump',
       'audit-tampering',
+      'bastion-bypass',
       'bulk-read',
       'collector-silent',
+      'dormant-account-login',
       'forged-audit-record',
+      'generic-account-interactive',
       'mass-write',
       'non-bastion-egress',
       'off-hours-privileged-session',
       'personal-data-in-preprod',
       'replication-slot-risk',
       'vigie-account-misuse',
+      'watchlist-session',
     ]);
     for (const r of set.rules) {
       expect(r.description.length).toBeGreaterThan(100);
@@ -66,14 +70,18 @@ rules:
     expect(set.rules.map((r) => [r.id, r.severity])).toEqual([
       ['dump', 'warning'],
       ['audit-tampering', 'critical'],
+      ['bastion-bypass', 'warning'],
       ['bulk-read', 'warning'],
       ['collector-silent', 'critical'],
+      ['dormant-account-login', 'warning'],
       ['forged-audit-record', 'critical'],
+      ['generic-account-interactive', 'warning'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],
       ['replication-slot-risk', 'critical'],
       ['vigie-account-misuse', 'critical'],
+      ['watchlist-session', 'info'],
       ['bulk-read-watchlist', 'critical'],
     ]);
     const bulk = set.rules.find((r) => r.id === 'bulk-read');
@@ -101,6 +109,29 @@ rules:
       addr === '127.0.0.2' ? 'bastion' : 'non-bastion';
     expect(egress?.accepts(undefined, sample, classify)).toBe(false);
     expect(egress?.accepts(undefined, { ...sample, peer: { addr: '127.0.0.9', port: 5000 } }, classify)).toBe(true);
+  });
+
+  it('merges watchlist parameters block by block over params, and validates them with the rule type', () => {
+    expect(
+      mergeParams(
+        { rowsPerStatement: 10_000, sessionRows: { threshold: 50_000, windowMinutes: 10 }, hosts: ['a', 'b'] },
+        { sessionRows: { threshold: 5_000 }, hosts: ['c'] },
+      ),
+    ).toEqual({ rowsPerStatement: 10_000, sessionRows: { threshold: 5_000, windowMinutes: 10 }, hosts: ['c'] });
+    const found = problems(() =>
+      loadRules({
+        siteFile: site(`
+overrides:
+  - id: bulk-read
+    watchlist: { enumeration: { perSession: { threshold: 0 } } }
+  - id: dump
+    watchlist: { minStep: 2 }
+`),
+      }),
+    );
+    expect(found.map((p) => p.split(':')[0]).sort()).toEqual(
+      ['bulk-read.watchlist.enumeration.perSession.threshold', 'dump.watchlist'].sort(),
+    );
   });
 
   it('lists every problem of a bad site file with its path', () => {

@@ -11,6 +11,10 @@ import { offHours } from './off-hours.js';
 import { personalDataInPreprod } from './personal-data-in-preprod.js';
 import { replicationSlotRisk } from './replication-slot-risk.js';
 import { vigieAccount } from './vigie-account.js';
+import { bastionBypass } from './bastion-bypass.js';
+import { dormantAccount } from './dormant-account.js';
+import { watchlistSession } from './watchlist-session.js';
+import { genericInteractive } from './generic-interactive.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -25,4 +29,8 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'collector-health': collectorHealth as RuleTypeImpl<never>,
   'audit-tampering': auditTampering as RuleTypeImpl<never>,
   'forged-record': forgedRecord as RuleTypeImpl<never>,
+  'bastion-bypass': bastionBypass as RuleTypeImpl<never>,
+  'dormant-account': dormantAccount as RuleTypeImpl<never>,
+  'watchlist-session': watchlistSession as RuleTypeImpl<never>,
+  'generic-interactive': genericInteractive as RuleTypeImpl<never>,
 };
