@@ -24,7 +24,8 @@ import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
 import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
-import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
+import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
+import { createRoleHistory, discoverLoginRoles } from './role-history.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
@@ -47,6 +48,7 @@ export interface DetectorDeps {
     config: DetectorConfig;
     policy: CompiledPolicy;
     privileged: PrivilegedRoles;
+    roleHistory: RoleHistory;
   }) => DetectorEngine;
   /** Called when Alertmanager accepted a new alert state (benchmarks measure event-to-alert latency with it). */
   onAlertmanagerDelivered?: (alert: Alert, deliveredAtMs: number) => void;
@@ -70,11 +72,17 @@ export interface Detector {
 }
 
 /** The shipped rules plus the site's rule file, compiled once (throws ConfigError listing every problem). */
-function defaultEngine(args: { config: DetectorConfig; policy: CompiledPolicy; privileged: PrivilegedRoles }) {
-  const { config, policy, privileged } = args;
+function defaultEngine(args: {
+  config: DetectorConfig;
+  policy: CompiledPolicy;
+  privileged: PrivilegedRoles;
+  roleHistory: RoleHistory;
+}) {
+  const { config, policy, privileged, roleHistory } = args;
   return createEngine({
     policy,
     privileged,
+    roleHistory,
     rules: loadRules({ siteFile: config.engine.rulesFile }),
     maxSessions: config.engine.maxSessions,
     idleSessionMs: config.engine.idleSessionMs,
@@ -96,7 +104,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const policy = deps.policy ?? compilePolicy(loadPolicy());
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
-  const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged });
+  // Last activity and catalog listings of the roles, from the store: what dormant-account detection compares with.
+  const roleHistory = createRoleHistory();
+  const engine = (deps.createEngine ?? defaultEngine)({ config, policy, privileged, roleHistory });
   // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
   // engine directly, the moment each connects, and again at every tick while held.
   const ownSessions = createOwnSessions();
@@ -279,6 +289,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
         engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
       }
+      roleHistory.load(await store.loadRoleHistory());
       const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
       alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
       logger.info({ firing: firing.length }, 'firing alerts restored from the store');
@@ -292,6 +303,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
         const refresh = async () => {
           const roles = await catalogRoles.refresh(config.cluster, pool);
           logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
+          // The login roles too: their first listing dates a role that never logs in, rolvaliduntil its expiry.
+          await store.recordCatalogRoles(config.cluster, await discoverLoginRoles(pool));
+          roleHistory.load(await store.loadRoleHistory());
         };
         // Without the catalog only the policy's list counts: detection degrades, it does not stop.
         await refresh().catch((error: unknown) =>
