@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRoleHistory } from './role-history.js';
+import { createRoleHistory, discoverLoginRoles } from './role-history.js';
 
 describe('role history', () => {
   it("answers from the store's copy, per cluster; its memory begins at the earliest record", () => {
@@ -20,5 +20,13 @@ describe('role history', () => {
     });
     expect(h.since('c1')).toBe(Date.parse('2026-06-01T09:00:00.000Z'));
     expect(h.since('c2')).toBe(Date.parse('2025-01-01T00:00:00.000Z'));
+  });
+
+  it('reports an unreadable catalog with a retriable coded error', async () => {
+    const failing = { query: () => Promise.reject(new Error('connection refused')) };
+    await expect(discoverLoginRoles(failing)).rejects.toMatchObject({
+      code: 'VIGIE_DETECTOR_ROLES_QUERY',
+      retriable: true,
+    });
   });
 });
