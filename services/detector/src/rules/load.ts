@@ -51,6 +51,32 @@ export function subjectOf(
   };
 }
 
+/** Where a session's watchlist answer is kept (every rule asks it for every event). */
+const WATCHED_KEY = '\u0000watchlist';
+
+interface WatchedAnswer {
+  login: string | undefined;
+  role: string | undefined;
+  watched: boolean;
+}
+
+/** Whether the session's login or effective role is on the policy's watchlist; asked again only when they change. */
+function isWatched(session: SessionState | undefined, ctx: RuleContext): boolean {
+  if (session === undefined) return false;
+  const known = session.rules.get(WATCHED_KEY) as WatchedAnswer | undefined;
+  if (known !== undefined && known.login === session.login && known.role === session.effectiveRole)
+    return known.watched;
+  const answer: WatchedAnswer = {
+    login: session.login,
+    role: session.effectiveRole,
+    watched:
+      (session.login !== undefined && ctx.policy.isWatchlisted(session.login)) ||
+      (session.effectiveRole !== undefined && ctx.policy.isWatchlisted(session.effectiveRole)),
+  };
+  session.rules.set(WATCHED_KEY, answer);
+  return answer.watched;
+}
+
 const isBlock = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `over` merged over `base`: nested blocks key by key (a watchlist threshold keeps the window it does not name). */
@@ -72,10 +98,6 @@ export const WATCHLIST_TAG = 'watchlist';
  * carry the `watchlist` tag. Both keep the rule's id, so an incident stays one alert if the role changes.
  */
 function withWatchlist(normal: CompiledRule, watched: CompiledRule): CompiledRule {
-  const isWatched = (session: SessionState | undefined, ctx: RuleContext): boolean =>
-    session !== undefined &&
-    ((session.login !== undefined && ctx.policy.isWatchlisted(session.login)) ||
-      (session.effectiveRole !== undefined && ctx.policy.isWatchlisted(session.effectiveRole)));
   return {
     ...normal,
     onEvent(event, session, ctx) {

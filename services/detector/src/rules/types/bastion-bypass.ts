@@ -3,7 +3,9 @@ import { Severity } from '@vigie/contract';
 import { z } from 'zod';
 import { alertId, maxSeverity } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
-import { atWhen, byWhom, fromWhere, humanCount, isPrivilegedSession, sessionSeed } from './common.js';
+import type { RuleContext } from '../../engine/rule-api.js';
+import type { SessionState } from '../../engine/session-table.js';
+import { actingRole, atWhen, byWhom, fromWhere, humanCount, isPrivilegedSession, sessionSeed } from './common.js';
 
 const Params = z
   .object({
@@ -14,41 +16,88 @@ const Params = z
   })
   .strict();
 
+/** What the rule decided about a session: `false` when it is none of its business (decided at its first event). */
+interface BypassState {
+  statements: number;
+  /** Event time of the incident's last update. */
+  updatedMs: number;
+  /** The acting role the privilege was judged for (it changes with SET ROLE). */
+  judgedRole: string | undefined;
+  privileged: boolean;
+  exception?: { name: string; expiredMs: number };
+}
+
+/** A session incident is updated at most this often by its statements (its end and a privilege change: at once). */
+const UPDATE_EVERY_MS = 60_000;
+
 /**
  * `bastion-bypass`: a session of a human role (the login is neither a policy service account nor one of Vigie's
  * accounts) from an address outside the policy's `bastion.networks`, whatever it reads. The policy's bastion
  * exceptions (role + network, until their expiry) exempt; an expired one does not, and the alert names it. Only
- * the login role and the client address decide (application_name is the client's to choose). One alert per
- * session, updated with its statement count; critical as soon as the session is privileged.
+ * the login role and the client address decide (application_name is the client's to choose), once per session at
+ * its first event. One alert per session, counting its statements; critical as soon as the session is privileged.
  */
 export const bastionBypass = defineRuleType(Params, (base, p) => {
   const quietMs = p.quietMinutes * 60_000;
+
+  /** The session's state, or false when the rule has nothing to say about it. */
+  function stateOf(session: SessionState, tsMs: number, ctx: RuleContext): BypassState | false {
+    const known = session.rules.get(base.id) as BypassState | false | undefined;
+    if (known !== undefined) return known;
+    const login = session.login;
+    let state: BypassState | false = false;
+    if (
+      session.clientClass === 'non-bastion' &&
+      session.clientAddr !== undefined &&
+      login !== undefined &&
+      !ctx.policy.isServiceAccount(login) &&
+      !ctx.policy.isVigieAccount(login)
+    ) {
+      const exception = ctx.policy.bastionException(login, session.clientAddr, tsMs);
+      if (exception === undefined || exception.expired) {
+        state = { statements: 0, updatedMs: -Infinity, judgedRole: undefined, privileged: false };
+        if (exception !== undefined) state.exception = { name: exception.name, expiredMs: exception.expiresMs };
+      }
+    }
+    session.rules.set(base.id, state);
+    return state;
+  }
+
   return {
     ...base,
     type: 'bastion-bypass',
     quietMs,
     onEvent(event, session, ctx) {
-      if (event.kind !== 'session.start' && event.kind !== 'statement') return;
-      if (session?.clientClass !== 'non-bastion' || session.clientAddr === undefined) return;
-      const login = session.login;
-      if (login === undefined || ctx.policy.isServiceAccount(login) || ctx.policy.isVigieAccount(login)) return;
+      if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'session.end') return;
+      if (session === undefined) return;
       const tsMs = eventMs(event);
-      const exception = ctx.policy.bastionException(login, session.clientAddr, tsMs);
-      if (exception !== undefined && !exception.expired) return;
-      const privileged = isPrivilegedSession(session, ctx);
-      const severity = privileged ? maxSeverity(base.severity, p.privilegedSeverity) : base.severity;
+      const s = stateOf(session, tsMs, ctx);
+      if (s === false) return;
+      if (event.kind === 'statement') s.statements += 1;
+      const role = actingRole(session);
+      let changed = false;
+      if (role !== s.judgedRole) {
+        s.judgedRole = role;
+        const privileged = isPrivilegedSession(session, ctx);
+        changed = privileged && !s.privileged;
+        s.privileged ||= privileged;
+      }
+      // Statements only move a count: the incident follows them at most every minute, and its end at once.
+      if (!changed && event.kind !== 'session.end' && tsMs - s.updatedMs < UPDATE_EVERY_MS) return;
+      s.updatedMs = tsMs;
+      const severity = s.privileged ? maxSeverity(base.severity, p.privilegedSeverity) : base.severity;
       const id = alertId(base.id, session.cluster, session.id);
       ctx.alerts.update(
         sessionSeed(base, session, ctx, event, { id, severity, quietMs }),
         id,
         (i) => {
           i.alert.severity = maxSeverity(i.alert.severity, severity);
-          i.alert.who.privileged = privileged || i.alert.who.privileged === true;
+          i.alert.who.privileged = s.privileged;
           if (session.effectiveRole !== undefined) i.alert.who.effectiveRole = session.effectiveRole;
-          if (event.kind === 'statement') i.alert.what.statements = (i.alert.what.statements ?? 0) + 1;
-          if (exception !== undefined) {
-            i.facts['exception'] = exception.name;
-            i.facts['expired'] = new Date(exception.expiresMs).toISOString();
+          i.alert.what.statements = s.statements;
+          if (s.exception !== undefined) {
+            i.facts['exception'] = s.exception.name;
+            i.facts['expired'] = new Date(s.exception.expiredMs).toISOString();
           }
         },
         { eventId: event.id, tsMs, statement: event.kind === 'statement' ? event.sql.redacted : undefined },
@@ -61,7 +110,7 @@ export const bastionBypass = defineRuleType(Params, (base, p) => {
         facts['exception'] === undefined
           ? ''
           : `; bastion exception "${String(facts['exception'])}" expired at ${String(facts['expired'])}`;
-      return `${who} ${byWhom(alert)} ${fromWhere(alert)} ${atWhen(alert, timeZone)}: direct access bypassing the bastion, ${humanCount(n)} statement${n === 1 ? '' : 's'} so far${expired}`;
+      return `${who} ${byWhom(alert)} ${fromWhere(alert)} ${atWhen(alert, timeZone)}: direct access bypassing the bastion, ${humanCount(n)} statement${n === 1 ? '' : 's'}${expired}`;
     },
   };
 });

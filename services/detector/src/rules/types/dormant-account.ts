@@ -85,6 +85,10 @@ export const dormantAccount = defineRuleType(Params, (base, p) => {
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined || (event.kind !== 'session.start' && event.kind !== 'statement')) return;
+      // A session is judged at its first event (its login, when Vigie saw it start) and counts as seen: later
+      // events of it change nothing.
+      if (session.rules.has(base.id)) return;
+      session.rules.set(base.id, true);
       const role = session.login;
       if (role === undefined || ctx.policy.isVigieAccount(role)) return;
       const tsMs = eventMs(event);

@@ -4,6 +4,7 @@ import { Severity } from '@vigie/contract';
 import { patternMatcher } from '@vigie/policy';
 import { z } from 'zod';
 import { alertId, maxSeverity } from '../../engine/alert-book.js';
+import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, isPrivilegedSession, sessionSeed } from './common.js';
@@ -55,7 +56,14 @@ interface PaceState {
   pauses: number;
   shapes: Set<string>;
   reasons: Set<Reason>;
+  statements: number;
+  /** Reasons the incident was last updated with, and when (event time). */
+  told: number;
+  updatedMs: number;
 }
+
+/** A session incident is updated at most this often by its statements (a new reason and its end: at once). */
+const UPDATE_EVERY_MS = 60_000;
 
 /** Distinct shapes remembered per session: enough to tell variety, bounded whatever the session runs. */
 const SHAPES_CAP = 64;
@@ -73,12 +81,16 @@ export const genericInteractive = defineRuleType(Params, (base, p) => {
   const minGapMs = p.humanPace.minGapSeconds * 1000;
   const maxGapMs = p.humanPace.maxGapMinutes * 60_000;
 
-  function stateOf(session: SessionState): PaceState {
-    let s = session.rules.get(base.id) as PaceState | undefined;
-    if (s === undefined) {
-      s = { pauses: 0, shapes: new Set(), reasons: new Set() };
-      session.rules.set(base.id, s);
-    }
+  /** The session's state, or false when its login is not a generic account (decided at its first event). */
+  function stateOf(session: SessionState, ctx: RuleContext): PaceState | false {
+    const known = session.rules.get(base.id) as PaceState | false | undefined;
+    if (known !== undefined) return known;
+    const login = session.login;
+    const s: PaceState | false =
+      login !== undefined && ctx.policy.isGenericAccount(login)
+        ? { pauses: 0, shapes: new Set(), reasons: new Set(), statements: 0, told: 0, updatedMs: -Infinity }
+        : false;
+    session.rules.set(base.id, s);
     return s;
   }
 
@@ -101,16 +113,24 @@ export const genericInteractive = defineRuleType(Params, (base, p) => {
     type: 'generic-interactive',
     quietMs,
     onEvent(event, session, ctx) {
-      if (session === undefined || (event.kind !== 'session.start' && event.kind !== 'statement')) return;
-      const login = session.login;
-      if (login === undefined || !ctx.policy.isGenericAccount(login)) return;
+      if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'session.end') return;
+      if (session === undefined) return;
+      const s = stateOf(session, ctx);
+      if (s === false) return;
       const tsMs = eventMs(event);
-      const s = stateOf(session);
       if (session.applicationName !== undefined && isInteractiveApp(session.applicationName))
         s.reasons.add('application');
       if (p.outsideBastion && session.clientClass === 'non-bastion') s.reasons.add('outside-bastion');
-      if (event.kind === 'statement') observe(s, event, tsMs);
+      if (event.kind === 'statement') {
+        s.statements += 1;
+        observe(s, event, tsMs);
+      }
       if (s.reasons.size === 0) return;
+      // A new reason is news; statements only move a count (at most every minute, and at the session's end).
+      const news = s.reasons.size !== s.told;
+      if (!news && event.kind !== 'session.end' && tsMs - s.updatedMs < UPDATE_EVERY_MS) return;
+      s.told = s.reasons.size;
+      s.updatedMs = tsMs;
       const privileged = isPrivilegedSession(session, ctx);
       const severity = privileged ? maxSeverity(base.severity, p.privilegedSeverity) : base.severity;
       const id = alertId(base.id, session.cluster, session.id);
@@ -122,7 +142,7 @@ export const genericInteractive = defineRuleType(Params, (base, p) => {
           i.alert.severity = maxSeverity(i.alert.severity, severity);
           if (i.facts['reasons'] !== reasons.join(',')) i.news = true;
           i.facts['reasons'] = reasons.join(',');
-          if (event.kind === 'statement') i.alert.what.statements = (i.alert.what.statements ?? 0) + 1;
+          i.alert.what.statements = s.statements;
         },
         { eventId: event.id, tsMs, statement: event.kind === 'statement' ? event.sql.redacted : undefined },
       );
