@@ -1,5 +1,6 @@
 import { eventMs } from '../../engine/event-time.js';
 import { Severity } from '@vigie/contract';
+import { networkMatcher } from '@vigie/policy';
 import { z } from 'zod';
 import { alertId, maxSeverity } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
@@ -12,6 +13,16 @@ const Params = z
     privilegedSeverity: Severity.default('critical').describe(
       'severity when the login or effective role is privileged (catalog + policy roles.privileged)',
     ),
+    serviceAccounts: z
+      .object({
+        usualHosts: z
+          .array(z.string())
+          .default([])
+          .describe(
+            'CIDRs of the application servers: a service account connecting from elsewhere (its password on a workstation) is an alert too; empty: service accounts are left to the other rules',
+          ),
+      })
+      .prefault({}),
     quietMinutes: z.number().positive().default(30).describe('resolve after this long without activity'),
   })
   .strict();
@@ -31,14 +42,19 @@ interface BypassState {
 const UPDATE_EVERY_MS = 60_000;
 
 /**
- * `bastion-bypass`: a session of a human role (the login is neither a policy service account nor one of Vigie's
- * accounts) from an address outside the policy's `bastion.networks`, whatever it reads. The policy's bastion
+ * `bastion-bypass`: a session of a human role (the login is neither a policy service account — on its declared
+ * application servers, when `serviceAccounts.usualHosts` lists them — nor one of Vigie's accounts) from an address outside the policy's `bastion.networks`, whatever it reads. The policy's bastion
  * exceptions (role + network, until their expiry) exempt; an expired one does not, and the alert names it. Only
  * the login role and the client address decide (application_name is the client's to choose), once per session at
  * its first event. One alert per session, counting its statements; critical as soon as the session is privileged.
  */
 export const bastionBypass = defineRuleType(Params, (base, p) => {
   const quietMs = p.quietMinutes * 60_000;
+  const appHosts = p.serviceAccounts.usualHosts;
+  const usualHost = networkMatcher(appHosts);
+  /** A service account is the rule's business only off the application servers a site declared. */
+  const exemptService = (login: string, addr: string, ctx: RuleContext): boolean =>
+    ctx.policy.isServiceAccount(login) && (appHosts.length === 0 || usualHost(addr));
 
   /** The session's state, or false when the rule has nothing to say about it. */
   function stateOf(session: SessionState, tsMs: number, ctx: RuleContext): BypassState | false {
@@ -50,7 +66,7 @@ export const bastionBypass = defineRuleType(Params, (base, p) => {
       session.clientClass === 'non-bastion' &&
       session.clientAddr !== undefined &&
       login !== undefined &&
-      !ctx.policy.isServiceAccount(login) &&
+      !exemptService(login, session.clientAddr, ctx) &&
       !ctx.policy.isVigieAccount(login)
     ) {
       const exception = ctx.policy.bastionException(login, session.clientAddr, tsMs);
