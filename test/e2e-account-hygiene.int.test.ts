@@ -170,7 +170,12 @@ describe('end to end: account hygiene', () => {
     const read = 'SELECT id FROM public.citizens WHERE id <= 2000';
     await session(role.watched, '127.0.0.2', [read]);
     await session(role.insider, '127.0.0.2', [read]);
-    const info = await waitAlert(role.watched, 'watchlist-session', 'the watchlisted session');
+    // The session's alert opens at its start; its read adds the table in a later revision.
+    const info = await waitFor(
+      async () =>
+        (await alertsOf(role.watched, 'watchlist-session')).find((a) => a.what.tables.includes('public.citizens')),
+      { timeoutMs: 60_000, intervalMs: 500, what: 'the watchlisted session with its read' },
+    );
     const bulk = await waitAlert(role.watched, 'bulk-read', 'the watchlisted bulk read');
     expect({ severity: info.severity, tags: info.tags, tables: info.what.tables }).toEqual({
       severity: 'info',
