@@ -19,6 +19,24 @@ export interface CompiledPolicy {
   isKnownPublication(name: string): boolean;
   /** Roles an active response never touches: `response.never` and Vigie's own accounts. */
   isResponseExempt(role: string): boolean;
+  /**
+   * The policy's bastion exception covering a login role at a client address, if any (`expired` when its date has
+   * passed at `tsMs`: it no longer exempts, but the alert can say which exception ran out).
+   */
+  bastionException(role: string, clientAddr: string, tsMs: number): MatchedBastionException | undefined;
+}
+
+/** A bastion exception that matched a session's role and address. */
+export interface MatchedBastionException {
+  name: string;
+  /** When it stops exempting (ms since the epoch). */
+  expiresMs: number;
+  expired: boolean;
+}
+
+/** When a bastion exception's `expires` ends: a bare date lasts through that day (UTC). */
+export function expiryMs(expires: string): number {
+  return /^\d{4}-\d{2}-\d{2}$/.test(expires) ? Date.parse(`${expires}T00:00:00Z`) + 86_400_000 : Date.parse(expires);
 }
 
 /** Compiles a validated policy. */
@@ -35,6 +53,12 @@ export function compilePolicy(policy: Readonly<SitePolicy>): CompiledPolicy {
   const slots = patternMatcher(policy.replication.knownSlots);
   const publications = patternMatcher(policy.replication.knownPublications);
   const responseNever = patternMatcher(policy.response.never);
+  const exceptions = policy.bastion.exceptions.map((e) => ({
+    name: e.name,
+    expiresMs: expiryMs(e.expires),
+    network: networkMatcher(e.networks),
+    role: e.roles === undefined ? () => true : patternMatcher(e.roles),
+  }));
   return {
     policy,
     environmentOf: (cluster) => environments.get(cluster),
@@ -53,5 +77,16 @@ export function compilePolicy(policy: Readonly<SitePolicy>): CompiledPolicy {
     isKnownSlot: slots,
     isKnownPublication: publications,
     isResponseExempt: (role) => responseNever(role) || vigie(role),
+    bastionException(role, addr, tsMs) {
+      // A live exception wins over an expired one that also matches (a renewed window).
+      let found: MatchedBastionException | undefined;
+      for (const e of exceptions) {
+        if (!e.role(role) || !e.network(addr)) continue;
+        const expired = tsMs >= e.expiresMs;
+        if (!expired) return { name: e.name, expiresMs: e.expiresMs, expired };
+        found ??= { name: e.name, expiresMs: e.expiresMs, expired };
+      }
+      return found;
+    },
   };
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from './compiled.js';
 import { DEFAULT_POLICY_FILE, loadPolicy, policyFileFrom } from './load.js';
 import { networkMatcher, tableMatcher } from './match.js';
+import { policyWarnings } from './warnings.js';
 
 function file(text: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'vigie-policy-')), 'policy.yaml');
@@ -200,6 +201,69 @@ response:
 });
 
 describe('matchers', () => {
+  it('bastion exceptions: by login role and client network, until their expiry; expired ones are named', () => {
+    const raw = loadPolicy(file(`${ISSUE_SHAPE}  watchlist: [ext_bob]\n`));
+    const policy = {
+      ...raw,
+      bastion: {
+        ...raw.bastion,
+        exceptions: [
+          { name: 'CHG-1 migration', networks: ['10.30.0.0/24'], roles: ['dba_*'], expires: '2026-11-30' },
+          {
+            name: 'CHG-2 renewed',
+            networks: ['10.30.0.0/24'],
+            roles: ['dba_alice'],
+            expires: '2027-01-15T18:00:00+01:00',
+          },
+          { name: 'CHG-3 anyone', networks: ['10.40.0.7/32'], expires: '2026-12-01' },
+        ],
+      },
+    };
+    const p = compilePolicy(policy);
+    const at = (iso: string) => Date.parse(iso);
+    expect(p.bastionException('dba_bob', '10.30.0.9', at('2026-11-30T23:59:59Z'))).toEqual({
+      name: 'CHG-1 migration',
+      expiresMs: at('2026-12-01T00:00:00Z'),
+      expired: false,
+    });
+    expect(p.bastionException('dba_bob', '10.30.0.9', at('2026-12-01T00:00:00Z'))?.expired).toBe(true);
+    // A live exception wins over an expired one that also matches.
+    expect(p.bastionException('dba_alice', '10.30.0.9', at('2026-12-10T00:00:00Z'))?.name).toBe('CHG-2 renewed');
+    expect(p.bastionException('dba_alice', '10.30.0.9', at('2027-01-15T17:00:00Z'))?.expired).toBe(true);
+    expect(p.bastionException('contractor', '10.30.0.9', at('2026-11-01T00:00:00Z'))).toBeUndefined();
+    expect(p.bastionException('dba_bob', '10.30.1.9', at('2026-11-01T00:00:00Z'))).toBeUndefined();
+    expect(p.bastionException('anyone_at_all', '10.40.0.7', at('2026-11-01T00:00:00Z'))?.name).toBe('CHG-3 anyone');
+    expect(p.isWatchlisted('EXT_BOB')).toBe(true);
+    expect(policyWarnings(policy, at('2026-12-05T00:00:00Z'))).toEqual([
+      'bastion.exceptions.0 (CHG-1 migration): expired on 2026-11-30, it no longer exempts anyone; remove it or renew it',
+      'bastion.exceptions.2 (CHG-3 anyone): expired on 2026-12-01, it no longer exempts anyone; remove it or renew it',
+    ]);
+    expect(policyWarnings(policy, at('2026-11-01T00:00:00Z'))).toEqual([]);
+  });
+
+  it('refuses a bastion exception without a network or an expiry, or with a bad date', () => {
+    const f = file(
+      `${ISSUE_SHAPE.replace(
+        'bastion:\n  networks: ["10.20.0.0/24", "127.0.0.2/32"]   # IPv4 and IPv6 CIDRs',
+        `bastion:
+  networks: ["10.20.0.0/24"]
+  exceptions:
+    - { name: a, networks: [] , expires: '2026-12-01' }
+    - { name: b, networks: ['10.0.0.0/8'] }
+    - { name: c, networks: ['10.0.0.0/8'], expires: 'next friday' }`,
+      )}`,
+    );
+    let problems: string[] = [];
+    try {
+      loadPolicy(f);
+    } catch (e) {
+      problems = (e as ConfigError).problems.map((p) => p.path);
+    }
+    expect(problems.sort()).toEqual(
+      ['bastion.exceptions.0.networks', 'bastion.exceptions.1.expires', 'bastion.exceptions.2.expires'].sort(),
+    );
+  });
+
   it('matches IPv6 networks', () => {
     const m = networkMatcher(['fd00:20::/64', '::1/128']);
     expect(m('fd00:20::17')).toBe(true);

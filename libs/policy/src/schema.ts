@@ -16,6 +16,28 @@ const EndOfWindow = z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'a tim
 const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD');
 const Pattern = z.string().min(1).describe('a name, or a pattern where * matches any run of characters');
 
+/** `2026-12-31` (through the end of that day, UTC) or an ISO instant with its offset. */
+const Expiry = z
+  .string()
+  .refine(
+    (s) =>
+      /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s) && !Number.isNaN(Date.parse(s)),
+    'a date YYYY-MM-DD (valid through that day, UTC) or an ISO instant with its offset',
+  );
+
+/**
+ * Direct access outside the bastion that a site allows for a while (a DBA workstation subnet during a migration
+ * window): keyed on what a client cannot forge (login role, client network), and ending by itself.
+ */
+const BastionException = z
+  .object({
+    name: z.string().min(1).describe('why it exists (ticket, owner): shown when it is used or expired'),
+    networks: z.array(Cidr).min(1).describe('client networks allowed (CIDRs)'),
+    roles: z.array(Pattern).optional().describe('login roles allowed (patterns); absent: every role'),
+    expires: Expiry.describe('when the exception stops exempting'),
+  })
+  .strict();
+
 function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -51,7 +73,13 @@ export const SitePolicy = z.object({
     )
     .describe('monitored clusters'),
   bastion: z
-    .object({ networks: z.array(Cidr).default([]).describe('approved bastion networks (IPv4 and IPv6 CIDRs)') })
+    .object({
+      networks: z.array(Cidr).default([]).describe('approved bastion networks (IPv4 and IPv6 CIDRs)'),
+      exceptions: z
+        .array(BastionException)
+        .default([])
+        .describe('temporary direct access allowed from other networks (a migration window), each with an expiry'),
+    })
     .prefault({}),
   businessHours: z
     .object({

@@ -114,6 +114,26 @@ describe('vigie config check', () => {
     expect(check(['--strict', typo]).code).toBe(2);
   });
 
+  it('warns about a bastion exception of the policy that has expired (valid, but it exempts nobody)', () => {
+    const policy = file(
+      'policy.yaml',
+      `clusters: [{ name: a, environment: production }]
+bastion:
+  networks: [10.20.0.0/24]
+  exceptions:
+    - { name: CHG-1 migration, networks: [10.30.0.0/24], expires: '2001-01-31' }
+    - { name: CHG-2 future, networks: [10.30.0.0/24], expires: '2999-12-31' }
+`,
+    );
+    const res = check([policy]);
+    expect(res.code).toBe(0);
+    expect(res.lines).toEqual([
+      `ok      ${policy} (policy)`,
+      '  warning: bastion.exceptions.0 (CHG-1 migration): expired on 2001-01-31, it no longer exempts anyone; remove it or renew it',
+    ]);
+    expect(check(['--strict', policy]).code).toBe(2);
+  });
+
   it('says when it cannot tell which service a file is for, and --service decides', () => {
     const vague = file('site.yaml', 'kafka: { brokers: [k:9092] }\n');
     const res = check([vague]);

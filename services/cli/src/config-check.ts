@@ -5,7 +5,7 @@ import { EgressConfig } from '@vigie/collector-egress';
 import { CollectorPglogConfig } from '@vigie/collector-pglog';
 import { ReplicationConfig } from '@vigie/collector-replication';
 import { DetectorConfig, loadRules } from '@vigie/detector';
-import { loadPolicy, SitePolicy } from '@vigie/policy';
+import { loadPolicy, policyWarnings, SitePolicy } from '@vigie/policy';
 import {
   ConfigError,
   connectionCredentials,
@@ -195,6 +195,7 @@ export function checkConfigFile(file: string, env: Record<string, string | undef
   }
   // The file's own settings only: the environment holds variables for other purposes (VIGIE_POLICY, VIGIE_CONFIG).
   const warnings = [
+    ...(k === 'policy' ? policyWarnings(parsed as SitePolicy, Date.now()) : []),
     ...unknownSettings(raw, parsed).map((p) => `${p}: unknown setting, ignored by ${k} (a typo keeps the default)`),
     ...inlineSecrets(raw).map(
       (p) => `${p}: a secret written in the file; give it in the environment file (VIGIE_…) or a file it names`,

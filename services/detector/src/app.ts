@@ -10,7 +10,7 @@ import {
   type BatchConsumer,
 } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
-import { compilePolicy, loadPolicy, type CompiledPolicy } from '@vigie/policy';
+import { compilePolicy, loadPolicy, policyWarnings, type CompiledPolicy } from '@vigie/policy';
 import {
   createLogger,
   ConfigError,
@@ -26,7 +26,8 @@ import { createEngine, loadRules } from './engine/index.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
 import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';
-import type { DetectorEngine, PrivilegedRoles } from './engine/types.js';
+import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
+import { createRoleHistory, discoverLoginRoles } from './role-history.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
@@ -50,6 +51,7 @@ export interface DetectorDeps {
     policy: CompiledPolicy;
     privileged: PrivilegedRoles;
     onPrivilegesChanged?: (cluster: string) => void;
+    roleHistory: RoleHistory;
   }) => DetectorEngine;
   /** Called when Alertmanager accepted a new alert state (benchmarks measure event-to-alert latency with it). */
   onAlertmanagerDelivered?: (alert: Alert, deliveredAtMs: number) => void;
@@ -78,11 +80,13 @@ function defaultEngine(args: {
   policy: CompiledPolicy;
   privileged: PrivilegedRoles;
   onPrivilegesChanged?: (cluster: string) => void;
+  roleHistory: RoleHistory;
 }) {
-  const { config, policy, privileged, onPrivilegesChanged } = args;
+  const { config, policy, privileged, onPrivilegesChanged, roleHistory } = args;
   return createEngine({
     policy,
     privileged,
+    roleHistory,
     ...(onPrivilegesChanged !== undefined && { onPrivilegesChanged }),
     rules: loadRules({ siteFile: config.engine.rulesFile }),
     maxSessions: config.engine.maxSessions,
@@ -107,10 +111,13 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
   // Set once the catalog connection exists (start): a GRANT or CREATE ROLE … SUPERUSER re-reads the catalog at once.
   let refreshPrivileged: (() => void) | undefined;
+  // Last activity and catalog listings of the roles, from the store: what dormant-account detection compares with.
+  const roleHistory = createRoleHistory();
   const engine = (deps.createEngine ?? defaultEngine)({
     config,
     policy,
     privileged,
+    roleHistory,
     onPrivilegesChanged: (cluster) => {
       if (cluster === config.cluster) refreshPrivileged?.();
     },
@@ -326,6 +333,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     flushAlertmanager: (timeoutMs) => alertmanager?.flush(timeoutMs) ?? Promise.resolve(true),
 
     async start() {
+      for (const warning of policyWarnings(policy.policy, Date.now())) logger.warn({ warning }, 'site policy');
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
       // The evidence must not be deletable through the process that serves the API: refuse a runtime role that
@@ -376,6 +384,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
         engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
       }
+      roleHistory.load(await store.loadRoleHistory());
       // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
       await responder?.start();
       const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
@@ -391,6 +400,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
         const refresh = async () => {
           const roles = await catalogRoles.refresh(config.cluster, pool);
           logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
+          // The login roles too: their first listing dates a role that never logs in, rolvaliduntil its expiry.
+          await store.recordCatalogRoles(config.cluster, await discoverLoginRoles(pool));
+          roleHistory.load(await store.loadRoleHistory());
         };
         // Without the catalog only the policy's list counts: detection degrades, it does not stop.
         await refresh().catch((error: unknown) =>

@@ -7,11 +7,11 @@ import {
 } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
-import { loadRules } from '../rules/load.js';
+import { mechanicsRules } from '../rules/mechanics-rules.js';
 import { createEngine } from './engine.js';
 
 const policy = compilePolicy(loadPolicy());
-const rules = loadRules();
+const rules = mechanicsRules();
 const none = { isPrivileged: () => false };
 const T0 = Date.parse('2026-11-26T10:00:00Z');
 
@@ -161,7 +161,7 @@ describe('engine', () => {
       ['an hour ahead', 3_600_000],
       ['an hour behind', -3_600_000],
     ])('judges a collector silent on the detector clock, its clock %s', (_, offset) => {
-      const engine = createEngine({ policy, privileged: none, rules: loadRules() });
+      const engine = createEngine({ policy, privileged: none, rules: mechanicsRules() });
       const silentMs = 60_000;
       for (let n = 0; n < 3; n += 1) engine.process(heartbeat(T0 + offset + n * 10_000, []), T0 + n * 10_000);
       // Ahead, the last heartbeat's own time never looks old; behind, it looks old at once: neither counts.
@@ -215,7 +215,7 @@ describe('engine', () => {
 
   it('ignores heartbeats; a role taken with SET ROLE exempts nothing', () => {
     // Rules keep state (windows, watched collectors): a fresh set for each engine that is fed heartbeats.
-    const engine = createEngine({ policy, privileged: none, rules: loadRules() });
+    const engine = createEngine({ policy, privileged: none, rules: mechanicsRules() });
     // The effective role comes from statement text (and a forged record could claim one): only the login exempts.
     const asVigie = engine.process({ ...(copy('6b07e903.2', T0) as StatementEvent), effectiveRole: 'vigie' });
     expect(asVigie.map((a) => [a.rule, a.who.effectiveRole])).toEqual([['dump', 'vigie']]);
@@ -227,7 +227,11 @@ describe('engine', () => {
     // A policy that forgets roles.vigie: the collector's announcement alone makes vigie_collector Vigie's account.
     const bare = compilePolicy(loadPolicy());
     const forgetful = compilePolicy({ ...bare.policy, roles: { ...bare.policy.roles, vigie: [] } });
-    const engine = createEngine({ policy: forgetful, privileged: { isPrivileged: () => true }, rules: loadRules() });
+    const engine = createEngine({
+      policy: forgetful,
+      privileged: { isPrivileged: () => true },
+      rules: mechanicsRules(),
+    });
     const as = (e: VigieEvent, sid: string, addr: string): VigieEvent => ({
       ...e,
       session: { ...session(sid, addr), user: 'vigie_collector', applicationName: 'vigie-collector-egress' },
@@ -255,7 +259,11 @@ describe('engine', () => {
   });
 
   it("exempts an announced setup session only: the administrator's role stays everyone's", () => {
-    const engine = createEngine({ policy, privileged: { isPrivileged: (_c, r) => r === 'admin' }, rules: loadRules() });
+    const engine = createEngine({
+      policy,
+      privileged: { isPrivileged: (_c, r) => r === 'admin' },
+      rules: mechanicsRules(),
+    });
     const night = Date.parse('2026-11-28T02:00:00Z');
     const asAdmin = (sid: string, at: number) => ({
       ...stmt(sid, at, 'CREATE PUBLICATION vigie_pub FOR ALL TABLES', { kind: 'create' }),
@@ -272,7 +280,7 @@ describe('engine', () => {
     const forgetful = compilePolicy({ ...bare.policy, roles: { ...bare.policy.roles, vigie: [] } });
     const night = Date.parse('2026-11-28T02:00:00Z');
     const fresh = () =>
-      createEngine({ policy: forgetful, privileged: { isPrivileged: () => true }, rules: loadRules() });
+      createEngine({ policy: forgetful, privileged: { isPrivileged: () => true }, rules: mechanicsRules() });
     const collectorStatement = {
       ...stmt('6b07e90d.1', night, 'SELECT pid FROM pg_stat_activity'),
       session: { ...session('6b07e90d.1', '127.0.0.1'), user: 'vigie_collector' },
@@ -291,7 +299,7 @@ describe('engine', () => {
   });
 
   it('waits for the announcement of a session that does nothing Vigie would not do', () => {
-    const engine = createEngine({ policy, privileged: none, rules: loadRules() });
+    const engine = createEngine({ policy, privileged: none, rules: mechanicsRules() });
     const mine = { ...stmt('6b07e908.1', T0, 'SELECT 1'), session: { ...session('6b07e908.1'), user: 'vigie' } };
     expect(engine.process(mine as VigieEvent)).toEqual([]);
     // Announced 30 s later (its component's next heartbeat), before the grace ran out: never an alert.
@@ -301,7 +309,7 @@ describe('engine', () => {
   });
 
   it('without announcements (a replay of logs) reports only what Vigie never does', () => {
-    const engine = createEngine({ policy, privileged: none, rules: loadRules(), announcements: false });
+    const engine = createEngine({ policy, privileged: none, rules: mechanicsRules(), announcements: false });
     const quiet = { ...stmt('6b07e909.1', T0, 'SELECT 1'), session: { ...session('6b07e909.1'), user: 'vigie' } };
     expect(engine.process(quiet as VigieEvent)).toEqual([]);
     expect(engine.tick(T0 + 10 * 60_000)).toEqual([]);

@@ -6,7 +6,7 @@ import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
 import { createSelfKnowledge } from './self-knowledge.js';
 import { createSessionTable, type SessionState } from './session-table.js';
-import type { DetectorEngine, EngineOptions } from './types.js';
+import { NO_ROLE_HISTORY, type DetectorEngine, type EngineOptions } from './types.js';
 
 /** Grace after `session.end` before a session's state goes and its incidents resolve (late egress samples). */
 const ENDED_GRACE_MS = 60_000;
@@ -73,6 +73,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     dumpSessions,
     self,
     expectedCollectors: options.expectedCollectors ?? [],
+    roles: options.roleHistory ?? NO_ROLE_HISTORY,
   };
   const classify = (addr: string | undefined) => policy.clientClass(addr);
   // `<cluster>/<txid>` → the session whose statement ran in that transaction. Partition-local like all engine

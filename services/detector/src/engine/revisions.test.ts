@@ -1,7 +1,7 @@
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
-import { loadRules } from '../rules/load.js';
+import { mechanicsRules } from '../rules/mechanics-rules.js';
 import { createEngine } from './engine.js';
 
 // Never business time and dba_* privileged by the policy: every statement of the session below feeds one
@@ -15,7 +15,7 @@ const policy = compilePolicy(
     roles: { privileged: ['dba_*'] },
   }),
 );
-const rules = loadRules();
+const rules = mechanicsRules();
 const none = { isPrivileged: () => false };
 const T0 = Date.parse('2026-11-28T02:00:00Z');
 const SID = '6b290a20.2a';

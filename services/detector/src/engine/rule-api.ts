@@ -3,7 +3,7 @@ import type { Alert, ClientClass, Severity, VigieEvent } from '@vigie/contract';
 import type { AlertBook, Incident } from './alert-book.js';
 import type { SelfKnowledge } from './self-knowledge.js';
 import type { SessionState } from './session-table.js';
-import type { ExpectedCollector, PrivilegedRoles } from './types.js';
+import type { ExpectedCollector, PrivilegedRoles, RoleHistory } from './types.js';
 
 /** What a rule sees besides the event: the policy, the privileged roles, the alerts, the clock zone. */
 export interface RuleContext {
@@ -21,6 +21,8 @@ export interface RuleContext {
    * A deadline that a tick checks is set on it, never on the event's time, which is the source's clock.
    */
   readonly arrivedMs: number;
+  /** Roles' last activity and catalog facts remembered before this engine started. */
+  readonly roles: RoleHistory;
 }
 
 /**

@@ -7,6 +7,35 @@ export interface PrivilegedRoles {
   isPrivileged(cluster: string, role: string): boolean;
 }
 
+/** What the cluster's catalog says about a login role (refreshed with the privileged roles). */
+export interface CatalogRole {
+  /** The first time Vigie saw the catalog list the role: PostgreSQL keeps no creation time, this is the proxy. */
+  firstListedMs: number;
+  /** `rolvaliduntil` (password expiry), when set. */
+  validUntilMs?: number | undefined;
+}
+
+/**
+ * What Vigie remembered about roles before this engine started: when each was last active (store
+ * `role_last_seen`), what the catalog listed and since when (store `role_catalog`). Dormant-account detection
+ * reads it; the live engine adds what it sees.
+ */
+export interface RoleHistory {
+  /** Last activity of a role (ms), if Vigie ever saw it. */
+  lastSeen(cluster: string, role: string): number | undefined;
+  /** The catalog's facts about a role, if the catalog was read and listed it. */
+  catalog(cluster: string, role: string): CatalogRole | undefined;
+  /** When Vigie's memory of the cluster's roles begins (first catalog read or first activity), if it has any. */
+  since(cluster: string): number | undefined;
+}
+
+/** A role history that knows nothing (replays without `--pg`, tests). */
+export const NO_ROLE_HISTORY: RoleHistory = {
+  lastSeen: () => undefined,
+  catalog: () => undefined,
+  since: () => undefined,
+};
+
 /** A collector that must be running: its silence is an alert even if it never sent a heartbeat. */
 export interface ExpectedCollector {
   cluster: string;
@@ -35,6 +64,8 @@ export interface EngineOptions {
    * Vigie's accounts are then judged only by what Vigie never does (personal data, dumps, base backups).
    */
   announcements?: boolean;
+  /** What Vigie knew of the roles before (last seen, catalog); default: nothing (learning from scratch). */
+  roleHistory?: RoleHistory;
   /** When an incident is re-published (see {@link RevisionPolicy}); defaults: counts 60 s, refresh 5 min. */
   revisions?: Partial<RevisionPolicy>;
   /**

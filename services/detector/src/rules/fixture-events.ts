@@ -10,6 +10,7 @@ import {
   type StatementEvent,
 } from '@vigie/contract';
 import { z } from 'zod';
+import { NO_ROLE_HISTORY, type RoleHistory } from '../engine/types.js';
 
 /**
  * Rule fixtures are written compactly (a statement is its SQL text plus the few facts the server logs) and
@@ -92,6 +93,8 @@ const ExpectedAlert = z
     objects: z.array(z.string()).optional(),
     summary: z.string().optional().describe('a substring the summary must contain'),
     revisionAtMost: z.number().int().positive().optional(),
+    tags: z.array(z.string()).optional().describe('tags the alert must carry (among others)'),
+    notTags: z.array(z.string()).optional().describe('tags the alert must not carry'),
   })
   .strict();
 
@@ -119,6 +122,18 @@ export const RuleFixture = z
     onlyThisRule: z.boolean().default(false),
     /** Advance the clock to this instant (tick) after the events. */
     tickAt: z.string().optional(),
+    /** What the store and the catalog remembered of the roles before the events (every cluster alike). */
+    roleHistory: z
+      .object({
+        since: z.string().optional().describe('when the memory begins'),
+        lastSeen: z.record(z.string(), z.string()).default({}).describe('role → last activity (ISO)'),
+        catalog: z
+          .record(z.string(), z.object({ firstListed: z.string(), validUntil: z.string().optional() }).strict())
+          .default({})
+          .describe('role → first catalog listing and rolvaliduntil (ISO)'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type RuleFixture = z.infer<typeof RuleFixture>;
@@ -313,4 +328,22 @@ export function fixtureEvents(f: RuleFixture, cluster = 'local'): FixtureStep[] 
     }
   }
   return out;
+}
+
+/** The fixture's remembered role history, as the engine reads it. */
+export function fixtureRoleHistory(f: RuleFixture): RoleHistory {
+  const h = f.roleHistory;
+  if (h === undefined) return NO_ROLE_HISTORY;
+  return {
+    lastSeen: (_cluster, role) => (h.lastSeen[role] === undefined ? undefined : Date.parse(h.lastSeen[role])),
+    catalog(_cluster, role) {
+      const c = h.catalog[role];
+      if (c === undefined) return undefined;
+      return {
+        firstListedMs: Date.parse(c.firstListed),
+        ...(c.validUntil !== undefined && { validUntilMs: Date.parse(c.validUntil) }),
+      };
+    },
+    since: () => (h.since === undefined ? undefined : Date.parse(h.since)),
+  };
 }

@@ -5,7 +5,7 @@ import type { Alert } from '@vigie/contract';
 import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { parse, stringify } from 'yaml';
 import { createEngine } from '../engine/engine.js';
-import { fixtureEvents, RuleFixture } from './fixture-events.js';
+import { fixtureEvents, fixtureRoleHistory, RuleFixture } from './fixture-events.js';
 import { loadRules, SHIPPED_RULES_DIR } from './load.js';
 
 /** The shipped fixtures: `<rule id>/<name>.yaml` under the shipped rules' `fixtures/`. */
@@ -65,6 +65,7 @@ export function runFixture(c: FixtureCase, options: RunFixtureOptions = {}): { a
     privileged: { isPrivileged: (_cluster, role) => privileged.has(role) },
     rules: loadRules({ siteFile }),
     expectedCollectors: c.fixture.expectedCollectors,
+    roleHistory: fixtureRoleHistory(c.fixture),
   });
   const emitted: Alert[] = [];
   for (const step of fixtureEvents(c.fixture)) {
@@ -114,6 +115,10 @@ export function fixtureMismatches(c: FixtureCase, alerts: readonly Alert[]): str
     if (want.summary !== undefined && !a.summary.includes(want.summary)) {
       out.push(`${want.id} summary: expected to contain ${show(want.summary)}, got ${show(a.summary)}`);
     }
+    const missing = (want.tags ?? []).filter((t) => !a.tags.includes(t));
+    if (missing.length > 0) out.push(`${want.id} tags: expected ${show(missing)} among ${show(a.tags)}`);
+    const unwanted = (want.notTags ?? []).filter((t) => a.tags.includes(t));
+    if (unwanted.length > 0) out.push(`${want.id} tags: expected none of ${show(unwanted)}, got ${show(a.tags)}`);
     if (want.revisionAtMost !== undefined && a.revision > want.revisionAtMost) {
       out.push(`${want.id} revision: expected at most ${want.revisionAtMost}, got ${a.revision}`);
     }

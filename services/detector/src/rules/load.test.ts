@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigError } from '@vigie/runtime';
 import { describe, expect, it } from 'vitest';
-import { loadRules } from './load.js';
+import { loadRules, mergeParams } from './load.js';
 
 function site(text: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'vigie-site-rules-')), 'rules.yaml');
@@ -27,9 +27,12 @@ describe('loadRules', () => {
       'dump',
       'audit-tampering',
       'auth-brute-force',
+      'bastion-bypass',
       'bulk-read',
       'collector-silent',
+      'dormant-account-login',
       'forged-audit-record',
+      'generic-account-interactive',
       'mass-write',
       'non-bastion-egress',
       'off-hours-privileged-session',
@@ -38,6 +41,7 @@ describe('loadRules', () => {
       'replication-slot-risk',
       'server-file-access',
       'vigie-account-misuse',
+      'watchlist-session',
     ]);
     for (const r of set.rules) {
       expect(r.description.length).toBeGreaterThan(100);
@@ -70,9 +74,12 @@ rules:
       ['dump', 'warning'],
       ['audit-tampering', 'critical'],
       ['auth-brute-force', 'warning'],
+      ['bastion-bypass', 'warning'],
       ['bulk-read', 'warning'],
       ['collector-silent', 'critical'],
+      ['dormant-account-login', 'warning'],
       ['forged-audit-record', 'critical'],
+      ['generic-account-interactive', 'warning'],
       ['mass-write', 'warning'],
       ['off-hours-privileged-session', 'critical'],
       ['personal-data-in-preprod', 'critical'],
@@ -80,6 +87,7 @@ rules:
       ['replication-slot-risk', 'critical'],
       ['server-file-access', 'warning'],
       ['vigie-account-misuse', 'critical'],
+      ['watchlist-session', 'info'],
       ['bulk-read-watchlist', 'critical'],
     ]);
     const bulk = set.rules.find((r) => r.id === 'bulk-read');
@@ -107,6 +115,29 @@ rules:
       addr === '127.0.0.2' ? 'bastion' : 'non-bastion';
     expect(egress?.accepts(undefined, sample, classify)).toBe(false);
     expect(egress?.accepts(undefined, { ...sample, peer: { addr: '127.0.0.9', port: 5000 } }, classify)).toBe(true);
+  });
+
+  it('merges watchlist parameters block by block over params, and validates them with the rule type', () => {
+    expect(
+      mergeParams(
+        { rowsPerStatement: 10_000, sessionRows: { threshold: 50_000, windowMinutes: 10 }, hosts: ['a', 'b'] },
+        { sessionRows: { threshold: 5_000 }, hosts: ['c'] },
+      ),
+    ).toEqual({ rowsPerStatement: 10_000, sessionRows: { threshold: 5_000, windowMinutes: 10 }, hosts: ['c'] });
+    const found = problems(() =>
+      loadRules({
+        siteFile: site(`
+overrides:
+  - id: bulk-read
+    watchlist: { enumeration: { perSession: { threshold: 0 } } }
+  - id: dump
+    watchlist: { minStep: 2 }
+`),
+      }),
+    );
+    expect(found.map((p) => p.split(':')[0]).sort()).toEqual(
+      ['bulk-read.watchlist.enumeration.perSession.threshold', 'dump.watchlist'].sort(),
+    );
   });
 
   it('lists every problem of a bad site file with its path', () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClientClass, VigieEvent } from '@vigie/contract';
 import { ConfigError, readYamlFile, type ConfigProblem } from '@vigie/runtime';
 import type { z } from 'zod';
-import type { CompiledRule, RuleSet } from '../engine/rule-api.js';
+import type { CompiledRule, RuleContext, RuleSet } from '../engine/rule-api.js';
 import type { SessionState } from '../engine/session-table.js';
 import { compileMembership, type Subject } from '../engine/primitives/membership.js';
 import { RULE_TYPE_IMPLS } from './types/index.js';
@@ -51,13 +51,76 @@ export function subjectOf(
   };
 }
 
+/** Where a session's watchlist answer is kept (every rule asks it for every event). */
+const WATCHED_KEY = '\u0000watchlist';
+
+interface WatchedAnswer {
+  login: string | undefined;
+  role: string | undefined;
+  watched: boolean;
+}
+
+/** Whether the session's login or effective role is on the policy's watchlist; asked again only when they change. */
+function isWatched(session: SessionState | undefined, ctx: RuleContext): boolean {
+  if (session === undefined) return false;
+  const known = session.rules.get(WATCHED_KEY) as WatchedAnswer | undefined;
+  if (known !== undefined && known.login === session.login && known.role === session.effectiveRole)
+    return known.watched;
+  const answer: WatchedAnswer = {
+    login: session.login,
+    role: session.effectiveRole,
+    watched:
+      (session.login !== undefined && ctx.policy.isWatchlisted(session.login)) ||
+      (session.effectiveRole !== undefined && ctx.policy.isWatchlisted(session.effectiveRole)),
+  };
+  session.rules.set(WATCHED_KEY, answer);
+  return answer.watched;
+}
+
+const isBlock = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `over` merged over `base`: nested blocks key by key (a watchlist threshold keeps the window it does not name). */
+export function mergeParams(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isBlock(b) && isBlock(v) ? mergeParams(b, v) : v;
+  }
+  return out;
+}
+
+/** The tag every alert about a watchlisted role carries. */
+export const WATCHLIST_TAG = 'watchlist';
+
+/**
+ * One rule as the engine runs it: the instance with `params` for every role, and the instance with the
+ * `watchlist` params merged over them for the policy's `roles.watchlist` (login or effective role), whose alerts
+ * carry the `watchlist` tag. Both keep the rule's id, so an incident stays one alert if the role changes.
+ */
+function withWatchlist(normal: CompiledRule, watched: CompiledRule): CompiledRule {
+  return {
+    ...normal,
+    onEvent(event, session, ctx) {
+      (isWatched(session, ctx) ? watched : normal).onEvent(event, session, ctx);
+    },
+    onTick(nowMs, ctx) {
+      normal.onTick?.(nowMs, ctx);
+      watched.onTick?.(nowMs, ctx);
+    },
+    onRestore(alert, ctx) {
+      (alert.tags.includes(WATCHLIST_TAG) ? watched : normal).onRestore?.(alert, ctx);
+    },
+  };
+}
+
 function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): CompiledRule | undefined {
   const impl = RULE_TYPE_IMPLS[def.type];
   const parsed = impl.params.safeParse(def.params);
-  if (!parsed.success) {
-    problems.push(...problemsOf(parsed.error, `${file}.params`));
-    return undefined;
-  }
+  const watchParsed = impl.params.safeParse(mergeParams(def.params, def.watchlist));
+  if (!parsed.success) problems.push(...problemsOf(parsed.error, `${file}.params`));
+  // The watchlist block's own problems (a bad params block is reported once, above).
+  else if (!watchParsed.success) problems.push(...problemsOf(watchParsed.error, `${file}.watchlist`));
+  if (!parsed.success || !watchParsed.success) return undefined;
   const filter = compileMembership(def.filters);
   const exceptions = def.exceptions.map(compileMembership);
   const unfiltered = Object.keys(def.filters).length === 0 && exceptions.length === 0;
@@ -74,7 +137,12 @@ function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): 
       return filter(subject) && !exceptions.some((e) => e(subject));
     },
   };
-  return (impl.create as (b: RuleBase, p: unknown) => CompiledRule)(base, parsed.data);
+  const create = impl.create as (b: RuleBase, p: unknown) => CompiledRule;
+  const normal = create(base, parsed.data);
+  // Rules about Vigie's own accounts or its collectors' heartbeats watch no operator: no watchlist instance.
+  if ((normal.scope ?? 'activity') !== 'activity') return normal;
+  const watchBase: RuleBase = { ...base, tags: [...new Set([...def.tags, WATCHLIST_TAG])] };
+  return withWatchlist(normal, create(watchBase, watchParsed.data));
 }
 
 function applyOverride(def: RuleDefinition, o: RuleOverride): RuleDefinition {
@@ -84,6 +152,7 @@ function applyOverride(def: RuleDefinition, o: RuleOverride): RuleDefinition {
     ...(o.severity !== undefined && { severity: o.severity }),
     ...(o.filters !== undefined && { filters: o.filters }),
     params: { ...def.params, ...o.params },
+    watchlist: { ...def.watchlist, ...o.watchlist },
     exceptions: [...def.exceptions, ...(o.exceptions ?? [])],
     tags: [...new Set([...def.tags, ...(o.tags ?? [])])],
   };

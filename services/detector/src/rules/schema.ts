@@ -18,6 +18,10 @@ export const RULE_TYPES = [
   'privilege-escalation',
   'server-file-access',
   'auth-brute-force',
+  'bastion-bypass',
+  'dormant-account',
+  'watchlist-session',
+  'generic-interactive',
 ] as const;
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;
@@ -69,6 +73,10 @@ export const RuleDefinition = z
     enabled: z.boolean().default(true),
     filters: RuleFilter.default({}),
     params: z.record(z.string(), z.unknown()).default({}),
+    watchlist: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe('params merged over `params` (nested blocks key by key) for roles in the policy roles.watchlist'),
     exceptions: z.array(RuleException).default([]),
     tags: z.array(z.string()).default([]).describe('MITRE ATT&CK technique ids and free tags'),
   })
@@ -83,6 +91,8 @@ export const RuleOverride = z
     severity: Severity.optional(),
     /** Merged key by key over the shipped params. */
     params: z.record(z.string(), z.unknown()).optional(),
+    /** Merged key by key over the shipped watchlist params. */
+    watchlist: z.record(z.string(), z.unknown()).optional(),
     /** Replaces the shipped filters when given. */
     filters: RuleFilter.optional(),
     /** Appended to the shipped exceptions. */

@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { collectorHeartbeat, encodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
 import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { createLogger } from '@vigie/runtime';
-import { createEngine, loadRules } from '../engine/index.js';
+import { createEngine } from '../engine/index.js';
+import { mechanicsRules } from '../rules/mechanics-rules.js';
 import type { DetectorEngine } from '../engine/types.js';
 import { createDetectorMetrics } from '../metrics.js';
 import type { RoleSeen, TimelineEntry, VigieAccountSeen } from '../store/alert-store.js';
@@ -244,7 +245,7 @@ describe('batch handler', () => {
         roles: { privileged: ['dba_*'] },
       }),
     );
-    const engine = createEngine({ policy, privileged: { isPrivileged: () => false }, rules: loadRules() });
+    const engine = createEngine({ policy, privileged: { isPrivileged: () => false }, rules: mechanicsRules() });
     const s = wire(engine);
     const T0 = Date.parse('2026-11-28T02:00:00Z');
     const at = (sec: number) => new Date(T0 + sec * 1000).toISOString();

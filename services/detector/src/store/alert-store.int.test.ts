@@ -190,6 +190,28 @@ describe('alert store on the real PostgreSQL', () => {
     expect(rows[0]?.last_client_addr).toBe('127.0.0.3');
   });
 
+  it("keeps a catalog role's first listing across reads, updates its expiry, and loads the roles' history", async () => {
+    const store = open();
+    await store.migrate();
+    await store.touchRoles([{ cluster: 'c1', role: 'dba_alice', ts: '2026-06-01T09:00:00.000Z' }]);
+    await store.recordCatalogRoles('c1', [
+      { role: 'dba_alice' },
+      { role: 'temp_auditor', validUntil: '2026-12-31T00:00:00.000Z' },
+    ]);
+    const first = await store.loadRoleHistory();
+    const listed = (h: typeof first, role: string) => h.catalog.find((c) => c.cluster === 'c1' && c.role === role);
+    const firstListed = listed(first, 'temp_auditor')?.firstListed;
+    expect(firstListed).toBeDefined();
+    expect(listed(first, 'temp_auditor')?.validUntil).toBe('2026-12-31T00:00:00.000Z');
+    expect(listed(first, 'dba_alice')).toEqual({ cluster: 'c1', role: 'dba_alice', firstListed: expect.any(String) });
+    expect(first.lastSeen).toContainEqual({ cluster: 'c1', role: 'dba_alice', ts: '2026-06-01T09:00:00.000Z' });
+    // A later read: the first listing stays (it dates the role), the expiry follows the catalog.
+    await new Promise((r) => setTimeout(r, 20));
+    await store.recordCatalogRoles('c1', [{ role: 'temp_auditor' }]);
+    const second = await store.loadRoleHistory();
+    expect(listed(second, 'temp_auditor')).toEqual({ cluster: 'c1', role: 'temp_auditor', firstListed });
+  });
+
   it('leaves the runtime role unable to delete, truncate, drop or alter the evidence; migrations still run', async () => {
     const store = open();
     await store.migrate();

@@ -70,6 +70,19 @@ export interface RoleSeen {
   clientAddr?: string;
 }
 
+/** A login role as one catalog read listed it (feeds `role_catalog`). */
+export interface CatalogListing {
+  role: string;
+  /** `rolvaliduntil`, ISO, when set. */
+  validUntil?: string | undefined;
+}
+
+/** What the store remembers of a cluster's roles: last activity and catalog listings. */
+export interface StoredRoleHistory {
+  lastSeen: { cluster: string; role: string; ts: string }[];
+  catalog: { cluster: string; role: string; firstListed: string; validUntil?: string }[];
+}
+
 /** A role one of Vigie's components announced it connects as (feeds `vigie_accounts`). */
 export interface VigieAccountSeen {
   cluster: string;
@@ -120,6 +133,10 @@ export interface AlertStore extends ResponseStore {
   touchVigieAccounts(seen: readonly VigieAccountSeen[]): Promise<void>;
   /** Roles announced since an instant (reloaded into the engine at startup). */
   loadVigieAccounts(since: Date): Promise<VigieAccountSeen[]>;
+  /** Records one catalog read of a cluster's login roles (first listing kept, expiry updated). */
+  recordCatalogRoles(cluster: string, roles: readonly CatalogListing[]): Promise<void>;
+  /** Every role's last activity and catalog listing (loaded into the engine at startup and after catalog reads). */
+  loadRoleHistory(): Promise<StoredRoleHistory>;
   /** Deletes timeline events older than an instant; returns how many. */
   pruneTimeline(olderThan: Date): Promise<number>;
   /** A cheap round trip, for readiness and tests. */
@@ -536,6 +553,43 @@ WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
         [since],
       );
       return rows.map((r) => ({ cluster: r.cluster, role: r.role, ts: r.last_announced.toISOString() }));
+    },
+
+    async recordCatalogRoles(cluster, roles) {
+      if (roles.length === 0) return;
+      try {
+        // now(): the database server's clock, the one the events' timestamps come from.
+        await pool.query(
+          `INSERT INTO role_catalog (cluster, role, first_listed, last_listed, valid_until)
+           SELECT $1, r->>'role', now(), now(), (r->>'validUntil')::timestamptz
+           FROM jsonb_array_elements($2::jsonb) AS r
+           ON CONFLICT (cluster, role) DO UPDATE SET last_listed = excluded.last_listed,
+             valid_until = excluded.valid_until`,
+          [cluster, JSON.stringify(roles)],
+        );
+      } catch (cause) {
+        throw storeError('role catalog upsert', cause);
+      }
+    },
+
+    async loadRoleHistory() {
+      const [seen, listed] = await Promise.all([
+        pool.query<{ cluster: string; role: string; last_seen: Date }>(
+          'SELECT cluster, role, last_seen FROM role_last_seen',
+        ),
+        pool.query<{ cluster: string; role: string; first_listed: Date; valid_until: Date | null }>(
+          'SELECT cluster, role, first_listed, valid_until FROM role_catalog',
+        ),
+      ]);
+      return {
+        lastSeen: seen.rows.map((r) => ({ cluster: r.cluster, role: r.role, ts: r.last_seen.toISOString() })),
+        catalog: listed.rows.map((r) => ({
+          cluster: r.cluster,
+          role: r.role,
+          firstListed: r.first_listed.toISOString(),
+          ...(r.valid_until !== null && { validUntil: r.valid_until.toISOString() }),
+        })),
+      };
     },
 
     async pruneTimeline(olderThan) {

@@ -144,6 +144,23 @@ CREATE TABLE role_locks (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'login roles as the catalog listed them',
+    sql: `
+-- Login roles of each monitored cluster as the detector's catalog reads listed them. PostgreSQL keeps no role
+-- creation time: first_listed (the first read that listed the role, server clock) is the proxy that tells a role
+-- created long ago and never seen from a new one. valid_until is rolvaliduntil at the last read.
+CREATE TABLE role_catalog (
+  cluster      text NOT NULL,
+  role         text NOT NULL,
+  first_listed timestamptz NOT NULL,
+  last_listed  timestamptz NOT NULL,
+  valid_until  timestamptz,
+  PRIMARY KEY (cluster, role)
+);
+`,
+  },
 ];
 
 /**
@@ -163,6 +180,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly ('SELECT' | 'INSER
   // The response trail is appended, never rewritten; a lock is extended or released, never deleted.
   response_actions: ['SELECT', 'INSERT'],
   role_locks: ['SELECT', 'INSERT', 'UPDATE'],
+  // Listings are upserted at each catalog read, never deleted (first_listed is the evidence of a role's age).
+  role_catalog: ['SELECT', 'INSERT', 'UPDATE'],
   // Read only: a detector without the owner's connection checks that the schema is current.
   schema_migrations: ['SELECT'],
 };

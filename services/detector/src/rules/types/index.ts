@@ -14,6 +14,10 @@ import { vigieAccount } from './vigie-account.js';
 import { privilegeEscalation } from './privilege-escalation.js';
 import { serverFileAccess } from './server-file-access.js';
 import { authBruteForce } from './auth-brute-force.js';
+import { bastionBypass } from './bastion-bypass.js';
+import { dormantAccount } from './dormant-account.js';
+import { watchlistSession } from './watchlist-session.js';
+import { genericInteractive } from './generic-interactive.js';
 
 /** Every rule type by its YAML name. */
 export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
@@ -31,4 +35,8 @@ export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } 
   'privilege-escalation': privilegeEscalation as RuleTypeImpl<never>,
   'server-file-access': serverFileAccess as RuleTypeImpl<never>,
   'auth-brute-force': authBruteForce as RuleTypeImpl<never>,
+  'bastion-bypass': bastionBypass as RuleTypeImpl<never>,
+  'dormant-account': dormantAccount as RuleTypeImpl<never>,
+  'watchlist-session': watchlistSession as RuleTypeImpl<never>,
+  'generic-interactive': genericInteractive as RuleTypeImpl<never>,
 };
