@@ -2,7 +2,7 @@ import { eventMs } from '../../engine/event-time.js';
 import type { Alert, ClientClass, Severity, StatementEvent, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
 import { formatLocal } from '@vigie/policy';
-import type { IncidentSeed } from '../../engine/alert-book.js';
+import { addObjects, addTables, alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
 import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import type { RuleBase } from '../rule-type.js';
@@ -159,4 +159,32 @@ export function atWhen(alert: Alert, timeZone: string): string {
 export function tableList(tables: readonly string[], shown = 3): string {
   if (tables.length <= shown) return tables.join(', ');
   return `${tables.slice(0, shown).join(', ')} and ${tables.length - shown} more`;
+}
+
+/**
+ * One incident per session naming each finding of a statement (`what.objects`, and the tables involved): a finding
+ * the incident did not name yet is news for on-call at once; the severity only goes up.
+ */
+export function recordSessionFindings(
+  base: RuleBase,
+  session: SessionState,
+  ctx: RuleContext,
+  event: StatementEvent,
+  findings: { severity: Severity; labels: readonly string[]; tables?: readonly string[]; quietMs: number },
+): void {
+  const { severity, labels, tables = [], quietMs } = findings;
+  const id = alertId(base.id, session.cluster, session.id);
+  ctx.alerts.update(
+    sessionSeed(base, session, ctx, event, { id, severity, quietMs }),
+    id,
+    (i) => {
+      const before = i.alert.what.objects?.length ?? 0;
+      addObjects(i.alert, labels);
+      if ((i.alert.what.objects?.length ?? 0) > before) i.news = true;
+      if (tables.length > 0) addTables(i.alert, tables);
+      i.alert.severity = maxSeverity(i.alert.severity, severity);
+      i.alert.what.statements = (i.alert.what.statements ?? 0) + 1;
+    },
+    { eventId: event.id, tsMs: eventMs(event), statement: event.sql.redacted },
+  );
 }

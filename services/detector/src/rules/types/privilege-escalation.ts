@@ -1,12 +1,11 @@
 import type { PrivilegeChange, Severity } from '@vigie/contract';
 import { patternMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { addObjects, alertId, maxSeverity } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
+import { maxSeverity } from '../../engine/alert-book.js';
 import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import { defineRuleType } from '../rule-type.js';
-import { actingRole, atWhen, byWhom, fromWhere, isPrivilegedSession, sessionSeed } from './common.js';
+import { actingRole, atWhen, byWhom, fromWhere, isPrivilegedSession, recordSessionFindings } from './common.js';
 
 const Params = z
   .object({
@@ -116,23 +115,11 @@ export const privilegeEscalation = defineRuleType(Params, (base, p) => {
         .map((c) => finding(c, session, ctx))
         .filter((f): f is NonNullable<typeof f> => f !== undefined);
       if (found.length === 0) return;
-      const severity = found.map((f) => f.severity).reduce(maxSeverity);
-      const id = alertId(base.id, session.cluster, session.id);
-      ctx.alerts.update(
-        sessionSeed(base, session, ctx, event, { id, severity, quietMs }),
-        id,
-        (i) => {
-          const before = i.alert.what.objects?.length ?? 0;
-          addObjects(
-            i.alert,
-            found.map((f) => f.label),
-          );
-          if ((i.alert.what.objects?.length ?? 0) > before) i.news = true;
-          i.alert.severity = maxSeverity(i.alert.severity, severity);
-          i.alert.what.statements = (i.alert.what.statements ?? 0) + 1;
-        },
-        { eventId: event.id, tsMs: eventMs(event), statement: event.sql.redacted },
-      );
+      recordSessionFindings(base, session, ctx, event, {
+        severity: found.map((f) => f.severity).reduce(maxSeverity),
+        labels: found.map((f) => f.label),
+        quietMs,
+      });
     },
     summarize(alert, _facts, timeZone) {
       return `privilege escalation: ${(alert.what.objects ?? []).join('; ')} ${byWhom(alert)} ${fromWhere(alert)} ${atWhen(alert, timeZone)}`;

@@ -2,10 +2,9 @@ import { isIP } from 'node:net';
 import type { Severity, StatementEvent } from '@vigie/contract';
 import { networkMatcher, patternMatcher, type CompiledPolicy } from '@vigie/policy';
 import { z } from 'zod';
-import { addObjects, addTables, alertId, maxSeverity } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
+import { maxSeverity } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
-import { atWhen, byWhom, fromWhere, qualify, sessionSeed, tableList } from './common.js';
+import { atWhen, byWhom, fromWhere, qualify, recordSessionFindings, tableList } from './common.js';
 
 const HostEntry = z
   .string()
@@ -122,24 +121,12 @@ export const serverFileAccess = defineRuleType(Params, (base, p) => {
       if (event.kind !== 'statement' || session === undefined) return;
       const { objects, tables } = findings(event.sql, ctx.policy);
       if (objects.length === 0) return;
-      const severity = objects.map((o) => o.severity).reduce(maxSeverity);
-      const id = alertId(base.id, session.cluster, session.id);
-      ctx.alerts.update(
-        sessionSeed(base, session, ctx, event, { id, severity, quietMs }),
-        id,
-        (i) => {
-          const before = i.alert.what.objects?.length ?? 0;
-          addObjects(
-            i.alert,
-            objects.map((o) => o.label),
-          );
-          if ((i.alert.what.objects?.length ?? 0) > before) i.news = true;
-          addTables(i.alert, tables);
-          i.alert.severity = maxSeverity(i.alert.severity, severity);
-          i.alert.what.statements = (i.alert.what.statements ?? 0) + 1;
-        },
-        { eventId: event.id, tsMs: eventMs(event), statement: event.sql.redacted },
-      );
+      recordSessionFindings(base, session, ctx, event, {
+        severity: objects.map((o) => o.severity).reduce(maxSeverity),
+        labels: objects.map((o) => o.label),
+        tables,
+        quietMs,
+      });
     },
     summarize(alert, _facts, timeZone) {
       const tables = alert.what.tables.length > 0 ? ` (tables: ${tableList(alert.what.tables)})` : '';
