@@ -190,10 +190,12 @@ describe('detector through the real broker, store and Alertmanager', () => {
     expect(acked.body.ack.by).toBe('oncall-test');
     expect((await fetch(`${d.url}/api/alerts`)).status).toBe(401);
 
-    // Alertmanager: exactly one alert for this cluster, with the evidence link.
+    // Alertmanager: exactly one dump alert for this cluster, with the evidence link (the session, from outside the
+    // bastion, also has its bastion-bypass alert: nothing else).
     const am = await waitFor(
       async () => {
-        const list = await alertmanagerAlerts(id);
+        const all = await alertmanagerAlerts(id);
+        const list = all.filter((a) => a.labels['rule'] === 'dump');
         return list.length === 1 && list[0]?.annotations['tables']?.split(', ').length === 3 ? list : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 250, what: 'the alert in Alertmanager' },
@@ -206,6 +208,9 @@ describe('detector through the real broker, store and Alertmanager', () => {
       database: 'app',
     });
     expect(am[0]?.annotations['evidence_url']).toBe(`${d.url}/alerts/${alertRef(alert.id)}`);
+    expect(new Set((await alertmanagerAlerts(id)).map((a) => a.labels['rule']))).toEqual(
+      new Set(['dump', 'bastion-bypass']),
+    );
 
     // Kafka: the alert topic has the incident keyed by its id; the bad message went to the dead-letter topic.
     const onTopic = await readTopic(config.topics.alerts, (ms) => ms.some((m) => m.key?.toString() === alert.id));
