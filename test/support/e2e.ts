@@ -93,17 +93,27 @@ export async function createRole(name: string, { privileged = false } = {}): Pro
     ROLES.superuser,
     `CREATE ROLE ${name} LOGIN PASSWORD '${name}'${privileged ? ' IN ROLE pg_read_all_data' : ''}`,
   );
+  // Test files run in parallel and grant on the same tables: PostgreSQL refuses two concurrent ACL updates of one
+  // catalog row ("tuple concurrently updated"). One lock, held to the end of this implicit transaction, serialises
+  // the grants and the drops below.
   await queryAs(
     ROLES.superuser,
-    `GRANT USAGE ON SCHEMA social TO ${name};
+    `SELECT pg_advisory_xact_lock(${GRANTS_LOCK});
+     GRANT USAGE ON SCHEMA social TO ${name};
      GRANT SELECT ON ALL TABLES IN SCHEMA public, social TO ${name}`,
   );
 }
 
+/** Advisory lock key of the e2e tests' grants and drops (any constant no other code uses). */
+const GRANTS_LOCK = 7_406_211;
+
 /** Drops the roles a scenario created (their grants first). */
 export async function dropRoles(names: readonly string[]): Promise<void> {
   for (const name of names) {
-    await queryAs(ROLES.superuser, `DROP OWNED BY ${name}; DROP ROLE IF EXISTS ${name}`).catch(() => undefined);
+    await queryAs(
+      ROLES.superuser,
+      `SELECT pg_advisory_xact_lock(${GRANTS_LOCK}); DROP OWNED BY ${name}; DROP ROLE IF EXISTS ${name}`,
+    ).catch(() => undefined);
   }
 }
 
