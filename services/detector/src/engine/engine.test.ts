@@ -174,6 +174,22 @@ describe('engine', () => {
       expect(back.map((a) => [a.rule, a.status])).toEqual([['collector-silent', 'resolved']]);
     });
 
+    it('counts the quiet time of an incident a tick opened from that tick, not from the last event', () => {
+      const engine = createEngine({ policy, privileged: none, rules: mechanicsRules() });
+      engine.process(heartbeat(T0, []), T0);
+      // Heard once, then nothing for ten hours: the tick opens collector-silent (re-raised every 24 h while true).
+      const openedAt = T0 + 10 * 3_600_000;
+      const opened = engine.tick(openedAt);
+      expect(opened.map((a) => [a.rule, a.status])).toEqual([['collector-silent', 'firing']]);
+      // 23 hours after it opened (33 after the last event): not yet quiet.
+      expect(engine.tick(openedAt + 23 * 3_600_000)).toEqual([]);
+      // 24 hours after: resolved and raised again in the same tick (the drain keeps an alert's latest revision).
+      const renotified = engine.tick(openedAt + 24 * 3_600_000);
+      expect(renotified.map((a) => [a.rule, a.status, a.revision])).toEqual([
+        ['collector-silent', 'firing', (opened[0]?.revision ?? 0) + 2],
+      ]);
+    });
+
     it('restarts the quiet time of a restored alert at the restore', () => {
       const first = createEngine({ policy, privileged: none, rules });
       const firing = dump(first, '6b07e9a2.1', T0).at(-1) as Alert;

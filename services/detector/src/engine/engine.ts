@@ -76,6 +76,11 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     roles: options.roleHistory ?? NO_ROLE_HISTORY,
   };
   const classify = (addr: string | undefined) => policy.clientClass(addr);
+  /** The detector's clock for what follows (an event's arrival, a tick): rules read it, the alert book stamps with it. */
+  const setClock = (ms: number) => {
+    ctx.arrivedMs = ms;
+    alerts.arrive(ms);
+  };
   // `<cluster>/<txid>` → the session whose statement ran in that transaction. Partition-local like all engine
   // state: activity is keyed by session and change.txn by xid, so with several detector instances the statement
   // and the WAL summary may land on different instances; the alert is then keyed by the transaction, unnamed.
@@ -87,8 +92,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       // Time on the detector's clock: what `tick` compares with (quiet time, grace, deadlines). Sources stamp their
       // events on their own clocks (the server's for its log and WAL, a collector's for its samples and heartbeats).
       const arrived = arrivedMs ?? tsMs;
-      ctx.arrivedMs = arrived;
-      alerts.arrive(arrived);
+      setClock(arrived);
       if (event.kind === 'collector.heartbeat') {
         // Only Vigie's producers write heartbeats; anything from the server log has a session and a position.
         if (event.session !== undefined || event.source !== undefined) return [];
@@ -136,6 +140,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       return alerts.drain();
     },
     tick(nowMs: number): Alert[] {
+      // What the rules open or update on a tick (a silence, a grace run out) happens now, on the detector's clock.
+      setClock(nowMs);
       // Incidents first: they read the end time of sessions that the sweep below is about to evict.
       alerts.tick(nowMs, (key) => sessions.get(key)?.endedAtMs);
       sessions.sweep(nowMs);
