@@ -7,6 +7,20 @@ export interface Queryable {
   query<R extends Record<string, unknown>>(sql: string): Promise<{ rows: R[] }>;
 }
 
+/** Runs one catalog query; a failure is `code` (retriable: the next refresh tries again), saying what was read. */
+export async function queryCatalog(
+  db: Queryable,
+  sql: string,
+  code: string,
+  what: string,
+): Promise<Array<Record<string, unknown>>> {
+  try {
+    return (await db.query(sql)).rows;
+  } catch (cause) {
+    throw new VigieError(code, `could not read ${what} from the catalog`, { retriable: true, cause });
+  }
+}
+
 /** The predefined roles whose members can read, write or leave the database wholesale (PostgreSQL 15). */
 export const PRIVILEGED_PREDEFINED_ROLES = [
   'pg_read_all_data',
@@ -43,15 +57,7 @@ export interface PrivilegedRole {
 
 /** Queries a cluster's catalog for its privileged roles. Throws VIGIE_DETECTOR_PRIVILEGED_QUERY (retriable). */
 export async function discoverPrivilegedRoles(db: Queryable): Promise<PrivilegedRole[]> {
-  let rows: Array<Record<string, unknown>>;
-  try {
-    ({ rows } = await db.query(PRIVILEGED_ROLES_SQL));
-  } catch (cause) {
-    throw new VigieError('VIGIE_DETECTOR_PRIVILEGED_QUERY', 'could not read privileged roles from the catalog', {
-      retriable: true,
-      cause,
-    });
-  }
+  const rows = await queryCatalog(db, PRIVILEGED_ROLES_SQL, 'VIGIE_DETECTOR_PRIVILEGED_QUERY', 'privileged roles');
   return rows.map((r) => ({
     role: String(r['rolname']),
     reasons: [

@@ -1,6 +1,5 @@
-import { VigieError } from '@vigie/runtime';
 import type { CatalogRole, RoleHistory } from './engine/types.js';
-import type { Queryable } from './privileged-roles.js';
+import { queryCatalog, type Queryable } from './privileged-roles.js';
 import type { CatalogListing, StoredRoleHistory } from './store/alert-store.js';
 
 /**
@@ -17,15 +16,7 @@ SELECT r.rolname,
 
 /** Reads a cluster's login roles. Throws VIGIE_DETECTOR_ROLES_QUERY (retriable). */
 export async function discoverLoginRoles(db: Queryable): Promise<CatalogListing[]> {
-  let rows: Array<Record<string, unknown>>;
-  try {
-    ({ rows } = await db.query(LOGIN_ROLES_SQL));
-  } catch (cause) {
-    throw new VigieError('VIGIE_DETECTOR_ROLES_QUERY', 'could not read login roles from the catalog', {
-      retriable: true,
-      cause,
-    });
-  }
+  const rows = await queryCatalog(db, LOGIN_ROLES_SQL, 'VIGIE_DETECTOR_ROLES_QUERY', 'login roles');
   return rows.map((r) => ({
     role: String(r['rolname']),
     ...(typeof r['valid_until_ms'] === 'number' && { validUntil: new Date(r['valid_until_ms']).toISOString() }),
