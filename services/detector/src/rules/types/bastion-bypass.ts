@@ -6,7 +6,16 @@ import { alertId, maxSeverity } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
 import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
-import { actingRole, atWhen, byWhom, fromWhere, humanCount, isPrivilegedSession, sessionSeed } from './common.js';
+import {
+  actingRole,
+  atWhen,
+  countUpdateDue,
+  byWhom,
+  fromWhere,
+  humanCount,
+  isPrivilegedSession,
+  sessionSeed,
+} from './common.js';
 
 const Params = z
   .object({
@@ -37,9 +46,6 @@ interface BypassState {
   privileged: boolean;
   exception?: { name: string; expiredMs: number };
 }
-
-/** A session incident is updated at most this often by its statements (its end and a privilege change: at once). */
-const UPDATE_EVERY_MS = 60_000;
 
 /**
  * `bastion-bypass`: a session of a human role (the login is neither a policy service account — on its declared
@@ -98,9 +104,9 @@ export const bastionBypass = defineRuleType(Params, (base, p) => {
         changed = privileged && !s.privileged;
         s.privileged ||= privileged;
       }
-      // Statements only move a count: the incident follows them at most every minute, and its end at once.
-      if (!changed && event.kind !== 'session.end' && tsMs - s.updatedMs < UPDATE_EVERY_MS) return;
-      s.updatedMs = tsMs;
+      // Statements only move a count: the incident follows them at most every minute; a privilege change and its
+      // end at once.
+      if (!countUpdateDue(s, event, tsMs, changed)) return;
       const severity = s.privileged ? maxSeverity(base.severity, p.privilegedSeverity) : base.severity;
       const id = alertId(base.id, session.cluster, session.id);
       ctx.alerts.update(

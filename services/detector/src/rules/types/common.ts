@@ -188,3 +188,16 @@ export function recordSessionFindings(
     { eventId: event.id, tsMs: eventMs(event), statement: event.sql.redacted },
   );
 }
+
+/** A session incident that statements only count up is updated at most this often (news and the end at once). */
+const COUNT_UPDATE_EVERY_MS = 60_000;
+
+/**
+ * Whether a session incident's update is due: at once for `news` and at the session's end, otherwise at most every
+ * minute of event time. Records the update time in `state` when it is.
+ */
+export function countUpdateDue(state: { updatedMs: number }, event: VigieEvent, tsMs: number, news: boolean): boolean {
+  if (!news && event.kind !== 'session.end' && tsMs - state.updatedMs < COUNT_UPDATE_EVERY_MS) return false;
+  state.updatedMs = tsMs;
+  return true;
+}

@@ -7,7 +7,7 @@ import { alertId, maxSeverity } from '../../engine/alert-book.js';
 import type { RuleContext } from '../../engine/rule-api.js';
 import type { SessionState } from '../../engine/session-table.js';
 import { defineRuleType } from '../rule-type.js';
-import { atWhen, byWhom, fromWhere, isPrivilegedSession, sessionSeed } from './common.js';
+import { atWhen, countUpdateDue, byWhom, fromWhere, isPrivilegedSession, sessionSeed } from './common.js';
 
 const Params = z
   .object({
@@ -61,9 +61,6 @@ interface PaceState {
   told: number;
   updatedMs: number;
 }
-
-/** A session incident is updated at most this often by its statements (a new reason and its end: at once). */
-const UPDATE_EVERY_MS = 60_000;
 
 /** Distinct shapes remembered per session: enough to tell variety, bounded whatever the session runs. */
 const SHAPES_CAP = 64;
@@ -128,9 +125,8 @@ export const genericInteractive = defineRuleType(Params, (base, p) => {
       if (s.reasons.size === 0) return;
       // A new reason is news; statements only move a count (at most every minute, and at the session's end).
       const news = s.reasons.size !== s.told;
-      if (!news && event.kind !== 'session.end' && tsMs - s.updatedMs < UPDATE_EVERY_MS) return;
+      if (!countUpdateDue(s, event, tsMs, news)) return;
       s.told = s.reasons.size;
-      s.updatedMs = tsMs;
       const privileged = isPrivilegedSession(session, ctx);
       const severity = privileged ? maxSeverity(base.severity, p.privilegedSeverity) : base.severity;
       const id = alertId(base.id, session.cluster, session.id);
