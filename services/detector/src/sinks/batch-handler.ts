@@ -46,8 +46,6 @@ export interface BatchHandlerOptions {
   sources: ReadonlyMap<string, EventSource>;
   /** True once the service is stopping: store retries give up so the batch is not committed. */
   isStopping?: () => boolean;
-  /** The detector's clock (the one `tick` is given): when each event arrived. Default `Date.now`. */
-  now?: () => number;
 }
 
 /** Alert states the batch handler produced, for listeners (`vigie start` prints them). */
@@ -83,7 +81,6 @@ export interface BatchHandler {
 export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
   const { engine, policy, metrics, sinks, timeline, logger, cluster, sources } = o;
   const isStopping = o.isStopping ?? (() => false);
-  const now = o.now ?? Date.now;
   const listeners = new Set<AlertListener>();
   const active = new Map<string, { rule: string; severity: string }>();
   let evictedSeen = engine.stats.sessionsEvicted;
@@ -244,7 +241,8 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
           if (entry) entries.push(entry);
           let raised: Alert[];
           try {
-            raised = engine.process(event, now());
+            // Its arrival on the detector's clock, the one `tick` is given.
+            raised = engine.process(event, Date.now());
           } catch (error) {
             // A rule bug on one event must not stall the partition forever (the batch would be retried endlessly).
             metrics.engineErrors.inc();
@@ -288,7 +286,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
       });
     },
     restore(alerts) {
-      engine.restore(alerts, now());
+      engine.restore(alerts, Date.now());
       for (const a of alerts) {
         if (a.status !== 'firing') continue;
         active.set(a.id, { rule: a.rule, severity: a.severity });
