@@ -1,7 +1,7 @@
 import { createLogger } from '@vigie/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKafka } from './client.js';
-import { startFakeCluster, type FakeCluster } from './test-support/fake-broker.js';
+import { startFakeCluster, type FakeCluster } from '../test-support/fake-broker.js';
 import { ensureTopics } from './topics.js';
 
 const logger = createLogger('test', { level: 'silent' });

@@ -13,7 +13,7 @@ import {
   testConfig,
   testLogger,
   testPolicy,
-} from './test-support/fixtures.js';
+} from '../test-support/fixtures.js';
 
 let database: string;
 let db: pg.Client;

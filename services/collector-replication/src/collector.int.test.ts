@@ -20,7 +20,7 @@ import {
   testConfig,
   testLogger,
   testPolicy,
-} from './test-support/fixtures.js';
+} from '../test-support/fixtures.js';
 
 let database: string;
 let config: ReplicationConfig;

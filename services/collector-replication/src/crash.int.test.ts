@@ -17,7 +17,7 @@ import {
   dropTestDatabase,
   testConfig,
   testLogger,
-} from './test-support/fixtures.js';
+} from '../test-support/fixtures.js';
 
 // The real process, killed with SIGKILL: no stop handler runs, nothing is flushed. Uses the built CLI (npm test runs
 // `tsc -b` first).

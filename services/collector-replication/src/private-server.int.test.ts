@@ -8,7 +8,7 @@ import { ReplicationConfig } from './config.js';
 import { formatLsn, parseLsn } from './lsn.js';
 import { ensureReplication } from './setup-replication.js';
 import { createReplicationSource } from './source-replication.js';
-import { testLogger, testPolicy } from './test-support/fixtures.js';
+import { testLogger, testPolicy } from '../test-support/fixtures.js';
 
 // These tests break things (a 5 s wal_sender_timeout, a slot allowed to fall 1 MB behind): on a private server,
 // never on the shared cluster.

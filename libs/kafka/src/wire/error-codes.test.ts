@@ -10,7 +10,7 @@ const README = readFileSync(fileURLToPath(new URL('../../../../README.md', impor
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const path = join(dir, f);
-    if (statSync(path).isDirectory()) return f === 'test-support' ? [] : sources(path);
+    if (statSync(path).isDirectory()) return sources(path);
     return f.endsWith('.ts') && !f.endsWith('.test.ts') ? [path] : [];
   });
 }

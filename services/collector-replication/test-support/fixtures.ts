@@ -2,7 +2,7 @@ import pg from 'pg';
 import { compilePolicy, SitePolicy, type CompiledPolicy } from '@vigie/policy';
 import { createLogger, type Logger } from '@vigie/runtime';
 import { LOCAL_KAFKA_TOPICS, ROLES, STACK, uniqueName } from '@vigie/testkit';
-import { ReplicationConfig } from '../config.js';
+import { ReplicationConfig } from '../src/config.js';
 
 /** Prefix of every slot, publication and database these tests create: leftovers are recognisable. */
 export const TEST_PREFIX = 'vigie_trepl';

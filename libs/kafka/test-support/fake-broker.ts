@@ -7,9 +7,9 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { Reader, Writer, readVarint } from '../wire/codec.js';
-import { decompress } from '../wire/compression.js';
-import { crc32c } from '../wire/hash.js';
+import { Reader, Writer, readVarint } from '../src/wire/codec.js';
+import { decompress } from '../src/wire/compression.js';
+import { crc32c } from '../src/wire/hash.js';
 
 /** The fixture certificates: a test CA, a broker certificate for 127.0.0.1/localhost, a client one, another CA. */
 export function tlsFixture(name: 'ca' | 'other-ca' | 'broker' | 'client', part: 'pem' | 'key' = 'pem'): string {
