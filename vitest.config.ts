@@ -1,13 +1,19 @@
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
-// Tests import workspaces by package name; resolve them to source so the inner loop needs no build.
+// Tests import workspaces by package name; resolve them to source so the inner loop needs no build. Every folder of
+// libs/ and services/ is a workspace: a new one needs no line here.
+const workspaces = (dir: string): string[] =>
+  readdirSync(`${root}${dir}`, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
 const alias = [
-  { find: /^@vigie\/(contract|sql|kafka|runtime|policy|testkit)$/, replacement: `${root}libs/$1/src/index.ts` },
+  { find: new RegExp(`^@vigie/(${workspaces('libs').join('|')})$`), replacement: `${root}libs/$1/src/index.ts` },
   {
-    find: /^@vigie\/(collector-pglog|collector-replication|collector-egress|detector|cli|alert-receiver)$/,
+    find: new RegExp(`^@vigie/(${workspaces('services').join('|')})$`),
     replacement: `${root}services/$1/src/index.ts`,
   },
 ];
