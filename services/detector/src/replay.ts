@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Alert, VigieEvent } from '@vigie/contract';
-import { parseLogFiles } from '@vigie/collector-pglog';
+import { parseLogFiles } from '@vigie/pglog';
 import { compilePolicy, formatLocal, loadPolicy, policyFileFrom, type CompiledPolicy } from '@vigie/policy';
 import {
   ConfigError,
