@@ -20,7 +20,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogParser, RecordSplitter, type LogFormat } from '@vigie/collector-pglog';
+import { createLogParser, RecordSplitter, type LogFormat } from '@vigie/pglog';
 import { ZSTD_AVAILABLE, ensureTopics, createKafka } from '@vigie/kafka';
 import { createLogger, waitFor } from '@vigie/runtime';
 import { createSqlAnalyzer } from '@vigie/sql';

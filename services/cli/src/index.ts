@@ -13,3 +13,4 @@ export {
 } from './config-check.js';
 export { policyMain } from './policy-commands.js';
 export { respondMain } from './respond-command.js';
+export { replayMain, type ReplayIo } from './replay/replay.js';

@@ -50,8 +50,8 @@ async function dispatch(argv: string[]): Promise<void> {
       return mod.main(args, env);
     }
     case 'replay': {
-      const mod = (await import('@vigie/detector')) as { replayMain: ServiceModule['main'] };
-      return mod.replayMain(rest, env);
+      const { replayMain } = await import('./replay/replay.js');
+      return replayMain(rest, env);
     }
     case 'store-migrate': {
       const mod = (await import('@vigie/detector')) as { storeMigrateMain: ServiceModule['main'] };

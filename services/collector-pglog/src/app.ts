@@ -16,12 +16,11 @@ import {
   type Logger,
   type Readiness,
 } from '@vigie/runtime';
+import { createLogParser, unknownZones, type LogParser, type ParserOutput, type StatementAnalyzer } from '@vigie/pglog';
 import { createSqlAnalyzer } from '@vigie/sql';
 import type { Registry } from 'prom-client';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { CollectorPglogConfig } from './config.js';
-import { createLogParser, type LogParser, type ParserOutput, type StatementAnalyzer } from './log-parser.js';
-import { unknownZones } from './log-record.js';
 import { createCollectorMetrics } from './metrics.js';
 import { KafkaSink } from './sink-kafka.js';
 import { auditSettingsEvent, compareSettings, readSettings } from './source-settings.js';

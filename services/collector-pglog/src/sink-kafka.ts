@@ -15,7 +15,7 @@ import {
   type RejectedMessage,
   type ReliableProducer,
 } from '@vigie/kafka';
-import type { ParserOutput } from './log-parser.js';
+import type { ParserOutput } from '@vigie/pglog';
 
 /** JSON of objects events share by reference (see {@link stringifyEvent}); entries go with their objects. */
 const sharedJson = new WeakMap<object, string>();

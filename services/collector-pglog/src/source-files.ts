@@ -1,6 +1,6 @@
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import type { LogFormat } from './log-record.js';
+import type { LogFormat } from '@vigie/pglog';
 
 /** A log file and its identity: (dev, ino) survives a rename; a new inode under the same name is another file. */
 export interface LogFile {

@@ -1,8 +1,8 @@
 import type { AuditSettingsEvent, SettingDrift } from '@vigie/contract';
+import type { LogFormat } from '@vigie/pglog';
 import { patternMatcher } from '@vigie/policy';
 import { VigieError } from '@vigie/runtime';
 import pg from 'pg';
-import type { LogFormat } from './log-record.js';
 
 /** pgaudit statement classes (`pgaudit.log` accepts these, `all`, `none`, and `-class` to subtract). */
 export const PGAUDIT_CLASSES = ['read', 'write', 'function', 'role', 'ddl', 'misc', 'misc_set'] as const;

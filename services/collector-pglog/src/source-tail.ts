@@ -2,9 +2,8 @@ import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import type { LogGapEvent } from '@vigie/contract';
 import { basename } from 'node:path';
+import { RecordSplitter, type LogFormat, type RawRecord, type SplitResult } from '@vigie/pglog';
 import { VigieError } from '@vigie/runtime';
-import type { LogFormat, RawRecord } from './log-record.js';
-import { RecordSplitter, type SplitResult } from './record-splitter.js';
 import {
   compareLogFiles,
   currentLogFile,

@@ -9,7 +9,9 @@ export { createDetectorMetrics, type DetectorMetrics } from './metrics.js';
 export { createTimelineRecorder, type TimelineRecorder } from './store/timeline.js';
 export { createEngine, loadRules } from './engine/index.js';
 
-export { replayMain } from './replay.js';
+// What `vigie replay` (in the CLI) composes with @vigie/pglog, besides createEngine and loadRules above.
+export type { RuleSet } from './engine/rule-api.js';
+export { createPrivilegedRoles } from './privileged-roles.js';
 export { storeMigrateMain } from './store/migrate-main.js';
 // The evidence page of an alert (what `vigie start` prints and Alertmanager links to).
 export { alertRef } from './store/alert-store.js';

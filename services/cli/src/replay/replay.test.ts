@@ -2,19 +2,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createPrivilegedRoles } from '@vigie/detector';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
-import { createPrivilegedRoles } from './privileged-roles.js';
 import { replay, replayMain } from './replay.js';
 import { captureReplayIo } from './replay-test-io.js';
 
 // Real lines captured from the local cluster by collector-pglog's fixture script (test/fixtures/pglog): among
 // other sessions, one pg_dump of app run with application_name renamed to vigie_fx_pgdump.
-const CAPTURED = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.json', import.meta.url));
-const CAPTURED_CSV = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.csv', import.meta.url));
+const CAPTURED = fileURLToPath(new URL('../../../../test/fixtures/pglog/cases.json', import.meta.url));
+const CAPTURED_CSV = fileURLToPath(new URL('../../../../test/fixtures/pglog/cases.csv', import.meta.url));
 // Captured by the detector's own run of a plain `pg_dump -U dba_alice app` (see rules/fixtures/logs/README.md).
-const OWN_DUMP = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.json', import.meta.url));
-const OWN_DUMP_CSV = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.csv', import.meta.url));
+const OWN_DUMP = fileURLToPath(new URL('../../../detector/rules/fixtures/logs/pg-dump-app.json', import.meta.url));
+const OWN_DUMP_CSV = fileURLToPath(new URL('../../../detector/rules/fixtures/logs/pg-dump-app.csv', import.meta.url));
 const policy = compilePolicy(loadPolicy());
 
 /** A policy file where no hour is business time (every privileged session is off hours); extra YAML appended. */

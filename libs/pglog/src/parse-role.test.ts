@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applyRoleStatement,
-  currentRole,
-  observeTransaction,
-  roleStatementOf,
-  splitStatements,
-  type RoleState,
-} from './parse-role.js';
+import { roleStatementOf, splitStatements } from './parse-role.js';
+import { applyRoleStatement, currentRole, observeTransaction, type RoleState } from './role-tracker.js';
 
 describe('role statements in a query string of several statements', () => {
   it('splits at semicolons outside literals, comments and quoted identifiers', () => {

@@ -1,15 +1,18 @@
 import type { SessionInfo } from '@vigie/contract';
-import type { RoleTransaction } from './parse-role.js';
+import type { RoleCursor } from './parse-role.js';
+import type { RoleTransaction } from './role-tracker.js';
 
 /** What the collector remembers about one database session between its log records. */
 export interface SessionState {
   /**
    * Role kept by the session after its last committed transaction (`SET ROLE` / `SET SESSION AUTHORIZATION`);
-   * undefined means the login role. The role in effect now is `parse-role.ts`'s `currentRole`.
+   * undefined means the login role. The role in effect now is `role-tracker.ts`'s `currentRole`.
    */
   effectiveRole?: string | undefined;
-  /** The open transaction, while one of its statements changed the role or set a savepoint (parse-role.ts). */
+  /** The open transaction, while one of its statements changed the role or set a savepoint (role-tracker.ts). */
   roleTx?: RoleTransaction | undefined;
+  /** A query string of several statements being audited one line at a time (parse-role.ts). */
+  roleCursor?: RoleCursor | undefined;
   /** Last statement text pgaudit printed, for `<previously logged>` (pgaudit.log_statement_once). */
   lastStatement?: string | undefined;
   applicationName?: string | undefined;

@@ -1,15 +1,7 @@
 /**
- * The role in effect in a session, followed through `SET [SESSION|LOCAL] ROLE`, `RESET ROLE` and the transactions
- * that make them stick or undo them — as PostgreSQL treats `role` (a setting): a `SET` inside a transaction that
- * rolls back is undone, `SET LOCAL` ends with its transaction, `ROLLBACK TO SAVEPOINT` restores the value the
- * savepoint saw. Facts checked on the real server (PostgreSQL 15, pgaudit 1.7):
- *
- * - every record of a transaction carries its virtual transaction id (`vxid`, `3/226`), and the next transaction
- *   another one; records of an aborted transaction block carry `3/0`;
- * - pgaudit logs BEGIN, COMMIT (also for `END`), ROLLBACK (also for `ROLLBACK TO SAVEPOINT`), SAVEPOINT and RELEASE,
- *   but nothing in an aborted transaction: neither its `ROLLBACK` nor a `ROLLBACK TO SAVEPOINT` that revives it.
- *   So an ERROR record means "the transaction will roll back", and an audited statement after it in the same
- *   transaction means a `ROLLBACK TO SAVEPOINT` happened in between (psql's ON_ERROR_ROLLBACK does exactly that).
+ * Recognising the statements that matter to the role in effect (`SET [SESSION|LOCAL] ROLE`, `RESET ROLE`,
+ * `SET SESSION AUTHORIZATION`, COMMIT, ROLLBACK, savepoints) in what pgaudit prints. Following the role through
+ * the transactions these statements make stick or undo is role-tracker.ts.
  */
 
 import { tokenAt } from '@vigie/sql';
@@ -23,31 +15,16 @@ export type RoleStatement =
   | { type: 'release'; name: string }
   | { type: 'rollback-to'; name: string };
 
-interface Savepoint {
-  name: string;
-  current: string | undefined;
-  pending: string | undefined;
+/** A query string of several statements being audited one line at a time (see {@link roleStatementOf}). */
+export interface RoleCursor {
+  text: string;
+  statements: string[];
+  next: number;
 }
 
-/** The open transaction of a session, as far as the role is concerned. */
-export interface RoleTransaction {
-  vxid: string;
-  /** Role in effect now (SET LOCAL included). */
-  current: string | undefined;
-  /** Role the session keeps if this transaction commits. */
-  pending: string | undefined;
-  /** An ERROR was logged: the transaction rolls back unless a savepoint revives it. */
-  errored: boolean;
-  savepoints: Savepoint[];
-}
-
-/** The part of a session's state that tracks its role. */
-export interface RoleState {
-  /** Role after the last committed transaction; undefined means the login role. */
-  effectiveRole?: string | undefined;
-  roleTx?: RoleTransaction | undefined;
-  /** A query string of several statements being audited one line at a time (see {@link roleStatementOf}). */
-  roleCursor?: { text: string; statements: string[]; next: number } | undefined;
+/** The part of a session's state {@link roleStatementOf} keeps between the lines of one query string. */
+export interface RoleCursorState {
+  roleCursor?: RoleCursor | undefined;
 }
 
 /** The statements of a query string, split at `;` outside literals, comments and quoted identifiers. */
@@ -100,7 +77,7 @@ function auditCommandOf(statement: string): string {
  * line of each statement it holds (`BEGIN; SET LOCAL ROLE x` gives a BEGIN line and a SET line, both with that text),
  * so a text of several statements is split once and its lines matched to its statements in order, by command.
  */
-export function roleStatementOf(s: RoleState, command: string, text: string): RoleStatement | undefined {
+export function roleStatementOf(s: RoleCursorState, command: string, text: string): RoleStatement | undefined {
   if (!isRoleCommand(command)) {
     if (s.roleCursor !== undefined && s.roleCursor.text === text) advanceCursor(s.roleCursor, command);
     return undefined;
@@ -117,7 +94,7 @@ export function roleStatementOf(s: RoleState, command: string, text: string): Ro
 }
 
 /** Index of the next statement of the cursor's text with this command (moving past it), or -1. */
-function advanceCursor(cursor: { statements: string[]; next: number }, command: string): number {
+function advanceCursor(cursor: RoleCursor, command: string): number {
   for (let j = cursor.next; j < cursor.statements.length; j++) {
     if (auditCommandOf(cursor.statements[j] as string) === command) {
       cursor.next = j + 1;
@@ -213,93 +190,5 @@ export function roleStatement(command: string, text: string): RoleStatement | un
     }
     default:
       return undefined;
-  }
-}
-
-/** The role in effect now in a session (undefined: its login role). */
-export function currentRole(s: RoleState): string | undefined {
-  return s.roleTx === undefined ? s.effectiveRole : s.roleTx.current;
-}
-
-function endTransaction(s: RoleState, commit: boolean): void {
-  const tx = s.roleTx;
-  if (tx === undefined) return;
-  if (commit) s.effectiveRole = tx.pending;
-  s.roleTx = undefined;
-}
-
-/**
- * Takes in any record of the session, in log order (its transaction id, whether it is an error, whether it is an
- * audited statement): ends the previous transaction when the vxid changes, marks a transaction whose ERROR was
- * logged, and recognises a transaction revived by a `ROLLBACK TO SAVEPOINT` that pgaudit could not log.
- */
-export function observeTransaction(s: RoleState, vxid: string | undefined, error: boolean, audited: boolean): void {
-  // No transaction state until a statement of it touches the role (SET, SAVEPOINT): nothing to end or undo, and the
-  // common statement allocates nothing.
-  const tx = s.roleTx;
-  if (tx === undefined) return;
-  // `n/0`: a statement in an aborted transaction block (nothing audited there); still the same transaction.
-  if (vxid !== undefined && vxid.endsWith('/0')) {
-    if (error) tx.errored = true;
-    return;
-  }
-  if (tx.vxid !== vxid) {
-    endTransaction(s, !tx.errored);
-    return;
-  }
-  if (error) {
-    tx.errored = true;
-  } else if (audited && tx.errored) {
-    const sp = tx.savepoints[tx.savepoints.length - 1];
-    if (sp !== undefined) {
-      tx.current = sp.current;
-      tx.pending = sp.pending;
-    }
-    tx.errored = false;
-  }
-}
-
-/** Applies one audited statement of the transaction `vxid` (after {@link observeTransaction} saw its record). */
-export function applyRoleStatement(s: RoleState, st: RoleStatement, vxid: string | undefined, login?: string): void {
-  let tx = s.roleTx;
-  if (tx === undefined) {
-    if (st.type !== 'set' && st.type !== 'savepoint') return; // ends or rewinds a transaction that changed nothing
-    if (vxid === undefined || vxid.endsWith('/0')) {
-      // No transaction id (a log without vxid): the statement stands on its own.
-      if (st.type === 'set' && !st.local) s.effectiveRole = st.role === login ? undefined : st.role;
-      return;
-    }
-    const role = s.effectiveRole;
-    tx = s.roleTx = { vxid, current: role, pending: role, errored: false, savepoints: [] };
-  }
-  switch (st.type) {
-    case 'set': {
-      const role = st.role === login ? undefined : st.role;
-      tx.current = role;
-      if (!st.local) tx.pending = role;
-      return;
-    }
-    case 'commit':
-      return endTransaction(s, !tx.errored);
-    case 'rollback':
-      return endTransaction(s, false);
-    case 'savepoint':
-      tx.savepoints.push({ name: st.name, current: tx.current, pending: tx.pending });
-      return;
-    case 'release':
-    case 'rollback-to': {
-      let i = tx.savepoints.length - 1;
-      while (i >= 0 && tx.savepoints[i]?.name !== st.name) i--;
-      if (i < 0) return;
-      const sp = tx.savepoints[i] as Savepoint;
-      if (st.type === 'release') {
-        tx.savepoints.length = i;
-      } else {
-        tx.current = sp.current;
-        tx.pending = sp.pending;
-        tx.savepoints.length = i + 1;
-      }
-      return;
-    }
   }
 }

@@ -1,7 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Alert, VigieEvent } from '@vigie/contract';
-import { parseLogFiles } from '@vigie/collector-pglog';
+import { createEngine, createPrivilegedRoles, loadRules, type PrivilegedRoles, type RuleSet } from '@vigie/detector';
+import { parseLogFiles } from '@vigie/pglog';
 import { compilePolicy, formatLocal, loadPolicy, policyFileFrom, type CompiledPolicy } from '@vigie/policy';
 import {
   ConfigError,
@@ -14,13 +15,8 @@ import {
 } from '@vigie/runtime';
 import { createSqlAnalyzer } from '@vigie/sql';
 import pg from 'pg';
-import { createEngine } from './engine/engine.js';
 import { createProgressReporter, type ProgressStream, type ReplayProgress } from './replay-progress.js';
 import { countAlerts, formatSummary, type ReplaySummary } from './replay-summary.js';
-import type { PrivilegedRoles } from './engine/types.js';
-import { createPrivilegedRoles } from './privileged-roles.js';
-import type { RuleSet } from './engine/rule-api.js';
-import { loadRules } from './rules/load.js';
 
 /** What a replay needs, already loaded. */
 export interface ReplayOptions {
@@ -72,7 +68,7 @@ export interface ReplayResult {
 }
 
 /**
- * Runs the live parser (collector-pglog's pipeline) and the live rules over log files, in one process and on
+ * Runs the live parser (@vigie/pglog, as collector-pglog runs it) and the live rules (@vigie/detector's engine) over log files, in one process and on
  * event time: the same events give the same alert ids, revisions aside, as the live detector.
  */
 export async function replay(options: ReplayOptions): Promise<ReplayResult> {

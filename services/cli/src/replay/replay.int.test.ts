@@ -9,7 +9,7 @@ import { captureReplayIo } from './replay-test-io.js';
 
 // Real lines captured from the local cluster (test/fixtures/pglog): sessions of admin (SUPERUSER) and dba_alice
 // (CREATEROLE, pg_read_all_data), the stack's roles with the same attributes today.
-const CAPTURED = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.json', import.meta.url));
+const CAPTURED = fileURLToPath(new URL('../../../../test/fixtures/pglog/cases.json', import.meta.url));
 
 const io = captureReplayIo;
 

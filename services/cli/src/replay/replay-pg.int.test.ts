@@ -9,7 +9,7 @@ import { captureReplayIo } from './replay-test-io.js';
 
 // `vigie replay --pg` against the real cluster: the password never travels on the command line, and each place
 // a PostgreSQL client looks for it is honoured (a wrong one is refused by the server, which proves it was used).
-const LOG = fileURLToPath(new URL('../rules/fixtures/logs/pg-dump-app.json', import.meta.url));
+const LOG = fileURLToPath(new URL('../../../detector/rules/fixtures/logs/pg-dump-app.json', import.meta.url));
 const ROLE = 'dba_alice'; // its password on the local stack is its name
 const URL_NO_PASSWORD = `postgresql://${ROLE}@${STACK.pg.host}:${STACK.pg.port}/postgres`;
 

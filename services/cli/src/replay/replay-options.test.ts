@@ -4,18 +4,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Alert } from '@vigie/contract';
+import { createPrivilegedRoles, loadRules } from '@vigie/detector';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPrivilegedRoles } from './privileged-roles.js';
 import { parseInstant, replay, replayMain, type ReplayResult } from './replay.js';
 import { countAlerts, formatSummary } from './replay-summary.js';
-import { loadRules } from './rules/load.js';
 import { captureReplayIo } from './replay-test-io.js';
 
 // Real lines captured from the local cluster (test/fixtures/pglog): 23 sessions over about four seconds, among them
 // a renamed pg_dump (vigie_fx_pgdump), COPY TO stdout dumps by contractor_bob, a bulk read by admin.
-const CAPTURED = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.json', import.meta.url));
-const CAPTURED_CSV = fileURLToPath(new URL('../../../test/fixtures/pglog/cases.csv', import.meta.url));
+const CAPTURED = fileURLToPath(new URL('../../../../test/fixtures/pglog/cases.json', import.meta.url));
+const CAPTURED_CSV = fileURLToPath(new URL('../../../../test/fixtures/pglog/cases.csv', import.meta.url));
 const policy = compilePolicy(loadPolicy());
 const rules = loadRules();
 const dir = mkdtempSync(join(tmpdir(), 'vigie-replay-options-'));
