@@ -15,7 +15,7 @@ import {
 import type { LogFormat, RawRecord } from './log-record.js';
 import { parseLogFiles } from './read-log-file.js';
 import { RecordSplitter } from './record-splitter.js';
-import { stringifyEvent } from './sink-kafka.js';
+import { stringifyEvent } from '@vigie/collector-kit';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/pglog/', import.meta.url));
 const jsonText = readFileSync(`${FIXTURES}cases.json`);
