@@ -198,7 +198,7 @@ async function e2eCli(expected: number, profileDir: string | undefined, variant:
           (r) => r.text(),
           () => '',
         );
-        events = sum(text, 'vigie_pglog_events_produced_total');
+        events = sum(text, 'vigie_collector_events_produced_total');
         records = sum(text, 'vigie_pglog_records_read_total');
         return events >= expected;
       },

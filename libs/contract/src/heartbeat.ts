@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CONTRACT_VERSION, envelope, SessionId, Timestamp } from './common.js';
+import { entityKey } from './topics.js';
 
 /** The collectors that send heartbeats. */
 export const CollectorName = z.enum(['collector-pglog', 'collector-replication', 'collector-egress']);
@@ -109,4 +110,12 @@ export function collectorHeartbeat(f: HeartbeatFields): CollectorHeartbeatEvent 
     ...(f.identities !== undefined && { identities: [...f.identities] }),
     ...(f.accounts !== undefined && { accounts: [...f.accounts] }),
   };
+}
+
+/**
+ * Kafka key of a collector's heartbeats, the same for every collector: `<cluster>/collector/<collector>/<instance>`
+ * (one partition per collector instance, so its heartbeats stay in order).
+ */
+export function heartbeatKey(cluster: string, collector: CollectorName, instance: string): string {
+  return entityKey(cluster, `collector/${collector}/${instance}`);
 }

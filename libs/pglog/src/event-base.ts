@@ -5,7 +5,7 @@ import type { SessionState } from './session-state.js';
 
 /**
  * The session part of an event. One frozen object per session while its fields stay the same, shared by its events:
- * the Kafka sink encodes it once (see collector-pglog's sink-kafka.ts), a third of a statement event's JSON.
+ * the outbox encodes it once (`stringifyEvent` in @vigie/collector-kit), a third of a statement event's JSON.
  */
 export function sessionInfo(r: LogRecord, state: SessionState | undefined): SessionInfo {
   const clientAddr = r.remoteHost === '[local]' ? 'local' : r.remoteHost;

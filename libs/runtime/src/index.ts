@@ -6,5 +6,6 @@ export * from './http-server.js';
 export * from './logger.js';
 export * from './main.js';
 export * from './metrics.js';
+export * from './metric-catalogue.js';
 export * from './service-args.js';
 export * from './wait-for.js';

@@ -1,4 +1,3 @@
-import { Counter } from 'prom-client';
 import {
   buildHttpServer,
   createLogger,
@@ -8,6 +7,7 @@ import {
   runService,
 } from '@vigie/runtime';
 import { ReceiverConfig } from './config.js';
+import { createReceiverMetrics } from './metrics.js';
 import { registerReceiver } from './receiver.js';
 
 /**
@@ -21,11 +21,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     const config = loadConfig(ReceiverConfig, { file: values.config, env: {} });
     const logger = createLogger('alert-receiver', { level: config.log.level });
     const registry = createMetricsRegistry('alert-receiver');
-    const received = new Counter({
-      name: 'vigie_receiver_notifications_total',
-      help: 'Notifications Alertmanager delivered to the local receiver.',
-      registers: [registry],
-    });
+    const { received } = createReceiverMetrics(registry);
     const app = buildHttpServer({ registry, bodyLimit: 4 << 20 });
     registerReceiver(app, { file: config.file, maxServed: config.maxServed, onNotification: () => received.inc() });
     await app.listen({ host: config.http.host, port: config.http.port });

@@ -1,25 +1,15 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { Outbox } from '@vigie/collector-kit';
 import {
   collectorHeartbeat,
   createOwnSessions,
-  encodeDeadLetter,
-  encodeEvent,
-  entityKey,
   identityOfRow,
-  refusedDeadLetter,
   type SourceHealth,
   type VigieEvent,
 } from '@vigie/contract';
-import {
-  createKafka,
-  createReliableProducer,
-  ensureTopics,
-  type KafkaClient,
-  type OutgoingMessage,
-  type RejectedMessage,
-} from '@vigie/kafka';
+import { createKafka, createReliableProducer, ensureTopics, type KafkaClient } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
 import {
   buildHttpServer,
@@ -89,10 +79,21 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
   const accounts = [config.postgres.user];
   let activityError = false;
   let health: SourceHealth = { state: 'ok', since: new Date().toISOString() };
-  const heartbeatKey = entityKey(config.cluster, `collector-egress/${instance}`);
-
-  const outbox: OutgoingMessage[] = [];
-  let flushing: Promise<void> | undefined;
+  // Cut by the collector: a sampling round's events leave together at its end, a burst of closes 50 ms after the
+  // first. No position: nothing is checkpointed (a restart samples the sockets again).
+  const outbox = new Outbox(producer, {
+    collector: 'collector-egress',
+    cluster: config.cluster,
+    topics: config.topics,
+    maxInFlightEvents: config.maxPendingEvents,
+    metrics,
+    onInvalid: (event, error) =>
+      // A contract violation is a bug here, not bad input: say so loudly, but keep collecting.
+      logger.error({ error: describeError(error), kind: event.kind }, 'event refused by the contract: dead-lettered'),
+    onKafkaRejected: ({ error }, deadLettered) =>
+      warn(deadLettered ? 'event refused by Kafka: dead-lettered' : 'dead letter refused by Kafka: dropped', error),
+    onFailed: (error) => logger.error({ error: describeError(error) }, 'kafka refused the collector: events not sent'),
+  });
   let closeFlush: NodeJS.Timeout | undefined;
   let lastSampleOkMs = Date.now();
   let started = false;
@@ -100,17 +101,12 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
   const http = buildHttpServer({ registry, readiness: () => readiness() });
   const loops: Periodic[] = [];
 
-  const enqueue = (topic: string, key: string, event: VigieEvent, droppable: boolean): void => {
-    if (droppable && outbox.length >= config.maxPendingEvents) {
+  const enqueue = (key: string | undefined, event: VigieEvent, droppable: boolean): void => {
+    if (droppable && outbox.pending >= config.maxPendingEvents) {
       metrics.eventsDropped.inc();
       return;
     }
-    try {
-      outbox.push({ topic, key, value: encodeEvent(event) });
-    } catch (error) {
-      // A contract violation is a bug here, not bad input: say so loudly, but keep collecting.
-      logger.error({ error: describeError(error), kind: event.kind }, 'event refused by the contract');
-    }
+    outbox.add(event, { key });
   };
 
   const record = (obs: Observation): void => {
@@ -125,56 +121,16 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
         const addr = event.session?.clientAddr ?? event.peer?.addr;
         metrics.observedBytes.inc({ client_class: policy.clientClass(addr) }, event.bytesSentDelta);
       }
-      enqueue(config.topics.egress, key, event, droppable);
+      enqueue(key, event, droppable);
     }
   };
-
-  /** The dead letter that replaces an event Kafka refused for good (larger than the topic's max.message.bytes). */
-  const deadLetterOf = ({ message, error }: RejectedMessage): OutgoingMessage => ({
-    topic: config.topics.deadletter,
-    key: entityKey(config.cluster, 'deadletter'),
-    value: encodeDeadLetter(
-      refusedDeadLetter(
-        {
-          topic: message.topic,
-          value: message.value,
-          bytes: Number(error.context['bytes'] ?? 0),
-          error: String(error.context['error'] ?? error.code),
-        },
-        config.cluster,
-        'collector-egress',
-      ),
-    ),
-  });
 
   /**
    * Sends everything queued, in order; resolves once Kafka acknowledged it (retries forever meanwhile). What Kafka
    * refuses for good is dead-lettered; a refusal of the collector itself (authentication, TLS, an ACL) is logged
-   * with its code and the readiness says so (the producer's state).
+   * with its code and the readiness says so.
    */
-  const flush = async (): Promise<void> => {
-    while (flushing) await flushing;
-    if (outbox.length === 0) return;
-    const batch = outbox.splice(0, outbox.length);
-    flushing = (async () => {
-      const { rejected } = await producer.send(batch);
-      metrics.eventsProduced.inc(batch.filter((m) => m.topic === config.topics.egress).length - rejected.length);
-      if (rejected.length === 0) return;
-      for (const r of rejected) {
-        metrics.rejected.inc({ component: 'collector-egress', reason: 'kafka_rejected' });
-        warn('event refused by Kafka: dead-lettered', r.error);
-      }
-      const letters = await producer.send(rejected.map(deadLetterOf));
-      for (const r of letters.rejected) warn('dead letter refused by Kafka: dropped', r.error);
-    })().catch((error: unknown) =>
-      logger.error({ error: describeError(error), lost: batch.length }, 'events not sent'),
-    );
-    try {
-      await flushing;
-    } finally {
-      flushing = undefined;
-    }
-  };
+  const flush = (): Promise<void> => outbox.flush();
 
   let refreshing: Promise<void> | undefined;
   /** One pg_stat_activity snapshot into the cache; concurrent callers share the same query. */
@@ -256,16 +212,17 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
 
   const heartbeat = async (): Promise<void> => {
     const now = new Date();
+    const hb = sourceHealth(now.getTime());
+    metrics.sourceUp.set(hb.state === 'ok' ? 1 : 0);
     enqueue(
-      config.topics.activity,
-      heartbeatKey,
+      undefined,
       collectorHeartbeat({
         cluster: config.cluster,
         collector: 'collector-egress',
         instance,
         at: now,
         lagSeconds: Math.max(0, (now.getTime() - lastSampleOkMs) / 1000),
-        health: sourceHealth(now.getTime()),
+        health: hb,
         accounts,
         identities: own.list(now.getTime()),
       }),
@@ -299,6 +256,7 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
     const reasons: string[] = [];
     if (!started) reasons.push('starting');
     if (producer.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'send failing'}`);
+    else if (outbox.failed) reasons.push('kafka: refused the collector; events are not sent');
     if (started && !closeWatcher.running) reasons.push('ss -E: close-event child not running (restarting)');
     if (started && Date.now() - lastSampleOkMs > config.intervalMs * 5 + config.ssTimeoutMs) {
       reasons.push('sampling: no successful ss round recently');
@@ -313,7 +271,7 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
       return httpAddress;
     },
     async start() {
-      await ensureTopics(kafka, [config.topics.egress, config.topics.activity, config.topics.deadletter], {
+      await ensureTopics(kafka, outbox.topics, {
         partitions: config.kafka.partitions,
         durability: config.kafka.topics,
         logger,

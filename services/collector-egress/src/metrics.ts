@@ -1,10 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createCollectorKitMetrics, type CollectorKitMetrics } from '@vigie/collector-kit';
 import type { ClientClass } from '@vigie/contract';
 import type { JoinFailure } from './analyze-sockets.js';
 import type { SsRejectReason } from './parse-ss.js';
 
-/** The collector's metrics; every label value comes from a small fixed set. */
-export interface EgressMetrics {
+/**
+ * The collector's metrics: the standard collector set (`@vigie/collector-kit`) and the egress ones; every label
+ * value comes from a small fixed set.
+ */
+export interface EgressMetrics extends CollectorKitMetrics {
   socketsTracked: Gauge;
   observedBytes: Counter<'client_class'>;
   sampleDuration: Histogram;
@@ -14,10 +18,7 @@ export interface EgressMetrics {
   closesMissed: Counter;
   closeWatcherRestarts: Counter;
   linesRejected: Counter<'reason'>;
-  eventsProduced: Counter;
   eventsDropped: Counter;
-  rejected: Counter<'component' | 'reason'>;
-  kafkaUp: Gauge;
 }
 
 const CLIENT_CLASSES: readonly ClientClass[] = ['bastion', 'non-bastion', 'local', 'unknown'];
@@ -28,6 +29,7 @@ const REJECT_REASONS: readonly SsRejectReason[] = ['too_few_fields', 'bad_endpoi
 export function createEgressMetrics(registry: Registry): EgressMetrics {
   const registers = [registry];
   const m: EgressMetrics = {
+    ...createCollectorKitMetrics(registry, 'collector-egress'),
     socketsTracked: new Gauge({
       name: 'vigie_egress_sockets_tracked',
       help: 'Server TCP sockets whose counters are followed now.',
@@ -77,31 +79,14 @@ export function createEgressMetrics(registry: Registry): EgressMetrics {
       labelNames: ['reason'],
       registers,
     }),
-    eventsProduced: new Counter({
-      name: 'vigie_egress_events_produced_total',
-      help: 'egress.sample events acknowledged by Kafka.',
-      registers,
-    }),
-    rejected: new Counter({
-      name: 'vigie_records_rejected_total',
-      help: 'Events replaced by a dead letter, by reason (kafka_rejected: Kafka refused them for good).',
-      labelNames: ['component', 'reason'],
-      registers,
-    }),
     eventsDropped: new Counter({
       name: 'vigie_egress_events_dropped_total',
       help: 'Final samples dropped because too many waited for an unreachable Kafka (maxPendingEvents).',
-      registers,
-    }),
-    kafkaUp: new Gauge({
-      name: 'vigie_egress_kafka_up',
-      help: '1 when the last Kafka send succeeded, 0 while sends are being retried.',
       registers,
     }),
   };
   for (const c of CLIENT_CLASSES) m.observedBytes.inc({ client_class: c }, 0);
   for (const r of JOIN_FAILURES) m.joinFailures.inc({ reason: r }, 0);
   for (const r of REJECT_REASONS) m.linesRejected.inc({ reason: r }, 0);
-  m.rejected.inc({ component: 'collector-egress', reason: 'kafka_rejected' }, 0);
   return m;
 }

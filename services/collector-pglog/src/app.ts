@@ -1,3 +1,4 @@
+import { Outbox } from '@vigie/collector-kit';
 import { collectorHeartbeat, type SourceHealth } from '@vigie/contract';
 import {
   createKafka,
@@ -19,10 +20,9 @@ import {
 import { createLogParser, unknownZones, type LogParser, type ParserOutput, type StatementAnalyzer } from '@vigie/pglog';
 import { createSqlAnalyzer } from '@vigie/sql';
 import type { Registry } from 'prom-client';
-import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { createCheckpointer, readCheckpoint } from './checkpoint.js';
 import type { CollectorPglogConfig } from './config.js';
 import { createCollectorMetrics } from './metrics.js';
-import { KafkaSink } from './sink-kafka.js';
 import { auditSettingsEvent, compareSettings, readSettings } from './source-settings.js';
 import { LogSourceError, LogTailer, logGapEvent, type LogPosition } from './source-tail.js';
 
@@ -100,6 +100,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       logger,
       onStateChange: (state, error) => {
         producerState = state;
+        metrics.kafkaUp.set(state === 'ready' ? 1 : 0);
         producerError = error === undefined ? undefined : describeError(error);
         if (state === 'failing') logger.warn({ error: producerError }, 'kafka unavailable: reading paused');
         if (state === 'ready') logger.info('kafka available: reading');
@@ -140,7 +141,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   );
 
   let parser: LogParser | undefined;
-  let sink: KafkaSink<LogPosition | undefined> | undefined;
+  let sink: Outbox<LogPosition> | undefined;
   let running = false;
   let loop: Promise<void> | undefined;
   let server: ReturnType<typeof buildHttpServer> | undefined;
@@ -148,9 +149,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   let heartbeatTimer: NodeJS.Timeout | undefined;
   let settingsTimer: NodeJS.Timeout | undefined;
   let checkpointTimer: NodeJS.Timeout | undefined;
-  let acked: LogPosition | undefined;
-  let saved: LogPosition | undefined;
-  let lastAdvance = Date.now();
+  const checkpoint = createCheckpointer(config.checkpoint.file, () => parser?.sessions.snapshotRoles() ?? {});
   let atEof = false;
   /** Timestamp of the last event read (ISO text: parsed only by the heartbeat, not per event). */
   let lastEventTs: string | undefined;
@@ -186,9 +185,6 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     metrics.sourceUp.set(state === 'ok' ? 1 : 0);
   }
 
-  const samePosition = (a: LogPosition | undefined, b: LogPosition | undefined) =>
-    a?.file === b?.file && a?.offset === b?.offset && a?.ino === b?.ino;
-
   /** The checkpoint candidate now: before the oldest statement still being merged, else after the last record. */
   function watermark(): LogPosition | undefined {
     const p = parser?.oldestPending();
@@ -199,34 +195,8 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     return tailer.position();
   }
 
-  // One checkpoint write at a time: the interval does not wait for a slow fsync, and two writers sharing the temp
-  // file could rename a half-written one into place (seen as a corrupt checkpoint after a SIGKILL).
-  let saving: Promise<void> | undefined;
-  async function saveCheckpoint(): Promise<void> {
-    while (saving) await saving.catch(() => undefined);
-    saving = writeAckedPosition();
-    try {
-      await saving;
-    } finally {
-      saving = undefined;
-    }
-  }
-
-  async function writeAckedPosition(): Promise<void> {
-    const position = acked;
-    if (position === undefined || samePosition(position, saved)) return;
-    const checkpoint: Checkpoint = {
-      version: 1,
-      position,
-      roles: parser?.sessions.snapshotRoles() ?? {},
-      savedAt: new Date().toISOString(),
-    };
-    await writeCheckpoint(config.checkpoint.file, checkpoint);
-    saved = position;
-  }
-
   function send(outputs: readonly ParserOutput[]): void {
-    const s = sink as KafkaSink<LogPosition | undefined>;
+    const s = sink as Outbox<LogPosition>;
     for (const o of outputs) {
       if (o.kind === 'deadletter') logRejected(o.reason, o.source.file ?? '', o.source.offset ?? 0);
       else lastEventTs = o.ts;
@@ -310,7 +280,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
   }
 
   async function readLoop(): Promise<void> {
-    const s = sink as KafkaSink<LogPosition | undefined>;
+    const s = sink as Outbox<LogPosition>;
     const p = parser as LogParser;
     while (running) {
       if (s.full() || (producerState === 'failing' && s.inFlightCount > 0)) {
@@ -384,7 +354,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
     get url() {
       return url;
     },
-    stats: () => ({ recordsRead, eventsAcked, inFlight: sink?.pending ?? 0, position: acked }),
+    stats: () => ({ recordsRead, eventsAcked, inFlight: sink?.pending ?? 0, position: checkpoint.position }),
     sourceHealth: () => health,
     readiness() {
       const reasons: string[] = [];
@@ -417,7 +387,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         durability: config.kafka.topics,
         logger,
       });
-      const checkpoint = await readCheckpoint(config.checkpoint.file);
+      const saved = await readCheckpoint(config.checkpoint.file);
       parser = createLogParser({
         cluster: config.cluster,
         analyzer,
@@ -429,39 +399,32 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
         },
         onEvict: (n) => metrics.sessionEvictions.inc(n),
       });
-      if (checkpoint) parser.sessions.restoreRoles(checkpoint.roles, Date.now());
-      sink = new KafkaSink<LogPosition | undefined>(producer, {
+      if (saved) parser.sessions.restoreRoles(saved.roles, Date.now());
+      sink = new Outbox<LogPosition>(producer, {
+        collector: 'collector-pglog',
         cluster: config.cluster,
         topics: config.topics,
         maxInFlightEvents: config.kafka.maxInFlightEvents,
         maxInFlightBytes: config.kafka.maxInFlightBytes,
         validateEvery: config.validateEvery,
-        observeLatency: (s) => metrics.produceLatency.observe(s),
+        metrics,
         onInvalid: (event, error) =>
           logger.error(
             { kind: event.kind, id: event.id, error: describeError(error) },
             'event refused by the contract',
           ),
         onKafkaRejected: ({ error }, deadLettered) => {
-          metrics.rejected.inc({ component: 'collector-pglog', reason: 'kafka_rejected' });
           logKafkaRejected(describeError(error), deadLettered);
         },
+        // The outbox's acknowledged watermark is the checkpoint: nothing else moves it.
         onAcknowledged: (position, kinds) => {
           eventsAcked += kinds.length;
-          // One counter update per kind and batch: prom-client hashes the labels on every inc().
-          const perKind = new Map<string, number>();
-          for (const k of kinds) perKind.set(k, (perKind.get(k) ?? 0) + 1);
-          for (const [kind, n] of perKind) metrics.eventsProduced.inc({ kind }, n);
-          metrics.inFlight.set(sink?.inFlightCount ?? 0);
-          if (position !== undefined && !samePosition(position, acked)) {
-            acked = position;
-            lastAdvance = Date.now();
-          }
+          checkpoint.acknowledged(position);
         },
       });
-      await tailer.start(checkpoint?.position, config.checkpoint.startAt);
+      await tailer.start(saved?.position, config.checkpoint.startAt);
       logger.info(
-        { file: tailer.currentFile, offset: tailer.position()?.offset, fromCheckpoint: checkpoint !== undefined },
+        { file: tailer.currentFile, offset: tailer.position()?.offset, fromCheckpoint: saved !== undefined },
         'collector-pglog reading',
       );
       running = true;
@@ -469,11 +432,13 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       url = await server.listen({ host: config.http.host, port: config.http.port });
       checkpointTimer = setInterval(() => {
         metrics.sessions.set(parser?.sessions.size ?? 0);
-        metrics.checkpointAge.set(sink && sink.pending > 0 ? (Date.now() - lastAdvance) / 1000 : 0);
+        metrics.checkpointAge.set(sink && sink.pending > 0 ? checkpoint.sinceAdvanceMs() / 1000 : 0);
         for (const zone of unknownZones()) logger.warn({ zone }, 'log_timezone abbreviation read as UTC');
-        saveCheckpoint().catch((error: unknown) =>
-          logger.error({ error: describeError(error) }, 'checkpoint write failed; will retry'),
-        );
+        checkpoint
+          .save()
+          .catch((error: unknown) =>
+            logger.error({ error: describeError(error) }, 'checkpoint write failed; will retry'),
+          );
       }, config.checkpoint.intervalMs);
       heartbeatTimer = setInterval(heartbeat, config.heartbeatIntervalMs);
       if (config.settingsCheck.enabled) {
@@ -498,7 +463,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       if (sink && sink.batchSize > 0) sink.cut(watermark());
       await Promise.race([sink?.drain().catch(() => undefined), sleep(10_000)]);
       await producer.stop();
-      await saveCheckpoint();
+      await checkpoint.save();
       await tailer.close();
       await server?.close();
     },

@@ -62,3 +62,59 @@ export async function writeCheckpoint(file: string, checkpoint: Checkpoint): Pro
     throw new VigieError('VIGIE_PGLOG_CHECKPOINT_WRITE', `cannot write checkpoint ${file}`, { retriable: true, cause });
   }
 }
+
+/** The checkpoint as the collector keeps it: moved by the outbox's acknowledged watermark, saved on a timer. */
+export interface Checkpointer {
+  /** The outbox acknowledged everything before `position`: the next save may write it. */
+  acknowledged(position: LogPosition | undefined): void;
+  /** Writes the acknowledged position if it moved since the last write (one write at a time). */
+  save(): Promise<void>;
+  /** The last acknowledged position. */
+  readonly position: LogPosition | undefined;
+  /** Milliseconds since the acknowledged position last moved. */
+  sinceAdvanceMs(now?: number): number;
+}
+
+const samePosition = (a: LogPosition | undefined, b: LogPosition | undefined) =>
+  a?.file === b?.file && a?.offset === b?.offset && a?.ino === b?.ino;
+
+/**
+ * The collector's checkpoint: the outbox reports each acknowledged watermark (every event before it is in Kafka
+ * or dead-lettered) and the timer saves the last one with the role snapshot `roles()` returns at that moment.
+ */
+export function createCheckpointer(file: string, roles: () => Record<string, string>): Checkpointer {
+  let acked: LogPosition | undefined;
+  let saved: LogPosition | undefined;
+  let lastAdvance = Date.now();
+  // One write at a time: the interval does not wait for a slow fsync, and two writers sharing the temp file could
+  // rename a half-written one into place (seen as a corrupt checkpoint after a SIGKILL).
+  let saving: Promise<void> | undefined;
+
+  async function writeAcked(): Promise<void> {
+    const position = acked;
+    if (position === undefined || samePosition(position, saved)) return;
+    await writeCheckpoint(file, { version: 1, position, roles: roles(), savedAt: new Date().toISOString() });
+    saved = position;
+  }
+
+  return {
+    acknowledged(position) {
+      if (position === undefined || samePosition(position, acked)) return;
+      acked = position;
+      lastAdvance = Date.now();
+    },
+    async save() {
+      while (saving) await saving.catch(() => undefined);
+      saving = writeAcked();
+      try {
+        await saving;
+      } finally {
+        saving = undefined;
+      }
+    },
+    get position() {
+      return acked;
+    },
+    sinceAdvanceMs: (now = Date.now()) => now - lastAdvance,
+  };
+}

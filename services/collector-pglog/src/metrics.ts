@@ -1,26 +1,18 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { RejectReason } from '@vigie/contract';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { createCollectorKitMetrics } from '@vigie/collector-kit';
 
-/** The collector's Prometheus metrics; label values come from small fixed sets only. */
+/**
+ * The collector's Prometheus metrics: the standard collector set (`vigie_collector_*` and the dead-letter counter,
+ * see `@vigie/collector-kit`) and pglog's own. Label values come from small fixed sets only.
+ */
 export function createCollectorMetrics(registry: Registry) {
   const r = [registry];
-  const metrics = {
+  return {
+    ...createCollectorKitMetrics(registry, 'collector-pglog'),
     recordsRead: new Counter({
       name: 'vigie_pglog_records_read_total',
       help: 'Log records read, by outcome (event, merged into a statement, ignored, rejected).',
       labelNames: ['outcome'] as const,
-      registers: r,
-    }),
-    eventsProduced: new Counter({
-      name: 'vigie_pglog_events_produced_total',
-      help: 'Events acknowledged by Kafka, by kind.',
-      labelNames: ['kind'] as const,
-      registers: r,
-    }),
-    rejected: new Counter({
-      name: 'vigie_records_rejected_total',
-      help: 'Records sent to the dead-letter topic, by reason.',
-      labelNames: ['component', 'reason'] as const,
       registers: r,
     }),
     bytesRead: new Counter({ name: 'vigie_pglog_read_bytes_total', help: 'Log bytes read.', registers: r }),
@@ -37,22 +29,6 @@ export function createCollectorMetrics(registry: Registry) {
     checkpointAge: new Gauge({
       name: 'vigie_pglog_checkpoint_age_seconds',
       help: 'Seconds since the checkpoint last moved forward while there was something to checkpoint.',
-      registers: r,
-    }),
-    produceLatency: new Histogram({
-      name: 'vigie_pglog_produce_latency_seconds',
-      help: 'Time from handing a batch to the producer to its acknowledgement by Kafka.',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: r,
-    }),
-    inFlight: new Gauge({
-      name: 'vigie_pglog_inflight_events',
-      help: 'Events sent, not yet acknowledged.',
-      registers: r,
-    }),
-    backpressure: new Gauge({
-      name: 'vigie_pglog_backpressure',
-      help: '1 while reading is paused because Kafka is slow or unreachable.',
       registers: r,
     }),
     rotations: new Counter({ name: 'vigie_pglog_rotations_total', help: 'Log file switches.', registers: r }),
@@ -89,11 +65,6 @@ export function createCollectorMetrics(registry: Registry) {
       registers: r,
     }),
     sessions: new Gauge({ name: 'vigie_pglog_sessions', help: 'Sessions remembered.', registers: r }),
-    sourceUp: new Gauge({
-      name: 'vigie_collector_source_up',
-      help: '1 while the collector reads its source, 0 while it cannot (e.g. a log file it may not open): it is blind.',
-      registers: r,
-    }),
     sourceFailures: new Counter({
       name: 'vigie_pglog_source_failures_total',
       help: 'Attempts to open or read a log file that failed (each is retried with backoff).',
@@ -105,9 +76,6 @@ export function createCollectorMetrics(registry: Registry) {
       registers: r,
     }),
   };
-  // Every reason starts at 0: a counter born at 1 shows no increase() for its first rejection (dashboards, alerts).
-  for (const reason of RejectReason.options) metrics.rejected.inc({ component: 'collector-pglog', reason }, 0);
-  return metrics;
 }
 /** The collector's metric set. */
 export type CollectorMetrics = ReturnType<typeof createCollectorMetrics>;

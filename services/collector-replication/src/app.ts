@@ -1,13 +1,11 @@
 import { hostname } from 'node:os';
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
+import { Outbox } from '@vigie/collector-kit';
 import {
   collectorHeartbeat,
   createOwnSessions,
-  encodeDeadLetter,
-  encodeEvent,
   entityKey,
-  refusedDeadLetter,
   type SourceHealth,
   type TableChangeCounts,
   type VigieEvent,
@@ -27,7 +25,6 @@ import type { ReplicationConfig } from './config.js';
 import { lsnToNumber } from './lsn.js';
 import { createReplicationMetrics } from './metrics.js';
 import { ensureReplication, type PgConnection } from './setup-replication.js';
-import { createKafkaSink } from './sink-kafka.js';
 import { createReplicationSource } from './source-replication.js';
 import { createSlotHealthPoller, type HealthSnapshot } from './source-slot-health.js';
 
@@ -123,37 +120,40 @@ export function createReplicationCollector(
   };
 
   const kafka = createKafka(config.kafka, logger);
-  const producer = injectedProducer ?? createReliableProducer(config.kafka, { logger });
-  const sink = createKafkaSink({
-    producer,
-    logger,
-    maxBatch: config.batch.maxEvents,
-    onConfirmed: (lsn) => {
+  const producer =
+    injectedProducer ??
+    createReliableProducer(config.kafka, {
+      logger,
+      onStateChange: (state) => metrics.kafkaUp.set(state === 'ready' ? 1 : 0),
+    });
+  // Sends by itself, one batch in flight (the reliable producer is sequential anyway): while it flies, new events
+  // queue up and leave together, so batching grows with load without a linger timer. Positions are commit LSNs, in
+  // commit order: the acknowledged watermark is the LSN confirmed to the server.
+  const sink = new Outbox<bigint>(producer, {
+    collector: 'collector-replication',
+    cluster: config.cluster,
+    topics: config.topics,
+    autoSend: true,
+    maxBatchEvents: config.batch.maxEvents,
+    maxInFlightEvents: config.batch.maxPending,
+    metrics,
+    onAcknowledged: (lsn) => {
+      if (lsn === undefined) return;
       afterKafkaAck?.();
       source.confirm(lsn);
     },
-    onSent: (n) => metrics.eventsSent.inc(n),
-    deadLetterOf: ({ message, error }) => {
-      const letter = refusedDeadLetter(
-        {
-          topic: message.topic,
-          value: message.value,
-          bytes: Number(error.context['bytes'] ?? 0),
-          error: String(error.context['error'] ?? error.code),
-        },
-        config.cluster,
-        'collector-replication',
-      );
-      return {
-        topic: config.topics.deadletter,
-        key: entityKey(config.cluster, 'deadletter'),
-        value: encodeDeadLetter(letter),
-      };
-    },
-    onRejected: ({ error }) => {
-      metrics.rejected.inc({ component: 'collector-replication', reason: 'kafka_rejected' });
-      logger.warn({ error: describeError(error) }, 'event refused by Kafka: dead-lettered');
-    },
+    onInvalid: (event, error) =>
+      logger.error({ kind: event.kind, error: describeError(error) }, 'event refused by the contract: dead-lettered'),
+    onKafkaRejected: ({ error }, deadLettered) =>
+      logger.warn(
+        { error: describeError(error) },
+        deadLettered ? 'event refused by Kafka: dead-lettered' : 'dead letter refused by Kafka: dropped',
+      ),
+    onFailed: (error) =>
+      logger.error(
+        { error: describeError(error) },
+        'kafka producer stopped or refused the collector: events unsent, not confirmed',
+      ),
   });
   const aggregator = createTxnAggregator({
     cluster: config.cluster,
@@ -188,11 +188,7 @@ export function createReplicationCollector(
     logger.warn({ tag, suppressed }, 'unexpected pgoutput message ignored'),
   );
 
-  const publish = (event: VigieEvent, key: string, ackLsn?: bigint) => {
-    const topic = event.kind === 'collector.heartbeat' ? config.topics.activity : config.topics.changes;
-    sink.push({ topic, key, value: encodeEvent(event) }, ackLsn);
-    metrics.pendingEvents.set(sink.pending);
-  };
+  const publish = (event: VigieEvent, key?: string, ackLsn?: bigint) => sink.add(event, { key, position: ackLsn });
 
   const onMessage = async (lsn: string, m: Pgoutput.Message): Promise<void> => {
     switch (m.tag) {
@@ -224,7 +220,11 @@ export function createReplicationCollector(
         if (done.personalDataValues > 0) metrics.personalData.inc(done.personalDataValues);
         publish(done.event, entityKey(config.cluster, `xid/${done.event.xid}`), done.ackLsn);
         // Backpressure: with Kafka slow or down, stop reading (flow control pauses the socket) instead of buffering.
-        if (sink.pending > config.batch.maxPending) await sink.whenAtMost(Math.floor(config.batch.maxPending / 2));
+        if (sink.pending > config.batch.maxPending) {
+          metrics.backpressure.set(1);
+          await sink.whenAtMost(Math.floor(config.batch.maxPending / 2));
+          metrics.backpressure.set(0);
+        }
         return;
       }
       case 'relation':
@@ -247,12 +247,12 @@ export function createReplicationCollector(
       onDisconnect: () => aggregator.reset(),
       isSettled: () => !aggregator.open && sink.pending === 0,
     },
-    onConnectionChange: (up) => metrics.connected.set(up ? 1 : 0),
-    onReconnect: (reason) => metrics.reconnects.inc({ reason }),
-    onConfirmed: (lsn) => {
-      metrics.confirmedLsn.set(lsnToNumber(lsn));
-      metrics.pendingEvents.set(sink.pending);
+    onConnectionChange: (up) => {
+      metrics.connected.set(up ? 1 : 0);
+      metrics.sourceUp.set(up ? 1 : 0);
     },
+    onReconnect: (reason) => metrics.reconnects.inc({ reason }),
+    onConfirmed: (lsn) => metrics.confirmedLsn.set(lsnToNumber(lsn)),
     onReceived: (lsn) => metrics.receivedLsn.set(lsnToNumber(lsn)),
     own,
     // Announced at the next poll (health.intervalMs, 30 s), well within the detector's announcement grace (90 s);
@@ -296,7 +296,7 @@ export function createReplicationCollector(
     emit: ({ slots, publications, heartbeat }) => {
       for (const s of slots) publish(s, entityKey(config.cluster, `slot/${s.slot}`));
       for (const p of publications) publish(p, entityKey(config.cluster, `publication/${p.database}/${p.publication}`));
-      publish(heartbeat, entityKey(config.cluster, `collector/collector-replication/${heartbeat.instance}`));
+      publish(heartbeat);
     },
   });
 
@@ -312,15 +312,11 @@ export function createReplicationCollector(
 
   return {
     async start() {
-      await ensureTopics(
-        kafka,
-        [...new Set([config.topics.changes, config.topics.activity, config.topics.deadletter])],
-        {
-          partitions: config.kafka.partitions,
-          durability: config.kafka.topics,
-          logger,
-        },
-      );
+      await ensureTopics(kafka, sink.topics, {
+        partitions: config.kafka.partitions,
+        durability: config.kafka.topics,
+        logger,
+      });
       // Before the first connection: say which role this collector connects as, so that the detector counts its
       // sessions as Vigie's (announced) or misuse from their first log line, whatever the site policy forgot.
       publish(
@@ -331,7 +327,6 @@ export function createReplicationCollector(
           at: new Date(),
           accounts,
         }),
-        entityKey(config.cluster, `collector/collector-replication/${hostname()}`),
       );
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
       await ensureReplication({

@@ -94,7 +94,7 @@ describe('backpressure', () => {
     const end = parseLsn(rows[0]!.lsn);
 
     // Health events share the queue, so the stream stops a few transactions short of maxPending.
-    await waitFor(async () => (await metric('vigie_replication_pending_events')) > 200, {
+    await waitFor(async () => (await metric('vigie_collector_pending_events')) > 200, {
       what: 'the collector to fill its pending queue',
     });
     // Nothing can happen now, by design; give it time to prove it.
@@ -105,7 +105,7 @@ describe('backpressure', () => {
     // Beyond the stream's 200, only health events: one per poll (health.intervalMs), however long the stall — a
     // slow machine may see a poll or two during the wait above.
     const polls = await metric('vigie_replication_health_polls_total');
-    expect(await metric('vigie_replication_pending_events')).toBeLessThanOrEqual(201 + polls);
+    expect(await metric('vigie_collector_pending_events')).toBeLessThanOrEqual(201 + polls);
     expect(await confirmedFlush(config.slot)).toBe(before);
     expect(collector.readiness().reasons.join()).toMatch(/kafka: stalled by the test/);
 

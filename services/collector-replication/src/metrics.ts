@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { createCollectorKitMetrics } from '@vigie/collector-kit';
 
 /** WAL statuses PostgreSQL reports (`pg_replication_slots.wal_status`); the only values of the `status` label. */
 export const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const;
@@ -7,13 +8,15 @@ export const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as co
 export type ReconnectReason = 'error' | 'ended' | 'setup';
 
 /**
- * The collector's metrics, created once at startup. Slot names are used as a label: they are bounded by the
+ * The collector's metrics, created once at startup: the standard collector set (`@vigie/collector-kit`) and the
+ * replication ones. Slot names are used as a label: they are bounded by the
  * server's `max_replication_slots` (tens at most) and capped again by `health.maxSlotSeries`, and a per-slot
  * retention graph is what an SRE needs when the disk fills. No label ever carries a user, table or value.
  */
 export function createReplicationMetrics(registry: Registry) {
   const r = [registry];
   return {
+    ...createCollectorKitMetrics(registry, 'collector-replication'),
     transactions: new Counter({
       name: 'vigie_replication_transactions_total',
       help: 'Transactions received from the replication stream.',
@@ -34,22 +37,6 @@ export function createReplicationMetrics(registry: Registry) {
     personalData: new Counter({
       name: 'vigie_replication_personal_data_values_total',
       help: 'Personal identifiers found in rows written to a non-production cluster.',
-      registers: r,
-    }),
-    rejected: new Counter({
-      name: 'vigie_records_rejected_total',
-      help: 'Events replaced by a dead letter, by reason (kafka_rejected: Kafka refused them for good).',
-      labelNames: ['component', 'reason'] as const,
-      registers: r,
-    }),
-    eventsSent: new Counter({
-      name: 'vigie_replication_events_sent_total',
-      help: 'Events acknowledged by Kafka.',
-      registers: r,
-    }),
-    pendingEvents: new Gauge({
-      name: 'vigie_replication_pending_events',
-      help: 'Events waiting for the Kafka acknowledgement.',
       registers: r,
     }),
     confirmedLsn: new Gauge({

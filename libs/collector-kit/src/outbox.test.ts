@@ -2,7 +2,7 @@ import { decodeEvent, encodeEvent, type VigieEvent } from '@vigie/contract';
 import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
 import { VigieError } from '@vigie/runtime';
 import { describe, expect, it } from 'vitest';
-import { KafkaSink } from './sink-kafka.js';
+import { Outbox } from './outbox.js';
 
 const event = (n: number): VigieEvent => ({
   v: 1,
@@ -33,17 +33,18 @@ function fakeProducer() {
   return { producer, sends };
 }
 
-describe('KafkaSink', () => {
+describe('Outbox', () => {
   it('sends contract-valid JSON (validated or not), keeps only kinds in flight, acks in order with watermarks', async () => {
     const { producer, sends } = fakeProducer();
     const acked: [number, string[]][] = [];
-    const sink = new KafkaSink<number>(producer, {
+    const sink = new Outbox<number>(producer, {
+      collector: 'collector-pglog',
       cluster: 'c',
       topics: { activity: 'a', deadletter: 'd' },
       maxInFlightEvents: 3,
       maxInFlightBytes: 1 << 20,
       validateEvery: 2,
-      onAcknowledged: (w, kinds) => acked.push([w, [...kinds]]),
+      onAcknowledged: (w, kinds) => acked.push([w as number, [...kinds]]),
     });
     sink.add(event(1));
     sink.add(event(2));
@@ -77,12 +78,13 @@ describe('KafkaSink', () => {
     const { producer, sends } = fakeProducer();
     const acked: [number, string[]][] = [];
     const refused: [string, boolean][] = [];
-    const sink = new KafkaSink<number>(producer, {
+    const sink = new Outbox<number>(producer, {
+      collector: 'collector-pglog',
       cluster: 'c',
       topics: { activity: 'a', deadletter: 'd' },
       maxInFlightEvents: 100,
       maxInFlightBytes: 1 << 20,
-      onAcknowledged: (w, kinds) => acked.push([w, [...kinds]]),
+      onAcknowledged: (w, kinds) => acked.push([w as number, [...kinds]]),
       onKafkaRejected: (r, deadLettered) => refused.push([r.error.code, deadLettered]),
     });
     sink.add(event(1));
@@ -123,12 +125,13 @@ describe('KafkaSink', () => {
   it('a batch refused for good stays in flight: the checkpoint does not pass it', async () => {
     const { producer, sends } = fakeProducer();
     const acked: number[] = [];
-    const sink = new KafkaSink<number>(producer, {
+    const sink = new Outbox<number>(producer, {
+      collector: 'collector-pglog',
       cluster: 'c',
       topics: { activity: 'a', deadletter: 'd' },
       maxInFlightEvents: 100,
       maxInFlightBytes: 1 << 20,
-      onAcknowledged: (w) => acked.push(w),
+      onAcknowledged: (w) => acked.push(w as number),
     });
     sink.add(event(1));
     sink.cut(10);

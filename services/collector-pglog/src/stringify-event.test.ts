@@ -10,9 +10,9 @@ import {
 } from '@vigie/pglog';
 import { createSqlAnalyzer } from '@vigie/sql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stringifyEvent } from './sink-kafka.js';
+import { stringifyEvent } from '@vigie/collector-kit';
 
-// The sink's hand-written JSON checked against JSON.stringify on every event the parser makes of the captured
+// The kit's hand-written JSON checked against JSON.stringify on every event the parser makes of the captured
 // fixtures (moved here from the parser's tests when the parser went to @vigie/pglog).
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/pglog/', import.meta.url));
 const jsonText = readFileSync(`${FIXTURES}cases.json`);

@@ -1,0 +1,4 @@
+export * from './collector-metrics.js';
+export * from './outbox.js';
+export * from './routes.js';
+export * from './stringify-event.js';
