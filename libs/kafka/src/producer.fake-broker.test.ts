@@ -3,7 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KafkaSettings } from './client.js';
 import { createReliableProducer, type OutgoingMessage, type ReliableProducerOptions } from './producer.js';
 import { ZSTD_AVAILABLE } from './wire/compression.js';
-import { startFakeCluster, tlsFixture, type FakeCluster, type FakeClusterOptions } from '../test-support/fake-broker.js';
+import {
+  startFakeCluster,
+  tlsFixture,
+  type FakeCluster,
+  type FakeClusterOptions,
+} from '../test-support/fake-broker.js';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
