@@ -5,7 +5,7 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 // Tests import workspaces by package name; resolve them to source so the inner loop needs no build.
 const alias = [
-  { find: /^@vigie\/(contract|sql|kafka|runtime|policy|testkit)$/, replacement: `${root}libs/$1/src/index.ts` },
+  { find: /^@vigie\/(errors|contract|sql|kafka|runtime|policy|testkit)$/, replacement: `${root}libs/$1/src/index.ts` },
   {
     find: /^@vigie\/(collector-pglog|collector-replication|collector-egress|detector|cli|alert-receiver)$/,
     replacement: `${root}services/$1/src/index.ts`,
