@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import type { LogGapEvent } from '@vigie/contract';
 import { basename } from 'node:path';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import type { LogFormat, RawRecord } from './log-record.js';
 import { RecordSplitter, type SplitResult } from './record-splitter.js';
 import {
@@ -14,6 +14,7 @@ import {
   type LogFile,
   type LogLocation,
 } from './source-files.js';
+import { PGLOG_ERRORS } from './errors.js';
 
 /**
  * A log file could not be opened or read (`VIGIE_PGLOG_SOURCE_READ`, retriable): its permissions changed (a
@@ -25,7 +26,7 @@ export class LogSourceError extends VigieError {
     cause: unknown,
   ) {
     const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
-    super('VIGIE_PGLOG_SOURCE_READ', `cannot read log file ${file}${errno ? ` (${errno})` : ''}`, {
+    super(PGLOG_ERRORS.SOURCE_READ, `cannot read log file ${file}${errno ? ` (${errno})` : ''}`, {
       retriable: true,
       cause,
       context: { file, ...(errno && { errno }) },

@@ -30,6 +30,7 @@ import { ensureReplication, type PgConnection } from './setup-replication.js';
 import { createKafkaSink } from './sink-kafka.js';
 import { createReplicationSource } from './source-replication.js';
 import { createSlotHealthPoller, type HealthSnapshot } from './source-slot-health.js';
+import { REPLICATION_ERRORS } from './errors.js';
 
 /** Dependencies of {@link createReplicationCollector}. */
 export interface ReplicationCollectorDeps {
@@ -115,7 +116,7 @@ export function createReplicationCollector(
         ? undefined
         : code?.startsWith('VIGIE_')
           ? code
-          : `VIGIE_REPLICATION_STREAM${code ? ` ${code}` : ''}`;
+          : `${REPLICATION_ERRORS.STREAM}${code ? ` ${code}` : ''}`;
     if (state !== streamHealth.state || error !== streamHealth.error) {
       streamHealth = { state, since: new Date().toISOString(), ...(error !== undefined && { error }) };
     }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
-import { createLogger, VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { createLogger } from '@vigie/runtime';
 import { createKafkaSink } from './sink-kafka.js';
+import { KAFKA_ERRORS } from '@vigie/kafka';
 
 /** A producer whose sends resolve only when the test says so (Kafka's acknowledgement). */
 function manualProducer() {
@@ -113,7 +115,7 @@ describe('createKafkaSink', () => {
     });
     sink.push(msg(1), 10n);
     await tick();
-    const tooLarge = new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused');
+    const tooLarge = new VigieError(KAFKA_ERRORS.MESSAGE_TOO_LARGE, 'refused');
     sends[0]!.ack([{ message: sends[0]!.messages[0]!, error: tooLarge }]);
     await tick();
     expect(confirmed).toEqual([]); // not before the dead letter landed
@@ -124,7 +126,7 @@ describe('createKafkaSink', () => {
 
     sink.push(msg(3), 30n);
     await tick();
-    sends[2]!.fail(new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL'));
+    sends[2]!.fail(new VigieError(KAFKA_ERRORS.AUTHORIZATION, 'no ACL'));
     await tick();
     sink.push(msg(4), 40n);
     await tick();
