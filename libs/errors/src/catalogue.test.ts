@@ -39,6 +39,7 @@ describe('VigieError', () => {
       retriable: true,
       cause,
       context: { file: '/x' },
+      hint: 'check the permissions of /x',
     });
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe('VigieError');
@@ -47,12 +48,14 @@ describe('VigieError', () => {
     expect(error.retriable).toBe(true);
     expect(error.context).toEqual({ file: '/x' });
     expect(error.cause).toBe(cause);
+    expect(error.hint).toBe('check the permissions of /x');
   });
 
   it('is not retriable and has no context unless told', () => {
     const error = new VigieError(DEMO_ERRORS.STOPPED, 'stopped');
     expect(error.retriable).toBe(false);
     expect(error.context).toEqual({});
+    expect(error.hint).toBeUndefined();
     expect('cause' in error).toBe(false);
   });
 });

@@ -8,11 +8,13 @@ export interface VigieErrorOptions {
   cause?: unknown;
   /** Typed facts about the failure (a file, a topic, an offset). */
   context?: Record<string, unknown>;
+  /** What the operator can do about it, in one sentence (the README's troubleshooting table has the long form). */
+  hint?: string;
 }
 
 /**
  * Base of every Vigie error: a stable `VIGIE_<AREA>_<WHAT>` code from its package's catalogue, whether retrying can
- * help, typed context and the original cause (never lost). Retry layers act on `retriable` alone.
+ * help, typed context, an optional hint and the original cause (never lost). Retry layers act on `retriable` alone.
  */
 export class VigieError extends Error {
   constructor(
@@ -28,5 +30,8 @@ export class VigieError extends Error {
   }
   get context(): Record<string, unknown> {
     return this.options.context ?? {};
+  }
+  get hint(): string | undefined {
+    return this.options.hint;
   }
 }
