@@ -13,6 +13,8 @@ export interface ContractIssue {
 
 /** A value refused by the contract, with every offending field path. Code `VIGIE_CONTRACT_INVALID`. */
 export class ContractError extends VigieError {
+  declare readonly code: typeof CONTRACT_ERRORS.INVALID;
+
   constructor(
     readonly issues: ContractIssue[],
     options: { cause?: unknown } = {},

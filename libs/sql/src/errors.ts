@@ -14,6 +14,8 @@ export type SqlErrorCode = (typeof SQL_ERRORS)[keyof typeof SQL_ERRORS];
  * analysing a statement never does.
  */
 export class VigieSqlError extends VigieError {
+  declare readonly code: SqlErrorCode;
+
   constructor(code: SqlErrorCode, message: string, options: Pick<VigieErrorOptions, 'retriable' | 'cause'> = {}) {
     super(code, message, options);
     this.name = 'VigieSqlError';
