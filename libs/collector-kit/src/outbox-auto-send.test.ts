@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { VigieEvent } from '@vigie/contract';
 import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { KAFKA_ERRORS } from '@vigie/kafka';
 import { Outbox, type OutboxOptions } from './outbox.js';
 
 /** A producer whose sends resolve only when the test says so (Kafka's acknowledgement). */
@@ -124,7 +125,7 @@ describe('Outbox sending by itself (autoSend)', () => {
     });
     sink.add(event(1), { key: 'k1', position: 10n });
     await tick();
-    const tooLarge = new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused');
+    const tooLarge = new VigieError(KAFKA_ERRORS.MESSAGE_TOO_LARGE, 'refused');
     sends[0]!.ack([{ message: sends[0]!.messages[0]!, error: tooLarge }]);
     await tick();
     expect(confirmed).toEqual([]); // not before the dead letter landed
@@ -141,7 +142,7 @@ describe('Outbox sending by itself (autoSend)', () => {
 
     sink.add(event(3), { position: 30n });
     await tick();
-    sends[2]!.fail(new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL'));
+    sends[2]!.fail(new VigieError(KAFKA_ERRORS.AUTHORIZATION, 'no ACL'));
     await tick();
     sink.add(event(4), { position: 40n });
     await tick();

@@ -1,8 +1,9 @@
 import { decodeEvent, encodeEvent, type VigieEvent } from '@vigie/contract';
 import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { describe, expect, it } from 'vitest';
 import { Outbox } from './outbox.js';
+import { KAFKA_ERRORS } from '@vigie/kafka';
 
 const event = (n: number): VigieEvent => ({
   v: 1,
@@ -94,7 +95,7 @@ describe('Outbox', () => {
     sink.cut(20);
     const tooLarge = (m: OutgoingMessage): RejectedMessage => ({
       message: m,
-      error: new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused', {
+      error: new VigieError(KAFKA_ERRORS.MESSAGE_TOO_LARGE, 'refused', {
         context: { bytes: 4321, error: 'MESSAGE_TOO_LARGE' },
       }),
     });
@@ -137,7 +138,7 @@ describe('Outbox', () => {
     sink.cut(10);
     sink.add(event(2));
     sink.cut(20);
-    sends[0]!.fail(new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL'));
+    sends[0]!.fail(new VigieError(KAFKA_ERRORS.AUTHORIZATION, 'no ACL'));
     sends[1]!.ack();
     await expect(sink.waitOne()).rejects.toMatchObject({ code: 'VIGIE_KAFKA_AUTHORIZATION' });
     expect(acked).toEqual([]);

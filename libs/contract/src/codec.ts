@@ -1,6 +1,8 @@
+import { VigieError } from '@vigie/errors';
 import type { z } from 'zod';
 import { Alert } from './alert.js';
 import { DeadLetter } from './deadletter.js';
+import { CONTRACT_ERRORS } from './errors.js';
 import { VigieEvent } from './events.js';
 
 /** One problem found in a decoded value: `path` is dotted (`session.pid`, `audit.objects.0.name`). */
@@ -10,14 +12,18 @@ export interface ContractIssue {
 }
 
 /** A value refused by the contract, with every offending field path. Code `VIGIE_CONTRACT_INVALID`. */
-export class ContractError extends Error {
-  readonly code = 'VIGIE_CONTRACT_INVALID';
-  readonly retriable = false;
+export class ContractError extends VigieError {
+  declare readonly code: typeof CONTRACT_ERRORS.INVALID;
+
   constructor(
     readonly issues: ContractIssue[],
-    options?: { cause?: unknown },
+    options: { cause?: unknown } = {},
   ) {
-    super(`invalid event: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, options);
+    super(
+      CONTRACT_ERRORS.INVALID,
+      `invalid event: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
+      options,
+    );
     this.name = 'ContractError';
   }
 }

@@ -5,6 +5,7 @@ export * from './codec.js';
 export * from './common.js';
 export * from './deadletter.js';
 export * from './egress.js';
+export * from './errors.js';
 export * from './events.js';
 export * from './heartbeat.js';
 export * from './own-sessions.js';

@@ -1,9 +1,11 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import { VigieError, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import type { Logger } from '@vigie/runtime';
 import { resolveKafkaSecurity, type KafkaSaslSettings, type KafkaSslSettings } from './security.js';
 import { isTlsError } from './wire/connection.js';
+import { KAFKA_ERRORS } from './errors.js';
 
 /** The kafkajs client the consumer and topic admin are built on; services name it through this package only. */
 export type KafkaClient = Kafka;
@@ -124,7 +126,7 @@ export function cappedSocketFactory(maxFrameBytes = KAFKAJS_MAX_FRAME_BYTES): IS
           if (size < 0 || size > maxFrameBytes) {
             socket.destroy(
               new Error(
-                `VIGIE_KAFKA_FRAME_TOO_LARGE: a response frame of ${size} bytes exceeds the ${maxFrameBytes}-byte cap`,
+                `${KAFKA_ERRORS.FRAME_TOO_LARGE}: a response frame of ${size} bytes exceeds the ${maxFrameBytes}-byte cap`,
               ),
             );
             return false;
@@ -157,22 +159,22 @@ export function classifyKafkajsError(error: unknown, who: string): VigieError | 
   for (const e of chain(error)) {
     const message = typeof e['message'] === 'string' ? e['message'] : '';
     if (e['name'] === 'KafkaJSSASLAuthenticationError') {
-      return new VigieError('VIGIE_KAFKA_AUTH', `kafka refused the authentication of ${who}: ${message}`, {
+      return new VigieError(KAFKA_ERRORS.AUTH, `kafka refused the authentication of ${who}: ${message}`, {
         retriable: false,
         cause: error,
       });
     }
-    if (message.includes('VIGIE_KAFKA_FRAME_TOO_LARGE')) {
+    if (message.includes(KAFKA_ERRORS.FRAME_TOO_LARGE)) {
       return new VigieError(
-        'VIGIE_KAFKA_FRAME_TOO_LARGE',
-        `kafka: ${message.slice(message.indexOf('VIGIE_KAFKA_FRAME_TOO_LARGE: ') + 29)} — is this a Kafka listener of ` +
+        KAFKA_ERRORS.FRAME_TOO_LARGE,
+        `kafka: ${message.slice(message.indexOf(`${KAFKA_ERRORS.FRAME_TOO_LARGE}: `) + 29)} — is this a Kafka listener of ` +
           'the configured security protocol (kafka.ssl on a TLS listener, off on a plain one)?',
         { retriable: false, cause: error },
       );
     }
     if (isTlsError(e)) {
       return new VigieError(
-        'VIGIE_KAFKA_TLS',
+        KAFKA_ERRORS.TLS,
         `kafka TLS: ${String(e['code'])}: ${message} — is the broker's certificate signed by a CA in kafka.ssl.caFile, ` +
           'and does it name the address in kafka.brokers (or kafka.ssl.serverName)?',
         { retriable: false, cause: error },
@@ -180,7 +182,7 @@ export function classifyKafkajsError(error: unknown, who: string): VigieError | 
     }
     if (typeof e['type'] === 'string' && e['type'].endsWith('AUTHORIZATION_FAILED')) {
       return new VigieError(
-        'VIGIE_KAFKA_AUTHORIZATION',
+        KAFKA_ERRORS.AUTHORIZATION,
         `kafka refused ${who}: ${e['type']}${message ? ` (${message})` : ''} — an ACL must allow it`,
         { retriable: false, cause: error },
       );

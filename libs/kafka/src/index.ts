@@ -5,3 +5,4 @@ export * from './topics.js';
 export * from './text-arena.js';
 export * from './security.js';
 export { ZSTD_AVAILABLE, type CompressionName } from './wire/compression.js';
+export * from './errors.js';

@@ -1,4 +1,5 @@
-import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { backoffMs, describeError, type Logger } from '@vigie/runtime';
 import type { KafkaSettings } from './client.js';
 import { resolveKafkaSecurity } from './security.js';
 import { detachString } from './text-arena.js';
@@ -15,6 +16,7 @@ import {
   writeProduce,
   type PartitionBatch,
 } from './wire/protocol.js';
+import { KAFKA_ERRORS } from './errors.js';
 
 /**
  * A message ready for Kafka: the value is already encoded by `@vigie/contract`. A string value is the UTF-8 JSON
@@ -262,7 +264,7 @@ export function createReliableProducer(
       const info = kafkaError(answer.errorCode);
       if (info.action === 'fatal') {
         throw new VigieError(
-          info.vigieCode ?? 'VIGIE_KAFKA_PRODUCER_ID',
+          info.vigieCode ?? KAFKA_ERRORS.PRODUCER_ID,
           answer.errorCode === 31
             ? `kafka refuses ${cluster.who()} an idempotent producer id (CLUSTER_AUTHORIZATION_FAILED): an ACL must ` +
                 'allow Write on a topic (Kafka >= 3.0) or IdempotentWrite on the cluster'
@@ -270,7 +272,7 @@ export function createReliableProducer(
           { retriable: false, context: { error: info.name } },
         );
       }
-      throw new VigieError('VIGIE_KAFKA_PRODUCER_ID', `InitProducerId refused: ${info.name}`, { retriable: true });
+      throw new VigieError(KAFKA_ERRORS.PRODUCER_ID, `InitProducerId refused: ${info.name}`, { retriable: true });
     }
     producerId = answer.producerId;
     producerEpoch = answer.producerEpoch;
@@ -357,7 +359,7 @@ export function createReliableProducer(
         ? `kafka refuses ${cluster.who()} Write on topic ${g.topic} (TOPIC_AUTHORIZATION_FAILED): an ACL must allow ` +
           'Describe and Write on it'
         : `kafka refused the batch for ${g.topic}/${g.partition}: ${info.name}`;
-    return new VigieError(info.vigieCode ?? 'VIGIE_KAFKA_PRODUCE', message, {
+    return new VigieError(info.vigieCode ?? KAFKA_ERRORS.PRODUCE, message, {
       retriable: false,
       context: { topic: g.topic, partition: g.partition, error: info.name },
     });
@@ -368,7 +370,7 @@ export function createReliableProducer(
     let groups: Group[] | undefined;
     let refresh = false;
     for (let attempt = 0; ;) {
-      if (stopped) throw new VigieError('VIGIE_KAFKA_STOPPED', 'producer stopped before the batch was acknowledged');
+      if (stopped) throw new VigieError(KAFKA_ERRORS.STOPPED, 'producer stopped before the batch was acknowledged');
       let failure: unknown;
       try {
         if (producerId < 0n) await initProducerId();
@@ -398,7 +400,7 @@ export function createReliableProducer(
                 rejected.push({
                   message,
                   error: new VigieError(
-                    info.vigieCode ?? 'VIGIE_KAFKA_RECORD_REJECTED',
+                    info.vigieCode ?? KAFKA_ERRORS.RECORD_REJECTED,
                     `kafka refuses a message of ${bytes} bytes for ${g.topic}: ${info.name}`,
                     { retriable: false, context: { topic: g.topic, partition: g.partition, bytes, error: info.name } },
                   ),
@@ -432,7 +434,7 @@ export function createReliableProducer(
         const codes = [...new Set(retried.map((g) => g.code))];
         failure =
           errors[0] ??
-          new VigieError('VIGIE_KAFKA_PRODUCE', `kafka refused the batch: ${codes.map(errorName).join(', ')}`, {
+          new VigieError(KAFKA_ERRORS.PRODUCE, `kafka refused the batch: ${codes.map(errorName).join(', ')}`, {
             retriable: true,
             context: { partitions: retried.length, codes },
           });

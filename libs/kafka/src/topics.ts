@@ -1,6 +1,8 @@
 import kafkajs from 'kafkajs';
-import { VigieError, backoffMs, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { backoffMs, type Logger } from '@vigie/runtime';
 import { classifyKafkajsError, whoIs, type KafkaClient } from './client.js';
+import { KAFKA_ERRORS } from './errors.js';
 
 /** Kafka errors that mean "wait": a leader election or metadata still propagating after a broker came or went. */
 const TRANSIENT_TYPES = new Set([
@@ -108,7 +110,7 @@ export async function ensureTopics(
       const precise = classifyKafkajsError(cause, whoIs(kafka));
       if (precise) throw precise;
       if (!isRetriableTopicError(cause) || Date.now() >= deadline) {
-        throw new VigieError('VIGIE_KAFKA_TOPICS', `could not create topics ${topics.join(', ')}`, {
+        throw new VigieError(KAFKA_ERRORS.TOPICS, `could not create topics ${topics.join(', ')}`, {
           retriable: true,
           cause,
         });
@@ -125,7 +127,7 @@ export async function ensureTopics(
       .join(', ');
     if (!durability.allowUnsafe) {
       throw new VigieError(
-        'VIGIE_KAFKA_TOPICS_UNSAFE',
+        KAFKA_ERRORS.TOPICS_UNSAFE,
         `topics that cannot survive the loss of one broker: ${list}. Acknowledged events need min.insync.replicas ` +
           '>= 2 and a replication factor above it (3 and 2): raise them on the cluster (kafka-reassign-partitions, ' +
           'kafka-configs), or set kafka.topics.allowUnsafe: true for a one-broker test cluster',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { describe, expect, it } from 'vitest';
 import type { RawRecord } from './log-record.js';
 import { formatOfContent, formatOfLogName, readLogRecords } from './read-log-file.js';

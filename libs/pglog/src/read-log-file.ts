@@ -1,10 +1,11 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { DeadLetter } from '@vigie/contract';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { createLogParser, type LogParserOptions, type ParserOutput } from './log-parser.js';
 import type { LogFormat, RawRecord } from './log-record.js';
 import { RecordSplitter, type OversizedRecord } from './record-splitter.js';
+import { PGLOG_ERRORS } from './errors.js';
 
 /** Options of {@link readLogRecords}. */
 export interface ReadLogOptions {
@@ -92,7 +93,7 @@ async function* gunzipChunks(
     // from disk: the fault lies between the two (a bad checksum is found at the end of its member).
     const at = Math.min(gunzip.bytesWritten, fed);
     throw new VigieError(
-      'VIGIE_PGLOG_GZIP_CORRUPT',
+      PGLOG_ERRORS.GZIP_CORRUPT,
       `corrupt gzip data in ${path} near compressed byte offset ${at} (between ${at} and ${fed}): ${e.message}`,
       { cause, context: { file: path, offset: at, readTo: fed } },
     );
@@ -118,7 +119,7 @@ export async function* readLogRecords(
   try {
     const gzip = await isGzip(fh);
     if (gzip && fromOffset !== 0) {
-      throw new VigieError('VIGIE_PGLOG_GZIP_OFFSET', `${path} is gzip-compressed: it can only be read from its start`);
+      throw new VigieError(PGLOG_ERRORS.GZIP_OFFSET, `${path} is gzip-compressed: it can only be read from its start`);
     }
     const chunks = gzip ? gunzipChunks(path, fh, chunkBytes, onRead) : plainChunks(fh, fromOffset, chunkBytes, onRead);
     let splitter: RecordSplitter | undefined;

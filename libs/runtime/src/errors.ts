@@ -1,23 +1,17 @@
-/**
- * Base of every Vigie error: a stable `VIGIE_<AREA>_<WHAT>` code, whether retrying can help, typed context and the
- * original cause (never lost). Retry layers act on `retriable` alone.
- */
-export class VigieError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly options: { retriable?: boolean; cause?: unknown; context?: Record<string, unknown> } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'VigieError';
-  }
-  get retriable(): boolean {
-    return this.options.retriable ?? false;
-  }
-  get context(): Record<string, unknown> {
-    return this.options.context ?? {};
-  }
-}
+import { defineErrors, VigieError } from '@vigie/errors';
+
+/** Error codes of `@vigie/runtime`: configuration and the HTTP API every service serves. */
+export const RUNTIME_ERRORS = defineErrors({
+  CONFIG_INVALID: [
+    'VIGIE_CONFIG_INVALID',
+    'the configuration, the policy, a rule file or a startup check failed; every problem is listed',
+  ],
+  API_BAD_REQUEST: ['VIGIE_API_BAD_REQUEST', 'an HTTP request had an invalid query, body, URL or content type (400)'],
+  API_NOT_FOUND: ['VIGIE_API_NOT_FOUND', 'an HTTP request named an unknown path or object (404)'],
+  API_TOO_LARGE: ['VIGIE_API_TOO_LARGE', 'an HTTP request body was larger than the server accepts (413)'],
+  API_UNAUTHORIZED: ['VIGIE_API_UNAUTHORIZED', 'an HTTP request lacked the right Bearer token (401)'],
+  API_INTERNAL: ['VIGIE_API_INTERNAL', 'an HTTP request failed inside the service; the log has its requestId (500)'],
+});
 
 /** One problem in a configuration: where, what was expected, what was found. */
 export interface ConfigProblem {
@@ -33,7 +27,7 @@ export class ConfigError extends VigieError {
     readonly problems: ConfigProblem[],
   ) {
     super(
-      'VIGIE_CONFIG_INVALID',
+      RUNTIME_ERRORS.CONFIG_INVALID,
       `invalid configuration (${source}):\n${problems
         .map((p) => `  - ${p.path || '(root)'}: expected ${p.expected}, found ${p.found}`)
         .join('\n')}`,

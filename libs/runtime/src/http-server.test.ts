@@ -1,9 +1,12 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { VigieError } from './errors.js';
+import { defineErrors, VigieError } from '@vigie/errors';
 import { buildHttpServer, loggableErrorFacts, PUBLIC_ROUTE, publicReadinessReasons } from './http-server.js';
 import { createLogger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
+
+// A service's code, as the server meets it (the real one is the detector's).
+const TEST_ERRORS = defineErrors({ STORE_WRITE: ['VIGIE_STORE_WRITE', 'an alert store write failed'] });
 
 const KEY = 'let-me-in';
 const authenticate = (req: { headers: Record<string, unknown> }) => req.headers['x-key'] === KEY;
@@ -113,7 +116,7 @@ describe('http server', () => {
     const { logger, text } = logSink();
     const app = buildHttpServer({ registry: createMetricsRegistry('t'), authenticate, logger });
     app.get('/fails', async () => {
-      throw new VigieError('VIGIE_STORE_WRITE', 'alert store: alert upsert failed', {
+      throw new VigieError(TEST_ERRORS.STORE_WRITE, 'alert store: alert upsert failed', {
         cause: pgError('password authentication failed for user "vigie"', '28P01'),
       });
     });
@@ -162,7 +165,7 @@ describe('loggableErrorFacts', () => {
   it('keeps codes along the cause chain and only the messages that cannot quote data', () => {
     const system = Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:5432'), { code: 'ECONNREFUSED' });
     const facts = loggableErrorFacts(
-      new VigieError('VIGIE_STORE_WRITE', 'alert store: write failed', { cause: system }),
+      new VigieError(TEST_ERRORS.STORE_WRITE, 'alert store: write failed', { cause: system }),
     );
     expect(facts).toEqual([
       { name: 'VigieError', code: 'VIGIE_STORE_WRITE', message: 'alert store: write failed' },

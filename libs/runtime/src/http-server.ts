@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { VigieError } from './errors.js';
+import { VigieError, type ErrorCode } from '@vigie/errors';
+import { RUNTIME_ERRORS } from './errors.js';
 
 /**
  * Who may call a route. Every route of a service's HTTP server is `protected` unless its options say
@@ -117,16 +118,16 @@ export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
   return ROUTES.get(app) ?? [];
 }
 
-function errorBody(request: FastifyRequest, error: string, message: string): HttpErrorBody {
+function errorBody(request: FastifyRequest, error: ErrorCode, message: string): HttpErrorBody {
   return { error, message, requestId: request.id };
 }
 
 /** The stable code and generic message of a client error, by status; nothing of the request is echoed. */
-function clientError(status: number): { error: string; message: string } {
-  if (status === 404) return { error: 'VIGIE_API_NOT_FOUND', message: 'not found' };
-  if (status === 413) return { error: 'VIGIE_API_TOO_LARGE', message: 'request body too large' };
-  if (status === 415) return { error: 'VIGIE_API_BAD_REQUEST', message: 'unsupported content type' };
-  return { error: 'VIGIE_API_BAD_REQUEST', message: 'invalid request' };
+function clientError(status: number): { error: ErrorCode; message: string } {
+  if (status === 404) return { error: RUNTIME_ERRORS.API_NOT_FOUND, message: 'not found' };
+  if (status === 413) return { error: RUNTIME_ERRORS.API_TOO_LARGE, message: 'request body too large' };
+  if (status === 415) return { error: RUNTIME_ERRORS.API_BAD_REQUEST, message: 'unsupported content type' };
+  return { error: RUNTIME_ERRORS.API_BAD_REQUEST, message: 'invalid request' };
 }
 
 /**
@@ -153,7 +154,7 @@ export function buildHttpServer({
     // A URL the router cannot decode (`/%zz`): fastify's own answer quotes it back.
     frameworkErrors: (error, request: FastifyRequest, reply: FastifyReply) => {
       logger?.warn({ http: { method: request.method, facts: loggableErrorFacts(error) } }, 'bad request URL');
-      void reply.code(400).send(errorBody(request, 'VIGIE_API_BAD_REQUEST', 'invalid request'));
+      void reply.code(400).send(errorBody(request, RUNTIME_ERRORS.API_BAD_REQUEST, 'invalid request'));
     },
   });
 
@@ -174,12 +175,12 @@ export function buildHttpServer({
     return reply
       .code(401)
       .header('www-authenticate', challenge)
-      .send(errorBody(request, 'VIGIE_API_UNAUTHORIZED', 'missing or wrong credentials'));
+      .send(errorBody(request, RUNTIME_ERRORS.API_UNAUTHORIZED, 'missing or wrong credentials'));
   });
 
   // Reached only by authenticated callers (the hook above answers the others first).
   app.setNotFoundHandler(async (request, reply) => {
-    return reply.code(404).send(errorBody(request, 'VIGIE_API_NOT_FOUND', 'not found'));
+    return reply.code(404).send(errorBody(request, RUNTIME_ERRORS.API_NOT_FOUND, 'not found'));
   });
 
   app.setErrorHandler(async (error, request, reply) => {
@@ -194,7 +195,7 @@ export function buildHttpServer({
       { http: { method: request.method, route, requestId: request.id, facts: loggableErrorFacts(error) } },
       'request failed',
     );
-    return reply.code(500).send(errorBody(request, 'VIGIE_API_INTERNAL', 'internal error; see the service log'));
+    return reply.code(500).send(errorBody(request, RUNTIME_ERRORS.API_INTERNAL, 'internal error; see the service log'));
   });
 
   app.get('/metrics', PUBLIC_ROUTE, async (_req, reply) => {

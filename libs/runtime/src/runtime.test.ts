@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { rateLimited } from './logger.js';
 import { describeError } from './main.js';
-import { VigieError } from './errors.js';
+import { defineErrors, VigieError } from '@vigie/errors';
 import { backoffMs } from './wait-for.js';
+
+const TEST_ERRORS = defineErrors({ KAFKA_SEND: ['VIGIE_KAFKA_SEND', 'a send failed (this test only)'] });
 
 describe('rateLimited', () => {
   it('emits at most once per interval and reports what it suppressed', () => {
@@ -27,7 +29,7 @@ describe('rateLimited', () => {
 
 describe('errors', () => {
   it('describes the cause chain with codes', () => {
-    const error = new VigieError('VIGIE_KAFKA_SEND', 'send failed', {
+    const error = new VigieError(TEST_ERRORS.KAFKA_SEND, 'send failed', {
       retriable: true,
       cause: new Error('connect ECONNREFUSED 127.0.0.1:19092'),
     });

@@ -4,7 +4,7 @@ import type * as LibPgQueryModule from 'libpg-query';
 import { collectObjects } from './collect-objects.js';
 import { copyInfo } from './copy-info.js';
 import { isDangerousFunction } from './dangerous-functions.js';
-import { VigieSqlError } from './errors.js';
+import { SQL_ERRORS, VigieSqlError } from './errors.js';
 import { LruCache } from './lru-cache.js';
 import { createParameterHasher } from './parameter-hash.js';
 import { sanitizeParseError } from './parse-error.js';
@@ -107,7 +107,7 @@ const WARM_UP = [
 
 function checkCount(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 0) {
-    throw new VigieSqlError('VIGIE_SQL_CONFIG', `${name} must be a non-negative integer, got ${value}`);
+    throw new VigieSqlError(SQL_ERRORS.CONFIG, `${name} must be a non-negative integer, got ${value}`);
   }
 }
 
@@ -134,7 +134,7 @@ export async function createSqlAnalyzer({
     pg = await import('libpg-query');
     await pg.loadModule();
   } catch (cause) {
-    throw new VigieSqlError('VIGIE_SQL_INIT', 'cannot load the PostgreSQL parser (libpg-query WebAssembly)', {
+    throw new VigieSqlError(SQL_ERRORS.INIT, 'cannot load the PostgreSQL parser (libpg-query WebAssembly)', {
       cause,
     });
   }

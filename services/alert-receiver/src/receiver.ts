@@ -2,6 +2,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { PUBLIC_ROUTE } from '@vigie/runtime';
+import { RECEIVER_ERRORS } from './errors.js';
 
 /** One alert of an Alertmanager webhook notification (payload version 4). */
 export const NotifiedAlert = z.object({
@@ -60,7 +61,7 @@ export function registerReceiver(
     const parsed = WebhookPayload.safeParse(req.body);
     if (!parsed.success) {
       return reply.code(400).send({
-        error: 'VIGIE_RECEIVER_BAD_PAYLOAD',
+        error: RECEIVER_ERRORS.BAD_PAYLOAD,
         problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
       });
     }
@@ -74,7 +75,7 @@ export function registerReceiver(
 
   app.get('/notifications', PUBLIC_ROUTE, async (req, reply) => {
     const q = Query.safeParse(req.query);
-    if (!q.success) return reply.code(400).send({ error: 'VIGIE_RECEIVER_BAD_QUERY' });
+    if (!q.success) return reply.code(400).send({ error: RECEIVER_ERRORS.BAD_QUERY });
     const all = await readNotifications(file);
     const out = all.filter(
       (n) =>

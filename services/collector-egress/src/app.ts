@@ -28,6 +28,7 @@ import { createCloseWatcher } from './source-ss-close.js';
 import { sampleSockets } from './source-ss-sample.js';
 import { runStartupChecks } from './startup-checks.js';
 import { every, type Periodic } from './periodic.js';
+import { EGRESS_ERRORS } from './errors.js';
 
 /** What the collector is built from; everything but config, policy and logger has a default. */
 export interface EgressDeps {
@@ -199,7 +200,7 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
   /** The sampling loop's health: blind when `ss` rounds fail, or when sockets cannot be joined to sessions. */
   const sourceHealth = (nowMs: number): SourceHealth => {
     const stale = nowMs - lastSampleOkMs > config.intervalMs * 5 + config.ssTimeoutMs;
-    const error = stale ? 'VIGIE_EGRESS_SS_FAILED' : activityError ? 'VIGIE_EGRESS_PG_QUERY' : undefined;
+    const error = stale ? EGRESS_ERRORS.SS_FAILED : activityError ? EGRESS_ERRORS.PG_QUERY : undefined;
     if ((error === undefined) !== (health.state === 'ok') || error !== health.error) {
       health = {
         state: error === undefined ? 'ok' : 'failing',

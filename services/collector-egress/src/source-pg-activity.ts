@@ -1,9 +1,10 @@
 import pg from 'pg';
 import type { SessionInfo } from '@vigie/contract';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { peerKey } from './parse-ss.js';
 import { sessionOfRow, type ActivityRow } from './session-row.js';
 import type { SessionLookup } from './analyze-sockets.js';
+import { EGRESS_ERRORS } from './errors.js';
 
 /** How to reach PostgreSQL for pg_stat_activity. */
 export interface PgSettings {
@@ -56,7 +57,7 @@ export function createActivitySource(settings: PgSettings): ActivitySource {
     try {
       return (await pool.query<T>(sql, params)).rows;
     } catch (cause) {
-      throw new VigieError('VIGIE_EGRESS_PG_QUERY', 'querying PostgreSQL failed', { retriable: true, cause });
+      throw new VigieError(EGRESS_ERRORS.PG_QUERY, 'querying PostgreSQL failed', { retriable: true, cause });
     }
   };
   return {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { parseSsLine, type SsRejectReason, type SsSocket } from './parse-ss.js';
+import { EGRESS_ERRORS } from './errors.js';
 
 /** One sample of the established server sockets. */
 export interface SocketSample {
@@ -52,7 +53,7 @@ export async function sampleSockets({ ssCommand, serverPort, timeoutMs }: Sample
   try {
     text = await run(ssCommand, ['-tinHO', 'state', 'established', `( sport = :${serverPort} )`], timeoutMs);
   } catch (cause) {
-    throw new VigieError('VIGIE_EGRESS_SS_FAILED', `\`${ssCommand}\` sampling failed`, { retriable: true, cause });
+    throw new VigieError(EGRESS_ERRORS.SS_FAILED, `\`${ssCommand}\` sampling failed`, { retriable: true, cause });
   }
   return parseSsOutput(text);
 }

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import type { ErrorCode } from '@vigie/errors';
 import { ConfigError, describeError, type ConfigProblem } from '@vigie/runtime';
 import { parseSsOutput, run } from './source-ss-sample.js';
 import type { ActivitySource } from './source-pg-activity.js';
+import { EGRESS_ERRORS } from './errors.js';
 
 /** What the checks need. */
 export interface CheckOptions {
@@ -16,7 +18,7 @@ export interface CheckOptions {
   closeProbeTimeoutMs?: number;
 }
 
-const problem = (code: string, expected: string, found: string): ConfigProblem => ({ path: code, expected, found });
+const problem = (code: ErrorCode, expected: string, found: string): ConfigProblem => ({ path: code, expected, found });
 
 function errno(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? describeError(error);
@@ -29,7 +31,7 @@ export async function checkSs(ssCommand: string): Promise<ConfigProblem | undefi
     return undefined;
   } catch (error) {
     return problem(
-      'VIGIE_EGRESS_SS_MISSING',
+      EGRESS_ERRORS.SS_MISSING,
       `\`${ssCommand}\` from iproute2 (fix: apt-get install -y iproute2, or set ssCommand)`,
       errno(error),
     );
@@ -43,7 +45,7 @@ export async function checkStdbuf(stdbufCommand: string): Promise<ConfigProblem 
     return undefined;
   } catch (error) {
     return problem(
-      'VIGIE_EGRESS_STDBUF_MISSING',
+      EGRESS_ERRORS.STDBUF_MISSING,
       `\`${stdbufCommand}\` from coreutils (fix: apt-get install -y coreutils, or set stdbufCommand)`,
       errno(error),
     );
@@ -60,7 +62,7 @@ export async function checkListener(ssCommand: string, serverPort: number): Prom
   }
   if (parseSsOutput(text).sockets.length === 0) {
     return problem(
-      'VIGIE_EGRESS_NO_LISTENER',
+      EGRESS_ERRORS.NO_LISTENER,
       `PostgreSQL listening on TCP port ${serverPort} of this host (the collector runs on the database host; check serverPort)`,
       'no listening socket on that port',
     );
@@ -104,7 +106,7 @@ export async function checkCloseEvents(
     const ok = await seen.finally(() => clearInterval(interval));
     if (ok) return undefined;
     return problem(
-      'VIGIE_EGRESS_NO_CLOSE_EVENTS',
+      EGRESS_ERRORS.NO_CLOSE_EVENTS,
       'socket-close events from `ss -tinEHO` (fix: run as root or with CAP_NET_ADMIN; the kernel needs ' +
         'CONFIG_INET_DIAG, i.e. the inet_diag and tcp_diag modules)',
       `no close event for a probe connection within ${timeoutMs} ms`,
@@ -129,7 +131,7 @@ export async function checkStatsRole(
     ok = rows[0]?.ok === true;
   } catch (error) {
     return problem(
-      'VIGIE_EGRESS_PG_CONNECT',
+      EGRESS_ERRORS.PG_CONNECT,
       `a connection to PostgreSQL at ${pg.host}:${pg.port} as ${pg.user} (fix: postgres.* settings, ` +
         'VIGIE_POSTGRES__PASSWORD, pg_hba.conf)',
       describeError(error),
@@ -137,7 +139,7 @@ export async function checkStatsRole(
   }
   if (ok) return undefined;
   return problem(
-    'VIGIE_EGRESS_PG_STATS_ROLE',
+    EGRESS_ERRORS.PG_STATS_ROLE,
     `role ${pg.user} a member of pg_read_all_stats (fix: GRANT pg_read_all_stats TO ${pg.user}; or pg_monitor)`,
     'pg_stat_activity hides other sessions’ client address, port and backend start from this role',
   );

@@ -25,6 +25,7 @@ import type { CollectorPglogConfig } from './config.js';
 import { createCollectorMetrics } from './metrics.js';
 import { auditSettingsEvent, compareSettings, readSettings } from './source-settings.js';
 import { LogSourceError, LogTailer, logGapEvent, type LogPosition } from './source-tail.js';
+import { PGLOG_ERRORS } from './errors.js';
 
 /** Dependencies a test or an embedding program may replace. */
 export interface CollectorDeps {
@@ -69,7 +70,7 @@ function isSourceError(error: unknown): boolean {
 
 function sourceErrorCode(error: unknown): string {
   const errno = error instanceof LogSourceError ? error.errno : (error as NodeJS.ErrnoException | undefined)?.code;
-  return `VIGIE_PGLOG_SOURCE_READ ${errno !== undefined && KNOWN_ERRNOS.has(errno) ? errno : 'OTHER'}`;
+  return `${PGLOG_ERRORS.SOURCE_READ} ${errno !== undefined && KNOWN_ERRNOS.has(errno) ? errno : 'OTHER'}`;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -447,7 +448,7 @@ export function createCollectorPglog(config: Readonly<CollectorPglogConfig>, dep
       }
       loop = readLoop().catch((error: unknown) => {
         fatal = `source: ${describeError(error)}`;
-        setHealth('failing', 'VIGIE_PGLOG_READ_LOOP');
+        setHealth('failing', PGLOG_ERRORS.READ_LOOP);
         logger.error({ error: fatal }, 'read loop failed: the collector reads nothing more');
         deps.onFatal?.(error);
       });

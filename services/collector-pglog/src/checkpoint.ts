@@ -1,7 +1,8 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import type { LogPosition } from './source-tail.js';
+import { PGLOG_ERRORS } from './errors.js';
 
 /** What is saved: where to resume, and the sessions that had changed role (SET ROLE) by then. */
 export interface Checkpoint {
@@ -18,7 +19,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint | undefin
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new VigieError('VIGIE_PGLOG_CHECKPOINT_READ', `cannot read checkpoint ${file}`, { cause: error });
+    throw new VigieError(PGLOG_ERRORS.CHECKPOINT_READ, `cannot read checkpoint ${file}`, { cause: error });
   }
   try {
     const c = JSON.parse(text) as Checkpoint;
@@ -29,7 +30,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint | undefin
     return { ...c, roles: c.roles ?? {} };
   } catch (cause) {
     throw new VigieError(
-      'VIGIE_PGLOG_CHECKPOINT_CORRUPT',
+      PGLOG_ERRORS.CHECKPOINT_CORRUPT,
       `checkpoint ${file} is not valid; move it away to start from source.startAt (events may be re-sent or skipped)`,
       { cause },
     );
@@ -59,7 +60,7 @@ export async function writeCheckpoint(file: string, checkpoint: Checkpoint): Pro
       await dir.close();
     }
   } catch (cause) {
-    throw new VigieError('VIGIE_PGLOG_CHECKPOINT_WRITE', `cannot write checkpoint ${file}`, { retriable: true, cause });
+    throw new VigieError(PGLOG_ERRORS.CHECKPOINT_WRITE, `cannot write checkpoint ${file}`, { retriable: true, cause });
   }
 }
 

@@ -1,8 +1,9 @@
 import type { AuditSettingsEvent, SettingDrift } from '@vigie/contract';
 import type { LogFormat } from '@vigie/pglog';
 import { patternMatcher } from '@vigie/policy';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import pg from 'pg';
+import { PGLOG_ERRORS } from './errors.js';
 
 /** pgaudit statement classes (`pgaudit.log` accepts these, `all`, `none`, and `-class` to subtract). */
 export const PGAUDIT_CLASSES = ['read', 'write', 'function', 'role', 'ddl', 'misc', 'misc_set'] as const;
@@ -218,7 +219,7 @@ export async function readSettings(connection: pg.ClientConfig): Promise<Setting
       })),
     };
   } catch (cause) {
-    throw new VigieError('VIGIE_PGLOG_SETTINGS_CHECK', 'could not read the server settings for the audit check', {
+    throw new VigieError(PGLOG_ERRORS.SETTINGS_CHECK, 'could not read the server settings for the audit check', {
       retriable: true,
       cause,
     });

@@ -3,7 +3,8 @@ import { lstat, open, type FileHandle } from 'node:fs/promises';
 import type { LogGapEvent } from '@vigie/contract';
 import { basename } from 'node:path';
 import { RecordSplitter, type LogFormat, type RawRecord, type SplitResult } from '@vigie/pglog';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { PGLOG_ERRORS } from './errors.js';
 import {
   compareLogFiles,
   currentLogFile,
@@ -24,7 +25,7 @@ export class LogSourceError extends VigieError {
     cause: unknown,
   ) {
     const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
-    super('VIGIE_PGLOG_SOURCE_READ', `cannot read log file ${file}${errno ? ` (${errno})` : ''}`, {
+    super(PGLOG_ERRORS.SOURCE_READ, `cannot read log file ${file}${errno ? ` (${errno})` : ''}`, {
       retriable: true,
       cause,
       context: { file, ...(errno && { errno }) },

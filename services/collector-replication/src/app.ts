@@ -27,6 +27,7 @@ import { createReplicationMetrics } from './metrics.js';
 import { ensureReplication, type PgConnection } from './setup-replication.js';
 import { createReplicationSource } from './source-replication.js';
 import { createSlotHealthPoller, type HealthSnapshot } from './source-slot-health.js';
+import { REPLICATION_ERRORS } from './errors.js';
 
 /** Dependencies of {@link createReplicationCollector}. */
 export interface ReplicationCollectorDeps {
@@ -112,7 +113,7 @@ export function createReplicationCollector(
         ? undefined
         : code?.startsWith('VIGIE_')
           ? code
-          : `VIGIE_REPLICATION_STREAM${code ? ` ${code}` : ''}`;
+          : `${REPLICATION_ERRORS.STREAM}${code ? ` ${code}` : ''}`;
     if (state !== streamHealth.state || error !== streamHealth.error) {
       streamHealth = { state, since: new Date().toISOString(), ...(error !== undefined && { error }) };
     }

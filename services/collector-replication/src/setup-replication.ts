@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { readOwnSession, type CollectorIdentity, type OwnSessions } from '@vigie/contract';
-import { VigieError, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import type { Logger } from '@vigie/runtime';
+import { REPLICATION_ERRORS } from './errors.js';
 
 /** Where and as whom to connect (a pg client configuration without replication). */
 export type PgConnection = pg.ClientConfig;
@@ -27,7 +29,7 @@ async function withClient<T>(
   try {
     await client.connect();
   } catch (cause) {
-    throw new VigieError('VIGIE_REPLICATION_CONNECT', `cannot connect to ${config.host}:${config.port}`, {
+    throw new VigieError(REPLICATION_ERRORS.CONNECT, `cannot connect to ${config.host}:${config.port}`, {
       retriable: true,
       cause,
     });
@@ -79,7 +81,7 @@ export async function ensureReplication({
       if (pub.rowCount === 0) {
         if (!setup) {
           throw new VigieError(
-            'VIGIE_REPLICATION_PUBLICATION_MISSING',
+            REPLICATION_ERRORS.PUBLICATION_MISSING,
             `publication ${publication} does not exist in database ${String(connection.database)}: ` +
               `a superuser must run CREATE PUBLICATION ${publication} FOR ALL TABLES (or configure setup.user)`,
             { context: { publication } },
@@ -95,7 +97,7 @@ export async function ensureReplication({
               // Another instance may have created it meanwhile (42710 duplicate_object): that is fine.
               if ((cause as { code?: string }).code !== '42710') {
                 throw new VigieError(
-                  'VIGIE_REPLICATION_PUBLICATION_CREATE',
+                  REPLICATION_ERRORS.PUBLICATION_CREATE,
                   `cannot create publication ${publication}`,
                   {
                     cause,
@@ -118,7 +120,7 @@ export async function ensureReplication({
       if (row) {
         if (row.slot_type !== 'logical' || row.plugin !== 'pgoutput' || row.database !== connection.database) {
           throw new VigieError(
-            'VIGIE_REPLICATION_SLOT_CONFLICT',
+            REPLICATION_ERRORS.SLOT_CONFLICT,
             `slot ${slot} exists but is not a pgoutput slot of database ${String(connection.database)} ` +
               `(${row.slot_type} ${row.plugin ?? '-'} on ${row.database ?? '-'}): it is not Vigie's; choose another name`,
             { context: { slot } },
@@ -132,7 +134,7 @@ export async function ensureReplication({
         logger.info({ slot }, 'replication slot created');
       } catch (cause) {
         if ((cause as { code?: string }).code !== '42710') {
-          throw new VigieError('VIGIE_REPLICATION_SLOT_CREATE', `cannot create replication slot ${slot}`, { cause });
+          throw new VigieError(REPLICATION_ERRORS.SLOT_CREATE, `cannot create replication slot ${slot}`, { cause });
         }
       }
     },

@@ -1,9 +1,11 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { OwnSessions } from '@vigie/contract';
-import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { backoffMs, describeError, type Logger } from '@vigie/runtime';
 import { formatLsn, maxLsn, parseLsn } from './lsn.js';
 import type { ReconnectReason } from './metrics.js';
 import { readSlot, type PgConnection } from './setup-replication.js';
+import { REPLICATION_ERRORS } from './errors.js';
 
 /** What the source hands each decoded pgoutput message to. */
 export interface StreamHandler {
@@ -133,14 +135,14 @@ export function createReplicationSource({
     await beforeConnect?.();
     const state = await readSlot(connection, slot, own);
     if (!state) {
-      throw new VigieError('VIGIE_REPLICATION_SLOT_MISSING', `replication slot ${slot} does not exist`, {
+      throw new VigieError(REPLICATION_ERRORS.SLOT_MISSING, `replication slot ${slot} does not exist`, {
         retriable: true,
       });
     }
     if (state.walStatus === 'lost') {
       // Streaming fails anyway; say why. Re-creating it would hide a permanent gap: that is the operator's call.
       throw new VigieError(
-        'VIGIE_REPLICATION_SLOT_LOST',
+        REPLICATION_ERRORS.SLOT_LOST,
         `replication slot ${slot} is lost (max_slot_wal_keep_size exceeded): changes are missing; drop and recreate it`,
         { retriable: true },
       );

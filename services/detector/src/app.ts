@@ -11,12 +11,12 @@ import {
 } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
 import { compilePolicy, loadPolicy, policyWarnings, type CompiledPolicy } from '@vigie/policy';
+import { VigieError } from '@vigie/errors';
 import {
   createLogger,
   ConfigError,
   createMetricsRegistry,
   describeError,
-  VigieError,
   type Logger,
   type Readiness,
 } from '@vigie/runtime';
@@ -36,6 +36,7 @@ import { publishAlerts } from './sinks/kafka-messages.js';
 import { createAlertStore, type AlertStore } from './store/alert-store.js';
 import { createTimelineRecorder } from './store/timeline.js';
 import { resolveUsers } from './web/users.js';
+import { DETECTOR_ERRORS } from './errors.js';
 
 /** What the detector needs besides its config; everything has a default. Tests and `vigie start` inject some. */
 export interface DetectorDeps {
@@ -195,7 +196,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
     isStopping: () => stopping,
     sinks: {
       publish: async (alerts, deadLetters) => {
-        if (!producer) throw new VigieError('VIGIE_DETECTOR_NOT_STARTED', 'producer not started');
+        if (!producer) throw new VigieError(DETECTOR_ERRORS.NOT_STARTED, 'producer not started');
         await publishAlerts(producer, alerts, deadLetters, {
           topics: config.topics,
           cluster: config.cluster,

@@ -1,6 +1,7 @@
 import type { CompiledPolicy } from '@vigie/policy';
-import { VigieError } from '@vigie/runtime';
+import { VigieError, type ErrorCode } from '@vigie/errors';
 import type { PrivilegedRoles } from './engine/types.js';
+import { DETECTOR_ERRORS } from './errors.js';
 
 /** The part of a `pg` Client or Pool the discovery needs. */
 export interface Queryable {
@@ -11,7 +12,7 @@ export interface Queryable {
 export async function queryCatalog(
   db: Queryable,
   sql: string,
-  code: string,
+  code: ErrorCode,
   what: string,
 ): Promise<Array<Record<string, unknown>>> {
   try {
@@ -57,7 +58,7 @@ export interface PrivilegedRole {
 
 /** Queries a cluster's catalog for its privileged roles. Throws VIGIE_DETECTOR_PRIVILEGED_QUERY (retriable). */
 export async function discoverPrivilegedRoles(db: Queryable): Promise<PrivilegedRole[]> {
-  const rows = await queryCatalog(db, PRIVILEGED_ROLES_SQL, 'VIGIE_DETECTOR_PRIVILEGED_QUERY', 'privileged roles');
+  const rows = await queryCatalog(db, PRIVILEGED_ROLES_SQL, DETECTOR_ERRORS.PRIVILEGED_QUERY, 'privileged roles');
   return rows.map((r) => ({
     role: String(r['rolname']),
     reasons: [

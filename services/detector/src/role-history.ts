@@ -1,6 +1,7 @@
 import type { CatalogRole, RoleHistory } from './engine/types.js';
 import { queryCatalog, type Queryable } from './privileged-roles.js';
 import type { CatalogListing, StoredRoleHistory } from './store/alert-store.js';
+import { DETECTOR_ERRORS } from './errors.js';
 
 /**
  * Login roles and their password expiry. `infinity` (VALID UNTIL 'infinity') is no expiry; the expiry is read as
@@ -16,7 +17,7 @@ SELECT r.rolname,
 
 /** Reads a cluster's login roles. Throws VIGIE_DETECTOR_ROLES_QUERY (retriable). */
 export async function discoverLoginRoles(db: Queryable): Promise<CatalogListing[]> {
-  const rows = await queryCatalog(db, LOGIN_ROLES_SQL, 'VIGIE_DETECTOR_ROLES_QUERY', 'login roles');
+  const rows = await queryCatalog(db, LOGIN_ROLES_SQL, DETECTOR_ERRORS.ROLES_QUERY, 'login roles');
   return rows.map((r) => ({
     role: String(r['rolname']),
     ...(typeof r['valid_until_ms'] === 'number' && { validUntil: new Date(r['valid_until_ms']).toISOString() }),

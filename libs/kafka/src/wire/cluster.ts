@@ -1,5 +1,6 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { VigieError, describeError, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { describeError, type Logger } from '@vigie/runtime';
 import { BrokerConnection } from './connection.js';
 import { errorName, kafkaError } from './error-codes.js';
 import {
@@ -15,6 +16,7 @@ import {
   type BrokerAddress,
 } from './protocol.js';
 import { SaslError, startSasl, type SaslCredentials } from './sasl.js';
+import { KAFKA_ERRORS } from '../errors.js';
 
 export interface ClusterOptions {
   brokers: readonly string[];
@@ -85,7 +87,7 @@ export class Cluster {
       // Another caller may have replaced it meanwhile: look again.
       if (this.connections.get(address) === existing) this.connections.delete(address);
     }
-    if (this.closed) throw new VigieError('VIGIE_KAFKA_STOPPED', 'kafka client closed');
+    if (this.closed) throw new VigieError(KAFKA_ERRORS.STOPPED, 'kafka client closed');
     const opening = this.open(address);
     this.connections.set(address, opening);
     return opening;
@@ -109,7 +111,7 @@ export class Cluster {
               : [`${name} v${api.version} (broker offers ${range ? `v${range.min}–v${range.max}` : 'none'})`];
           });
       if (missing.length > 0) {
-        throw new VigieError('VIGIE_KAFKA_UNSUPPORTED', `kafka broker ${address} lacks ${missing.join(', ')}`, {
+        throw new VigieError(KAFKA_ERRORS.UNSUPPORTED, `kafka broker ${address} lacks ${missing.join(', ')}`, {
           retriable: false,
         });
       }
@@ -127,7 +129,7 @@ export class Cluster {
     // The message names the user and mechanism, never the password.
     const refused = (why: string, cause?: unknown) =>
       new VigieError(
-        'VIGIE_KAFKA_AUTH',
+        KAFKA_ERRORS.AUTH,
         `kafka broker ${address} refused SASL ${mechanism} authentication of user ${JSON.stringify(username)}: ${why}`,
         { retriable: false, cause },
       );
@@ -164,7 +166,7 @@ export class Cluster {
   async node(nodeId: number): Promise<BrokerConnection> {
     const addr = this.nodes.get(nodeId);
     if (!addr)
-      throw new VigieError('VIGIE_KAFKA_METADATA', `kafka node ${nodeId} is not in the metadata`, { retriable: true });
+      throw new VigieError(KAFKA_ERRORS.METADATA, `kafka node ${nodeId} is not in the metadata`, { retriable: true });
     return this.connection(addressOf(addr));
   }
 
@@ -184,7 +186,7 @@ export class Cluster {
         last = error;
       }
     }
-    throw last ?? new VigieError('VIGIE_KAFKA_CONNECTION', 'no kafka broker configured', { retriable: true });
+    throw last ?? new VigieError(KAFKA_ERRORS.CONNECTION, 'no kafka broker configured', { retriable: true });
   }
 
   /** The layout of `topics`, fetching metadata if one is unknown, `refresh` is set, or it is older than its max age. */
@@ -196,7 +198,7 @@ export class Cluster {
     const out = new Map<string, TopicLayout>();
     for (const t of topics) {
       const layout = this.layouts.get(t);
-      if (!layout) throw new VigieError('VIGIE_KAFKA_METADATA', `no metadata for topic ${t}`, { retriable: true });
+      if (!layout) throw new VigieError(KAFKA_ERRORS.METADATA, `no metadata for topic ${t}`, { retriable: true });
       out.set(t, layout);
     }
     return out;
@@ -217,7 +219,7 @@ export class Cluster {
         const { action, vigieCode } = kafkaError(t.errorCode);
         if (t.errorCode !== 0 && action === 'fatal') {
           throw new VigieError(
-            vigieCode ?? 'VIGIE_KAFKA_METADATA',
+            vigieCode ?? KAFKA_ERRORS.METADATA,
             t.errorCode === 29
               ? `kafka refuses this client (${this.who()}) access to topic ${t.name} (TOPIC_AUTHORIZATION_FAILED): ` +
                   'it needs an ACL allowing Describe and Write on the topic'
@@ -233,7 +235,7 @@ export class Cluster {
       this.layouts.set(t.name, { leaders: Array.from(leaders, (l) => l ?? -1) });
     }
     if (problems.length > 0) {
-      throw new VigieError('VIGIE_KAFKA_METADATA', `kafka metadata: ${problems.join('; ')}`, { retriable: true });
+      throw new VigieError(KAFKA_ERRORS.METADATA, `kafka metadata: ${problems.join('; ')}`, { retriable: true });
     }
   }
 

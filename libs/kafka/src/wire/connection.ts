@@ -1,8 +1,9 @@
 import { Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions, type TLSSocket } from 'node:tls';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { Reader, Writer } from './codec.js';
 import { writeRequestHeader } from './protocol.js';
+import { KAFKA_ERRORS } from '../errors.js';
 
 /** Largest request buffer a connection keeps for the next request. */
 const MAX_SCRATCH = 2 << 20;
@@ -215,7 +216,7 @@ export class BrokerConnection {
   }
 
   private error(message: string, cause?: unknown): VigieError {
-    return new VigieError('VIGIE_KAFKA_CONNECTION', `kafka broker ${this.address}: ${message}`, {
+    return new VigieError(KAFKA_ERRORS.CONNECTION, `kafka broker ${this.address}: ${message}`, {
       retriable: true,
       cause,
     });
@@ -225,7 +226,7 @@ export class BrokerConnection {
     if (!isTlsError(error)) return this.error(error.message, error);
     const code = (error as { code?: string }).code;
     return new VigieError(
-      'VIGIE_KAFKA_TLS',
+      KAFKA_ERRORS.TLS,
       `kafka broker ${this.address}: TLS: ${code}: ${error.message} — is the broker's certificate signed by a CA in ` +
         'kafka.ssl.caFile, and does it name the address in kafka.brokers (or kafka.ssl.serverName)?',
       { retriable: false, cause: error },
@@ -266,7 +267,7 @@ export class BrokerConnection {
         // Refused before buffering it: a size prefix alone must not make this process hold that much memory.
         this.fail(
           new VigieError(
-            'VIGIE_KAFKA_FRAME_TOO_LARGE',
+            KAFKA_ERRORS.FRAME_TOO_LARGE,
             `kafka broker ${this.address}: a response frame of ${size} bytes exceeds the ${max}-byte cap — is this a ` +
               'Kafka listener of the configured security protocol (kafka.ssl on a TLS listener, off on a plain one)?',
             { retriable: false },

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { KAFKA_ERRORS, kafkaError } from './error-codes.js';
+import { KAFKA_PROTOCOL_ERRORS, kafkaError } from './error-codes.js';
 
 const SRC = fileURLToPath(new URL('..', import.meta.url));
 const README = readFileSync(fileURLToPath(new URL('../../../../README.md', import.meta.url)), 'utf8');
@@ -17,11 +17,13 @@ function sources(dir: string): string[] {
 
 describe('the Kafka error table', () => {
   it('gives every never-succeeding code the coded error the caller sees', () => {
-    for (const [code, e] of Object.entries(KAFKA_ERRORS)) {
+    for (const [code, e] of Object.entries(KAFKA_PROTOCOL_ERRORS)) {
       if (e.action === 'fatal' || e.action === 'reject')
         expect(e.vigieCode, `${code} ${e.name}`).toMatch(/^VIGIE_KAFKA_/);
     }
-    expect(new Set(Object.values(KAFKA_ERRORS).map((e) => e.name)).size).toBe(Object.keys(KAFKA_ERRORS).length);
+    expect(new Set(Object.values(KAFKA_PROTOCOL_ERRORS).map((e) => e.name)).size).toBe(
+      Object.keys(KAFKA_PROTOCOL_ERRORS).length,
+    );
   });
 
   it('classifies what the issue names: leadership and timeouts retried, authorization and bad records never', () => {
@@ -38,7 +40,7 @@ describe('the Kafka error table', () => {
     for (const file of sources(SRC)) {
       for (const m of readFileSync(file, 'utf8').matchAll(/'(VIGIE_KAFKA_[A-Z_]+)'/g)) raised.add(m[1]!);
     }
-    for (const e of Object.values(KAFKA_ERRORS)) if (e.vigieCode) raised.add(e.vigieCode);
+    for (const e of Object.values(KAFKA_PROTOCOL_ERRORS)) if (e.vigieCode) raised.add(e.vigieCode);
     const table = README.slice(README.indexOf('## Troubleshooting'));
     const missing = [...raised].filter((code) => !table.includes(`\`${code}\``));
     expect(raised.size).toBeGreaterThan(10);

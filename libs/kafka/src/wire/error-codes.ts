@@ -2,6 +2,8 @@
 // InitProducerId, Produce, SaslHandshake, SaslAuthenticate), with what the producer does about it. One table, so the
 // policy is read in one place and tested against itself (error-codes.test.ts). Names and numbers:
 // https://kafka.apache.org/protocol#protocol_error_codes.
+import type { ErrorCode } from '@vigie/errors';
+import { KAFKA_ERRORS } from '../errors.js';
 
 /**
  * What the producer does after an error code:
@@ -22,26 +24,26 @@ export interface KafkaErrorCode {
   name: string;
   action: ErrorAction;
   /** For `fatal` and `reject`: the VigieError code the caller sees. */
-  vigieCode?: string;
+  vigieCode?: ErrorCode;
 }
 
-const e = (name: string, action: ErrorAction, vigieCode?: string): KafkaErrorCode =>
+const e = (name: string, action: ErrorAction, vigieCode?: ErrorCode): KafkaErrorCode =>
   vigieCode === undefined ? { name, action } : { name, action, vigieCode };
 
 /** The table. A code missing from it is handled as {@link UNKNOWN_CODE}. */
-export const KAFKA_ERRORS: Readonly<Record<number, KafkaErrorCode>> = {
+export const KAFKA_PROTOCOL_ERRORS: Readonly<Record<number, KafkaErrorCode>> = {
   // A broker-side exception of unknown cause: Java's client gives up on the batch; a streaming collector cannot
   // drop it, so it retries with a fresh producer id (the broker's producer state is suspect).
   [-1]: e('UNKNOWN_SERVER_ERROR', 'new-producer'),
   0: e('NONE', 'landed'),
   // Corrupt or oversized records: the same bytes give the same answer. A CRC failure here means the encoder wrote a
   // bad batch (TCP and TLS already protect the bytes in transit), so re-sending it cannot help.
-  2: e('CORRUPT_MESSAGE', 'reject', 'VIGIE_KAFKA_RECORD_REJECTED'),
-  10: e('MESSAGE_TOO_LARGE', 'reject', 'VIGIE_KAFKA_MESSAGE_TOO_LARGE'),
-  18: e('RECORD_LIST_TOO_LARGE', 'reject', 'VIGIE_KAFKA_MESSAGE_TOO_LARGE'),
-  32: e('INVALID_TIMESTAMP', 'reject', 'VIGIE_KAFKA_RECORD_REJECTED'),
-  43: e('UNSUPPORTED_FOR_MESSAGE_FORMAT', 'reject', 'VIGIE_KAFKA_RECORD_REJECTED'),
-  87: e('INVALID_RECORD', 'reject', 'VIGIE_KAFKA_RECORD_REJECTED'),
+  2: e('CORRUPT_MESSAGE', 'reject', KAFKA_ERRORS.RECORD_REJECTED),
+  10: e('MESSAGE_TOO_LARGE', 'reject', KAFKA_ERRORS.MESSAGE_TOO_LARGE),
+  18: e('RECORD_LIST_TOO_LARGE', 'reject', KAFKA_ERRORS.MESSAGE_TOO_LARGE),
+  32: e('INVALID_TIMESTAMP', 'reject', KAFKA_ERRORS.RECORD_REJECTED),
+  43: e('UNSUPPORTED_FOR_MESSAGE_FORMAT', 'reject', KAFKA_ERRORS.RECORD_REJECTED),
+  87: e('INVALID_RECORD', 'reject', KAFKA_ERRORS.RECORD_REJECTED),
   // Leadership and metadata moved: ask again where partitions live.
   3: e('UNKNOWN_TOPIC_OR_PARTITION', 'refresh'),
   5: e('LEADER_NOT_AVAILABLE', 'refresh'),
@@ -72,20 +74,20 @@ export const KAFKA_ERRORS: Readonly<Record<number, KafkaErrorCode>> = {
   59: e('UNKNOWN_PRODUCER_ID', 'new-producer'),
   90: e('PRODUCER_FENCED', 'new-producer'),
   // Authorization: an ACL is missing; no retry will add it.
-  29: e('TOPIC_AUTHORIZATION_FAILED', 'fatal', 'VIGIE_KAFKA_AUTHORIZATION'),
-  31: e('CLUSTER_AUTHORIZATION_FAILED', 'fatal', 'VIGIE_KAFKA_AUTHORIZATION'),
-  53: e('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'fatal', 'VIGIE_KAFKA_AUTHORIZATION'),
+  29: e('TOPIC_AUTHORIZATION_FAILED', 'fatal', KAFKA_ERRORS.AUTHORIZATION),
+  31: e('CLUSTER_AUTHORIZATION_FAILED', 'fatal', KAFKA_ERRORS.AUTHORIZATION),
+  53: e('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'fatal', KAFKA_ERRORS.AUTHORIZATION),
   // Authentication: wrong credentials or mechanism.
-  33: e('UNSUPPORTED_SASL_MECHANISM', 'fatal', 'VIGIE_KAFKA_AUTH'),
-  34: e('ILLEGAL_SASL_STATE', 'fatal', 'VIGIE_KAFKA_AUTH'),
-  58: e('SASL_AUTHENTICATION_FAILED', 'fatal', 'VIGIE_KAFKA_AUTH'),
+  33: e('UNSUPPORTED_SASL_MECHANISM', 'fatal', KAFKA_ERRORS.AUTH),
+  34: e('ILLEGAL_SASL_STATE', 'fatal', KAFKA_ERRORS.AUTH),
+  58: e('SASL_AUTHENTICATION_FAILED', 'fatal', KAFKA_ERRORS.AUTH),
   // The broker or topic cannot take what this client sends, whatever it sends.
-  17: e('INVALID_TOPIC_EXCEPTION', 'fatal', 'VIGIE_KAFKA_PRODUCE'),
-  21: e('INVALID_REQUIRED_ACKS', 'fatal', 'VIGIE_KAFKA_PRODUCE'),
-  35: e('UNSUPPORTED_VERSION', 'fatal', 'VIGIE_KAFKA_UNSUPPORTED'),
-  42: e('INVALID_REQUEST', 'fatal', 'VIGIE_KAFKA_PRODUCE'),
-  44: e('POLICY_VIOLATION', 'fatal', 'VIGIE_KAFKA_PRODUCE'),
-  76: e('UNSUPPORTED_COMPRESSION_TYPE', 'fatal', 'VIGIE_KAFKA_UNSUPPORTED'),
+  17: e('INVALID_TOPIC_EXCEPTION', 'fatal', KAFKA_ERRORS.PRODUCE),
+  21: e('INVALID_REQUIRED_ACKS', 'fatal', KAFKA_ERRORS.PRODUCE),
+  35: e('UNSUPPORTED_VERSION', 'fatal', KAFKA_ERRORS.UNSUPPORTED),
+  42: e('INVALID_REQUEST', 'fatal', KAFKA_ERRORS.PRODUCE),
+  44: e('POLICY_VIOLATION', 'fatal', KAFKA_ERRORS.PRODUCE),
+  76: e('UNSUPPORTED_COMPRESSION_TYPE', 'fatal', KAFKA_ERRORS.UNSUPPORTED),
 };
 
 /** How a code absent from the table is handled: retried with a new producer id, and logged under its number. */
@@ -93,7 +95,7 @@ export const UNKNOWN_CODE: ErrorAction = 'new-producer';
 
 /** The entry for `code` (a made-up one, `KAFKA_ERROR_<n>`, for a code not in the table). */
 export function kafkaError(code: number): KafkaErrorCode {
-  return KAFKA_ERRORS[code] ?? { name: `KAFKA_ERROR_${code}`, action: UNKNOWN_CODE };
+  return KAFKA_PROTOCOL_ERRORS[code] ?? { name: `KAFKA_ERROR_${code}`, action: UNKNOWN_CODE };
 }
 
 /** The protocol name of `code`. */

@@ -2,6 +2,8 @@
 // SCRAM-SHA-512 (RFC 5802, RFC 7677). Pure: messages in, messages out; the connection carries them in
 // SaslAuthenticate requests. No channel binding (Kafka's SCRAM does not support it: gs2 header "n,,").
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { VigieError } from '@vigie/errors';
+import { KAFKA_ERRORS } from '../errors.js';
 
 /** The mechanisms the producer speaks, by their SASL names (what SaslHandshake sends). */
 export type SaslMechanismName = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
@@ -23,10 +25,13 @@ export interface SaslExchange {
   next(server: Buffer): Buffer | undefined;
 }
 
-/** The server's answer did not follow the mechanism, or it failed to prove it knows the credentials. */
-export class SaslError extends Error {
+/**
+ * The server's answer did not follow the mechanism, or it failed to prove it knows the credentials
+ * (`VIGIE_KAFKA_AUTH`, not retriable).
+ */
+export class SaslError extends VigieError {
   constructor(message: string) {
-    super(message);
+    super(KAFKA_ERRORS.AUTH, message);
     this.name = 'SaslError';
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
-import { PUBLIC_ROUTE } from '@vigie/runtime';
+import { PUBLIC_ROUTE, RUNTIME_ERRORS } from '@vigie/runtime';
 import type { AlertStore, StoredAlert } from '../store/alert-store.js';
 import { buildOpenApiDocument } from './openapi.js';
 import type { Alert } from '@vigie/contract';
@@ -15,6 +15,7 @@ import {
   TimelineQuery,
   type ApiError,
 } from './schemas.js';
+import { DETECTOR_ERRORS } from '../errors.js';
 
 /** Options of {@link registerApi}. */
 export interface ApiOptions {
@@ -38,7 +39,7 @@ function parse<S extends z.ZodType>(
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
   const body: ApiError = {
-    error: 'VIGIE_API_BAD_REQUEST',
+    error: RUNTIME_ERRORS.API_BAD_REQUEST,
     message: `invalid ${where}`,
     details: result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
   };
@@ -47,7 +48,7 @@ function parse<S extends z.ZodType>(
 }
 
 function notFound(reply: FastifyReply, what: string) {
-  const body: ApiError = { error: 'VIGIE_API_NOT_FOUND', message: `${what} not found` };
+  const body: ApiError = { error: RUNTIME_ERRORS.API_NOT_FOUND, message: `${what} not found` };
   return reply.code(404).send(body);
 }
 
@@ -118,7 +119,7 @@ export function registerApi(app: FastifyInstance, { store, baseUrl, onAck, respo
     if (!body) return reply;
     if (respond === undefined) {
       const error: ApiError = {
-        error: 'VIGIE_RESPOND_DISABLED',
+        error: DETECTOR_ERRORS.RESPOND_DISABLED,
         message: 'no responder configured (responder.connectionString)',
       };
       return reply.code(503).send(error);
@@ -135,7 +136,7 @@ export function registerApi(app: FastifyInstance, { store, baseUrl, onAck, respo
     });
     if (outcome.status === 'refused') {
       const error: ApiError = {
-        error: 'VIGIE_RESPOND_REFUSED',
+        error: DETECTOR_ERRORS.RESPOND_REFUSED,
         message: `response refused: ${outcome.actions[0]?.detail ?? 'by the policy'}`,
       };
       return reply.code(403).send(error);

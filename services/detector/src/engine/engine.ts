@@ -1,12 +1,13 @@
 import { eventMs } from './event-time.js';
 import type { Alert, PrivilegeChange, VigieEvent } from '@vigie/contract';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
 import { createSelfKnowledge } from './self-knowledge.js';
 import { createSessionTable, type SessionState } from './session-table.js';
 import { NO_ROLE_HISTORY, type DetectorEngine, type EngineOptions } from './types.js';
+import { DETECTOR_ERRORS } from '../errors.js';
 
 /** Grace after `session.end` before a session's state goes and its incidents resolve (late egress samples). */
 const ENDED_GRACE_MS = 60_000;
@@ -39,7 +40,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   const { policy, privileged, maxSessions = 100_000, idleSessionMs = 30 * 60_000, maxTransactions = 100_000 } = options;
   if (!isRuleSet(options.rules)) {
     throw new VigieError(
-      'VIGIE_DETECTOR_RULES_INVALID',
+      DETECTOR_ERRORS.RULES_INVALID,
       'EngineOptions.rules must be the value returned by loadRules()',
     );
   }

@@ -1,6 +1,8 @@
 import type { Alert } from '@vigie/contract';
-import { VigieError, backoffMs, describeError, type Logger } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { backoffMs, describeError, type Logger } from '@vigie/runtime';
 import { alertRef } from '../store/alert-store.js';
+import { DETECTOR_ERRORS } from '../errors.js';
 
 /** One alert in Alertmanager's v2 API (`POST /api/v2/alerts`). */
 export interface AlertmanagerAlert {
@@ -196,7 +198,7 @@ export function createAlertmanagerSink({
     });
     if (!res.ok) {
       const text = (await res.text().catch(() => '')).slice(0, 200);
-      throw new VigieError('VIGIE_ALERTMANAGER_PUSH', `Alertmanager answered ${res.status}: ${text}`, {
+      throw new VigieError(DETECTOR_ERRORS.ALERTMANAGER_PUSH, `Alertmanager answered ${res.status}: ${text}`, {
         retriable: res.status >= 500 || res.status === 429,
         context: { status: res.status },
       });

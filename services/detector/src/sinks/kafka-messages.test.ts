@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ContractError, decodeAlert, decodeDeadLetter } from '@vigie/contract';
 import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { alertMessages, deadLetterMessages, deadLetterOf, publishAlerts, redactedExcerpt } from './kafka-messages.js';
 import { sampleAlert } from './fixtures.js';
+import { KAFKA_ERRORS } from '@vigie/kafka';
 
 describe('kafka messages', () => {
   it('keys alerts by id and encodes them per the contract', () => {
@@ -56,7 +57,7 @@ describe('kafka messages', () => {
               rejected: [
                 {
                   message: big,
-                  error: new VigieError('VIGIE_KAFKA_MESSAGE_TOO_LARGE', 'refused', {
+                  error: new VigieError(KAFKA_ERRORS.MESSAGE_TOO_LARGE, 'refused', {
                     context: { bytes: 2_000_000, error: 'MESSAGE_TOO_LARGE' },
                   }),
                 },
@@ -87,7 +88,7 @@ describe('kafka messages', () => {
       'detector',
       'alert of 2000000 bytes refused by Kafka for alerts: MESSAGE_TOO_LARGE',
     ]);
-    broken.error = new VigieError('VIGIE_KAFKA_AUTHORIZATION', 'no ACL');
+    broken.error = new VigieError(KAFKA_ERRORS.AUTHORIZATION, 'no ACL');
     await expect(publishAlerts(producer, [alert], [], options)).rejects.toMatchObject({
       code: 'VIGIE_KAFKA_AUTHORIZATION',
     });

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Alert } from '@vigie/contract';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
 import { MIGRATIONS, RUNTIME_GRANTS, type Migration } from './migrations.js';
 import { responseQueries, type ResponseStore } from './response-store.js';
+import { DETECTOR_ERRORS } from '../errors.js';
 
 /** Who acknowledged an alert, when, and why. */
 export interface AlertAck {
@@ -197,7 +198,7 @@ async function runtimeRoleOf(pool: pg.Pool, schema: string): Promise<string> {
     return rows[0]?.u ?? '';
   } catch (cause) {
     throw new VigieError(
-      'VIGIE_STORE_MIGRATION',
+      DETECTOR_ERRORS.STORE_MIGRATION,
       `alert store: the runtime connection cannot log in (schema ${schema})`,
       {
         cause,
@@ -226,7 +227,7 @@ async function checkCurrent(pool: pg.Pool, schema: string, migrations: readonly 
     // 42P01: no schema_migrations yet (never migrated); 42501: the role may not read it (grants never applied).
     const sqlstate = (cause as { code?: unknown }).code;
     if (sqlstate !== '42P01' && sqlstate !== '3F000' && sqlstate !== '42501') {
-      throw new VigieError('VIGIE_STORE_MIGRATION', `alert store: cannot read schema ${schema}'s migrations`, {
+      throw new VigieError(DETECTOR_ERRORS.STORE_MIGRATION, `alert store: cannot read schema ${schema}'s migrations`, {
         retriable: true,
         cause,
       });
@@ -236,7 +237,7 @@ async function checkCurrent(pool: pg.Pool, schema: string, migrations: readonly 
   const pending = migrations.filter((m) => !done.has(m.version)).map((m) => m.version);
   if (pending.length > 0) {
     throw new VigieError(
-      'VIGIE_STORE_MIGRATION_PENDING',
+      DETECTOR_ERRORS.STORE_MIGRATION_PENDING,
       `alert store: schema ${schema} lacks migration(s) ${pending.join(', ')}; apply them as the schema owner (\`vigie store-migrate --config <file>\` with store.migrationConnectionString, or set it for one start)`,
       { retriable: false },
     );
@@ -244,7 +245,7 @@ async function checkCurrent(pool: pg.Pool, schema: string, migrations: readonly 
 }
 
 function storeError(what: string, cause: unknown): VigieError {
-  return new VigieError('VIGIE_STORE_WRITE', `alert store: ${what} failed`, { retriable: true, cause });
+  return new VigieError(DETECTOR_ERRORS.STORE_WRITE, `alert store: ${what} failed`, { retriable: true, cause });
 }
 
 /** Connects to the store (lazily: the pool opens connections on first use). */
@@ -257,7 +258,7 @@ export function createAlertStore({
   observePool,
 }: AlertStoreOptions): AlertStore {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new VigieError('VIGIE_STORE_SCHEMA', `invalid store schema name ${JSON.stringify(schema)}`);
+    throw new VigieError(DETECTOR_ERRORS.STORE_SCHEMA, `invalid store schema name ${JSON.stringify(schema)}`);
   }
   // search_path as a startup option: every pooled connection gets it before its first query, no race.
   const pool = new pg.Pool({ connectionString, max: maxConnections, options: `-c search_path=${schema}` });
@@ -334,7 +335,7 @@ WHERE alerts.id = p.a->>'id' AND alerts.revision = (p.a->>'revision')::integer`;
         return applied;
       } catch (cause) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new VigieError('VIGIE_STORE_MIGRATION', `alert store: migrations on schema ${schema} failed`, {
+        throw new VigieError(DETECTOR_ERRORS.STORE_MIGRATION, `alert store: migrations on schema ${schema} failed`, {
           retriable: false,
           cause,
         });

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ResponseAction } from '@vigie/contract';
-import { VigieError } from '@vigie/runtime';
+import { VigieError } from '@vigie/errors';
+import { DETECTOR_ERRORS } from '../errors.js';
 
 /** A login Vigie turned off, until when, and for which alert. */
 export interface RoleLock {
@@ -52,7 +53,7 @@ export function responseQueries(pool: pg.Pool): ResponseStore {
           [alertId, cluster, dryRun, JSON.stringify(actions.map((a) => ({ id: randomUUID(), a })))],
         );
       } catch (cause) {
-        throw new VigieError('VIGIE_STORE_WRITE', 'alert store: response trail insert failed', {
+        throw new VigieError(DETECTOR_ERRORS.STORE_WRITE, 'alert store: response trail insert failed', {
           retriable: true,
           cause,
         });

@@ -14,6 +14,7 @@ import { setPageHeaders } from './security-headers.js';
 import { saveFilter, type SessionStore, type WebSession } from './sessions.js';
 import { ICON, ICON_PATH, STYLESHEET, STYLESHEET_PATH } from './style.js';
 import type { TokenCheck } from './users.js';
+import { DETECTOR_ERRORS } from '../errors.js';
 
 /** How a route is reached: `bearer` (the API: an Authorization header) or `session` (the evidence pages' cookie). */
 export type RouteCredential = 'bearer' | 'session';
@@ -146,7 +147,7 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
       reply,
       errorPage(
         'Form expired',
-        'VIGIE_WEB_CSRF',
+        DETECTOR_ERRORS.WEB_CSRF,
         'This form was not issued by this detector for your session (or the detector restarted): reload the page and submit again.',
         viewer,
       ),
@@ -193,7 +194,7 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
       const owner = anonymous ? { name: 'anonymous', shared: true } : checkToken(form['token'] ?? '');
       if (!owner) {
         onSignIn?.(false, undefined);
-        return renderSignIn(reply, next, 'This token is not valid here (VIGIE_WEB_SIGNIN_FAILED).', 401);
+        return renderSignIn(reply, next, `This token is not valid here (${DETECTOR_ERRORS.WEB_SIGNIN_FAILED}).`, 401);
       }
       // A personal token names its holder; the shared one is recorded under the name typed, if any.
       const user = owner.shared && typedName !== '' ? typedName : owner.name;
@@ -270,7 +271,7 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
       if (!stored) {
         return send(
           reply,
-          errorPage('No such alert', 'VIGIE_WEB_NOT_FOUND', 'No alert has this reference.', viewerOf(session)),
+          errorPage('No such alert', DETECTOR_ERRORS.WEB_NOT_FOUND, 'No alert has this reference.', viewerOf(session)),
           404,
         );
       }
@@ -307,7 +308,7 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
       if (comment.length > 2000) {
         return send(
           reply,
-          errorPage('Comment too long', 'VIGIE_WEB_BAD_FORM', 'At most 2000 characters.', viewer),
+          errorPage('Comment too long', DETECTOR_ERRORS.WEB_BAD_FORM, 'At most 2000 characters.', viewer),
           400,
         );
       }
@@ -315,7 +316,7 @@ export function registerEvidencePages(app: FastifyInstance, options: EvidencePag
       if (!stored) {
         return send(
           reply,
-          errorPage('No such alert', 'VIGIE_WEB_NOT_FOUND', 'No alert has this reference.', viewer),
+          errorPage('No such alert', DETECTOR_ERRORS.WEB_NOT_FOUND, 'No alert has this reference.', viewer),
           404,
         );
       }

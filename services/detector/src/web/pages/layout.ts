@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@vigie/errors';
 import { html, type SafeHtml } from '../html.js';
 import { ICON_PATH, STYLESHEET_PATH } from '../style.js';
 
@@ -37,7 +38,7 @@ export function layout(title: string, body: SafeHtml, viewer?: Viewer): SafeHtml
 }
 
 /** A page that says what went wrong, with its VIGIE_WEB_* code. */
-export function errorPage(title: string, code: string, message: string, viewer?: Viewer): SafeHtml {
+export function errorPage(title: string, code: ErrorCode, message: string, viewer?: Viewer): SafeHtml {
   return layout(
     title,
     html`<h1>${title}</h1>
