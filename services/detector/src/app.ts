@@ -22,7 +22,8 @@ import {
 } from '@vigie/runtime';
 import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
-import { createEngine, loadRules } from './engine/index.js';
+import { createEngine } from './engine/index.js';
+import { loadRules } from './rules/load.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
 import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';

@@ -7,7 +7,8 @@ export type { DetectorEngine, EngineOptions, PrivilegedRoles } from './engine/ty
 export { createBatchHandler, type BatchHandler, type BatchSinks } from './sinks/batch-handler.js';
 export { createDetectorMetrics, type DetectorMetrics } from './metrics.js';
 export { createTimelineRecorder, type TimelineRecorder } from './store/timeline.js';
-export { createEngine, loadRules } from './engine/index.js';
+export { createEngine } from './engine/index.js';
+export { loadRules } from './rules/load.js';
 
 export { replayMain } from './replay.js';
 export { storeMigrateMain } from './store/migrate-main.js';

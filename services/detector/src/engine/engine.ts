@@ -43,18 +43,23 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       'EngineOptions.rules must be the value returned by loadRules()',
     );
   }
-  const all: readonly CompiledRule[] = options.rules.rules;
+  // Claiming rules first (stable otherwise): a claim made by an event holds for the other rules on the same event.
+  const all: readonly CompiledRule[] = [
+    ...options.rules.rules.filter((r) => r.claims === 'session'),
+    ...options.rules.rules.filter((r) => r.claims !== 'session'),
+  ];
   const byId = new Map(all.map((r) => [r.id, r]));
   const rules = all.filter((r) => (r.scope ?? 'activity') === 'activity');
   const vigieRules = all.filter((r) => r.scope === 'vigie-accounts');
   const heartbeatRules = all.filter((r) => r.scope === 'heartbeats');
   const timeZone = policy.policy.businessHours.timezone;
-  const dumpSessions = new Set<string>();
+  /** Sessions claimed by a rule that declared `claims: 'session'` (see `RuleContext.claimSession`). */
+  const claimedSessions = new Set<string>();
   const sessions = createSessionTable({
     maxSessions,
     idleMs: idleSessionMs,
     endedGraceMs: ENDED_GRACE_MS,
-    onEvict: (s) => dumpSessions.delete(s.key),
+    onEvict: (s) => claimedSessions.delete(s.key),
   });
   const alerts = createAlertBook({
     endedGraceMs: ENDED_GRACE_MS,
@@ -70,7 +75,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     policy,
     privileged,
     alerts,
-    dumpSessions,
+    claimSession: (key) => claimedSessions.add(key),
+    claimed: (key) => claimedSessions.has(key),
     self,
     expectedCollectors: options.expectedCollectors ?? [],
     roles: options.roleHistory ?? NO_ROLE_HISTORY,
@@ -153,8 +159,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     restore(restored: readonly Alert[], nowMs?: number): void {
       alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs);
       for (const a of restored) {
-        if (a.rule === 'dump' && a.status === 'firing' && a.sessionId !== undefined) {
-          dumpSessions.add(`${a.cluster}/${a.sessionId}`);
+        if (byId.get(a.rule)?.claims === 'session' && a.status === 'firing' && a.sessionId !== undefined) {
+          claimedSessions.add(`${a.cluster}/${a.sessionId}`);
         }
         if (a.status === 'firing') byId.get(a.rule)?.onRestore?.(a, ctx);
       }

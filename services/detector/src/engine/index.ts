@@ -2,7 +2,7 @@
  * The detector's rule engine (pure, synchronous). The sinks wire it as:
  *
  * ```ts
- * const rules = loadRules({ siteFile });                       // throws ConfigError listing every problem
+ * const rules = loadRules({ siteFile });                       // from rules/load.ts: the engine never imports rules
  * const engine = createEngine({ policy, privileged, rules });
  * for (const e of events) publish(engine.process(e));          // alerts raised or updated by e
  * setInterval(() => publish(engine.tick(Date.now())), 10_000); // resolutions, eviction
@@ -18,4 +18,3 @@ export { createEngine } from './engine.js';
 export type { DetectorEngine, EngineOptions, PrivilegedRoles } from './types.js';
 export type { CompiledRule, RuleSet } from './rule-api.js';
 export { alertId, DEFAULT_REVISION_POLICY, type RevisionPolicy, type RevisionReason } from './alert-book.js';
-export { loadRules, SHIPPED_RULES_DIR, type LoadRulesOptions } from '../rules/load.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Alert } from '@vigie/contract';
 import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { parse, stringify } from 'yaml';
-import { createEngine } from '../engine/engine.js';
+import { createEngine } from '../engine/index.js';
 import { fixtureEvents, fixtureRoleHistory, RuleFixture } from './fixture-events.js';
 import { loadRules, SHIPPED_RULES_DIR } from './load.js';
 

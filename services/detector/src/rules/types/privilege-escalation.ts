@@ -1,9 +1,7 @@
 import type { PrivilegeChange, Severity } from '@vigie/contract';
 import { patternMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { maxSeverity } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import { maxSeverity, type RuleContext, type SessionState } from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { actingRole, atWhen, byWhom, fromWhere, isPrivilegedSession, recordSessionFindings } from './common.js';
 

@@ -1,9 +1,13 @@
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { z } from 'zod';
-import { addTables, alertId, type Evidence } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import {
+  addTables,
+  alertId,
+  type Evidence,
+  eventMs,
+  type RuleContext,
+  type SessionState,
+} from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, fromWhere, humanCount, personalTables, sessionSeed, tableList } from './common.js';
 

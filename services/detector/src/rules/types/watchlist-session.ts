@@ -1,6 +1,5 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, addTables, alertId } from '../../engine/rule-api.js';
 import { z } from 'zod';
-import { addTables, alertId } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, humanCount, personalTables, sessionSeed, tableList } from './common.js';
 
