@@ -4,6 +4,7 @@
  * stateful primitives). Rules import from this module only, never from another file under `engine/`.
  */
 import type { CompiledPolicy } from '@vigie/policy';
+import { VigieEvent as VigieEventSchema } from '@vigie/contract';
 import type { Alert, ClientClass, EventKind, Severity, VigieEvent } from '@vigie/contract';
 import type { AlertBook, Incident } from './alert-book.js';
 import type { SelfKnowledge } from './self-knowledge.js';
@@ -36,6 +37,11 @@ export { createRecentMap, type RecentMap } from './primitives/recent-map.js';
 export { createSchedule } from './primitives/schedule.js';
 export { createSequence, type Sequence, type SequenceProgress, type SequenceStep } from './primitives/sequence.js';
 export { createSlidingWindow, type SlidingWindow } from './primitives/sliding-window.js';
+
+/** Every event kind of the contract, for a rule that reads whatever a session does (its `kinds`). */
+export const ALL_EVENT_KINDS: readonly EventKind[] = Object.freeze(
+  VigieEventSchema.options.map((o) => o.shape.kind.value),
+);
 
 /** What a rule sees besides the event: the policy, the privileged roles, the alerts, the clock zone. */
 export interface RuleContext {
@@ -85,6 +91,11 @@ export interface CompiledRule {
   readonly quietMs: number;
   /** Which events the engine routes to it (default `activity`). */
   readonly scope?: RuleScope;
+  /**
+   * The event kinds the rule reads: the engine hands it an event (of its scope) only if its kind is listed, so
+   * adding a kind to the contract costs the rules that do not read it nothing.
+   */
+  readonly kinds: readonly EventKind[];
   /**
    * `'session'`: the rule may claim whole sessions (`ctx.claimSession`). The engine runs claiming rules before the
    * others, so a rule that asks `ctx.claimed(key)` sees the claim made by the same event; a firing alert of a

@@ -184,6 +184,7 @@ export const auditTampering = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'audit-tampering',
+    kinds: ['statement', 'statement.logged', 'audit.settings', 'log.gap'],
     quietMs,
     onEvent(event, session, ctx) {
       switch (event.kind) {

@@ -169,6 +169,7 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'auth-brute-force',
+    kinds: ['auth.failure', 'session.start'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind === 'auth.failure') onFailure(event, ctx);

@@ -85,6 +85,7 @@ export const bastionBypass = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'bastion-bypass',
+    kinds: ['session.start', 'statement', 'session.end'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'session.end') return;

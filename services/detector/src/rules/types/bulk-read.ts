@@ -220,6 +220,7 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'bulk-read',
+    kinds: ['statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'statement' || session === undefined || !isRead(event)) return;

@@ -133,6 +133,7 @@ export const collectorHealth = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'collector-health',
+    kinds: ['collector.heartbeat'],
     scope: 'heartbeats',
     quietMs: p.renotifyHours * 3_600_000,
     onEvent(event, _session, ctx) {

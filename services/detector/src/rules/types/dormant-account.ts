@@ -80,6 +80,7 @@ export const dormantAccount = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'dormant-account',
+    kinds: ['session.start', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined || (event.kind !== 'session.start' && event.kind !== 'statement')) return;

@@ -229,6 +229,7 @@ export const dumpSignature = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'dump-signature',
+    kinds: ['statement', 'egress.sample', 'replication.connection', 'replication.command'],
     claims: 'session',
     quietMs,
     onEvent(event, session, ctx) {

@@ -154,6 +154,7 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'egress-volume',
+    kinds: ['egress.sample', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined) {

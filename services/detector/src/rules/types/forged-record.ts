@@ -31,6 +31,7 @@ export const forgedRecord = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'forged-record',
+    kinds: ['record.forged'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'record.forged') return;

@@ -105,6 +105,7 @@ export const genericInteractive = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'generic-interactive',
+    kinds: ['session.start', 'statement', 'session.end'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'session.end') return;

@@ -215,6 +215,7 @@ export const massWrite = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'mass-write',
+    kinds: ['change.txn', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind === 'change.txn') onChange(event, session, ctx);

@@ -26,6 +26,7 @@ export const offHours = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'off-hours',
+    kinds: ['session.start', 'statement', 'replication.connection'],
     quietMs,
     needsPrivilegedRoles: p.privilegedOnly,
     onEvent(event, session, ctx) {

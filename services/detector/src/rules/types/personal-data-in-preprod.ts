@@ -69,6 +69,7 @@ export const personalDataInPreprod = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'personal-data-in-preprod',
+    kinds: ['change.txn'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'change.txn' || event.personalData === undefined) return;

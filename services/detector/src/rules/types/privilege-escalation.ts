@@ -104,6 +104,7 @@ export const privilegeEscalation = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'privilege-escalation',
+    kinds: ['statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'statement' || session === undefined) return;

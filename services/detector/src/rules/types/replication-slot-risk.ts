@@ -100,6 +100,7 @@ export const replicationSlotRisk = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'replication-slot-risk',
+    kinds: ['replication.slot', 'replication.publication'],
     quietMs,
     onEvent(event, _session, ctx) {
       if (event.kind === 'replication.slot') {

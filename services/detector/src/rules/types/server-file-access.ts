@@ -116,6 +116,7 @@ export const serverFileAccess = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'server-file-access',
+    kinds: ['statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'statement' || session === undefined) return;

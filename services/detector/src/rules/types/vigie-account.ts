@@ -7,6 +7,7 @@ import {
   eventMs,
   type RuleContext,
   type SessionState,
+  ALL_EVENT_KINDS,
 } from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, fromWhere, humanCount, personalTables, sessionSeed, tableList } from './common.js';
@@ -124,6 +125,8 @@ export const vigieAccount = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'vigie-account',
+    // Every event of a session of a Vigie account is a clue (its first one starts the grace period).
+    kinds: ALL_EVENT_KINDS,
     scope: 'vigie-accounts',
     quietMs,
     onEvent(event, session, ctx) {

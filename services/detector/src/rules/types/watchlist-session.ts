@@ -19,6 +19,7 @@ export const watchlistSession = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'watchlist-session',
+    kinds: ['session.start', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined || (event.kind !== 'session.start' && event.kind !== 'statement')) return;
