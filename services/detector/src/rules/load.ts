@@ -120,6 +120,11 @@ function withWatchlist(normal: CompiledRule, watched: CompiledRule): CompiledRul
 
 function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): CompiledRule | undefined {
   const impl = RULE_TYPE_IMPLS[def.type];
+  // The schema accepts only the registry's names: this is the type checker's due, not a case a rule file reaches.
+  if (impl === undefined) {
+    problems.push({ path: `${file}.type`, expected: 'a rule type', found: def.type });
+    return undefined;
+  }
   const parsed = impl.params.safeParse(def.params);
   const watchParsed = impl.params.safeParse(mergeParams(def.params, def.watchlist));
   if (!parsed.success) problems.push(...problemsOf(parsed.error, `${file}.params`));
