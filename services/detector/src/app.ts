@@ -10,7 +10,7 @@ import {
   type BatchConsumer,
 } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
-import { compilePolicy, loadPolicy, policyWarnings, type CompiledPolicy } from '@vigie/policy';
+import { policyWarnings, type CompiledPolicy } from '@vigie/policy';
 import {
   createLogger,
   ConfigError,
@@ -38,12 +38,15 @@ import { createAlertStore, type AlertStore } from './store/alert-store.js';
 import { createTimelineRecorder } from './store/timeline.js';
 import { resolveUsers } from './web/users.js';
 
-/** What the detector needs besides its config; everything has a default. Tests and `vigie start` inject some. */
+/**
+ * What the detector needs besides its config: the site policy (the caller loads it, `loadSitePolicy`), and what has
+ * a default. Tests and `vigie start` inject some.
+ */
 export interface DetectorDeps {
   logger?: Logger;
   registry?: Registry;
-  /** The compiled site policy (default: the shipped local policy). */
-  policy?: CompiledPolicy;
+  /** The compiled site policy. Required: a detector on a policy nobody chose would watch the wrong things. */
+  policy: CompiledPolicy;
   /** Privileged roles (default: the policy's `roles.privileged` list only). */
   privileged?: PrivilegedRoles;
   /** Builds the rule engine (default: the shipped rules plus `engine.rulesFile`). */
@@ -104,10 +107,10 @@ const RETENTION_EVERY_MS = 60 * 60_000;
  * Builds the detector from its config: consumer group → engine → sinks (Kafka alerts, PostgreSQL store,
  * Alertmanager) → API and metrics. No side effect until `start()`.
  */
-export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}): Detector {
+export function createDetector(config: DetectorConfig, deps: DetectorDeps): Detector {
   const logger = deps.logger ?? createLogger('detector', { level: config.log.level });
   const registry = deps.registry ?? createMetricsRegistry('detector');
-  const policy = deps.policy ?? compilePolicy(loadPolicy());
+  const { policy } = deps;
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
   // Set once the catalog connection exists (start): a GRANT or CREATE ROLE … SUPERUSER re-reads the catalog at once.
