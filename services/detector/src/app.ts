@@ -31,11 +31,11 @@ import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/type
 import { createRoleHistory, discoverLoginRoles } from './role-history.js';
 import { createDetectorMetrics, type EventSource } from './metrics.js';
 import { trackPoolSessions } from './own-sessions.js';
-import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
-import { createBatchHandler, type AlertListener } from './sinks/batch-handler.js';
-import { publishAlerts } from './sinks/kafka-messages.js';
-import { createAlertStore, type AlertStore } from './store/alert-store.js';
-import { createTimelineRecorder } from './store/timeline.js';
+import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager/alertmanager.js';
+import { createBatchHandler, type AlertListener } from './batch-handler.js';
+import { publishAlerts } from './sinks/kafka/messages.js';
+import { createAlertStore, type AlertStore } from './sinks/store/alert-store.js';
+import { createTimelineRecorder } from './sinks/store/timeline.js';
 import { resolveUsers } from './web/users.js';
 
 /**

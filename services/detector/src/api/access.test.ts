@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { createMetricsRegistry, routeTable } from '@vigie/runtime';
 import { createDetectorMetrics } from '../metrics.js';
 import { sampleAlert } from '../sinks/fixtures.js';
-import type { StoredAlert } from '../store/alert-store.js';
+import type { StoredAlert } from '../sinks/store/alert-store.js';
 import { concretePath, pathSpellings } from './path-spellings.js';
 import { buildApiServer } from './server.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, routeTable } from '@vigie/runtime';
 import { STACK, uniqueName } from '@vigie/testkit';
 import { sampleAlert } from '../sinks/fixtures.js';
-import { createAlertStore, type AlertStore } from '../store/alert-store.js';
+import { createAlertStore, type AlertStore } from '../sinks/store/alert-store.js';
 import { concretePath, pathSpellings } from './path-spellings.js';
 import { buildApiServer } from './server.js';
 

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ContractError, decodeAlert, decodeDeadLetter } from '@vigie/contract';
 import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
 import { VigieError } from '@vigie/runtime';
-import { alertMessages, deadLetterMessages, deadLetterOf, publishAlerts, redactedExcerpt } from './kafka-messages.js';
-import { sampleAlert } from './fixtures.js';
+import { deadLetterOf, redactedExcerpt } from '../../source/decode.js';
+import { alertMessages, deadLetterMessages, publishAlerts } from './messages.js';
+import { sampleAlert } from '../fixtures.js';
 
 describe('kafka messages', () => {
   it('keys alerts by id and encodes them per the contract', () => {
