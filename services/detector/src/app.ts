@@ -2,13 +2,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { createOwnSessions, Severity, type Alert } from '@vigie/contract';
-import {
-  createBatchConsumer,
-  createKafka,
-  createReliableProducer,
-  ensureTopics,
-  type BatchConsumer,
-} from '@vigie/kafka';
+import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
 import { policyWarnings, type CompiledPolicy } from '@vigie/policy';
 import {
@@ -29,10 +23,13 @@ import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
 import { createRoleHistory, discoverLoginRoles } from './role-history.js';
-import { createDetectorMetrics, type EventSource } from './metrics.js';
+import { createDetectorMetrics, type DetectorMetrics, type EventSource } from './metrics.js';
+import { coalesce, createPeriodic } from './periodic.js';
 import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager/alertmanager.js';
 import { createBatchHandler, type AlertListener } from './batch-handler.js';
+import { createEventConsumer, type EventConsumer } from './source/consumer.js';
+import { createLagProbe, type LagProbe } from './source/lag.js';
 import { publishAlerts } from './sinks/kafka/messages.js';
 import { createAlertStore, type AlertStore } from './sinks/store/alert-store.js';
 import { createTimelineRecorder } from './sinks/store/timeline.js';
@@ -100,6 +97,77 @@ function defaultEngine(args: {
   });
 }
 
+/** An automatic response keyed on a rule that does not exist would never run: refused like any invalid setting. */
+function checkResponseRules(policy: CompiledPolicy, engine: DetectorEngine): void {
+  const autoRules = Object.keys(policy.policy.response.rules);
+  if (autoRules.length === 0 || engine.ruleIds === undefined) return;
+  const known = new Set(engine.ruleIds);
+  const unknown = autoRules.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      'policy',
+      unknown.map((id) => ({
+        path: `response.rules.${id}`,
+        expected: `the id of a loaded rule (${[...known].join(', ')})`,
+        found: id,
+      })),
+    );
+  }
+}
+
+/** What readiness looks at. */
+interface ReadinessState {
+  consuming: boolean;
+  producer: ReliableProducer | undefined;
+  storeError: string | undefined;
+}
+
+/** The detector is ready once in the consumer group, with alert sends and the store working. */
+function readinessOf({ consuming, producer, storeError }: ReadinessState): Readiness {
+  const reasons: string[] = [];
+  // What anonymous callers see: the component and its state, never a host name or a driver message.
+  const summary: string[] = [];
+  if (!consuming) {
+    reasons.push('consumer: not in the group yet');
+    summary.push('consumer: not in the group yet');
+  }
+  if (producer?.state === 'failing') {
+    reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
+    summary.push('kafka: alert sends failing');
+  }
+  if (storeError !== undefined) {
+    reasons.push(`store: ${storeError}`);
+    summary.push('store: unreachable');
+  }
+  return { ready: reasons.length === 0, reasons, summary };
+}
+
+/** The Alertmanager sink as the config says, its deliveries measured (event-to-alert latency). */
+function alertmanagerSinkOf(
+  config: DetectorConfig,
+  apiBaseUrl: string,
+  {
+    logger,
+    metrics,
+    onDelivered,
+  }: { logger: Logger; metrics: DetectorMetrics; onDelivered?: DetectorDeps['onAlertmanagerDelivered'] },
+): AlertmanagerSink {
+  return createAlertmanagerSink({
+    url: config.alertmanager.url,
+    links: { apiBaseUrl, runbookBaseUrl: config.alertmanager.runbookBaseUrl },
+    logger,
+    resendIntervalMs: config.alertmanager.resendIntervalMs,
+    timeoutMs: config.alertmanager.timeoutMs,
+    maxQueue: config.alertmanager.maxQueue,
+    onPushFailure: () => metrics.pushFailures.inc(),
+    onDropped: () => metrics.pushDropped.inc(),
+    onDelivered: (alert: Alert, at: number) => {
+      metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000));
+      onDelivered?.(alert, at);
+    },
+  });
+}
+
 const RESOLVED_REPUSH_MS = 15 * 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
 
@@ -126,22 +194,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
       if (cluster === config.cluster) refreshPrivileged?.();
     },
   });
-  // An automatic response keyed on a rule that does not exist would never run: refuse it like any invalid setting.
-  const autoRules = Object.keys(policy.policy.response.rules);
-  if (autoRules.length > 0 && engine.ruleIds !== undefined) {
-    const known = new Set(engine.ruleIds);
-    const unknown = autoRules.filter((id) => !known.has(id));
-    if (unknown.length > 0) {
-      throw new ConfigError(
-        'policy',
-        unknown.map((id) => ({
-          path: `response.rules.${id}`,
-          expected: `the id of a loaded rule (${[...known].join(', ')})`,
-          found: id,
-        })),
-      );
-    }
-  }
+  checkResponseRules(policy, engine);
   // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
   // engine directly, the moment each connects, and again at every tick while held.
   const ownSessions = createOwnSessions();
@@ -165,13 +218,13 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
 
   let alertmanager: AlertmanagerSink | undefined;
   let producer: ReliableProducer | undefined;
-  let consumer: BatchConsumer | undefined;
+  let source: EventConsumer | undefined;
   let stopping = false;
-  let consuming = false;
   let storeError: string | undefined;
   let catalog: pg.Pool | undefined;
-  let lagAdmin: ReturnType<ReturnType<typeof createKafka>['admin']> | undefined;
-  const timers: NodeJS.Timeout[] = [];
+  let lag: LagProbe | undefined;
+  const periodic = createPeriodic(logger);
+  const every = periodic.every;
   let url = '';
   let port = 0;
 
@@ -266,63 +319,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
     respond: responder && ((alert, request) => responder.respond(alert, request)),
   });
 
-  function readiness(): Readiness {
-    const reasons: string[] = [];
-    // What anonymous callers see: the component and its state, never a host name or a driver message.
-    const summary: string[] = [];
-    if (!consuming) {
-      reasons.push('consumer: not in the group yet');
-      summary.push('consumer: not in the group yet');
-    }
-    if (producer?.state === 'failing') {
-      reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
-      summary.push('kafka: alert sends failing');
-    }
-    if (storeError !== undefined) {
-      reasons.push(`store: ${storeError}`);
-      summary.push('store: unreachable');
-    }
-    return { ready: reasons.length === 0, reasons, summary };
-  }
-
-  const every = (ms: number, fn: () => Promise<void>) => {
-    const t = setInterval(() => {
-      fn().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'periodic task failed'));
-    }, ms);
-    t.unref();
-    timers.push(t);
-  };
-
-  /**
-   * `fn` now, at most one run at a time (a call during a run asks for one more after it), and once again
-   * `settleMs` later: pgaudit logs a GRANT when it runs, and its transaction may commit a moment after the detector
-   * reads the catalog.
-   */
-  const coalesce = (fn: () => Promise<void>, onError: (error: unknown) => void, settleMs = 5_000) => {
-    let running = false;
-    let again = false;
-    const run = (): void => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      fn()
-        .catch(onError)
-        .finally(() => {
-          running = false;
-          if (again) {
-            again = false;
-            run();
-          }
-        });
-    };
-    return () => {
-      run();
-      const t = setTimeout(run, settleMs);
-      t.unref();
-    };
-  };
+  const readiness = () => readinessOf({ consuming: source?.consuming ?? false, producer, storeError });
 
   return {
     get url() {
@@ -362,19 +359,10 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
       url = config.http.publicUrl ?? `http://${config.http.host}:${port}`;
 
       if (config.alertmanager.url !== '') {
-        alertmanager = createAlertmanagerSink({
-          url: config.alertmanager.url,
-          links: { apiBaseUrl: url, runbookBaseUrl: config.alertmanager.runbookBaseUrl },
+        alertmanager = alertmanagerSinkOf(config, url, {
           logger,
-          resendIntervalMs: config.alertmanager.resendIntervalMs,
-          timeoutMs: config.alertmanager.timeoutMs,
-          maxQueue: config.alertmanager.maxQueue,
-          onPushFailure: () => metrics.pushFailures.inc(),
-          onDropped: () => metrics.pushDropped.inc(),
-          onDelivered: (alert: Alert, at: number) => {
-            metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000));
-            deps.onAlertmanagerDelivered?.(alert, at);
-          },
+          metrics,
+          ...(deps.onAlertmanagerDelivered !== undefined && { onDelivered: deps.onAlertmanagerDelivered }),
         });
         alertmanager.start();
       }
@@ -426,28 +414,13 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
         logger,
       });
       producer = createReliableProducer(config.kafka, { logger });
-      consumer = createBatchConsumer(kafka, {
+      source = createEventConsumer(kafka, {
         groupId: config.kafka.groupId,
         topics: inputs,
         logger,
-        handleBatch: async (batch) => {
-          // Effects can wait (store or Kafka outage, retried until they land): keep the group membership alive
-          // meanwhile, or the broker would hand the partition to another member mid-batch.
-          const beat = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
-          try {
-            await handler.handleBatch(
-              batch.topic,
-              batch.partition,
-              batch.messages.map((m) => ({ offset: m.offset, value: m.value })),
-            );
-          } finally {
-            clearInterval(beat);
-          }
-        },
+        handleBatch: (topic, partition, messages) => handler.handleBatch(topic, partition, messages),
       });
-      consumer.consumer.on(consumer.consumer.events.GROUP_JOIN, () => (consuming = true));
-      consumer.consumer.on(consumer.consumer.events.CRASH, () => (consuming = false));
-      await consumer.start();
+      await source.start();
 
       every(config.engine.tickIntervalMs, async () => {
         if (stopping) return;
@@ -461,23 +434,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
           storeError = describeError(error);
         }
       });
-      const admin = kafka.admin();
-      lagAdmin = admin;
-      every(config.kafka.lagIntervalMs, async () => {
-        await admin.connect();
-        for (const [topic, source] of sources) {
-          const [ends, committed] = await Promise.all([
-            admin.fetchTopicOffsets(topic),
-            admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] }),
-          ]);
-          const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
-          // A partition the group never committed on counts from its low watermark (all of it is still to read).
-          let lag = 0;
-          for (const e of ends)
-            lag += Math.max(0, Number(e.high) - Math.max(done.get(e.partition) ?? -1, Number(e.low)));
-          consumerLag.set(source, lag);
-        }
-      });
+      const probe = createLagProbe(kafka, config.kafka.groupId, sources);
+      lag = probe;
+      every(config.kafka.lagIntervalMs, () => probe.measure(consumerLag));
       every(RETENTION_EVERY_MS, async () => {
         const days = config.store.timelineRetentionDays;
         const removed = await store.pruneTimeline(new Date(Date.now() - days * 86_400_000));
@@ -488,9 +447,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
 
     async stop() {
       stopping = true;
-      for (const t of timers) clearInterval(t);
-      await consumer?.stop().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'consumer stop'));
-      consuming = false;
+      periodic.clear();
+      await source?.stop().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'consumer stop'));
       // Changes held back between revisions go out as a last revision (the store has them as pending anyway).
       if (producer) {
         await handler
@@ -501,7 +459,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
       }
       await alertmanager?.stop();
       await producer?.stop();
-      await lagAdmin?.disconnect().catch(() => undefined);
+      await lag?.close();
       await http.close();
       await responder?.stop();
       await store.close();
