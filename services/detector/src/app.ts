@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { createOwnSessions, Severity, type Alert } from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
@@ -22,9 +22,11 @@ import { createPrivilegedRoles } from './privileged-roles.js';
 import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
-import { createRoleHistory, discoverLoginRoles } from './role-history.js';
+import { createRoleHistory } from './role-history.js';
 import { createDetectorMetrics, type DetectorMetrics, type EventSource } from './metrics.js';
-import { coalesce, createPeriodic } from './periodic.js';
+import { createPeriodic } from './periodic.js';
+import { watchCatalog } from './catalog-watch.js';
+import { readinessOf } from './readiness.js';
 import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager/alertmanager.js';
 import { createBatchHandler, type AlertListener } from './batch-handler.js';
@@ -115,33 +117,6 @@ function checkResponseRules(policy: CompiledPolicy, engine: DetectorEngine): voi
   }
 }
 
-/** What readiness looks at. */
-interface ReadinessState {
-  consuming: boolean;
-  producer: ReliableProducer | undefined;
-  storeError: string | undefined;
-}
-
-/** The detector is ready once in the consumer group, with alert sends and the store working. */
-function readinessOf({ consuming, producer, storeError }: ReadinessState): Readiness {
-  const reasons: string[] = [];
-  // What anonymous callers see: the component and its state, never a host name or a driver message.
-  const summary: string[] = [];
-  if (!consuming) {
-    reasons.push('consumer: not in the group yet');
-    summary.push('consumer: not in the group yet');
-  }
-  if (producer?.state === 'failing') {
-    reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
-    summary.push('kafka: alert sends failing');
-  }
-  if (storeError !== undefined) {
-    reasons.push(`store: ${storeError}`);
-    summary.push('store: unreachable');
-  }
-  return { ready: reasons.length === 0, reasons, summary };
-}
-
 /** The Alertmanager sink as the config says, its deliveries measured (event-to-alert latency). */
 function alertmanagerSinkOf(
   config: DetectorConfig,
@@ -165,6 +140,64 @@ function alertmanagerSinkOf(
       metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000));
       onDelivered?.(alert, at);
     },
+  });
+}
+
+/**
+ * The evidence must not be deletable through the process that serves the API: a runtime role that can is refused,
+ * outside the local stack (where one role for both is allowed, with a warning).
+ */
+async function checkStoreRole(store: AlertStore, config: DetectorConfig, logger: Logger): Promise<void> {
+  const excess = await store.runtimePrivilegeProblems();
+  if (excess.length > 0 && config.profile !== 'local') {
+    throw new ConfigError('store runtime role', [
+      {
+        path: 'store.connectionString',
+        expected:
+          'a role limited to SELECT, INSERT, UPDATE on the store tables and DELETE on session_events (README: "The alert store"); migrations go through store.migrationConnectionString',
+        found: `a role that ${excess.join('; ')}`,
+      },
+    ]);
+  }
+  if (excess.length > 0) {
+    logger.warn({ excess }, 'store: the runtime role can alter or delete evidence (allowed with profile: local)');
+  }
+}
+
+/** The HTTP server: the API (answered from the store only), the evidence pages, /metrics and the health checks. */
+function apiServerOf(
+  config: DetectorConfig,
+  o: {
+    registry: Registry;
+    logger: Logger;
+    store: AlertStore;
+    readiness: () => Readiness;
+    baseUrl: () => string;
+    responder: Responder | undefined;
+  },
+) {
+  const { logger, responder } = o;
+  return buildApiServer({
+    registry: o.registry,
+    token: config.api.token,
+    users: resolveUsers(config.api.users),
+    web: {
+      sessionIdleMs: config.api.sessionIdleMs,
+      sessionMaxMs: config.api.sessionMaxMs,
+      // Behind a TLS front (publicUrl https://…) the cookies are Secure; the detector itself speaks plain HTTP.
+      secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
+      runbookUrl: (rule) => `${config.alertmanager.runbookBaseUrl}${rule}`,
+      onSignIn: (ok, user) => {
+        if (ok) logger.info({ user }, 'evidence pages: signed in');
+        else logger.warn('evidence pages: sign-in refused (wrong token)');
+      },
+    },
+    readiness: o.readiness,
+    logger,
+    store: o.store,
+    baseUrl: o.baseUrl,
+    onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
+    respond: responder && ((alert, request) => responder.respond(alert, request)),
   });
 }
 
@@ -296,27 +329,13 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
   const auto = responder && autoResponder(policy, responder, logger);
   if (auto !== undefined) handler.onAlert(auto);
 
-  const http = buildApiServer({
+  const http = apiServerOf(config, {
     registry,
-    token: config.api.token,
-    users: resolveUsers(config.api.users),
-    web: {
-      sessionIdleMs: config.api.sessionIdleMs,
-      sessionMaxMs: config.api.sessionMaxMs,
-      // Behind a TLS front (publicUrl https://…) the cookies are Secure; the detector itself speaks plain HTTP.
-      secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
-      runbookUrl: (rule) => `${config.alertmanager.runbookBaseUrl}${rule}`,
-      onSignIn: (ok, user) => {
-        if (ok) logger.info({ user }, 'evidence pages: signed in');
-        else logger.warn('evidence pages: sign-in refused (wrong token)');
-      },
-    },
-    readiness: () => readiness(),
     logger,
     store,
+    readiness: () => readiness(),
     baseUrl: () => url,
-    onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
-    respond: responder && ((alert, request) => responder.respond(alert, request)),
+    responder,
   });
 
   const readiness = () => readinessOf({ consuming: source?.consuming ?? false, producer, storeError });
@@ -337,22 +356,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
       for (const warning of policyWarnings(policy.policy, Date.now())) logger.warn({ warning }, 'site policy');
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
-      // The evidence must not be deletable through the process that serves the API: refuse a runtime role that
-      // can, outside the local stack (where one role for both is allowed, with a warning).
-      const excess = await store.runtimePrivilegeProblems();
-      if (excess.length > 0 && config.profile !== 'local') {
-        throw new ConfigError('store runtime role', [
-          {
-            path: 'store.connectionString',
-            expected:
-              'a role limited to SELECT, INSERT, UPDATE on the store tables and DELETE on session_events (README: "The alert store"); migrations go through store.migrationConnectionString',
-            found: `a role that ${excess.join('; ')}`,
-          },
-        ]);
-      }
-      if (excess.length > 0) {
-        logger.warn({ excess }, 'store: the runtime role can alter or delete evidence (allowed with profile: local)');
-      }
+      await checkStoreRole(store, config, logger);
 
       await http.listen({ host: config.http.host, port: config.http.port });
       port = (http.server.address() as AddressInfo).port;
@@ -385,25 +389,16 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
 
       // Before consuming: the catalog connection is one of Vigie's own sessions, announced as soon as it exists.
       if (!deps.privileged && config.privileged.connectionString !== '') {
-        const pool = new pg.Pool({ connectionString: config.privileged.connectionString, max: 1 });
-        pool.on('error', () => undefined);
-        trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn });
-        catalog = pool;
-        const refresh = async () => {
-          const roles = await catalogRoles.refresh(config.cluster, pool);
-          logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
-          // The login roles too: their first listing dates a role that never logs in, rolvaliduntil its expiry.
-          await store.recordCatalogRoles(config.cluster, await discoverLoginRoles(pool));
-          roleHistory.load(await store.loadRoleHistory());
-        };
-        // Without the catalog only the policy's list counts: detection degrades, it does not stop.
-        await refresh().catch((error: unknown) =>
-          logger.warn({ error: describeError(error) }, 'privileged roles: catalog unreadable; policy list only'),
-        );
-        every(config.privileged.refreshIntervalMs, refresh);
-        refreshPrivileged = coalesce(refresh, (error) =>
-          logger.warn({ error: describeError(error) }, 'privileged roles: refresh after a grant failed'),
-        );
+        const watch = await watchCatalog(config, {
+          roles: catalogRoles,
+          store,
+          roleHistory,
+          logger,
+          observePool: (pool) => trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn }),
+          every,
+        });
+        catalog = watch.pool;
+        refreshPrivileged = watch.refreshSoon;
       }
 
       const kafka = createKafka(config.kafka, logger);
