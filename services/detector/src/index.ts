@@ -15,4 +15,4 @@ export { storeMigrateMain } from './sinks/store/migrate-main.js';
 // The evidence page of an alert (what `vigie start` prints and Alertmanager links to).
 export { alertRef } from './sinks/store/alert-store.js';
 export { evidencePageUrl } from './sinks/alertmanager/alertmanager.js';
-export { rulesTestMain } from './rules/rules-test.js';
+export { rulesTestMain } from './rule-testing/rules-test.js';

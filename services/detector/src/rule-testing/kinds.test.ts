@@ -3,9 +3,9 @@ import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../engine/index.js';
 import { ALL_EVENT_KINDS, type CompiledRule, type RuleSet } from '../engine/rule-api.js';
-import { fixtureEvents, fixtureRoleHistory } from './fixture-events.js';
+import { fixtureEvents, fixtureRoleHistory } from '../rules/fixture-events.js';
 import { loadFixtureCases, SHIPPED_FIXTURES_DIR, type FixtureCase } from './fixture-runner.js';
-import { loadRules } from './load.js';
+import { loadRules } from '../rules/load.js';
 
 const cases = loadFixtureCases(SHIPPED_FIXTURES_DIR).filter((c) => c.fixture.siteRules === undefined);
 
