@@ -13,6 +13,11 @@
  * statements) reaches the next power of two, at most once a minute; any other change at most every five minutes;
  * a session's end publishes its incidents' final figures.
  * `pending()` gives what is held back (the store keeps it), `flush()` emits it before a stop.
+ *
+ * Rules see the engine through `rule-api.ts` only. Each declares the event kinds it reads (`kinds`): the engine
+ * indexes the rules of each scope by kind, so an event reaches only the rules that can use it. A rule that declares
+ * `claims: 'session'` runs before the others and may claim a session (`ctx.claimSession`); the others ask
+ * `ctx.claimed(key)` and leave a claimed session to it (a dump is one incident, not one per table read).
  */
 export { createEngine } from './engine.js';
 export type { DetectorEngine, EngineOptions, PrivilegedRoles } from './types.js';
