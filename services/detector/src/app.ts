@@ -23,13 +23,16 @@ import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
 import { createRoleHistory } from './role-history.js';
+
+/** The role history the store fills (last activity, catalog listings). */
+type RoleHistoryStore = ReturnType<typeof createRoleHistory>;
 import { createDetectorMetrics, type DetectorMetrics, type EventSource } from './metrics.js';
 import { createPeriodic } from './periodic.js';
 import { watchCatalog } from './catalog-watch.js';
 import { readinessOf } from './readiness.js';
 import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager/alertmanager.js';
-import { createBatchHandler, type AlertListener } from './batch-handler.js';
+import { createBatchHandler, type AlertListener, type BatchHandler } from './batch-handler.js';
 import { createEventConsumer, type EventConsumer } from './source/consumer.js';
 import { createLagProbe, type LagProbe } from './source/lag.js';
 import { publishAlerts } from './sinks/kafka/messages.js';
@@ -76,6 +79,10 @@ export interface Detector {
   flushAlertmanager(timeoutMs?: number): Promise<boolean>;
   readonly logger: Logger;
 }
+
+/** Alerts resolved this recently are pushed to Alertmanager again at startup (it may have missed them). */
+const RESOLVED_REPUSH_MS = 15 * 60_000;
+const RETENTION_EVERY_MS = 60 * 60_000;
 
 /** The shipped rules plus the site's rule file, compiled once (throws ConfigError listing every problem). */
 function defaultEngine(args: {
@@ -201,8 +208,34 @@ function apiServerOf(
   });
 }
 
-const RESOLVED_REPUSH_MS = 15 * 60_000;
-const RETENTION_EVERY_MS = 60 * 60_000;
+/**
+ * Restart safety: the engine continues the incidents the store says are firing (same ids, next revision), and
+ * Alertmanager gets them again in case the previous process died before pushing.
+ */
+async function restoreFromStore(o: {
+  store: AlertStore;
+  handler: BatchHandler;
+  engine: DetectorEngine;
+  roleHistory: RoleHistoryStore;
+  responder: Responder | undefined;
+  alertmanager: AlertmanagerSink | undefined;
+  logger: Logger;
+}): Promise<void> {
+  const { store, handler, engine, roleHistory, responder, alertmanager, logger } = o;
+  // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
+  const firing = await store.loadFiring();
+  handler.restore(firing);
+  // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
+  for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
+    engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
+  }
+  roleHistory.load(await store.loadRoleHistory());
+  // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
+  await responder?.start();
+  const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
+  alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
+  logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+}
 
 /**
  * Builds the detector from its config: consumer group → engine → sinks (Kafka alerts, PostgreSQL store,
@@ -371,21 +404,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
         alertmanager.start();
       }
 
-      // Restart safety: the engine continues the incidents the store says are firing (same ids, next revision),
-      // and Alertmanager gets them again in case the previous process died before pushing.
-      // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
-      const firing = await store.loadFiring();
-      handler.restore(firing);
-      // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
-      for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
-        engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
-      }
-      roleHistory.load(await store.loadRoleHistory());
-      // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
-      await responder?.start();
-      const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
-      alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
-      logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+      await restoreFromStore({ store, handler, engine, roleHistory, responder, alertmanager, logger });
 
       // Before consuming: the catalog connection is one of Vigie's own sessions, announced as soon as it exists.
       if (!deps.privileged && config.privileged.connectionString !== '') {
