@@ -169,7 +169,11 @@ async function throughput(total: number): Promise<void> {
     );
     console.log(`pre-filled ${n} events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const registry = new Registry();
-    const detector = createDetector(config, { registry, logger: createLogger('bench', { level: 'warn' }) });
+    const detector = createDetector(config, {
+      registry,
+      logger: createLogger('bench', { level: 'warn' }),
+      policy: compilePolicy(loadPolicy()),
+    });
     const startup = Date.now();
     await detector.start();
     // The clock starts at the first consumed event: joining the group (seconds) is not throughput.
@@ -212,6 +216,7 @@ async function latency(seconds: number): Promise<void> {
   try {
     detector = createDetector(config, {
       logger: createLogger('bench', { level: 'warn' }),
+      policy: compilePolicy(loadPolicy()),
       onAlertmanagerDelivered: (alert: Alert, at: number) => latencies.push(at - Date.parse(alert.lastSeen)),
     });
     await detector.start();
@@ -257,7 +262,11 @@ async function latency(seconds: number): Promise<void> {
 async function sessionsChild(topic: string, total: number, id: string): Promise<void> {
   const registry = new Registry();
   const config = benchConfig(id, { VIGIE_TOPICS__ACTIVITY: topic });
-  const detector = createDetector(config, { registry, logger: createLogger('bench', { level: 'warn' }) });
+  const detector = createDetector(config, {
+    registry,
+    logger: createLogger('bench', { level: 'warn' }),
+    policy: compilePolicy(loadPolicy()),
+  });
   await detector.start();
   await waitFor(async () => (await consumed(registry)) >= total, { timeoutMs: 600_000, what: 'the drain' });
   const tracked = (await registry.getSingleMetric('vigie_sessions_tracked')?.get())?.values[0]?.value ?? 0;

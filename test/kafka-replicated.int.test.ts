@@ -11,6 +11,7 @@ import pg from 'pg';
 import { decodeAlert, decodeEvent, type Alert, type VigieEvent } from '@vigie/contract';
 import { createDetector, DetectorConfig, type Detector } from '@vigie/detector';
 import { ensureTopics, survivesBrokerLoss } from '@vigie/kafka';
+import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
 import {
   STACK,
@@ -245,7 +246,7 @@ describe('Vigie on three brokers (replication factor 3, min.insync.replicas 2)',
         log: { level: 'warn' },
       }),
       // kafkajs logs every refused connection to the dead broker: the assertions below say what matters.
-      { logger: createLogger('detector-rf3', { level: 'fatal' }) },
+      { logger: createLogger('detector-rf3', { level: 'fatal' }), policy: compilePolicy(loadPolicy()) },
     );
     cleanups.push(async () => {
       await detector.stop();

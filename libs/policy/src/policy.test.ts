@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@vigie/runtime';
 import { describe, expect, it } from 'vitest';
 import { compilePolicy } from './compiled.js';
-import { DEFAULT_POLICY_FILE, loadPolicy, policyFileFrom } from './load.js';
+import { DEFAULT_POLICY_FILE, loadPolicy, loadSitePolicy, policyFileFrom } from './load.js';
 import { networkMatcher, tableMatcher } from './match.js';
 import { policyWarnings } from './warnings.js';
 
@@ -59,6 +59,24 @@ describe('site policy', () => {
     expect(policyFileFrom(undefined, {})).toBe(DEFAULT_POLICY_FILE);
     expect(policyFileFrom(undefined, { VIGIE_POLICY: '/etc/vigie/policy.yaml' })).toBe('/etc/vigie/policy.yaml');
     expect(policyFileFrom('/x.yaml', { VIGIE_POLICY: '/etc/vigie/policy.yaml' })).toBe('/x.yaml');
+  });
+
+  it('loads the policy an entry point runs with: --policy, else VIGIE_POLICY, else the shipped one, compiled', () => {
+    const named = file(`
+clusters:
+  - name: named
+    environment: production
+`);
+    const fromEnv = file(`
+clusters:
+  - name: from-env
+    environment: pre-production
+`);
+    expect(loadSitePolicy(named, { VIGIE_POLICY: fromEnv }).policy.clusters[0]?.name).toBe('named');
+    const env = loadSitePolicy(undefined, { VIGIE_POLICY: fromEnv });
+    expect(env.environmentOf('from-env')).toBe('pre-production');
+    expect(loadSitePolicy(undefined, {}).policy.clusters[0]?.name).toBe('local');
+    expect(() => loadSitePolicy(join(tmpdir(), 'no-such-policy.yaml'), {})).toThrow();
   });
 
   it('lists every problem of a bad policy', () => {

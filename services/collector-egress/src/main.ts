@@ -1,4 +1,4 @@
-import { compilePolicy, loadPolicy, policyFileFrom } from '@vigie/policy';
+import { loadSitePolicy } from '@vigie/policy';
 import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createEgressCollector } from './app.js';
 import { EgressConfig } from './config.js';
@@ -8,7 +8,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   const values = parseServiceArgs('collector-egress', args, env);
   await runService(async () => {
     const config = loadConfig(EgressConfig, { file: values.config, env });
-    const policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
+    const policy = loadSitePolicy(values.policy, env);
     const logger = createLogger('collector-egress', { level: config.log.level });
     const collector = createEgressCollector(config, { policy, logger });
     await collector.start();

@@ -1,4 +1,4 @@
-import { compilePolicy, loadPolicy, policyFileFrom } from '@vigie/policy';
+import { loadSitePolicy } from '@vigie/policy';
 import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createReplicationCollector } from './app.js';
 import { ReplicationConfig } from './config.js';
@@ -8,7 +8,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   const values = parseServiceArgs('collector-replication', args, env);
   await runService(async () => {
     const config = loadConfig(ReplicationConfig, { file: values.config, env });
-    const policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
+    const policy = loadSitePolicy(values.policy, env);
     const logger = createLogger('collector-replication', { level: config.log.level });
     // Test-only fault injection (the kill -9 test): die right after the n-th Kafka acknowledgement, before the
     // position is confirmed to PostgreSQL — the window where a careless collector loses data.

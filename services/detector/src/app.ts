@@ -1,16 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { createOwnSessions, Severity, type Alert } from '@vigie/contract';
-import {
-  createBatchConsumer,
-  createKafka,
-  createReliableProducer,
-  ensureTopics,
-  type BatchConsumer,
-} from '@vigie/kafka';
+import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
-import { compilePolicy, loadPolicy, policyWarnings, type CompiledPolicy } from '@vigie/policy';
+import { policyWarnings, type CompiledPolicy } from '@vigie/policy';
 import { VigieError } from '@vigie/errors';
 import {
   createLogger,
@@ -22,28 +16,40 @@ import {
 } from '@vigie/runtime';
 import { buildApiServer } from './api/server.js';
 import type { DetectorConfig } from './config.js';
-import { createEngine, loadRules } from './engine/index.js';
+import { createEngine } from './engine/index.js';
+import { loadRules } from './rules/load.js';
 import { createPrivilegedRoles } from './privileged-roles.js';
 import { autoResponder } from './respond/auto-response.js';
 import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
-import { createRoleHistory, discoverLoginRoles } from './role-history.js';
-import { createDetectorMetrics, type EventSource } from './metrics.js';
+import { createRoleHistory } from './role-history.js';
+
+/** The role history the store fills (last activity, catalog listings). */
+type RoleHistoryStore = ReturnType<typeof createRoleHistory>;
+import { createDetectorMetrics, type DetectorMetrics, type EventSource } from './metrics.js';
+import { createPeriodic } from './periodic.js';
+import { watchCatalog } from './catalog-watch.js';
+import { readinessOf } from './readiness.js';
 import { trackPoolSessions } from './own-sessions.js';
-import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager.js';
-import { createBatchHandler, type AlertListener } from './sinks/batch-handler.js';
-import { publishAlerts } from './sinks/kafka-messages.js';
-import { createAlertStore, type AlertStore } from './store/alert-store.js';
-import { createTimelineRecorder } from './store/timeline.js';
+import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager/alertmanager.js';
+import { createBatchHandler, type AlertListener, type BatchHandler } from './batch-handler.js';
+import { createEventConsumer, type EventConsumer } from './source/consumer.js';
+import { createLagProbe, type LagProbe } from './source/lag.js';
+import { publishAlerts } from './sinks/kafka/messages.js';
+import { createAlertStore, type AlertStore } from './sinks/store/alert-store.js';
+import { createTimelineRecorder } from './sinks/store/timeline.js';
 import { resolveUsers } from './web/users.js';
 import { DETECTOR_ERRORS } from './errors.js';
 
-/** What the detector needs besides its config; everything has a default. Tests and `vigie start` inject some. */
+/**
+ * What the detector needs besides its config: the site policy (the caller loads it, `loadSitePolicy`), and what has
+ * a default. Tests and `vigie start` inject some.
+ */
 export interface DetectorDeps {
   logger?: Logger;
   registry?: Registry;
-  /** The compiled site policy (default: the shipped local policy). */
-  policy?: CompiledPolicy;
+  /** The compiled site policy. Required: a detector on a policy nobody chose would watch the wrong things. */
+  policy: CompiledPolicy;
   /** Privileged roles (default: the policy's `roles.privileged` list only). */
   privileged?: PrivilegedRoles;
   /** Builds the rule engine (default: the shipped rules plus `engine.rulesFile`). */
@@ -75,6 +81,10 @@ export interface Detector {
   readonly logger: Logger;
 }
 
+/** Alerts resolved this recently are pushed to Alertmanager again at startup (it may have missed them). */
+const RESOLVED_REPUSH_MS = 15 * 60_000;
+const RETENTION_EVERY_MS = 60 * 60_000;
+
 /** The shipped rules plus the site's rule file, compiled once (throws ConfigError listing every problem). */
 function defaultEngine(args: {
   config: DetectorConfig;
@@ -97,17 +107,145 @@ function defaultEngine(args: {
   });
 }
 
-const RESOLVED_REPUSH_MS = 15 * 60_000;
-const RETENTION_EVERY_MS = 60 * 60_000;
+/** An automatic response keyed on a rule that does not exist would never run: refused like any invalid setting. */
+function checkResponseRules(policy: CompiledPolicy, engine: DetectorEngine): void {
+  const autoRules = Object.keys(policy.policy.response.rules);
+  if (autoRules.length === 0 || engine.ruleIds === undefined) return;
+  const known = new Set(engine.ruleIds);
+  const unknown = autoRules.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      'policy',
+      unknown.map((id) => ({
+        path: `response.rules.${id}`,
+        expected: `the id of a loaded rule (${[...known].join(', ')})`,
+        found: id,
+      })),
+    );
+  }
+}
+
+/** The Alertmanager sink as the config says, its deliveries measured (event-to-alert latency). */
+function alertmanagerSinkOf(
+  config: DetectorConfig,
+  apiBaseUrl: string,
+  {
+    logger,
+    metrics,
+    onDelivered,
+  }: { logger: Logger; metrics: DetectorMetrics; onDelivered?: DetectorDeps['onAlertmanagerDelivered'] },
+): AlertmanagerSink {
+  return createAlertmanagerSink({
+    url: config.alertmanager.url,
+    links: { apiBaseUrl, runbookBaseUrl: config.alertmanager.runbookBaseUrl },
+    logger,
+    resendIntervalMs: config.alertmanager.resendIntervalMs,
+    timeoutMs: config.alertmanager.timeoutMs,
+    maxQueue: config.alertmanager.maxQueue,
+    onPushFailure: () => metrics.pushFailures.inc(),
+    onDropped: () => metrics.pushDropped.inc(),
+    onDelivered: (alert: Alert, at: number) => {
+      metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000));
+      onDelivered?.(alert, at);
+    },
+  });
+}
+
+/**
+ * The evidence must not be deletable through the process that serves the API: a runtime role that can is refused,
+ * outside the local stack (where one role for both is allowed, with a warning).
+ */
+async function checkStoreRole(store: AlertStore, config: DetectorConfig, logger: Logger): Promise<void> {
+  const excess = await store.runtimePrivilegeProblems();
+  if (excess.length > 0 && config.profile !== 'local') {
+    throw new ConfigError('store runtime role', [
+      {
+        path: 'store.connectionString',
+        expected:
+          'a role limited to SELECT, INSERT, UPDATE on the store tables and DELETE on session_events (README: "The alert store"); migrations go through store.migrationConnectionString',
+        found: `a role that ${excess.join('; ')}`,
+      },
+    ]);
+  }
+  if (excess.length > 0) {
+    logger.warn({ excess }, 'store: the runtime role can alter or delete evidence (allowed with profile: local)');
+  }
+}
+
+/** The HTTP server: the API (answered from the store only), the evidence pages, /metrics and the health checks. */
+function apiServerOf(
+  config: DetectorConfig,
+  o: {
+    registry: Registry;
+    logger: Logger;
+    store: AlertStore;
+    readiness: () => Readiness;
+    baseUrl: () => string;
+    responder: Responder | undefined;
+  },
+) {
+  const { logger, responder } = o;
+  return buildApiServer({
+    registry: o.registry,
+    token: config.api.token,
+    users: resolveUsers(config.api.users),
+    web: {
+      sessionIdleMs: config.api.sessionIdleMs,
+      sessionMaxMs: config.api.sessionMaxMs,
+      // Behind a TLS front (publicUrl https://…) the cookies are Secure; the detector itself speaks plain HTTP.
+      secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
+      runbookUrl: (rule) => `${config.alertmanager.runbookBaseUrl}${rule}`,
+      onSignIn: (ok, user) => {
+        if (ok) logger.info({ user }, 'evidence pages: signed in');
+        else logger.warn('evidence pages: sign-in refused (wrong token)');
+      },
+    },
+    readiness: o.readiness,
+    logger,
+    store: o.store,
+    baseUrl: o.baseUrl,
+    onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
+    respond: responder && ((alert, request) => responder.respond(alert, request)),
+  });
+}
+
+/**
+ * Restart safety: the engine continues the incidents the store says are firing (same ids, next revision), and
+ * Alertmanager gets them again in case the previous process died before pushing.
+ */
+async function restoreFromStore(o: {
+  store: AlertStore;
+  handler: BatchHandler;
+  engine: DetectorEngine;
+  roleHistory: RoleHistoryStore;
+  responder: Responder | undefined;
+  alertmanager: AlertmanagerSink | undefined;
+  logger: Logger;
+}): Promise<void> {
+  const { store, handler, engine, roleHistory, responder, alertmanager, logger } = o;
+  // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
+  const firing = await store.loadFiring();
+  handler.restore(firing);
+  // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
+  for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
+    engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
+  }
+  roleHistory.load(await store.loadRoleHistory());
+  // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
+  await responder?.start();
+  const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
+  alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
+  logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+}
 
 /**
  * Builds the detector from its config: consumer group → engine → sinks (Kafka alerts, PostgreSQL store,
  * Alertmanager) → API and metrics. No side effect until `start()`.
  */
-export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}): Detector {
+export function createDetector(config: DetectorConfig, deps: DetectorDeps): Detector {
   const logger = deps.logger ?? createLogger('detector', { level: config.log.level });
   const registry = deps.registry ?? createMetricsRegistry('detector');
-  const policy = deps.policy ?? compilePolicy(loadPolicy());
+  const { policy } = deps;
   const catalogRoles = createPrivilegedRoles({ policy });
   const privileged: PrivilegedRoles = deps.privileged ?? catalogRoles;
   // Set once the catalog connection exists (start): a GRANT or CREATE ROLE … SUPERUSER re-reads the catalog at once.
@@ -123,22 +261,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       if (cluster === config.cluster) refreshPrivileged?.();
     },
   });
-  // An automatic response keyed on a rule that does not exist would never run: refuse it like any invalid setting.
-  const autoRules = Object.keys(policy.policy.response.rules);
-  if (autoRules.length > 0 && engine.ruleIds !== undefined) {
-    const known = new Set(engine.ruleIds);
-    const unknown = autoRules.filter((id) => !known.has(id));
-    if (unknown.length > 0) {
-      throw new ConfigError(
-        'policy',
-        unknown.map((id) => ({
-          path: `response.rules.${id}`,
-          expected: `the id of a loaded rule (${[...known].join(', ')})`,
-          found: id,
-        })),
-      );
-    }
-  }
+  checkResponseRules(policy, engine);
   // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
   // engine directly, the moment each connects, and again at every tick while held.
   const ownSessions = createOwnSessions();
@@ -162,13 +285,13 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
 
   let alertmanager: AlertmanagerSink | undefined;
   let producer: ReliableProducer | undefined;
-  let consumer: BatchConsumer | undefined;
+  let source: EventConsumer | undefined;
   let stopping = false;
-  let consuming = false;
   let storeError: string | undefined;
   let catalog: pg.Pool | undefined;
-  let lagAdmin: ReturnType<ReturnType<typeof createKafka>['admin']> | undefined;
-  const timers: NodeJS.Timeout[] = [];
+  let lag: LagProbe | undefined;
+  const periodic = createPeriodic(logger);
+  const every = periodic.every;
   let url = '';
   let port = 0;
 
@@ -240,86 +363,16 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
   const auto = responder && autoResponder(policy, responder, logger);
   if (auto !== undefined) handler.onAlert(auto);
 
-  const http = buildApiServer({
+  const http = apiServerOf(config, {
     registry,
-    token: config.api.token,
-    users: resolveUsers(config.api.users),
-    web: {
-      sessionIdleMs: config.api.sessionIdleMs,
-      sessionMaxMs: config.api.sessionMaxMs,
-      // Behind a TLS front (publicUrl https://…) the cookies are Secure; the detector itself speaks plain HTTP.
-      secureCookies: config.http.publicUrl?.startsWith('https:') ?? false,
-      runbookUrl: (rule) => `${config.alertmanager.runbookBaseUrl}${rule}`,
-      onSignIn: (ok, user) => {
-        if (ok) logger.info({ user }, 'evidence pages: signed in');
-        else logger.warn('evidence pages: sign-in refused (wrong token)');
-      },
-    },
-    readiness: () => readiness(),
     logger,
     store,
+    readiness: () => readiness(),
     baseUrl: () => url,
-    onAck: (id, by) => logger.info({ alertId: id, by }, 'alert acknowledged'),
-    respond: responder && ((alert, request) => responder.respond(alert, request)),
+    responder,
   });
 
-  function readiness(): Readiness {
-    const reasons: string[] = [];
-    // What anonymous callers see: the component and its state, never a host name or a driver message.
-    const summary: string[] = [];
-    if (!consuming) {
-      reasons.push('consumer: not in the group yet');
-      summary.push('consumer: not in the group yet');
-    }
-    if (producer?.state === 'failing') {
-      reasons.push(`kafka: ${producer.lastError ?? 'alert sends failing'}`);
-      summary.push('kafka: alert sends failing');
-    }
-    if (storeError !== undefined) {
-      reasons.push(`store: ${storeError}`);
-      summary.push('store: unreachable');
-    }
-    return { ready: reasons.length === 0, reasons, summary };
-  }
-
-  const every = (ms: number, fn: () => Promise<void>) => {
-    const t = setInterval(() => {
-      fn().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'periodic task failed'));
-    }, ms);
-    t.unref();
-    timers.push(t);
-  };
-
-  /**
-   * `fn` now, at most one run at a time (a call during a run asks for one more after it), and once again
-   * `settleMs` later: pgaudit logs a GRANT when it runs, and its transaction may commit a moment after the detector
-   * reads the catalog.
-   */
-  const coalesce = (fn: () => Promise<void>, onError: (error: unknown) => void, settleMs = 5_000) => {
-    let running = false;
-    let again = false;
-    const run = (): void => {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = true;
-      fn()
-        .catch(onError)
-        .finally(() => {
-          running = false;
-          if (again) {
-            again = false;
-            run();
-          }
-        });
-    };
-    return () => {
-      run();
-      const t = setTimeout(run, settleMs);
-      t.unref();
-    };
-  };
+  const readiness = () => readinessOf({ consuming: source?.consuming ?? false, producer, storeError });
 
   return {
     get url() {
@@ -337,82 +390,35 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       for (const warning of policyWarnings(policy.policy, Date.now())) logger.warn({ warning }, 'site policy');
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ applied, schema: config.store.schema }, 'store migrations applied');
-      // The evidence must not be deletable through the process that serves the API: refuse a runtime role that
-      // can, outside the local stack (where one role for both is allowed, with a warning).
-      const excess = await store.runtimePrivilegeProblems();
-      if (excess.length > 0 && config.profile !== 'local') {
-        throw new ConfigError('store runtime role', [
-          {
-            path: 'store.connectionString',
-            expected:
-              'a role limited to SELECT, INSERT, UPDATE on the store tables and DELETE on session_events (README: "The alert store"); migrations go through store.migrationConnectionString',
-            found: `a role that ${excess.join('; ')}`,
-          },
-        ]);
-      }
-      if (excess.length > 0) {
-        logger.warn({ excess }, 'store: the runtime role can alter or delete evidence (allowed with profile: local)');
-      }
+      await checkStoreRole(store, config, logger);
 
       await http.listen({ host: config.http.host, port: config.http.port });
       port = (http.server.address() as AddressInfo).port;
       url = config.http.publicUrl ?? `http://${config.http.host}:${port}`;
 
       if (config.alertmanager.url !== '') {
-        alertmanager = createAlertmanagerSink({
-          url: config.alertmanager.url,
-          links: { apiBaseUrl: url, runbookBaseUrl: config.alertmanager.runbookBaseUrl },
+        alertmanager = alertmanagerSinkOf(config, url, {
           logger,
-          resendIntervalMs: config.alertmanager.resendIntervalMs,
-          timeoutMs: config.alertmanager.timeoutMs,
-          maxQueue: config.alertmanager.maxQueue,
-          onPushFailure: () => metrics.pushFailures.inc(),
-          onDropped: () => metrics.pushDropped.inc(),
-          onDelivered: (alert: Alert, at: number) => {
-            metrics.eventToAlert.observe(Math.max(0, (at - Date.parse(alert.lastSeen)) / 1000));
-            deps.onAlertmanagerDelivered?.(alert, at);
-          },
+          metrics,
+          ...(deps.onAlertmanagerDelivered !== undefined && { onDelivered: deps.onAlertmanagerDelivered }),
         });
         alertmanager.start();
       }
 
-      // Restart safety: the engine continues the incidents the store says are firing (same ids, next revision),
-      // and Alertmanager gets them again in case the previous process died before pushing.
-      // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
-      const firing = await store.loadFiring();
-      handler.restore(firing);
-      // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
-      for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
-        engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
-      }
-      roleHistory.load(await store.loadRoleHistory());
-      // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
-      await responder?.start();
-      const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
-      alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
-      logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+      await restoreFromStore({ store, handler, engine, roleHistory, responder, alertmanager, logger });
 
       // Before consuming: the catalog connection is one of Vigie's own sessions, announced as soon as it exists.
       if (!deps.privileged && config.privileged.connectionString !== '') {
-        const pool = new pg.Pool({ connectionString: config.privileged.connectionString, max: 1 });
-        pool.on('error', () => undefined);
-        trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn });
-        catalog = pool;
-        const refresh = async () => {
-          const roles = await catalogRoles.refresh(config.cluster, pool);
-          logger.debug({ privilegedRoles: roles.length }, 'privileged roles refreshed');
-          // The login roles too: their first listing dates a role that never logs in, rolvaliduntil its expiry.
-          await store.recordCatalogRoles(config.cluster, await discoverLoginRoles(pool));
-          roleHistory.load(await store.loadRoleHistory());
-        };
-        // Without the catalog only the policy's list counts: detection degrades, it does not stop.
-        await refresh().catch((error: unknown) =>
-          logger.warn({ error: describeError(error) }, 'privileged roles: catalog unreadable; policy list only'),
-        );
-        every(config.privileged.refreshIntervalMs, refresh);
-        refreshPrivileged = coalesce(refresh, (error) =>
-          logger.warn({ error: describeError(error) }, 'privileged roles: refresh after a grant failed'),
-        );
+        const watch = await watchCatalog(config, {
+          roles: catalogRoles,
+          store,
+          roleHistory,
+          logger,
+          observePool: (pool) => trackPoolSessions(pool, ownSessions, { logger, onChange: announceOwn }),
+          every,
+        });
+        catalog = watch.pool;
+        refreshPrivileged = watch.refreshSoon;
       }
 
       const kafka = createKafka(config.kafka, logger);
@@ -423,28 +429,13 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
         logger,
       });
       producer = createReliableProducer(config.kafka, { logger });
-      consumer = createBatchConsumer(kafka, {
+      source = createEventConsumer(kafka, {
         groupId: config.kafka.groupId,
         topics: inputs,
         logger,
-        handleBatch: async (batch) => {
-          // Effects can wait (store or Kafka outage, retried until they land): keep the group membership alive
-          // meanwhile, or the broker would hand the partition to another member mid-batch.
-          const beat = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
-          try {
-            await handler.handleBatch(
-              batch.topic,
-              batch.partition,
-              batch.messages.map((m) => ({ offset: m.offset, value: m.value })),
-            );
-          } finally {
-            clearInterval(beat);
-          }
-        },
+        handleBatch: (topic, partition, messages) => handler.handleBatch(topic, partition, messages),
       });
-      consumer.consumer.on(consumer.consumer.events.GROUP_JOIN, () => (consuming = true));
-      consumer.consumer.on(consumer.consumer.events.CRASH, () => (consuming = false));
-      await consumer.start();
+      await source.start();
 
       every(config.engine.tickIntervalMs, async () => {
         if (stopping) return;
@@ -458,23 +449,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
           storeError = describeError(error);
         }
       });
-      const admin = kafka.admin();
-      lagAdmin = admin;
-      every(config.kafka.lagIntervalMs, async () => {
-        await admin.connect();
-        for (const [topic, source] of sources) {
-          const [ends, committed] = await Promise.all([
-            admin.fetchTopicOffsets(topic),
-            admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] }),
-          ]);
-          const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
-          // A partition the group never committed on counts from its low watermark (all of it is still to read).
-          let lag = 0;
-          for (const e of ends)
-            lag += Math.max(0, Number(e.high) - Math.max(done.get(e.partition) ?? -1, Number(e.low)));
-          consumerLag.set(source, lag);
-        }
-      });
+      const probe = createLagProbe(kafka, config.kafka.groupId, sources);
+      lag = probe;
+      every(config.kafka.lagIntervalMs, () => probe.measure(consumerLag));
       every(RETENTION_EVERY_MS, async () => {
         const days = config.store.timelineRetentionDays;
         const removed = await store.pruneTimeline(new Date(Date.now() - days * 86_400_000));
@@ -485,9 +462,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
 
     async stop() {
       stopping = true;
-      for (const t of timers) clearInterval(t);
-      await consumer?.stop().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'consumer stop'));
-      consuming = false;
+      periodic.clear();
+      await source?.stop().catch((error: unknown) => logger.warn({ error: describeError(error) }, 'consumer stop'));
       // Changes held back between revisions go out as a last revision (the store has them as pending anyway).
       if (producer) {
         await handler
@@ -498,7 +474,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps = {}):
       }
       await alertmanager?.stop();
       await producer?.stop();
-      await lagAdmin?.disconnect().catch(() => undefined);
+      await lag?.close();
       await http.close();
       await responder?.stop();
       await store.close();

@@ -8,8 +8,8 @@ import { createLogger, waitFor } from '@vigie/runtime';
 import { LOCAL_KAFKA_TOPICS, readTopic, STACK, testKafka, uniqueName, type Producer } from '@vigie/testkit';
 import { createDetector, type Detector } from './app.js';
 import { DetectorConfig } from './config.js';
-import { pgDumpSession } from './sinks/fixtures.js';
-import { alertRef } from './store/alert-store.js';
+import { pgDumpSession } from '../test-support/fixtures.js';
+import { alertRef } from './sinks/store/alert-store.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;

@@ -1,4 +1,4 @@
-import { compilePolicy, loadPolicy, policyFileFrom } from '@vigie/policy';
+import { loadSitePolicy } from '@vigie/policy';
 import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createDetector, type DetectorDeps } from './app.js';
 import { DetectorConfig } from './config.js';
@@ -10,12 +10,12 @@ import { DetectorConfig } from './config.js';
 export async function main(
   args: string[],
   env: Record<string, string | undefined>,
-  deps: Pick<DetectorDeps, 'createEngine' | 'privileged'> = {},
+  deps: Partial<Pick<DetectorDeps, 'createEngine' | 'privileged'>> = {},
 ): Promise<void> {
   const values = parseServiceArgs('detector', args, env);
   await runService(async () => {
     const config = loadConfig(DetectorConfig, { file: values.config, env });
-    const policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
+    const policy = loadSitePolicy(values.policy, env);
     const logger = createLogger('detector', { level: config.log.level });
     const detector = createDetector(config, { ...deps, logger, policy });
     await detector.start();

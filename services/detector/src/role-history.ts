@@ -1,6 +1,6 @@
 import type { CatalogRole, RoleHistory } from './engine/types.js';
 import { queryCatalog, type Queryable } from './privileged-roles.js';
-import type { CatalogListing, StoredRoleHistory } from './store/alert-store.js';
+import type { CatalogListing, StoredRoleHistory } from './sinks/store/alert-store.js';
 import { DETECTOR_ERRORS } from './errors.js';
 
 /**

@@ -9,7 +9,7 @@ import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseInstant, replay, replayMain, type ReplayResult } from './replay.js';
 import { countAlerts, formatSummary } from './replay-summary.js';
-import { captureReplayIo } from './replay-test-io.js';
+import { captureReplayIo } from '../../test-support/replay-io.js';
 
 // Real lines captured from the local cluster (test/fixtures/pglog): 23 sessions over about four seconds, among them
 // a renamed pg_dump (vigie_fx_pgdump), COPY TO stdout dumps by contractor_bob, a bulk read by admin.

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { STACK } from '@vigie/testkit';
 import { replayMain } from './replay.js';
-import { captureReplayIo } from './replay-test-io.js';
+import { captureReplayIo } from '../../test-support/replay-io.js';
 
 // `vigie replay --pg` against the real cluster: the password never travels on the command line, and each place
 // a PostgreSQL client looks for it is honoured (a wrong one is refused by the server, which proves it was used).

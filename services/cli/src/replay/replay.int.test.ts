@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { ROLES, STACK } from '@vigie/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { replayMain } from './replay.js';
-import { captureReplayIo } from './replay-test-io.js';
+import { captureReplayIo } from '../../test-support/replay-io.js';
 
 // Real lines captured from the local cluster (test/fixtures/pglog): sessions of admin (SUPERUSER) and dba_alice
 // (CREATEROLE, pg_read_all_data), the stack's roles with the same attributes today.

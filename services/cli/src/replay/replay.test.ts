@@ -6,7 +6,7 @@ import { createPrivilegedRoles } from '@vigie/detector';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
 import { replay, replayMain } from './replay.js';
-import { captureReplayIo } from './replay-test-io.js';
+import { captureReplayIo } from '../../test-support/replay-io.js';
 
 // Real lines captured from the local cluster by collector-pglog's fixture script (test/fixtures/pglog): among
 // other sessions, one pg_dump of app run with application_name renamed to vigie_fx_pgdump.

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { createEngine, createPrivilegedRoles, loadRules, type PrivilegedRoles, type RuleSet } from '@vigie/detector';
 import { parseLogFiles } from '@vigie/pglog';
-import { compilePolicy, formatLocal, loadPolicy, policyFileFrom, type CompiledPolicy } from '@vigie/policy';
+import { formatLocal, loadSitePolicy, type CompiledPolicy } from '@vigie/policy';
 import {
   ConfigError,
   connectionCredentials,
@@ -408,7 +408,7 @@ export async function replayMain(
   let ruleIds: string[] = [];
   try {
     if (problems.length > 0) throw new ConfigError('vigie replay arguments', problems);
-    policy = compilePolicy(loadPolicy(policyFileFrom(values.policy, env)));
+    policy = loadSitePolicy(values.policy, env);
     const cluster = values.cluster ?? policy.policy.clusters[0]?.name ?? 'local';
     const rules = loadRules({ siteFile: values.rules });
     ruleIds = rules.rules.map((r) => r.id).sort();

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createMetricsRegistry, routeTable } from '@vigie/runtime';
 import { createDetectorMetrics } from '../metrics.js';
-import { sampleAlert } from '../sinks/fixtures.js';
-import type { StoredAlert } from '../store/alert-store.js';
-import { concretePath, pathSpellings } from './path-spellings.js';
+import { sampleAlert } from '../../test-support/fixtures.js';
+import type { StoredAlert } from '../sinks/store/alert-store.js';
+import { concretePath, pathSpellings } from '../../test-support/path-spellings.js';
 import { buildApiServer } from './server.js';
 
 // Who may read or acknowledge evidence is decided from the route the router matched, not from the raw URL. Each

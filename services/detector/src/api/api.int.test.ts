@@ -7,9 +7,9 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, routeTable } from '@vigie/runtime';
 import { STACK, uniqueName } from '@vigie/testkit';
-import { sampleAlert } from '../sinks/fixtures.js';
-import { createAlertStore, type AlertStore } from '../store/alert-store.js';
-import { concretePath, pathSpellings } from './path-spellings.js';
+import { sampleAlert } from '../../test-support/fixtures.js';
+import { createAlertStore, type AlertStore } from '../sinks/store/alert-store.js';
+import { concretePath, pathSpellings } from '../../test-support/path-spellings.js';
 import { buildApiServer } from './server.js';
 
 // The detector's HTTP server on a real socket with the real store: raw request lines (no client library to

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { sampleAlert } from '../sinks/fixtures.js';
-import type { AlertFilter, StoredAlert, TimelineEntry } from '../store/alert-store.js';
+import { sampleAlert } from '../../test-support/fixtures.js';
+import type { AlertFilter, StoredAlert, TimelineEntry } from '../sinks/store/alert-store.js';
 import type { ResponseRequest } from '../respond/responder.js';
 import { bearerChecker } from './auth.js';
 import type { ApiOptions } from './routes.js';

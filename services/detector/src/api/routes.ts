@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { PUBLIC_ROUTE, RUNTIME_ERRORS } from '@vigie/runtime';
-import type { AlertStore, StoredAlert } from '../store/alert-store.js';
+import type { AlertStore, StoredAlert } from '../sinks/store/alert-store.js';
 import { buildOpenApiDocument } from './openapi.js';
 import type { Alert } from '@vigie/contract';
 import { parseDuration } from '@vigie/policy';

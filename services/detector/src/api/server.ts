@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { buildHttpServer, type Logger, type Readiness } from '@vigie/runtime';
-import type { AlertStore } from '../store/alert-store.js';
+import type { AlertStore } from '../sinks/store/alert-store.js';
 import { createCsrf } from '../web/csrf.js';
 import { redirectToSignIn, registerEvidencePages, sessionOf, type EvidencePagesOptions } from '../web/routes.js';
 import { createSessionStore, type SessionStore } from '../web/sessions.js';

@@ -7,8 +7,9 @@ import {
 } from '@vigie/contract';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
-import { mechanicsRules } from '../rules/mechanics-rules.js';
+import { mechanicsRules } from '../../test-support/mechanics-rules.js';
 import { createEngine } from './engine.js';
+import type { RuleSet } from './rule-api.js';
 
 const policy = compilePolicy(loadPolicy());
 const rules = mechanicsRules();
@@ -94,7 +95,7 @@ const end = (sid: string, at: number): VigieEvent => ({
 
 describe('engine', () => {
   it('refuses rules that did not come from loadRules', () => {
-    expect(() => createEngine({ policy, privileged: none, rules: [] })).toThrowError(
+    expect(() => createEngine({ policy, privileged: none, rules: [] as unknown as RuleSet })).toThrowError(
       expect.objectContaining({ code: 'VIGIE_DETECTOR_RULES_INVALID' }) as Error,
     );
   });

@@ -1,5 +1,5 @@
 import { eventMs } from './event-time.js';
-import type { Alert, PrivilegeChange, VigieEvent } from '@vigie/contract';
+import type { Alert, EventKind, PrivilegeChange, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/errors';
 import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
@@ -23,12 +23,28 @@ type Mutable<T, K extends keyof T> = Omit<T, K> & { -readonly [P in K]: T[P] };
 /** A privilege change that alters which roles the catalog calls privileged (not an ownership or a SET ROLE). */
 const changesRoles = (c: PrivilegeChange): boolean => c.action === 'role-attributes' || c.action === 'grant-role';
 
+const NONE: readonly CompiledRule[] = [];
+
+/** Rules by the event kinds they read (each list in the rules' order), so an event reaches only those that use it. */
+function byKind(rules: readonly CompiledRule[]): ReadonlyMap<EventKind, readonly CompiledRule[]> {
+  const index = new Map<EventKind, CompiledRule[]>();
+  for (const rule of rules) {
+    for (const kind of new Set(rule.kinds)) {
+      const list = index.get(kind);
+      if (list === undefined) index.set(kind, [rule]);
+      else list.push(rule);
+    }
+  }
+  return index;
+}
+
+/** The rule set is checked at run time too: JavaScript callers (a plugin, a script) are not type-checked. */
 function isRuleSet(value: unknown): value is RuleSet {
   return (
     typeof value === 'object' &&
     value !== null &&
     Array.isArray((value as RuleSet).rules) &&
-    (value as RuleSet).rules.every((r) => typeof r.onEvent === 'function')
+    (value as RuleSet).rules.every((r) => typeof r.onEvent === 'function' && Array.isArray(r.kinds))
   );
 }
 
@@ -44,18 +60,25 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       'EngineOptions.rules must be the value returned by loadRules()',
     );
   }
-  const all: readonly CompiledRule[] = options.rules.rules;
+  // Claiming rules first (stable otherwise): a claim made by an event holds for the other rules on the same event.
+  const all: readonly CompiledRule[] = [
+    ...options.rules.rules.filter((r) => r.claims === 'session'),
+    ...options.rules.rules.filter((r) => r.claims !== 'session'),
+  ];
   const byId = new Map(all.map((r) => [r.id, r]));
-  const rules = all.filter((r) => (r.scope ?? 'activity') === 'activity');
-  const vigieRules = all.filter((r) => r.scope === 'vigie-accounts');
-  const heartbeatRules = all.filter((r) => r.scope === 'heartbeats');
+  const rules = byKind(all.filter((r) => (r.scope ?? 'activity') === 'activity'));
+  const vigieRules = byKind(all.filter((r) => r.scope === 'vigie-accounts'));
+  const heartbeatRules = byKind(all.filter((r) => r.scope === 'heartbeats'));
+  // Whether Vigie's accounts are watched by their own rules (then no other rule sees their sessions).
+  const watchesVigieAccounts = all.some((r) => r.scope === 'vigie-accounts');
   const timeZone = policy.policy.businessHours.timezone;
-  const dumpSessions = new Set<string>();
+  /** Sessions claimed by a rule that declared `claims: 'session'` (see `RuleContext.claimSession`). */
+  const claimedSessions = new Set<string>();
   const sessions = createSessionTable({
     maxSessions,
     idleMs: idleSessionMs,
     endedGraceMs: ENDED_GRACE_MS,
-    onEvict: (s) => dumpSessions.delete(s.key),
+    onEvict: (s) => claimedSessions.delete(s.key),
   });
   const alerts = createAlertBook({
     endedGraceMs: ENDED_GRACE_MS,
@@ -71,7 +94,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     policy,
     privileged,
     alerts,
-    dumpSessions,
+    claimSession: (key) => claimedSessions.add(key),
+    claimed: (key) => claimedSessions.has(key),
     self,
     expectedCollectors: options.expectedCollectors ?? [],
     roles: options.roleHistory ?? NO_ROLE_HISTORY,
@@ -99,7 +123,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         if (event.session !== undefined || event.source !== undefined) return [];
         if (event.accounts !== undefined) self.announceAccounts(event.cluster, event.accounts, tsMs);
         if (event.identities !== undefined) self.announce(event.cluster, event.identities, tsMs);
-        for (const rule of heartbeatRules) rule.onEvent(event, undefined, ctx);
+        for (const rule of heartbeatRules.get(event.kind) ?? NONE) rule.onEvent(event, undefined, ctx);
         return alerts.drain();
       }
       if (event.kind === 'statement' && event.sql.privileges?.some(changesRoles) === true) {
@@ -115,12 +139,13 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         // alone (one incident that says what it did), or, if a site disabled them, by every rule like any role.
         if (self.isOwn(session.key, session.login)) return [];
         // Asked once per session and again only when the announced accounts changed (not a lookup per event).
-        if (vigieRules.length > 0 && session.login !== undefined && session.vigieGeneration !== self.generation) {
+        if (watchesVigieAccounts && session.login !== undefined && session.vigieGeneration !== self.generation) {
           session.vigieAccount = self.isVigieAccount(event.cluster, session.login);
           session.vigieGeneration = self.generation;
         }
-        if (session.vigieAccount === true && vigieRules.length > 0) {
-          for (const rule of vigieRules) if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
+        if (session.vigieAccount === true && watchesVigieAccounts) {
+          for (const rule of vigieRules.get(event.kind) ?? NONE)
+            if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
           return alerts.drain();
         }
         if (event.kind === 'statement' && event.effectiveRole !== undefined)
@@ -132,7 +157,7 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         // The WAL carries no user: the session that wrote in this transaction, when its statement was seen.
         session = writers.get(`${event.cluster}/${event.xid}`, arrived);
       }
-      for (const rule of rules) {
+      for (const rule of rules.get(event.kind) ?? NONE) {
         if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
       }
       // The session is over: what its incidents held back are its final figures (a dump's size), told now.
@@ -154,8 +179,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     restore(restored: readonly Alert[], nowMs?: number): void {
       alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs);
       for (const a of restored) {
-        if (a.rule === 'dump' && a.status === 'firing' && a.sessionId !== undefined) {
-          dumpSessions.add(`${a.cluster}/${a.sessionId}`);
+        if (byId.get(a.rule)?.claims === 'session' && a.status === 'firing' && a.sessionId !== undefined) {
+          claimedSessions.add(`${a.cluster}/${a.sessionId}`);
         }
         if (a.status === 'firing') byId.get(a.rule)?.onRestore?.(a, ctx);
       }

@@ -1,7 +1,7 @@
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { describe, expect, it } from 'vitest';
-import { mechanicsRules } from '../rules/mechanics-rules.js';
+import { mechanicsRules } from '../../test-support/mechanics-rules.js';
 import { createEngine } from './engine.js';
 
 // Never business time and dba_* privileged by the policy: every statement of the session below feeds one

@@ -1,17 +1,61 @@
+/**
+ * The one interface between the engine and the rules: what a rule is (`CompiledRule`), what it sees (`RuleContext`)
+ * and the engine pieces a rule may use (the alert book's incident helpers, the session state, event time, the
+ * stateful primitives). Rules import from this module only, never from another file under `engine/`.
+ */
 import type { CompiledPolicy } from '@vigie/policy';
-import type { Alert, ClientClass, Severity, VigieEvent } from '@vigie/contract';
+import { VigieEvent as VigieEventSchema } from '@vigie/contract';
+import type { Alert, ClientClass, EventKind, Severity, VigieEvent } from '@vigie/contract';
 import type { AlertBook, Incident } from './alert-book.js';
 import type { SelfKnowledge } from './self-knowledge.js';
 import type { SessionState } from './session-table.js';
 import type { ExpectedCollector, PrivilegedRoles, RoleHistory } from './types.js';
+
+export {
+  addObjects,
+  addTables,
+  alertId,
+  maxSeverity,
+  type AlertBook,
+  type Evidence,
+  type Incident,
+  type IncidentSeed,
+} from './alert-book.js';
+export { eventMs } from './event-time.js';
+export type { SessionState } from './session-table.js';
+export type { SelfKnowledge } from './self-knowledge.js';
+export {
+  NO_ROLE_HISTORY,
+  type CatalogRole,
+  type ExpectedCollector,
+  type PrivilegedRoles,
+  type RoleHistory,
+} from './types.js';
+export { createFirstSeen, type FirstSeen } from './primitives/first-seen.js';
+export { compileMembership, type MembershipSpec, type Subject } from './primitives/membership.js';
+export { createRecentMap, type RecentMap } from './primitives/recent-map.js';
+export { createSchedule } from './primitives/schedule.js';
+export { createSequence, type Sequence, type SequenceProgress, type SequenceStep } from './primitives/sequence.js';
+export { createSlidingWindow, type SlidingWindow } from './primitives/sliding-window.js';
+
+/** Every event kind of the contract, for a rule that reads whatever a session does (its `kinds`). */
+export const ALL_EVENT_KINDS: readonly EventKind[] = Object.freeze(
+  VigieEventSchema.options.map((o) => o.shape.kind.value),
+);
 
 /** What a rule sees besides the event: the policy, the privileged roles, the alerts, the clock zone. */
 export interface RuleContext {
   readonly policy: CompiledPolicy;
   readonly privileged: PrivilegedRoles;
   readonly alerts: AlertBook;
-  /** Sessions already recognised as dumps (by the dump rule), so read rules do not double-alert on them. */
-  readonly dumpSessions: Set<string>;
+  /**
+   * Marks a session (`SessionState.key`) as claimed by the calling rule (a rule declared `claims: 'session'`, e.g.
+   * the dump rule once it recognises a dump): the session's activity is that rule's one incident, and rules that
+   * yield to claims leave it alone. A claim lasts as long as the session's state.
+   */
+  claimSession(sessionKey: string): void;
+  /** Whether a claiming rule has claimed the session (claiming rules run first, so the claim holds for this event). */
+  claimed(sessionKey: string): boolean;
   /** What Vigie knows of its own database sessions and accounts (announced in heartbeats). */
   readonly self: SelfKnowledge;
   /** Collectors the detector's configuration says must be running (silence of one is an alert). */
@@ -47,6 +91,17 @@ export interface CompiledRule {
   readonly quietMs: number;
   /** Which events the engine routes to it (default `activity`). */
   readonly scope?: RuleScope;
+  /**
+   * The event kinds the rule reads: the engine hands it an event (of its scope) only if its kind is listed, so
+   * adding a kind to the contract costs the rules that do not read it nothing.
+   */
+  readonly kinds: readonly EventKind[];
+  /**
+   * `'session'`: the rule may claim whole sessions (`ctx.claimSession`). The engine runs claiming rules before the
+   * others, so a rule that asks `ctx.claimed(key)` sees the claim made by the same event; a firing alert of a
+   * claiming rule restored after a restart claims its session again.
+   */
+  readonly claims?: 'session';
   /**
    * The rule only fires for privileged roles (catalog or policy `roles.privileged`): without the catalog and with
    * no policy list it is blind (`vigie replay` without `--pg` says so).

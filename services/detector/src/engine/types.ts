@@ -1,6 +1,7 @@
 import type { Alert, CollectorIdentity, CollectorName, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
 import type { RevisionPolicy } from './alert-book.js';
+import type { RuleSet } from './rule-api.js';
 
 /** Tells whether a role is privileged (catalog: superuser, CREATEROLE, REPLICATION, BYPASSRLS, pg_read_all_data…; plus the policy's list). */
 export interface PrivilegedRoles {
@@ -48,8 +49,8 @@ export interface ExpectedCollector {
 export interface EngineOptions {
   policy: CompiledPolicy;
   privileged: PrivilegedRoles;
-  /** Rules (shipped + site overrides) already validated and compiled; the engine helper defines this type. */
-  rules: unknown;
+  /** Rules (shipped + site overrides) already validated and compiled: what `loadRules` (rules/load.ts) returns. */
+  rules: RuleSet;
   /** Bounds of per-session state. */
   maxSessions?: number;
   /** A session with no event for this long is evicted (ended sessions go sooner). */

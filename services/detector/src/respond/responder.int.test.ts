@@ -4,8 +4,8 @@ import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
 import { queryAs, ROLES, STACK, uniqueName } from '@vigie/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleAlert } from '../sinks/fixtures.js';
-import { createAlertStore, type AlertStore } from '../store/alert-store.js';
+import { sampleAlert } from '../../test-support/fixtures.js';
+import { createAlertStore, type AlertStore } from '../sinks/store/alert-store.js';
 import { createResponder, type Responder } from './responder.js';
 
 // The responder against the real cluster, as the local stack's vigie_responder (pg_signal_backend, CREATEROLE): the

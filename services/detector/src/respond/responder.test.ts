@@ -3,7 +3,7 @@ import { ConfigError, createLogger } from '@vigie/runtime';
 import { createDetector } from '../app.js';
 import { DetectorConfig } from '../config.js';
 import { describe, expect, it } from 'vitest';
-import { sampleAlert } from '../sinks/fixtures.js';
+import { sampleAlert } from '../../test-support/fixtures.js';
 import { autoResponder } from './auto-response.js';
 import { backendOf, refusals, type ResponseRequest } from './responder.js';
 

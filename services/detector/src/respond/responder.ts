@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Alert, ResponseAction } from '@vigie/contract';
 import { durationMs, type CompiledPolicy } from '@vigie/policy';
 import { describeError, type Logger } from '@vigie/runtime';
-import type { ResponseStore, RoleLock } from '../store/response-store.js';
+import type { ResponseStore, RoleLock } from '../sinks/store/response-store.js';
 
 /** What a person (or the policy) asks Vigie to do about an alert. */
 export interface ResponseRequest {

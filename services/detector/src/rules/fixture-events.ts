@@ -10,7 +10,7 @@ import {
   type StatementEvent,
 } from '@vigie/contract';
 import { z } from 'zod';
-import { NO_ROLE_HISTORY, type RoleHistory } from '../engine/types.js';
+import { NO_ROLE_HISTORY, type RoleHistory } from '../engine/rule-api.js';
 
 /**
  * Rule fixtures are written compactly (a statement is its SQL text plus the few facts the server logs) and

@@ -4,9 +4,14 @@ import { fileURLToPath } from 'node:url';
 import type { ClientClass, VigieEvent } from '@vigie/contract';
 import { ConfigError, readYamlFile, type ConfigProblem } from '@vigie/runtime';
 import type { z } from 'zod';
-import type { CompiledRule, RuleContext, RuleSet } from '../engine/rule-api.js';
-import type { SessionState } from '../engine/session-table.js';
-import { compileMembership, type Subject } from '../engine/primitives/membership.js';
+import {
+  type CompiledRule,
+  type RuleContext,
+  type RuleSet,
+  type SessionState,
+  compileMembership,
+  type Subject,
+} from '../engine/rule-api.js';
 import { RULE_TYPE_IMPLS } from './types/index.js';
 import { RuleDefinition, RuleOverride, SiteRulesShape } from './schema.js';
 import type { RuleBase } from './rule-type.js';
@@ -115,6 +120,11 @@ function withWatchlist(normal: CompiledRule, watched: CompiledRule): CompiledRul
 
 function compile(def: RuleDefinition, file: string, problems: ConfigProblem[]): CompiledRule | undefined {
   const impl = RULE_TYPE_IMPLS[def.type];
+  // The schema accepts only the registry's names: this is the type checker's due, not a case a rule file reaches.
+  if (impl === undefined) {
+    problems.push({ path: `${file}.type`, expected: 'a rule type', found: def.type });
+    return undefined;
+  }
   const parsed = impl.params.safeParse(def.params);
   const watchParsed = impl.params.safeParse(mergeParams(def.params, def.watchlist));
   if (!parsed.success) problems.push(...problemsOf(parsed.error, `${file}.params`));
@@ -246,11 +256,9 @@ export function loadRules({ shippedDir = SHIPPED_RULES_DIR, siteFile }: LoadRule
     if (rule !== undefined) rules.push(rule);
   }
   if (problems.length > 0) throw new ConfigError(siteFile ?? shippedDir, problems);
-  // Dump rules run first: it marks dump sessions, which the read rules then leave to it.
-  rules.sort((a, b) => order(a) - order(b));
+  // Rules that claim sessions first (the engine runs them in that order too): a claimed session is left to them.
+  rules.sort((a, b) => claimOrder(a) - claimOrder(b));
   return Object.freeze({ rules, disabled, sources });
 }
 
-function order(r: CompiledRule): number {
-  return r.type === 'dump-signature' ? 0 : 1;
-}
+const claimOrder = (r: CompiledRule): number => (r.claims === 'session' ? 0 : 1);

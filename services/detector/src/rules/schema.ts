@@ -1,28 +1,9 @@
 import { isIP } from 'node:net';
 import { ClientClass, Severity } from '@vigie/contract';
 import { z } from 'zod';
+import { RULE_TYPES } from './types/index.js';
 
-/** The rule types implemented in code; a rule file picks one and gives it parameters. */
-export const RULE_TYPES = [
-  'dump-signature',
-  'bulk-read',
-  'off-hours',
-  'egress-volume',
-  'mass-write',
-  'replication-slot-risk',
-  'personal-data-in-preprod',
-  'vigie-account',
-  'collector-health',
-  'audit-tampering',
-  'forged-record',
-  'privilege-escalation',
-  'server-file-access',
-  'auth-brute-force',
-  'bastion-bypass',
-  'dormant-account',
-  'watchlist-session',
-  'generic-interactive',
-] as const;
+/** The rule types implemented in code (named once, in `types/index.ts`); a rule file picks one and gives it parameters. */
 export const RuleType = z.enum(RULE_TYPES);
 export type RuleType = z.infer<typeof RuleType>;
 

@@ -2,8 +2,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '@vigie/contract';
 import { buildApiServer } from '../api/server.js';
-import { sampleAlert } from '../sinks/fixtures.js';
-import { alertRef, type AlertFilter, type StoredAlert } from '../store/alert-store.js';
+import { sampleAlert } from '../../test-support/fixtures.js';
+import { alertRef, type AlertFilter, type StoredAlert } from '../sinks/store/alert-store.js';
 import { CONTENT_SECURITY_POLICY } from './security-headers.js';
 
 // The evidence pages on the detector's real server (fastify inject): sign-in, sessions, CSRF, headers, escaping of

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PUBLIC_ROUTE } from '@vigie/runtime';
-import { alertRef, type AlertFilter, type AlertStore } from '../store/alert-store.js';
+import { alertRef, type AlertFilter, type AlertStore } from '../sinks/store/alert-store.js';
 import { parseCookies, serializeCookie } from './cookies.js';
 import type { Csrf } from './csrf.js';
 import { acceptFormBodies } from './form-body.js';

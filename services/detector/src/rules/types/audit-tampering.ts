@@ -1,10 +1,7 @@
 import type { AuditSettingsEvent, LogGapEvent, SettingChange, SqlAnalysis, VigieEvent } from '@vigie/contract';
 import { patternMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { addObjects, alertId } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import { addObjects, alertId, eventMs, type RuleContext, type SessionState } from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, sessionlessSeed, sessionSeed } from './common.js';
 
@@ -187,6 +184,7 @@ export const auditTampering = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'audit-tampering',
+    kinds: ['statement', 'statement.logged', 'audit.settings', 'log.gap'],
     quietMs,
     onEvent(event, session, ctx) {
       switch (event.kind) {

@@ -1,11 +1,14 @@
 import type { AuthFailureEvent, SessionStartEvent } from '@vigie/contract';
 import { z } from 'zod';
-import { addObjects, alertId } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import { createRecentMap } from '../../engine/primitives/recent-map.js';
-import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import {
+  addObjects,
+  alertId,
+  eventMs,
+  createRecentMap,
+  createSlidingWindow,
+  type RuleContext,
+  type SessionState,
+} from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, humanCount, sessionlessSeed, sessionSeed } from './common.js';
 
@@ -166,6 +169,7 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'auth-brute-force',
+    kinds: ['auth.failure', 'session.start'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind === 'auth.failure') onFailure(event, ctx);

@@ -1,11 +1,8 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, alertId, maxSeverity, type RuleContext, type SessionState } from '../../engine/rule-api.js';
 import { Severity } from '@vigie/contract';
 import { networkMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { alertId, maxSeverity } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
 import {
   actingRole,
   atWhen,
@@ -88,6 +85,7 @@ export const bastionBypass = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'bastion-bypass',
+    kinds: ['session.start', 'statement', 'session.end'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'session.end') return;

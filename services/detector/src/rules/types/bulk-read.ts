@@ -1,13 +1,17 @@
-import { eventMs } from '../../engine/event-time.js';
+import {
+  eventMs,
+  addTables,
+  alertId,
+  maxSeverity,
+  type RuleContext,
+  type SessionState,
+  createFirstSeen,
+  createSlidingWindow,
+} from '../../engine/rule-api.js';
 import type { StatementEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
 import { networkMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { addTables, alertId, maxSeverity } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
-import { createFirstSeen } from '../../engine/primitives/first-seen.js';
-import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
 import { defineRuleType } from '../rule-type.js';
 import {
   actingRole,
@@ -216,11 +220,12 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'bulk-read',
+    kinds: ['statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'statement' || session === undefined || !isRead(event)) return;
-      // A dump session is the dump rule's incident: one alert, not one per table read.
-      if (ctx.dumpSessions.has(session.key)) return;
+      // A session claimed by another rule (a dump) is that rule's incident: one alert, not one per table read.
+      if (ctx.claimed(session.key)) return;
       const tables = personalTables(event, ctx.policy);
       if (tables.length === 0) return;
       const tsMs = eventMs(event);

@@ -1,10 +1,7 @@
 import type { Alert, CollectorHeartbeatEvent, SourceHealth } from '@vigie/contract';
 import { formatLocal } from '@vigie/policy';
 import { z } from 'zod';
-import { alertId, type Evidence } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { ExpectedCollector } from '../../engine/types.js';
+import { alertId, type Evidence, eventMs, type RuleContext, type ExpectedCollector } from '../../engine/rule-api.js';
 import { defineRuleType, type RuleBase } from '../rule-type.js';
 
 const Params = z
@@ -136,6 +133,7 @@ export const collectorHealth = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'collector-health',
+    kinds: ['collector.heartbeat'],
     scope: 'heartbeats',
     quietMs: p.renotifyHours * 3_600_000,
     onEvent(event, _session, ctx) {

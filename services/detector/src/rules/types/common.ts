@@ -1,10 +1,16 @@
-import { eventMs } from '../../engine/event-time.js';
+import {
+  eventMs,
+  addObjects,
+  addTables,
+  alertId,
+  maxSeverity,
+  type IncidentSeed,
+  type RuleContext,
+  type SessionState,
+} from '../../engine/rule-api.js';
 import type { Alert, ClientClass, Severity, StatementEvent, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
 import { formatLocal } from '@vigie/policy';
-import { addObjects, addTables, alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
 import type { RuleBase } from '../rule-type.js';
 
 /** pgaudit object types that hold rows of data; a sequence or an index in a personal-data schema does not. */

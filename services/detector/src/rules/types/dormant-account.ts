@@ -1,8 +1,6 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, alertId, maxSeverity, type RoleHistory } from '../../engine/rule-api.js';
 import { Severity } from '@vigie/contract';
 import { z } from 'zod';
-import { alertId, maxSeverity } from '../../engine/alert-book.js';
-import type { RoleHistory } from '../../engine/types.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, isPrivilegedSession, sessionSeed } from './common.js';
 
@@ -82,6 +80,7 @@ export const dormantAccount = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'dormant-account',
+    kinds: ['session.start', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined || (event.kind !== 'session.start' && event.kind !== 'statement')) return;

@@ -1,11 +1,17 @@
-import { eventMs } from '../../engine/event-time.js';
+import {
+  eventMs,
+  addTables,
+  alertId,
+  maxSeverity,
+  type RuleContext,
+  type SessionState,
+  createSequence,
+  type SequenceProgress,
+  type SequenceStep,
+} from '../../engine/rule-api.js';
 import type { StatementEvent, VigieEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
 import { z } from 'zod';
-import { addTables, alertId, maxSeverity } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
-import { createSequence, type SequenceProgress, type SequenceStep } from '../../engine/primitives/sequence.js';
 import { defineRuleType } from '../rule-type.js';
 import {
   atWhen,
@@ -170,9 +176,9 @@ export const dumpSignature = defineRuleType(Params, (base, p) => {
       session.rules.set(base.id, state);
     }
     const r = sequence.feed(state.progress, e);
-    const known = ctx.dumpSessions.has(session.key);
+    const known = ctx.claimed(session.key);
     if (r.final && (known || state.progress.matched.length >= p.minSteps)) {
-      ctx.dumpSessions.add(session.key);
+      ctx.claimSession(session.key);
       open(
         session,
         ctx,
@@ -223,6 +229,8 @@ export const dumpSignature = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'dump-signature',
+    kinds: ['statement', 'egress.sample', 'replication.connection', 'replication.command'],
+    claims: 'session',
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined) return;

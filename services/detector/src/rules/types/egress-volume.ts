@@ -1,11 +1,15 @@
-import { eventMs } from '../../engine/event-time.js';
+import {
+  eventMs,
+  alertId,
+  maxSeverity,
+  type IncidentSeed,
+  type RuleContext,
+  type SessionState,
+  createSlidingWindow,
+} from '../../engine/rule-api.js';
 import type { EgressSampleEvent, Severity, VigieEvent } from '@vigie/contract';
 import { normalizeAddress } from '@vigie/policy';
 import { z } from 'zod';
-import { alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
-import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
 import { defineRuleType, type RuleBase } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, humanBytes, humanCount, sessionSeed, sessionlessSeed } from './common.js';
 
@@ -150,6 +154,7 @@ export const egressVolume = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'egress-volume',
+    kinds: ['egress.sample', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined) {

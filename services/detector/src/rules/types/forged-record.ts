@@ -1,6 +1,5 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, alertId } from '../../engine/rule-api.js';
 import { z } from 'zod';
-import { alertId } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, humanCount, sessionSeed, sessionlessSeed } from './common.js';
 
@@ -32,6 +31,7 @@ export const forgedRecord = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'forged-record',
+    kinds: ['record.forged'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'record.forged') return;

@@ -1,11 +1,8 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, alertId, maxSeverity, type RuleContext, type SessionState } from '../../engine/rule-api.js';
 import type { StatementEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
 import { patternMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { alertId, maxSeverity } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, countUpdateDue, byWhom, fromWhere, isPrivilegedSession, sessionSeed } from './common.js';
 
@@ -108,6 +105,7 @@ export const genericInteractive = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'generic-interactive',
+    kinds: ['session.start', 'statement', 'session.end'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'session.start' && event.kind !== 'statement' && event.kind !== 'session.end') return;

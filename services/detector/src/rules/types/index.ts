@@ -1,4 +1,3 @@
-import type { RuleType } from '../schema.js';
 import type { RuleTypeImpl } from '../rule-type.js';
 import { auditTampering } from './audit-tampering.js';
 import { bulkRead } from './bulk-read.js';
@@ -19,24 +18,36 @@ import { dormantAccount } from './dormant-account.js';
 import { watchlistSession } from './watchlist-session.js';
 import { genericInteractive } from './generic-interactive.js';
 
-/** Every rule type by its YAML name. */
-export const RULE_TYPE_IMPLS: { readonly [T in RuleType]: RuleTypeImpl<never> } = {
-  'dump-signature': dumpSignature as RuleTypeImpl<never>,
-  'bulk-read': bulkRead as RuleTypeImpl<never>,
-  'off-hours': offHours as RuleTypeImpl<never>,
-  'egress-volume': egressVolume as RuleTypeImpl<never>,
-  'mass-write': massWrite as RuleTypeImpl<never>,
-  'replication-slot-risk': replicationSlotRisk as RuleTypeImpl<never>,
-  'personal-data-in-preprod': personalDataInPreprod as RuleTypeImpl<never>,
-  'vigie-account': vigieAccount as RuleTypeImpl<never>,
-  'collector-health': collectorHealth as RuleTypeImpl<never>,
-  'audit-tampering': auditTampering as RuleTypeImpl<never>,
-  'forged-record': forgedRecord as RuleTypeImpl<never>,
-  'privilege-escalation': privilegeEscalation as RuleTypeImpl<never>,
-  'server-file-access': serverFileAccess as RuleTypeImpl<never>,
-  'auth-brute-force': authBruteForce as RuleTypeImpl<never>,
-  'bastion-bypass': bastionBypass as RuleTypeImpl<never>,
-  'dormant-account': dormantAccount as RuleTypeImpl<never>,
-  'watchlist-session': watchlistSession as RuleTypeImpl<never>,
-  'generic-interactive': genericInteractive as RuleTypeImpl<never>,
-};
+/**
+ * Every rule type by its YAML name: the one list of rule types (the rule schema takes its names from here). A new
+ * rule type is its own file plus one line here.
+ */
+const IMPLS = {
+  'dump-signature': dumpSignature,
+  'bulk-read': bulkRead,
+  'off-hours': offHours,
+  'egress-volume': egressVolume,
+  'mass-write': massWrite,
+  'replication-slot-risk': replicationSlotRisk,
+  'personal-data-in-preprod': personalDataInPreprod,
+  'vigie-account': vigieAccount,
+  'collector-health': collectorHealth,
+  'audit-tampering': auditTampering,
+  'forged-record': forgedRecord,
+  'privilege-escalation': privilegeEscalation,
+  'server-file-access': serverFileAccess,
+  'auth-brute-force': authBruteForce,
+  'bastion-bypass': bastionBypass,
+  'dormant-account': dormantAccount,
+  'watchlist-session': watchlistSession,
+  'generic-interactive': genericInteractive,
+} satisfies Record<string, RuleTypeImpl<never>>;
+
+/**
+ * The rule types' names, in the registry's order (typed as strings: the rule schema is built from them, and the
+ * rule types' own types refer to the schema).
+ */
+export const RULE_TYPES = Object.keys(IMPLS) as [string, ...string[]];
+
+/** The rule types by name, each taking params its schema validated. */
+export const RULE_TYPE_IMPLS: Readonly<Record<string, RuleTypeImpl<never> | undefined>> = IMPLS;

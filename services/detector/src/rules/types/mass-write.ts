@@ -1,11 +1,15 @@
 import type { Alert, ChangeTxnEvent, Severity, StatementEvent } from '@vigie/contract';
 import { z } from 'zod';
-import { alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import { createRecentMap } from '../../engine/primitives/recent-map.js';
-import { createSlidingWindow } from '../../engine/primitives/sliding-window.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import {
+  alertId,
+  maxSeverity,
+  type IncidentSeed,
+  eventMs,
+  createRecentMap,
+  createSlidingWindow,
+  type RuleContext,
+  type SessionState,
+} from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import {
   actingRole,
@@ -211,6 +215,7 @@ export const massWrite = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'mass-write',
+    kinds: ['change.txn', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind === 'change.txn') onChange(event, session, ctx);

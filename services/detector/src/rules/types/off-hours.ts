@@ -1,9 +1,7 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, alertId, maxSeverity, createSchedule } from '../../engine/rule-api.js';
 import { Severity } from '@vigie/contract';
 import { formatLocal, localTime } from '@vigie/policy';
 import { z } from 'zod';
-import { alertId, maxSeverity } from '../../engine/alert-book.js';
-import { createSchedule } from '../../engine/primitives/schedule.js';
 import { defineRuleType } from '../rule-type.js';
 import { byWhom, fromWhere, humanCount, isPrivilegedSession, sessionSeed, severityByPlace } from './common.js';
 
@@ -28,6 +26,7 @@ export const offHours = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'off-hours',
+    kinds: ['session.start', 'statement', 'replication.connection'],
     quietMs,
     needsPrivilegedRoles: p.privilegedOnly,
     onEvent(event, session, ctx) {

@@ -1,10 +1,14 @@
 import type { Alert, ChangeTxnEvent, Severity } from '@vigie/contract';
 import { z } from 'zod';
-import { alertId, maxSeverity, type IncidentSeed } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import { createRecentMap } from '../../engine/primitives/recent-map.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import {
+  alertId,
+  maxSeverity,
+  type IncidentSeed,
+  eventMs,
+  createRecentMap,
+  type RuleContext,
+  type SessionState,
+} from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, humanCount, qualify, sessionSeed, sessionlessSeed } from './common.js';
 
@@ -65,6 +69,7 @@ export const personalDataInPreprod = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'personal-data-in-preprod',
+    kinds: ['change.txn'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'change.txn' || event.personalData === undefined) return;

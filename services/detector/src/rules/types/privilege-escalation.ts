@@ -1,9 +1,7 @@
 import type { PrivilegeChange, Severity } from '@vigie/contract';
 import { patternMatcher } from '@vigie/policy';
 import { z } from 'zod';
-import { maxSeverity } from '../../engine/alert-book.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import { maxSeverity, type RuleContext, type SessionState } from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { actingRole, atWhen, byWhom, fromWhere, isPrivilegedSession, recordSessionFindings } from './common.js';
 
@@ -106,6 +104,7 @@ export const privilegeEscalation = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'privilege-escalation',
+    kinds: ['statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'statement' || session === undefined) return;

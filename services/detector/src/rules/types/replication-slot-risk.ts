@@ -1,8 +1,6 @@
 import type { Alert, PublicationStatusEvent, Severity, SlotStatusEvent } from '@vigie/contract';
 import { z } from 'zod';
-import { alertId, maxSeverity } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import type { RuleContext } from '../../engine/rule-api.js';
+import { alertId, maxSeverity, eventMs, type RuleContext } from '../../engine/rule-api.js';
 import { defineRuleType, type RuleBase } from '../rule-type.js';
 import { humanBytes } from './common.js';
 
@@ -102,6 +100,7 @@ export const replicationSlotRisk = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'replication-slot-risk',
+    kinds: ['replication.slot', 'replication.publication'],
     quietMs,
     onEvent(event, _session, ctx) {
       if (event.kind === 'replication.slot') {

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Severity, StatementEvent } from '@vigie/contract';
 import { networkMatcher, patternMatcher, type CompiledPolicy } from '@vigie/policy';
 import { z } from 'zod';
-import { maxSeverity } from '../../engine/alert-book.js';
+import { maxSeverity } from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, qualify, recordSessionFindings, tableList } from './common.js';
 
@@ -116,6 +116,7 @@ export const serverFileAccess = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'server-file-access',
+    kinds: ['statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (event.kind !== 'statement' || session === undefined) return;

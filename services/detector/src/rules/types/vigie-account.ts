@@ -1,9 +1,14 @@
 import type { Alert, VigieEvent } from '@vigie/contract';
 import { z } from 'zod';
-import { addTables, alertId, type Evidence } from '../../engine/alert-book.js';
-import { eventMs } from '../../engine/event-time.js';
-import type { RuleContext } from '../../engine/rule-api.js';
-import type { SessionState } from '../../engine/session-table.js';
+import {
+  addTables,
+  alertId,
+  type Evidence,
+  eventMs,
+  type RuleContext,
+  type SessionState,
+  ALL_EVENT_KINDS,
+} from '../../engine/rule-api.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, fromWhere, humanCount, personalTables, sessionSeed, tableList } from './common.js';
 
@@ -120,6 +125,8 @@ export const vigieAccount = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'vigie-account',
+    // Every event of a session of a Vigie account is a clue (its first one starts the grace period).
+    kinds: ALL_EVENT_KINDS,
     scope: 'vigie-accounts',
     quietMs,
     onEvent(event, session, ctx) {

@@ -1,6 +1,5 @@
-import { eventMs } from '../../engine/event-time.js';
+import { eventMs, addTables, alertId } from '../../engine/rule-api.js';
 import { z } from 'zod';
-import { addTables, alertId } from '../../engine/alert-book.js';
 import { defineRuleType } from '../rule-type.js';
 import { atWhen, byWhom, fromWhere, humanCount, personalTables, sessionSeed, tableList } from './common.js';
 
@@ -20,6 +19,7 @@ export const watchlistSession = defineRuleType(Params, (base, p) => {
   return {
     ...base,
     type: 'watchlist-session',
+    kinds: ['session.start', 'statement'],
     quietMs,
     onEvent(event, session, ctx) {
       if (session === undefined || (event.kind !== 'session.start' && event.kind !== 'statement')) return;

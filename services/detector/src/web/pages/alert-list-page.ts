@@ -1,4 +1,4 @@
-import type { StoredAlert } from '../../store/alert-store.js';
+import type { StoredAlert } from '../../sinks/store/alert-store.js';
 import { html, type SafeHtml } from '../html.js';
 import { formatTime } from './format.js';
 import { layout, type Viewer } from './layout.js';

@@ -1,4 +1,4 @@
-import type { AlertRevision, StoredAlert, TimelineEntry } from '../../store/alert-store.js';
+import type { AlertRevision, StoredAlert, TimelineEntry } from '../../sinks/store/alert-store.js';
 import { html, type SafeHtml } from '../html.js';
 import { formatBytes, formatCount, formatTime } from './format.js';
 import { layout, type Viewer } from './layout.js';

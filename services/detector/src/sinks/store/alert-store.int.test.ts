@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { waitFor } from '@vigie/runtime';
 import { connectAs, currentLogFile, STACK, uniqueName } from '@vigie/testkit';
-import { sampleAlert } from '../sinks/fixtures.js';
+import { sampleAlert } from '../../../test-support/fixtures.js';
 import { MIGRATIONS } from './migrations.js';
 import { alertRef, createAlertStore, type AlertStore } from './alert-store.js';
 

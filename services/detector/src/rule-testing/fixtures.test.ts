@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkFixture, loadFixtureCases, SHIPPED_FIXTURES_DIR } from './fixture-runner.js';
-import { loadRules } from './load.js';
+import { loadRules } from '../rules/load.js';
 
 const cases = loadFixtureCases(SHIPPED_FIXTURES_DIR);
 

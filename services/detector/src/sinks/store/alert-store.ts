@@ -4,7 +4,7 @@ import type { Alert } from '@vigie/contract';
 import { VigieError } from '@vigie/errors';
 import { MIGRATIONS, RUNTIME_GRANTS, type Migration } from './migrations.js';
 import { responseQueries, type ResponseStore } from './response-store.js';
-import { DETECTOR_ERRORS } from '../errors.js';
+import { DETECTOR_ERRORS } from '../../errors.js';
 
 /** Who acknowledged an alert, when, and why. */
 export interface AlertAck {

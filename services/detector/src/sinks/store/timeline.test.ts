@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sampleStatement } from '../sinks/fixtures.js';
+import { sampleStatement } from '../../../test-support/fixtures.js';
 import { createTimelineRecorder } from './timeline.js';
 
 describe('timeline recorder', () => {

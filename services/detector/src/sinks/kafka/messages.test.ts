@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ContractError, decodeAlert, decodeDeadLetter } from '@vigie/contract';
 import type { OutgoingMessage, ReliableProducer } from '@vigie/kafka';
 import { VigieError } from '@vigie/errors';
-import { alertMessages, deadLetterMessages, deadLetterOf, publishAlerts, redactedExcerpt } from './kafka-messages.js';
-import { sampleAlert } from './fixtures.js';
 import { KAFKA_ERRORS } from '@vigie/kafka';
+import { deadLetterOf, redactedExcerpt } from '../../source/decode.js';
+import { alertMessages, deadLetterMessages, publishAlerts } from './messages.js';
+import { sampleAlert } from '../../../test-support/fixtures.js';
 
 describe('kafka messages', () => {
   it('keys alerts by id and encodes them per the contract', () => {

@@ -1,4 +1,4 @@
-import type { ReplayIo } from './replay.js';
+import type { ReplayIo } from '../src/replay/replay.js';
 
 /** Test helper: a `ReplayIo` that keeps what `vigie replay` prints and the exit code it asks for. */
 export function captureReplayIo(): ReplayIo & { out: string; err: string; code: number | undefined } {

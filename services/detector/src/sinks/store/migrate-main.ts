@@ -1,5 +1,5 @@
 import { ConfigError, describeError, EXIT, loadConfig, parseServiceArgs } from '@vigie/runtime';
-import { DetectorConfig } from '../config.js';
+import { DetectorConfig } from '../../config.js';
 import { createAlertStore } from './alert-store.js';
 
 /** Where `vigie store-migrate` writes and how it exits (tests pass their own). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ResponseAction } from '@vigie/contract';
 import { VigieError } from '@vigie/errors';
-import { DETECTOR_ERRORS } from '../errors.js';
+import { DETECTOR_ERRORS } from '../../errors.js';
 
 /** A login Vigie turned off, until when, and for which alert. */
 export interface RoleLock {

@@ -3,14 +3,14 @@ import { Registry } from 'prom-client';
 import { collectorHeartbeat, encodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
 import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { createLogger } from '@vigie/runtime';
-import { createEngine } from '../engine/index.js';
-import { mechanicsRules } from '../rules/mechanics-rules.js';
-import type { DetectorEngine } from '../engine/types.js';
-import { createDetectorMetrics } from '../metrics.js';
-import type { RoleSeen, TimelineEntry, VigieAccountSeen } from '../store/alert-store.js';
-import { createTimelineRecorder } from '../store/timeline.js';
+import { createEngine } from './engine/index.js';
+import { mechanicsRules } from '../test-support/mechanics-rules.js';
+import type { DetectorEngine } from './engine/types.js';
+import { createDetectorMetrics } from './metrics.js';
+import type { RoleSeen, TimelineEntry, VigieAccountSeen } from './sinks/store/alert-store.js';
+import { createTimelineRecorder } from './sinks/store/timeline.js';
 import { createBatchHandler } from './batch-handler.js';
-import { sampleAlert, sampleStatement } from './fixtures.js';
+import { sampleAlert, sampleStatement } from '../test-support/fixtures.js';
 
 /** A stand-in engine: alerts on any statement that COPYs, one incident per session. */
 function copyEngine(): DetectorEngine & { seen: string[] } {

@@ -2,7 +2,7 @@ import type { Alert } from '@vigie/contract';
 import { VigieError } from '@vigie/errors';
 import { backoffMs, describeError, type Logger } from '@vigie/runtime';
 import { alertRef } from '../store/alert-store.js';
-import { DETECTOR_ERRORS } from '../errors.js';
+import { DETECTOR_ERRORS } from '../../errors.js';
 
 /** One alert in Alertmanager's v2 API (`POST /api/v2/alerts`). */
 export interface AlertmanagerAlert {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import type { Alert } from '@vigie/contract';
 import { compilePolicy, loadPolicy, SitePolicy } from '@vigie/policy';
 import { parse, stringify } from 'yaml';
-import { createEngine } from '../engine/engine.js';
-import { fixtureEvents, fixtureRoleHistory, RuleFixture } from './fixture-events.js';
-import { loadRules, SHIPPED_RULES_DIR } from './load.js';
+import { createEngine } from '../engine/index.js';
+import { fixtureEvents, fixtureRoleHistory, RuleFixture } from '../rules/fixture-events.js';
+import { loadRules, SHIPPED_RULES_DIR } from '../rules/load.js';
 
 /** The shipped fixtures: `<rule id>/<name>.yaml` under the shipped rules' `fixtures/`. */
 export const SHIPPED_FIXTURES_DIR = join(SHIPPED_RULES_DIR, 'fixtures');

@@ -2,7 +2,7 @@
 // (percent-encoding, doubled or encoded separators, case, dot segments, matrix parameters…). Used by the API's
 // unit test (fastify inject) and its integration test (raw requests on a real socket).
 
-import { alertRef } from '../store/alert-store.js';
+import { alertRef } from '../src/sinks/store/alert-store.js';
 
 /** A concrete path for a route pattern (parameters filled with values the handlers accept). */
 export function concretePath(pattern: string, alertId: string): string {

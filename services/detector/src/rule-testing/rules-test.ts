@@ -9,7 +9,7 @@ import {
   type FixtureCase,
   type FixtureResult,
 } from './fixture-runner.js';
-import { loadRules } from './load.js';
+import { loadRules } from '../rules/load.js';
 
 const USAGE = `usage:
   vigie rules test [--rules <site rules file>] [--fixtures <dir>]

@@ -1,23 +1,19 @@
-import { ContractError, decodeEvent, type Alert, type DeadLetter, type VigieEvent } from '@vigie/contract';
+import type { Alert, DeadLetter, VigieEvent } from '@vigie/contract';
 import type { CompiledPolicy } from '@vigie/policy';
 import { backoffMs, describeError, rateLimited, type Logger } from '@vigie/runtime';
-import type { DetectorEngine } from '../engine/types.js';
-import type { DetectorMetrics, EventSource } from '../metrics.js';
+import type { DetectorEngine } from './engine/types.js';
+import type { DetectorMetrics, EventSource } from './metrics.js';
 import {
   latestPerId,
   type AlertStore,
   type RoleSeen,
   type TimelineEntry,
   type VigieAccountSeen,
-} from '../store/alert-store.js';
-import type { TimelineRecorder } from '../store/timeline.js';
-import { deadLetterOf } from './kafka-messages.js';
+} from './sinks/store/alert-store.js';
+import type { TimelineRecorder } from './sinks/store/timeline.js';
+import { decodeMessage, type InputMessage } from './source/decode.js';
 
-/** A consumed message, as much of it as the handler needs. */
-export interface InputMessage {
-  offset: string;
-  value: Buffer | null;
-}
+export type { InputMessage } from './source/decode.js';
 
 /** The durable effects of a batch; the batch's offsets are committed only after they resolve. */
 export interface BatchSinks {
@@ -225,16 +221,14 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         const accounts = new Map<string, VigieAccountSeen>();
         let consumed = 0;
         for (const m of messages) {
-          const decoded = m.value === null ? undefined : decodeEvent(m.value);
-          if (!decoded?.ok) {
-            const error = decoded?.error ?? new ContractError([{ path: '', message: 'empty message' }]);
-            const letter = deadLetterOf({ topic, partition, offset: m.offset, value: m.value, error }, cluster);
-            deadLetters.push(letter);
-            metrics.rejected.labels(letter.reason).inc();
+          const decoded = decodeMessage(topic, partition, m, cluster);
+          if (!decoded.ok) {
+            deadLetters.push(decoded.deadLetter);
+            metrics.rejected.labels(decoded.deadLetter.reason).inc();
             logRejected(topic, partition, m.offset);
             continue;
           }
-          const event = decoded.value;
+          const { event } = decoded;
           consumed += 1;
           observe(event, roles, accounts);
           const entry = timeline.observe(event);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger, waitFor } from '@vigie/runtime';
 import { alertLabels, createAlertmanagerSink, toAlertmanager, type AlertmanagerAlert } from './alertmanager.js';
-import { sampleAlert } from './fixtures.js';
+import { sampleAlert } from '../../../test-support/fixtures.js';
 import { alertRef } from '../store/alert-store.js';
 
 const links = { apiBaseUrl: 'http://127.0.0.1:18080', runbookBaseUrl: 'https://example.invalid/README.md#rule-' };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, waitFor } from '@vigie/runtime';
 import { STACK, uniqueName } from '@vigie/testkit';
 import { createAlertmanagerSink } from './alertmanager.js';
-import { sampleAlert } from './fixtures.js';
+import { sampleAlert } from '../../../test-support/fixtures.js';
 
 interface AmAlert {
   labels: Record<string, string>;

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RuleSet } from '../engine/rule-api.js';
-import { loadRules } from './load.js';
+import type { RuleSet } from '../src/engine/rule-api.js';
+import { loadRules } from '../src/rules/load.js';
 
 /** Rules that report a session for its place or account alone, whatever it does. */
 const SESSION_PLACE_RULES = ['bastion-bypass', 'generic-account-interactive'] as const;
