@@ -16,6 +16,7 @@ import {
   readConfigText,
   readYamlFile,
 } from '@vigie/runtime';
+import { SERVICES, type ServiceName } from './services.js';
 
 /** Where a command writes: stdout for results, stderr for usage errors (tests capture both). */
 export interface Output {
@@ -30,15 +31,9 @@ export const PROCESS_OUTPUT: Output = {
 };
 
 /** What a configuration file can be for: one of the four services, or the site policy. */
-export const CONFIG_KINDS = [
-  'collector-pglog',
-  'collector-replication',
-  'collector-egress',
-  'detector',
-  'policy',
-] as const;
+export const CONFIG_KINDS = [...SERVICES, 'policy'] as const;
 /** See {@link CONFIG_KINDS}. */
-export type ConfigKind = (typeof CONFIG_KINDS)[number];
+export type ConfigKind = ServiceName | 'policy';
 
 const SCHEMAS: Record<ConfigKind, z.ZodType> = {
   'collector-pglog': CollectorPglogConfig,

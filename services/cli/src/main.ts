@@ -1,7 +1,5 @@
 import { EXIT, describeError } from '@vigie/runtime';
-
-const SERVICES = ['collector-pglog', 'collector-replication', 'collector-egress', 'detector'] as const;
-type ServiceName = (typeof SERVICES)[number];
+import { isService, SERVICES } from './services.js';
 
 /** What every service package exports for the CLI: `main(args, env)` runs it until SIGINT/SIGTERM. */
 interface ServiceModule {
@@ -31,10 +29,6 @@ const USAGE = `usage:
                                                 the detector's API (a dry run unless --yes: vigie respond --help)
 environment: VIGIE_POLICY (site policy file), VIGIE_PROFILE (local | production), VIGIE_<SECTION>__<KEY> overrides any
   configuration value`;
-
-function isService(name: string | undefined): name is ServiceName {
-  return (SERVICES as readonly string[]).includes(name ?? '');
-}
 
 async function dispatch(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

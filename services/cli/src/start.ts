@@ -9,13 +9,14 @@ import { createLogger, describeError, EXIT, waitFor } from '@vigie/runtime';
 import { policyFileFrom } from '@vigie/policy';
 import { createAlertPrinter } from './alert-printer.js';
 import { localVigieDir, REPO_ROOT, stackDir } from './local-state.js';
+import type { ServiceName } from './services.js';
 const CLI_BIN = join(REPO_ROOT, 'services/cli/bin/vigie.js');
 /** The local detector: API and evidence pages. */
 const DETECTOR_URL = 'http://127.0.0.1:18080';
 
 /** One service `vigie start` runs, with the configuration it writes for the local stack. */
 interface LocalService {
-  name: 'collector-pglog' | 'collector-replication' | 'collector-egress' | 'detector';
+  name: ServiceName;
   port: number;
   config: Record<string, unknown>;
   /** Why the service cannot run here, if it cannot (it is skipped, and the user is told why). */
