@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { ReliableProducer } from '@vigie/kafka';
 import type { VigieEvent } from '@vigie/contract';
-import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
 import { VigieError } from '@vigie/errors';
 import { KAFKA_ERRORS } from '@vigie/kafka';
+import { manualProducer } from '../test-support/manual-producer.js';
 import { Outbox, type OutboxOptions } from './outbox.js';
-
-/** A producer whose sends resolve only when the test says so (Kafka's acknowledgement). */
-function manualProducer() {
-  const sends: {
-    messages: readonly OutgoingMessage[];
-    ack: (rejected?: RejectedMessage[]) => void;
-    fail: (e: unknown) => void;
-  }[] = [];
-  const producer: ReliableProducer = {
-    send: (messages) =>
-      new Promise<SendResult>((resolve, fail) =>
-        sends.push({ messages, ack: (rejected = []) => resolve({ rejected }), fail }),
-      ),
-    state: 'ready',
-    lastError: undefined,
-    stop: async () => undefined,
-  };
-  return { producer, sends };
-}
 
 /** A replication-like event; its key (`k<n>`) is given to the outbox, as the replication collector does. */
 const event = (n: number): VigieEvent => ({

@@ -1,9 +1,10 @@
 import { decodeEvent, encodeEvent, type VigieEvent } from '@vigie/contract';
-import type { OutgoingMessage, RejectedMessage, ReliableProducer, SendResult } from '@vigie/kafka';
+import type { OutgoingMessage, RejectedMessage } from '@vigie/kafka';
 import { VigieError } from '@vigie/errors';
 import { describe, expect, it } from 'vitest';
 import { Outbox } from './outbox.js';
 import { KAFKA_ERRORS } from '@vigie/kafka';
+import { manualProducer } from '../test-support/manual-producer.js';
 
 const event = (n: number): VigieEvent => ({
   v: 1,
@@ -16,27 +17,9 @@ const event = (n: number): VigieEvent => ({
   durationMs: n,
 });
 
-function fakeProducer() {
-  const sends: {
-    messages: readonly OutgoingMessage[];
-    ack: (rejected?: RejectedMessage[]) => void;
-    fail: (error: Error) => void;
-  }[] = [];
-  const producer: ReliableProducer = {
-    send: (messages) =>
-      new Promise<SendResult>((resolve, fail) =>
-        sends.push({ messages, ack: (rejected = []) => resolve({ rejected }), fail }),
-      ),
-    state: 'ready',
-    lastError: undefined,
-    stop: () => Promise.resolve(),
-  };
-  return { producer, sends };
-}
-
 describe('Outbox', () => {
   it('sends contract-valid JSON (validated or not), keeps only kinds in flight, acks in order with watermarks', async () => {
-    const { producer, sends } = fakeProducer();
+    const { producer, sends } = manualProducer();
     const acked: [number, string[]][] = [];
     const sink = new Outbox<number>(producer, {
       collector: 'collector-pglog',
@@ -76,7 +59,7 @@ describe('Outbox', () => {
   });
 
   it('dead-letters what Kafka refuses for good and moves on; the checkpoint waits for the dead letters', async () => {
-    const { producer, sends } = fakeProducer();
+    const { producer, sends } = manualProducer();
     const acked: [number, string[]][] = [];
     const refused: [string, boolean][] = [];
     const sink = new Outbox<number>(producer, {
@@ -124,7 +107,7 @@ describe('Outbox', () => {
   });
 
   it('a batch refused for good stays in flight: the checkpoint does not pass it', async () => {
-    const { producer, sends } = fakeProducer();
+    const { producer, sends } = manualProducer();
     const acked: number[] = [];
     const sink = new Outbox<number>(producer, {
       collector: 'collector-pglog',
