@@ -55,6 +55,16 @@ const Params = z
   })
   .strict();
 
+/** Logins remembered per role and per address, waiting for failures consumed late (see `recentLogins`). */
+const RECENT_LOGINS = 4;
+
+/** A login, kept a while for failures consumed after it. */
+interface Login {
+  readonly event: SessionStartEvent;
+  readonly session: SessionState;
+  readonly tsMs: number;
+}
+
 /** A failure whose role does not exist: the collector drops the name (it may be a password typed in the wrong field). */
 const UNKNOWN_ROLE = '\0unknown';
 
@@ -77,6 +87,12 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
     pairs: createRecentMap<true>({ maxKeys: p.maxTracked * 4, maxAgeMs: windowMs }),
     /** The last few roles failing from an address (at most `sprayRoles`), named when its incident opens. */
     recentRoles: createRecentMap<string[]>({ maxKeys: p.maxTracked, maxAgeMs: windowMs }),
+    /**
+     * The last few logins per role and per address. Failures and logins are separate
+     * sessions, so separate Kafka keys and possibly partitions: a login may be consumed before the failures that
+     * came before it. A failure looks here for logins that followed it in event time.
+     */
+    recentLogins: createRecentMap<Login[]>({ maxKeys: p.maxTracked, maxAgeMs: windowMs }),
   });
   // One set of counts per engine (its alert book): a compiled rule set may serve several engines, e.g. replays.
   const countsByEngine = new WeakMap<RuleContext['alerts'], ReturnType<typeof newCounts>>();
@@ -90,7 +106,7 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
   };
 
   function onFailure(event: AuthFailureEvent, ctx: RuleContext): void {
-    const { byRole, bySource, rolesBySource, pairs, recentRoles } = countsOf(ctx);
+    const { byRole, bySource, rolesBySource, pairs, recentRoles, recentLogins } = countsOf(ctx);
     const tsMs = eventMs(event);
     const addr = event.session?.clientAddr ?? 'local';
     const role = event.user ?? event.session?.user;
@@ -139,11 +155,32 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
         evidence,
       );
     }
+    // Logins consumed before this failure that happened after it: judged again with it counted.
+    for (const key of [`role\0${roleKey}`, `addr\0${sourceKey}`]) {
+      for (const login of recentLogins.get(key, tsMs) ?? []) {
+        if (login.tsMs >= tsMs) judgeLogin(login, ctx);
+      }
+    }
   }
 
+  /** A login: judged now, and remembered under its role and its address (a few per key) for late failures. */
   function onLogin(event: SessionStartEvent, session: SessionState, ctx: RuleContext): void {
+    const role = session.login;
+    if (role === undefined) return;
+    const { recentLogins } = countsOf(ctx);
+    const login: Login = { event, session, tsMs: eventMs(event) };
+    for (const key of [`role\0${event.cluster}\0${role}`, `addr\0${event.cluster}\0${session.clientAddr ?? 'local'}`]) {
+      const list = recentLogins.get(key, login.tsMs) ?? [];
+      list.push(login);
+      if (list.length > RECENT_LOGINS) list.shift();
+      recentLogins.set(key, list, login.tsMs);
+    }
+    judgeLogin(login, ctx);
+  }
+
+  /** A login after a run of failures (counted up to its time) is a success of the run: critical. */
+  function judgeLogin({ event, session, tsMs }: Login, ctx: RuleContext): void {
     const { byRole, bySource, rolesBySource } = countsOf(ctx);
-    const tsMs = eventMs(event);
     const role = session.login;
     if (role === undefined) return;
     const roleFailures = byRole.total(`${event.cluster}\0${role}`, tsMs);
@@ -177,7 +214,8 @@ export const authBruteForce = defineRuleType(Params, (base, p) => {
     },
     onTick(nowMs, ctx) {
       const c = countsOf(ctx);
-      for (const window of [c.byRole, c.bySource, c.rolesBySource, c.pairs, c.recentRoles]) window.prune(nowMs);
+      for (const window of [c.byRole, c.bySource, c.rolesBySource, c.pairs, c.recentRoles, c.recentLogins])
+        window.prune(nowMs);
     },
     summarize(alert, facts, timeZone) {
       const n = humanCount(Number(facts['failures'] ?? 0));
