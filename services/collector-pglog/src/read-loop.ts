@@ -1,11 +1,11 @@
 import type { Outbox } from '@vigie/collector-kit';
 import type { ProducerState } from '@vigie/kafka';
 import type { LogParser } from '@vigie/pglog';
-import { backoffMs, describeError, rateLimited, type Logger } from '@vigie/runtime';
+import { describeError, type Logger } from '@vigie/runtime';
 import type { Batching } from './batching.js';
 import type { CollectorPglogConfig } from './config.js';
 import type { CollectorMetrics } from './metrics.js';
-import { isSourceError, sourceErrorCode, type ReadHealth } from './read-health.js';
+import { createSourceRetry, isSourceError, type ReadHealth } from './read-health.js';
 import type { RecordCounts } from './record-counts.js';
 import { logGapEvent, type LogPosition, type LogTailer } from './source-tail.js';
 
@@ -55,23 +55,13 @@ export function createReadLoop({
   producer,
   status,
 }: ReadLoopOptions): ReadLoop {
-  let sourceFailures = 0;
-  const logSourceFailure = rateLimited(30_000, (suppressed: number, attempt: number, error: unknown) =>
-    logger.error(
-      { attempt, suppressed, error: describeError(error) },
-      'log source unreadable: reading stopped, retrying with backoff (events are not lost: the position is kept)',
-    ),
-  );
-  /** A wait that `stop()` cuts short (a retry backoff can be long). */
-  let wake: (() => void) | undefined;
-  const nap = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  const retry = createSourceRetry({
+    health,
+    metrics,
+    logger,
+    retryBaseMs: config.source.retryBaseMs,
+    retryMaxMs: config.source.retryMaxMs,
+  });
 
   async function run({ sink: s, parser: p, batching }: Pipeline): Promise<void> {
     while (status.running) {
@@ -104,18 +94,10 @@ export function createReadLoop({
         if (!isSourceError(error)) throw error;
         // The file system said no (log_file_mode changed to 0600, a file vanished, an I/O error): nothing of the
         // failed read was consumed, so retry the same place with backoff, and say so in every heartbeat meanwhile.
-        metrics.sourceFailures.inc();
-        health.set('failing', sourceErrorCode(error));
-        logSourceFailure(sourceFailures, error);
-        await nap(backoffMs(sourceFailures, { baseMs: config.source.retryBaseMs, maxMs: config.source.retryMaxMs }));
-        sourceFailures += 1;
+        await retry.failed(error);
         continue;
       }
-      if (sourceFailures > 0) {
-        logger.info({ attempts: sourceFailures }, 'log source readable again: reading resumed');
-        sourceFailures = 0;
-      }
-      health.set('ok');
+      retry.succeeded();
       for (const g of read.gaps) {
         metrics.logGaps.inc({ reason: g.reason });
         logger.error({ gap: g }, 'log file shrank or vanished before it was read to its end');
@@ -143,5 +125,5 @@ export function createReadLoop({
     }
   }
 
-  return { run, wake: () => wake?.() };
+  return { run, wake: () => retry.wake() };
 }
