@@ -2,13 +2,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { Outbox } from '@vigie/collector-kit';
-import {
-  collectorHeartbeat,
-  createOwnSessions,
-  identityOfRow,
-  type SourceHealth,
-  type VigieEvent,
-} from '@vigie/contract';
+import { createOwnSessions } from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics, type KafkaClient } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
 import {
@@ -19,16 +13,18 @@ import {
   type Logger,
   type Readiness,
 } from '@vigie/runtime';
-import { createSocketTracker, type KeyedEvent, type Observation } from './analyze-sockets.js';
+import { createActivityRefresher } from './activity-refresh.js';
+import { createSocketTracker } from './analyze-sockets.js';
 import { createUnixSessionAnnouncer } from './analyze-unix-sessions.js';
 import type { EgressConfig } from './config.js';
 import { createEgressMetrics, type EgressMetrics } from './metrics.js';
 import { createActivitySource, createSessionCache, type ActivitySource } from './source-pg-activity.js';
-import { createCloseWatcher } from './source-ss-close.js';
-import { sampleSockets } from './source-ss-sample.js';
 import { runStartupChecks } from './startup-checks.js';
 import { every, type Periodic } from './periodic.js';
-import { EGRESS_ERRORS } from './errors.js';
+import { createCloseEvents } from './close-events.js';
+import { createEgressEvents } from './egress-events.js';
+import { createEgressHeartbeat } from './egress-heartbeat.js';
+import { createSamplingRound } from './sampling-round.js';
 
 /** What the collector is built from; everything but config, policy and logger has a default. */
 export interface EgressDeps {
@@ -78,8 +74,6 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
   // role it connects as: both announced in its heartbeats, so the detector knows them for Vigie's own.
   const own = createOwnSessions();
   const accounts = [config.postgres.user];
-  let activityError = false;
-  let health: SourceHealth = { state: 'ok', since: new Date().toISOString() };
   // Cut by the collector: a sampling round's events leave together at its end, a burst of closes 50 ms after the
   // first. No position: nothing is checkpointed (a restart samples the sockets again).
   const outbox = new Outbox(producer, {
@@ -95,163 +89,42 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
       warn(deadLettered ? 'event refused by Kafka: dead-lettered' : 'dead letter refused by Kafka: dropped', error),
     onFailed: (error) => logger.error({ error: describeError(error) }, 'kafka refused the collector: events not sent'),
   });
-  let closeFlush: NodeJS.Timeout | undefined;
-  let lastSampleOkMs = Date.now();
   let started = false;
   let httpAddress: string | undefined;
   const http = buildHttpServer({ registry, readiness: () => readiness() });
   const loops: Periodic[] = [];
 
-  const enqueue = (key: string | undefined, event: VigieEvent, droppable: boolean): void => {
-    if (droppable && outbox.pending >= config.maxPendingEvents) {
-      metrics.eventsDropped.inc();
-      return;
-    }
-    outbox.add(event, { key });
-  };
-
-  const record = (obs: Observation): void => {
-    for (const failure of obs.joinFailures) metrics.joinFailures.inc({ reason: failure });
-    if (obs.closesMissed > 0) metrics.closesMissed.inc(obs.closesMissed);
-    emit(obs.events, true);
-  };
-
-  const emit = (events: readonly KeyedEvent[], droppable: boolean): void => {
-    for (const { key, event } of events) {
-      if (event.bytesSentDelta > 0) {
-        const addr = event.session?.clientAddr ?? event.peer?.addr;
-        metrics.observedBytes.inc({ client_class: policy.clientClass(addr) }, event.bytesSentDelta);
-      }
-      enqueue(key, event, droppable);
-    }
-  };
-
+  const events = createEgressEvents({ outbox, maxPendingEvents: config.maxPendingEvents, metrics, policy });
   /**
    * Sends everything queued, in order; resolves once Kafka acknowledged it (retries forever meanwhile). What Kafka
    * refuses for good is dead-lettered; a refusal of the collector itself (authentication, TLS, an ACL) is logged
    * with its code and the readiness says so.
    */
   const flush = (): Promise<void> => outbox.flush();
-
-  let refreshing: Promise<void> | undefined;
-  /** One pg_stat_activity snapshot into the cache; concurrent callers share the same query. */
-  const refreshActivity = (): Promise<void> => {
-    refreshing ??= (async () => {
-      try {
-        const rows = await activity.snapshot();
-        const now = new Date();
-        activityError = false;
-        for (const row of rows) {
-          if (!row.self || row.user === null) continue;
-          own.seen(
-            identityOfRow({
-              pid: row.pid,
-              backend_start: row.backendStartEpoch,
-              role: row.user,
-              application_name: row.applicationName,
-              client_addr: row.clientAddr ?? 'local',
-              datname: row.database,
-              backend_type: row.backendType,
-            }),
-            now.getTime(),
-          );
-        }
-        cache.update(rows, now.getTime());
-        emit(unix.observe(rows, now), false);
-      } catch (error) {
-        activityError = true;
-        warn('pg_stat_activity poll failed; sockets wait for their session', error);
-      } finally {
-        refreshing = undefined;
-      }
-    })();
-    return refreshing;
-  };
-
-  const sampleRound = async (): Promise<void> => {
-    const startedAtMs = Date.now();
-    const endTimer = metrics.sampleDuration.startTimer();
-    try {
-      const sample = await sampleSockets({
-        ssCommand: config.ssCommand,
-        serverPort: config.serverPort,
-        timeoutMs: config.ssTimeoutMs,
-      });
-      for (const reason of sample.rejected) metrics.linesRejected.inc({ reason });
-      // A client end never seen before: look its session up now rather than one activity period later.
-      const unknown = sample.sockets.some(
-        (s) =>
-          s.local.port === config.serverPort && s.peer.port !== undefined && !cache.byPeer(s.peer.addr, s.peer.port),
-      );
-      if (unknown) await refreshActivity();
-      record(tracker.observeSample(sample.sockets, new Date(startedAtMs), startedAtMs));
-      metrics.socketsTracked.set(tracker.size);
-      lastSampleOkMs = Date.now();
-      // Awaiting Kafka here is the backpressure: no new round while the last one is unacknowledged.
-      await flush();
-    } catch (error) {
-      metrics.samplesFailed.inc();
-      warn('sampling round failed', error);
-    } finally {
-      endTimer();
-    }
-  };
-
-  /** The sampling loop's health: blind when `ss` rounds fail, or when sockets cannot be joined to sessions. */
-  const sourceHealth = (nowMs: number): SourceHealth => {
-    const stale = nowMs - lastSampleOkMs > config.intervalMs * 5 + config.ssTimeoutMs;
-    const error = stale ? EGRESS_ERRORS.SS_FAILED : activityError ? EGRESS_ERRORS.PG_QUERY : undefined;
-    if ((error === undefined) !== (health.state === 'ok') || error !== health.error) {
-      health = {
-        state: error === undefined ? 'ok' : 'failing',
-        since: new Date(nowMs).toISOString(),
-        ...(error !== undefined && { error }),
-      };
-    }
-    return health;
-  };
-
-  const heartbeat = async (): Promise<void> => {
-    const now = new Date();
-    const hb = sourceHealth(now.getTime());
-    metrics.sourceUp.set(hb.state === 'ok' ? 1 : 0);
-    enqueue(
-      undefined,
-      collectorHeartbeat({
-        cluster: config.cluster,
-        collector: 'collector-egress',
-        instance,
-        at: now,
-        lagSeconds: Math.max(0, (now.getTime() - lastSampleOkMs) / 1000),
-        health: hb,
-        accounts,
-        identities: own.list(now.getTime()),
-      }),
-      true,
-    );
-    await flush();
-  };
-
-  const closeWatcher = createCloseWatcher({
-    ssCommand: config.ssCommand,
-    stdbufCommand: config.stdbufCommand,
-    serverPort: config.serverPort,
-    logger,
-    onClose: (socket, at) => {
-      if (socket.local.port !== config.serverPort) return;
-      metrics.closeEvents.inc();
-      record(tracker.observeClose(socket, at));
-      metrics.socketsTracked.set(tracker.size);
-      // Finals leave within 50 ms rather than with the next round (which may be a long interval away); the short
-      // wait batches a burst of closes (pgbench -C: ~70 closes/s) into one Kafka request.
-      closeFlush ??= setTimeout(() => {
-        closeFlush = undefined;
-        flush().catch(() => undefined);
-      }, 50);
-    },
-    onRejected: (reason) => metrics.linesRejected.inc({ reason }),
-    onRestart: () => metrics.closeWatcherRestarts.inc(),
+  const refresher = createActivityRefresher({ activity, cache, own, unix, emit: events.emit, warn });
+  const refreshActivity = refresher.refresh;
+  const sampling = createSamplingRound({
+    config,
+    metrics,
+    cache,
+    tracker,
+    refreshActivity,
+    record: events.record,
+    flush,
+    warn,
   });
+  const heartbeat = createEgressHeartbeat({
+    cluster: config.cluster,
+    instance,
+    accounts,
+    own,
+    metrics,
+    sampling,
+    activity: refresher,
+    enqueue: events.enqueue,
+    flush,
+  }).beat;
+  const closeWatcher = createCloseEvents({ config, logger, metrics, tracker, record: events.record, flush });
 
   const readiness = (): Readiness => {
     const reasons: string[] = [];
@@ -259,7 +132,7 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
     if (producer.state === 'failing') reasons.push(`kafka: ${producer.lastError ?? 'send failing'}`);
     else if (outbox.failed) reasons.push('kafka: refused the collector; events are not sent');
     if (started && !closeWatcher.running) reasons.push('ss -E: close-event child not running (restarting)');
-    if (started && Date.now() - lastSampleOkMs > config.intervalMs * 5 + config.ssTimeoutMs) {
+    if (started && sampling.stale(Date.now())) {
       reasons.push('sampling: no successful ss round recently');
     }
     return { ready: reasons.length === 0, reasons };
@@ -290,9 +163,9 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
       // Listen for closes before the first sample, so no socket can close unseen in between.
       closeWatcher.start();
       await refreshActivity();
-      lastSampleOkMs = Date.now();
+      sampling.markOk();
       loops.push(every(config.activityIntervalMs, refreshActivity));
-      loops.push(every(config.intervalMs, sampleRound));
+      loops.push(every(config.intervalMs, sampling.run));
       loops.push(every(config.heartbeatIntervalMs, heartbeat));
       await http.listen({ host: config.http.host, port: config.http.port });
       const address = http.server.address() as AddressInfo;
@@ -306,7 +179,6 @@ export function createEgressCollector(config: Readonly<EgressConfig>, deps: Egre
     async stop() {
       await Promise.all(loops.map((l) => l.stop()));
       await closeWatcher.stop();
-      if (closeFlush) clearTimeout(closeFlush);
       await flush().catch(() => undefined);
       await producer.stop();
       await http.close();

@@ -1,33 +1,19 @@
 import { hostname } from 'node:os';
-import type { Pgoutput } from 'pg-logical-replication';
 import type { Registry } from 'prom-client';
-import { Outbox } from '@vigie/collector-kit';
-import {
-  collectorHeartbeat,
-  createOwnSessions,
-  entityKey,
-  type SourceHealth,
-  type TableChangeCounts,
-  type VigieEvent,
-} from '@vigie/contract';
+import { collectorHeartbeat, createOwnSessions, type VigieEvent } from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics, type ReliableProducer } from '@vigie/kafka';
 import type { CompiledPolicy } from '@vigie/policy';
-import {
-  buildHttpServer,
-  createMetricsRegistry,
-  describeError,
-  rateLimited,
-  type Logger,
-  type Readiness,
-} from '@vigie/runtime';
+import { buildHttpServer, createMetricsRegistry, type Logger, type Readiness } from '@vigie/runtime';
 import { createTxnAggregator } from './aggregate-txn.js';
 import type { ReplicationConfig } from './config.js';
-import { lsnToNumber } from './lsn.js';
+import { replicationConnections, scansPersonalDataIn } from './connections.js';
 import { createReplicationMetrics } from './metrics.js';
-import { ensureReplication, type PgConnection } from './setup-replication.js';
-import { createReplicationSource } from './source-replication.js';
-import { createSlotHealthPoller, type HealthSnapshot } from './source-slot-health.js';
-import { REPLICATION_ERRORS } from './errors.js';
+import { createReplicationOutbox } from './replication-outbox.js';
+import { createSlotHealth } from './slot-health.js';
+import type { HealthSnapshot } from './source-slot-health.js';
+import { createStream } from './stream.js';
+import { createStreamHealth } from './stream-health.js';
+import { createStreamMessages } from './stream-messages.js';
 
 /** Dependencies of {@link createReplicationCollector}. */
 export interface ReplicationCollectorDeps {
@@ -78,47 +64,16 @@ export function createReplicationCollector(
 ): ReplicationCollector {
   const metrics = createReplicationMetrics(registry);
   const environment = policy.environmentOf(config.cluster);
-  const scansPersonalData =
-    config.personalData.scan === 'on' || (config.personalData.scan === 'auto' && environment === 'pre-production');
+  const scansPersonalData = scansPersonalDataIn(config.personalData.scan, environment);
   if (environment === undefined) {
     logger.warn({ cluster: config.cluster }, 'cluster not in the site policy: treated as production (no row scan)');
   }
-
-  const connection: PgConnection = {
-    host: config.connection.host,
-    port: config.connection.port,
-    database: config.connection.database,
-    user: config.connection.user,
-    ...(config.connection.password !== undefined ? { password: config.connection.password } : {}),
-  };
-  const setup: PgConnection | undefined = config.setup
-    ? {
-        ...connection,
-        user: config.setup.user,
-        ...(config.setup.password !== undefined ? { password: config.setup.password } : { password: undefined }),
-      }
-    : undefined;
+  const { connection, setup } = replicationConnections(config);
 
   // Every session this collector opens (stream, slot reads, health, setup), announced in its heartbeats so that
   // the detector knows them for Vigie's own; and the role it connects as, announced from the first heartbeat.
   const own = createOwnSessions();
   const accounts = [config.connection.user];
-  let walsender: number | undefined;
-  let streamHealth: SourceHealth = { state: 'ok', since: new Date().toISOString() };
-  const sourceHealth = (): SourceHealth => {
-    const state = source.connected ? 'ok' : 'failing';
-    const code = source.lastErrorCode;
-    const error =
-      state === 'ok'
-        ? undefined
-        : code?.startsWith('VIGIE_')
-          ? code
-          : `${REPLICATION_ERRORS.STREAM}${code ? ` ${code}` : ''}`;
-    if (state !== streamHealth.state || error !== streamHealth.error) {
-      streamHealth = { state, since: new Date().toISOString(), ...(error !== undefined && { error }) };
-    }
-    return streamHealth;
-  };
 
   const kafka = createKafka(config.kafka, logger);
   const producer =
@@ -127,35 +82,16 @@ export function createReplicationCollector(
       logger,
       onStateChange: (state) => metrics.kafkaUp.set(state === 'ready' ? 1 : 0),
     });
-  // Sends by itself, one batch in flight (the reliable producer is sequential anyway): while it flies, new events
-  // queue up and leave together, so batching grows with load without a linger timer. Positions are commit LSNs, in
-  // commit order: the acknowledged watermark is the LSN confirmed to the server.
-  const sink = new Outbox<bigint>(producer, {
-    collector: 'collector-replication',
-    cluster: config.cluster,
-    topics: config.topics,
-    autoSend: true,
-    maxBatchEvents: config.batch.maxEvents,
-    maxInFlightEvents: config.batch.maxPending,
+  const sink = createReplicationOutbox(producer, {
+    config,
     metrics,
+    logger,
     onAcknowledged: (lsn) => {
-      if (lsn === undefined) return;
       afterKafkaAck?.();
-      source.confirm(lsn);
+      stream.source.confirm(lsn);
     },
-    onInvalid: (event, error) =>
-      logger.error({ kind: event.kind, error: describeError(error) }, 'event refused by the contract: dead-lettered'),
-    onKafkaRejected: ({ error }, deadLettered) =>
-      logger.warn(
-        { error: describeError(error) },
-        deadLettered ? 'event refused by Kafka: dead-lettered' : 'dead letter refused by Kafka: dropped',
-      ),
-    onFailed: (error) =>
-      logger.error(
-        { error: describeError(error) },
-        'kafka producer stopped or refused the collector: events unsent, not confirmed',
-      ),
   });
+  const publish = (event: VigieEvent, key?: string, ackLsn?: bigint) => sink.add(event, { key, position: ackLsn });
   const aggregator = createTxnAggregator({
     cluster: config.cluster,
     messagePrefix: config.messages.prefix,
@@ -163,142 +99,45 @@ export function createReplicationCollector(
     maxMessageChars: config.messages.maxChars,
     scanPersonalData: scansPersonalData,
   });
-  const changes = {
-    insert: metrics.changes.labels({ op: 'insert' }),
-    update: metrics.changes.labels({ op: 'update' }),
-    delete: metrics.changes.labels({ op: 'delete' }),
-    truncate: metrics.changes.labels({ op: 'truncate' }),
-  };
-  const countChanges = (tables: readonly TableChangeCounts[]) => {
-    let insert = 0;
-    let update = 0;
-    let del = 0;
-    let truncate = 0;
-    for (const t of tables) {
-      insert += t.insert;
-      update += t.update;
-      del += t.delete;
-      truncate += t.truncate;
-    }
-    if (insert) changes.insert.inc(insert);
-    if (update) changes.update.inc(update);
-    if (del) changes.delete.inc(del);
-    if (truncate) changes.truncate.inc(truncate);
-  };
-  const logUnknown = rateLimited(60_000, (suppressed: number, tag: string) =>
-    logger.warn({ tag, suppressed }, 'unexpected pgoutput message ignored'),
-  );
-
-  const publish = (event: VigieEvent, key?: string, ackLsn?: bigint) => sink.add(event, { key, position: ackLsn });
-
-  const onMessage = async (lsn: string, m: Pgoutput.Message): Promise<void> => {
-    switch (m.tag) {
-      case 'begin':
-        aggregator.begin(m.xid, m.commitLsn, m.commitTime as bigint);
-        return;
-      // Row counters are added once per transaction from its summary (below), not per row.
-      case 'insert':
-        aggregator.change('insert', m.relation, m.new);
-        return;
-      case 'update':
-        aggregator.change('update', m.relation, m.new);
-        return;
-      case 'delete':
-        aggregator.change('delete', m.relation, null);
-        return;
-      case 'truncate':
-        aggregator.truncate(m.relations);
-        return;
-      case 'message': {
-        const kept = aggregator.message(m.prefix, m.content, m.transactional);
-        metrics.messages.inc({ kept: kept ? 'true' : 'false' });
-        return;
-      }
-      case 'commit': {
-        const done = aggregator.commit(m.commitEndLsn, lsn);
-        metrics.transactions.inc();
-        countChanges(done.event.tables);
-        if (done.personalDataValues > 0) metrics.personalData.inc(done.personalDataValues);
-        publish(done.event, entityKey(config.cluster, `xid/${done.event.xid}`), done.ackLsn);
-        // Backpressure: with Kafka slow or down, stop reading (flow control pauses the socket) instead of buffering.
-        if (sink.pending > config.batch.maxPending) {
-          metrics.backpressure.set(1);
-          await sink.whenAtMost(Math.floor(config.batch.maxPending / 2));
-          metrics.backpressure.set(0);
-        }
-        return;
-      }
-      case 'relation':
-      case 'type':
-      case 'origin':
-        return;
-      default:
-        logUnknown((m as { tag: string }).tag);
-    }
-  };
-
-  const source = createReplicationSource({
-    connection,
-    slot: config.slot,
-    publication: config.publication,
+  const onMessage = createStreamMessages({
+    cluster: config.cluster,
+    maxPending: config.batch.maxPending,
+    aggregator,
+    sink: {
+      publish,
+      whenAtMost: (n) => sink.whenAtMost(n),
+      get pending() {
+        return sink.pending;
+      },
+    },
+    metrics,
     logger,
-    maxBackoffMs: config.reconnect.maxBackoffMs,
+  });
+  const stream = createStream({
+    config,
+    connection,
+    setup,
     handler: {
       onMessage,
       onDisconnect: () => aggregator.reset(),
       isSettled: () => !aggregator.open && sink.pending === 0,
     },
-    onConnectionChange: (up) => {
-      metrics.connected.set(up ? 1 : 0);
-      metrics.sourceUp.set(up ? 1 : 0);
-    },
-    onReconnect: (reason) => metrics.reconnects.inc({ reason }),
-    onConfirmed: (lsn) => metrics.confirmedLsn.set(lsnToNumber(lsn)),
-    onReceived: (lsn) => metrics.receivedLsn.set(lsnToNumber(lsn)),
+    metrics,
+    logger,
     own,
-    // Announced at the next poll (health.intervalMs, 30 s), well within the detector's announcement grace (90 s);
-    // an extra poll here would also queue slot and publication events behind a stalled Kafka.
-    onStreamStart: (pid) => (walsender = pid),
-    // A slot dropped while we run is created again (at the server's current position: the gap is visible in the
-    // slot events and the logs). A lost slot is not: see VIGIE_REPLICATION_SLOT_LOST.
-    beforeConnect: async () => {
-      const made = await ensureReplication({
-        connection,
-        setup,
-        slot: config.slot,
-        publication: config.publication,
-        logger,
-        own,
-      });
-      if (made.slotCreated || made.publicationCreated) {
-        logger.warn(
-          { slot: config.slot, publication: config.publication, ...made },
-          'slot or publication was dropped while the collector ran and has been created again: changes in between are missing',
-        );
-      }
-    },
   });
-
-  const health = createSlotHealthPoller({
+  const { source } = stream;
+  const health = createSlotHealth({
+    config,
     connection,
-    cluster: config.cluster,
-    ownSlot: config.slot,
-    ownPublication: config.publication,
-    isKnownSlot: (n) => policy.isKnownSlot(n),
-    isKnownPublication: (n) => policy.isKnownPublication(n),
-    intervalMs: config.health.intervalMs,
-    maxSlotSeries: config.health.maxSlotSeries,
+    policy,
     metrics,
     logger,
     own,
     accounts,
-    walsenderPid: () => (source.connected ? walsender : undefined),
-    health: sourceHealth,
-    emit: ({ slots, publications, heartbeat }) => {
-      for (const s of slots) publish(s, entityKey(config.cluster, `slot/${s.slot}`));
-      for (const p of publications) publish(p, entityKey(config.cluster, `publication/${p.database}/${p.publication}`));
-      publish(heartbeat);
-    },
+    walsenderPid: stream.walsenderPid,
+    health: createStreamHealth(source),
+    publish,
   });
 
   const server = http ? buildHttpServer({ registry, readiness: () => readiness() }) : undefined;
@@ -330,14 +169,7 @@ export function createReplicationCollector(
         }),
       );
       await Promise.race([sink.flush(), new Promise((r) => setTimeout(r, 5000).unref())]);
-      await ensureReplication({
-        connection,
-        setup,
-        slot: config.slot,
-        publication: config.publication,
-        logger,
-        own,
-      });
+      await stream.ensure();
       if (server) {
         await server.listen({ host: config.http.host, port: config.http.port });
         const address = server.server.address();
