@@ -4,7 +4,7 @@ import { sessionIdOf } from './common.js';
 import type { EventKind, VigieEvent } from './events.js';
 import type { Alert } from './alert.js';
 import type { DeadLetter } from './deadletter.js';
-import { TOPICS, sessionKey, topicOf } from './topics.js';
+import { EVENT_STREAMS, TOPICS, sessionKey, topicOf } from './topics.js';
 
 const session = {
   id: '6b07e274.1be5',
@@ -322,6 +322,9 @@ describe('topics, keys and session ids', () => {
     expect(topicOf('statement')).toBe(TOPICS.activity);
     expect(topicOf('change.txn')).toBe(TOPICS.changes);
     expect(topicOf('egress.sample')).toBe(TOPICS.egress);
+  });
+  it('names the streams events are published on: every topic some kind goes to, not alerts or dead letters', () => {
+    expect(EVENT_STREAMS).toEqual(['activity', 'changes', 'egress']);
   });
   it('keys by cluster and session', () => {
     expect(sessionKey('local', '6b07e274.1be5')).toBe('local/6b07e274.1be5');

@@ -29,6 +29,13 @@ const TOPIC_OF_KIND: Record<EventKind, TopicName> = {
   'egress.sample': TOPICS.egress,
 };
 
+/** The streams collectors publish events on (keys of {@link TOPICS}); the detector reads every one of them. */
+export type EventStream = Exclude<keyof typeof TOPICS, 'alerts' | 'deadletter'>;
+/** See {@link EventStream}: the streams some event kind is published to, in {@link TOPICS}' order. */
+export const EVENT_STREAMS: readonly EventStream[] = (Object.keys(TOPICS) as (keyof typeof TOPICS)[]).filter(
+  (s): s is EventStream => Object.values(TOPIC_OF_KIND).includes(TOPICS[s]),
+);
+
 /** The topic an event kind is published to. */
 export function topicOf(kind: EventKind): TopicName {
   return TOPIC_OF_KIND[kind];

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import { createOwnSessions, Severity, type Alert } from '@vigie/contract';
+import { createOwnSessions, EVENT_STREAMS, Severity, type Alert } from '@vigie/contract';
 import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
 import { policyWarnings, type CompiledPolicy } from '@vigie/policy';
@@ -277,11 +277,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
     maxEventsPerSession: config.store.timelineMaxEventsPerSession,
     maxSessions: config.engine.maxSessions,
   });
-  const sources = new Map<string, EventSource>([
-    [config.topics.activity, 'activity'],
-    [config.topics.egress, 'egress'],
-    [config.topics.changes, 'changes'],
-  ]);
+  // Every stream of the contract, by its configured topic.
+  const sources = new Map<string, EventSource>(EVENT_STREAMS.map((s) => [config.topics[s], s]));
 
   let alertmanager: AlertmanagerSink | undefined;
   let producer: ReliableProducer | undefined;
@@ -422,7 +419,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
       }
 
       const kafka = createKafka(config.kafka, logger);
-      const inputs = [config.topics.activity, config.topics.egress, config.topics.changes];
+      const inputs = [...sources.keys()];
       await ensureTopics(kafka, [...inputs, config.topics.alerts, config.topics.deadletter], {
         partitions: config.kafka.partitions,
         durability: config.kafka.topics,

@@ -1,8 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ClientClass, RejectReason } from '@vigie/contract';
+import { ClientClass, EVENT_STREAMS, RejectReason, type EventStream } from '@vigie/contract';
 
 /** Topic family an event came from: the `source` label of `vigie_events_consumed_total`. */
-export type EventSource = 'activity' | 'egress' | 'changes';
+/** The stream an event was consumed from (a `source` label value). */
+export type EventSource = EventStream;
 
 /** What the detector reads when Prometheus scrapes (cheap, no I/O). */
 export interface DetectorGauges {
@@ -26,7 +27,7 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
     labelNames: ['source'] as const,
     registers: [registry],
   });
-  for (const source of ['activity', 'egress', 'changes']) eventsConsumed.labels(source).inc(0);
+  for (const source of EVENT_STREAMS) eventsConsumed.labels(source).inc(0);
 
   const alertsTotal = new Counter({
     name: 'vigie_alerts_total',
