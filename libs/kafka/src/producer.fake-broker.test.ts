@@ -143,6 +143,21 @@ describe('producer against a scripted broker', () => {
     expect(c.requests(22)).toHaveLength(2);
   });
 
+  it('a broker without producer ids (COORDINATOR_LOAD_IN_PROGRESS, for good): the id comes from another', async () => {
+    // After a controller dies, a broker may answer InitProducerId so until its own request to the controller gives
+    // up: asking it again and again stalls every send; the next broker has a block of ids.
+    const c = await cluster({
+      nodes: 2,
+      topics: { t: { partitions: 1 } },
+      script: (r) => (r.apiKey === 22 && r.node === 1 ? { kind: 'error', code: 14 } : undefined),
+    });
+    const p = producer(c);
+    const sent = messages('t', 10);
+    await p.send(sent);
+    expect(check(c, 't', sent)).toEqual([]);
+    expect(c.requests(22).map((r) => r.node)).toEqual([1, 2]);
+  });
+
   it('request timeout after the broker appended: the same batch again, recognised as a duplicate', async () => {
     const c = await cluster({
       topics: { t: { partitions: 1 } },

@@ -256,8 +256,13 @@ export function createReliableProducer(
       };
     });
 
-  const initProducerId = async () => {
-    const conn = await cluster.any();
+  /**
+   * Asks for a producer id, from the `attempt`-th broker on: a broker whose producer-id block is not ready (after
+   * the controller or a broker died, it answers COORDINATOR_LOAD_IN_PROGRESS until its request to the controller
+   * gives up) would answer the same to every retry; another one usually has a block.
+   */
+  const initProducerId = async (attempt: number) => {
+    const conn = await cluster.any(attempt);
     const answer = readInitProducerId(await conn.request(API.InitProducerId, writeInitProducerId));
     conn.throttle(answer.throttleTimeMs);
     if (answer.errorCode !== 0) {
@@ -373,7 +378,7 @@ export function createReliableProducer(
       if (stopped) throw new VigieError(KAFKA_ERRORS.STOPPED, 'producer stopped before the batch was acknowledged');
       let failure: unknown;
       try {
-        if (producerId < 0n) await initProducerId();
+        if (producerId < 0n) await initProducerId(attempt);
         const layouts = await cluster.layout(topics, refresh);
         refresh = false;
         groups ??= groupMessages(messages, layouts, partitions);
@@ -447,8 +452,10 @@ export function createReliableProducer(
         failure = error;
         refresh = true;
       }
+      const previous = lastError;
       lastError = describeError(failure);
-      if (attempt === 0 || attempt % 10 === 0) {
+      // Once per kind of failure, and every tenth attempt of the same one (a long outage says it is still there).
+      if (attempt === 0 || attempt % 10 === 0 || lastError !== previous) {
         logger.warn({ attempt, error: lastError, messages: messages.length }, 'kafka send failed; retrying');
       }
       setState('failing', failure);

@@ -38,7 +38,7 @@ export interface RequestInfo {
 /**
  * What the broker does with one request:
  * - `normal` (or undefined): handle it;
- * - `error`: answer every partition of a Produce with `code`, append nothing;
+ * - `error`: answer every partition of a Produce (or an InitProducerId) with `code`, append nothing;
  * - `append-then-reset`: append the batches, then close the connection without answering;
  * - `reset`: close the connection without reading it further;
  * - `append-then-hang`: append, never answer (the client times out);
@@ -358,6 +358,10 @@ export async function startFakeCluster(options: FakeClusterOptions = {}): Promis
           return true;
         }
         case 22: {
+          if (action.kind === 'error') {
+            respond(correlationId, (w) => w.int32(throttle).int16(action.code).int64(-1n).int16(-1));
+            return true;
+          }
           const id = nextProducerId;
           nextProducerId += 1n;
           respond(correlationId, (w) => w.int32(throttle).int16(0).int64(id).int16(0));

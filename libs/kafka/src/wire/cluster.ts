@@ -175,8 +175,11 @@ export class Cluster {
    * (TLS, authentication, an unsupported broker) is thrown at once: another broker of the same cluster would say
    * the same, and a wrong password must not be tried on every broker in turn.
    */
-  async any(): Promise<BrokerConnection> {
-    const addresses = [...new Set([...[...this.nodes.values()].map(addressOf), ...this.options.brokers])];
+  async any(start = 0): Promise<BrokerConnection> {
+    const known = [...new Set([...[...this.nodes.values()].map(addressOf), ...this.options.brokers])];
+    // From the `start`-th on: a caller retrying a broker's refusal asks the next one (see the producer's id).
+    const from = start % Math.max(1, known.length);
+    const addresses = [...known.slice(from), ...known.slice(0, from)];
     let last: unknown;
     for (const address of addresses) {
       try {
