@@ -205,9 +205,17 @@ describe('Vigie on three brokers (replication factor 3, min.insync.replicas 2)',
       intervalMs: 100,
       what: 'progress with one broker down',
     }).catch(async (error: Error) => {
+      // Whether the collector still answers (its event loop runs) and what its readiness says it waits for.
+      const ready = await fetch(`http://127.0.0.1:${collector.port}/readyz`, {
+        signal: AbortSignal.timeout(3000),
+      }).then(
+        (r) => r.text(),
+        (e: Error) => `no answer (${e.message})`,
+      );
       throw new Error(
         `${error.message}: ${statements() - before} statements since broker ${victim} died; ` +
-          `${await partitionStates(topics.activity)}\n--- collector log (tail) ---\n` +
+          `${await partitionStates(topics.activity)}\n--- collector /readyz ---\n${ready}\n` +
+          `--- collector log (tail) ---\n` +
           collector.log().split('\n').slice(-30).join('\n'),
       );
     });
