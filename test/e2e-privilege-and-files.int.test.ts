@@ -166,9 +166,16 @@ describe('end to end: password guessing', () => {
     const guess = await alertOf('auth-brute-force', role.dave, (x) => x.id.endsWith(`:role:${role.dave}`), 'guessing');
     expect(guess.severity).toBe('warning');
     expect(guess.summary).toMatch(new RegExp(`^5 failed logins for ${role.dave} in 10 min, from 127\\.0\\.0\\.1`));
-    const success = await alertOf('auth-brute-force', role.dave, (x) => x.sessionId !== undefined, 'success');
+    // The login and each failure are sessions of their own (Kafka keys, maybe partitions): the detector may read the
+    // login before the last failures, raise the success on the first three and count the others as they come. What
+    // must hold is the incident's final word: a critical success after all five.
+    const success = await alertOf(
+      'auth-brute-force',
+      role.dave,
+      (x) => x.sessionId !== undefined && /^login succeeded after 5 failed attempts/.test(x.summary),
+      'success after the five failures',
+    );
     expect(success.severity).toBe('critical');
-    expect(success.summary).toMatch(/^login succeeded after 5 failed attempts/);
     expect(JSON.stringify([guess, success])).not.toContain('guess-');
   });
 
