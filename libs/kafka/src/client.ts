@@ -60,6 +60,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger): KafkaClien
         // ensureTopics asks for each topic's metadata to learn whether it exists: "does not host" is its answer.
         if (message.startsWith('Response Metadata') && String(rest['error']).includes('does not host this topic'))
           return;
+        // A member joining or leaving makes every heartbeat answer "rebalancing" until all rejoin: the rebalance
+        // itself is logged once (the consumer's "re-joining" warning), not each of these.
+        if (message.startsWith('Response Heartbeat') && String(rest['error']).includes('group is rebalancing')) return;
         log[LEVEL[level] ?? 'info'](rest, message);
       },
     // The producer and consumer wrappers own retries (forever, with backoff); kafkajs' own stay short.

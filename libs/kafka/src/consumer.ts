@@ -1,6 +1,7 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { Logger } from '@vigie/runtime';
 import { classifyKafkajsError, whoIs, type KafkaClient } from './client.js';
+import { coPartitionedAssigner } from './co-partitioned.js';
 
 export type { Consumer as KafkaConsumer, KafkaMessage } from 'kafkajs';
 
@@ -28,6 +29,13 @@ export interface BatchConsumerOptions {
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   maxBytesPerPartition?: number;
+  /**
+   * Partition p of every topic goes to one member (see `coPartitionedAssigner`): the member owns every event of the
+   * keys hashed to p, whichever topic carried them. Every member of the group must set it.
+   */
+  coPartitioned?: boolean;
+  /** After each join: the partitions this member now owns, by topic (what it had and is not listed, it lost). */
+  onAssigned?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
 }
 
 /** A running consumer group member. */
@@ -52,6 +60,8 @@ export function createBatchConsumer(
     sessionTimeoutMs = 30_000,
     heartbeatIntervalMs = 3_000,
     maxBytesPerPartition = 4 << 20,
+    coPartitioned = false,
+    onAssigned,
   }: BatchConsumerOptions,
 ): BatchConsumer {
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
@@ -66,7 +76,11 @@ export function createBatchConsumer(
     heartbeatInterval: heartbeatIntervalMs,
     maxBytesPerPartition,
     allowAutoTopicCreation: false,
+    ...(coPartitioned && { partitionAssigners: [coPartitionedAssigner] }),
   });
+  if (onAssigned !== undefined) {
+    consumer.on(consumer.events.GROUP_JOIN, (e) => onAssigned(e.payload.memberAssignment));
+  }
   return {
     consumer,
     async start() {

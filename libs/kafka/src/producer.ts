@@ -26,6 +26,11 @@ export interface OutgoingMessage {
   topic: string;
   key: string;
   value: Buffer | string;
+  /**
+   * What picks the partition (murmur2, the Java client's formula) when it is not the key: collectors send every
+   * event of a cluster to the cluster's partition (the detector's unit of ownership) and keep the session in the key.
+   */
+  partitionKey?: string;
 }
 
 /** Bytes a value takes on the wire. */
@@ -166,7 +171,7 @@ function groupMessages(
     let slots = byTopic.get(m.topic);
     if (!slots) byTopic.set(m.topic, (slots = []));
     const count = layouts.get(m.topic)?.leaders.length ?? 1;
-    const partition = partitions.get(m.key, count);
+    const partition = partitions.get(m.partitionKey ?? m.key, count);
     let g = slots[partition];
     if (!g) {
       g = slots[partition] = { topic: m.topic, partition, queue: [], limit: Infinity, sending: 0, code: -1 };
