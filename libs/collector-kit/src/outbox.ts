@@ -139,7 +139,10 @@ export class Outbox<W = never> {
     return key;
   }
 
-  /** Default key: the session's, the collector instance's for a heartbeat, the collector's for the rest. */
+  /**
+   * Default key (what the record names; its partition is the cluster's): the session's, the collector instance's for
+   * a heartbeat, the collector's for the rest.
+   */
   private defaultKey(event: VigieEvent): string {
     if (event.session) return this.keyFor(event.session.id);
     if (event.kind === 'collector.heartbeat') return heartbeatKey(event.cluster, event.collector, event.instance);
@@ -243,7 +246,9 @@ export class Outbox<W = never> {
       key = this.deadletterKey;
       kind = letter.kind;
     }
-    this.messages.push({ topic, key, value });
+    // Every event of a cluster goes to the cluster's partition of its topic: the detector owns state per cluster
+    // (sessions, roles, hosts, transactions), so one partition number of every input topic holds all of it.
+    this.messages.push({ topic, key, value, partitionKey: cluster });
     this.kinds.push(kind);
     this.positions.push(options?.position);
     this.bytes += value.length;
@@ -405,7 +410,12 @@ export class Outbox<W = never> {
         cluster,
         collector,
       );
-      letters.push({ topic: this.routes.deadletter, key: this.deadletterKey, value: encodeDeadLetter(letter) });
+      letters.push({
+        topic: this.routes.deadletter,
+        key: this.deadletterKey,
+        value: encodeDeadLetter(letter),
+        partitionKey: cluster,
+      });
       if (index >= 0) kinds[index] = 'deadletter';
       this.options.metrics?.reject('kafka_rejected');
       this.options.onKafkaRejected?.(r, true);
