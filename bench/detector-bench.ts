@@ -26,7 +26,7 @@ import { createSqlAnalyzer } from '@vigie/sql';
 import { createLogger, loadConfig, waitFor } from '@vigie/runtime';
 import { STACK, testKafka, uniqueName } from '@vigie/testkit';
 import pg from 'pg';
-import { generateEvents } from './detector-events.js';
+import { generateEvents } from '@vigie/testkit';
 
 const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
 const mode = process.argv[2] ?? 'throughput';
@@ -120,7 +120,7 @@ async function engineOnly(total: number): Promise<void> {
   const registry = new Registry();
   let alerts = 0;
   const handler = createBatchHandler({
-    engine,
+    openPartition: async () => ({ engine, restored: [] }),
     policy,
     metrics: createDetectorMetrics(registry, {
       sessionsTracked: () => engine.stats.sessionsTracked,

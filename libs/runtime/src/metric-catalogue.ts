@@ -395,6 +395,13 @@ export const METRIC_CATALOGUE: readonly MetricSpec[] = [
     help: 'Alerts firing now, by rule and severity.',
   },
   {
+    name: 'vigie_partitions_owned',
+    type: 'gauge',
+    labels: [],
+    services: ['detector'],
+    help: 'Input partitions this detector instance owns (their clusters are its to watch); 0 while not in the group.',
+  },
+  {
     name: 'vigie_sessions_tracked',
     type: 'gauge',
     labels: [],

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { createOwnSessions, EVENT_STREAMS, Severity, type Alert } from '@vigie/contract';
-import { createKafka, createReliableProducer, ensureTopics } from '@vigie/kafka';
+import { createKafka, createReliableProducer, ensureTopics, partitionForKey, type KafkaClient } from '@vigie/kafka';
 import type { ReliableProducer } from '@vigie/kafka';
 import { policyWarnings, type CompiledPolicy } from '@vigie/policy';
 import { VigieError } from '@vigie/errors';
@@ -24,15 +24,15 @@ import { createResponder, type Responder } from './respond/responder.js';
 import type { DetectorEngine, PrivilegedRoles, RoleHistory } from './engine/types.js';
 import { createRoleHistory } from './role-history.js';
 
-/** The role history the store fills (last activity, catalog listings). */
-type RoleHistoryStore = ReturnType<typeof createRoleHistory>;
 import { createDetectorMetrics, type DetectorMetrics, type EventSource } from './metrics.js';
 import { createPeriodic } from './periodic.js';
 import { watchCatalog } from './catalog-watch.js';
 import { readinessOf } from './readiness.js';
 import { trackPoolSessions } from './own-sessions.js';
 import { createAlertmanagerSink, type AlertmanagerSink } from './sinks/alertmanager/alertmanager.js';
-import { createBatchHandler, type AlertListener, type BatchHandler } from './batch-handler.js';
+import { createBatchHandler, type AlertListener, type BatchHandler, type OpenedPartition } from './batch-handler.js';
+import { coPartitionedCount } from './source/co-partitioning.js';
+import { rebuildPartition, type RebuildResult } from './source/rebuild.js';
 import { createEventConsumer, type EventConsumer } from './source/consumer.js';
 import { createLagProbe, type LagProbe } from './source/lag.js';
 import { publishAlerts } from './sinks/kafka/messages.js';
@@ -52,14 +52,11 @@ export interface DetectorDeps {
   policy: CompiledPolicy;
   /** Privileged roles (default: the policy's `roles.privileged` list only). */
   privileged?: PrivilegedRoles;
-  /** Builds the rule engine (default: the shipped rules plus `engine.rulesFile`). */
-  createEngine?: (args: {
-    config: DetectorConfig;
-    policy: CompiledPolicy;
-    privileged: PrivilegedRoles;
-    onPrivilegesChanged?: (cluster: string) => void;
-    roleHistory: RoleHistory;
-  }) => DetectorEngine;
+  /**
+   * Builds a rule engine (default: the shipped rules plus `engine.rulesFile`): one per partition this instance owns,
+   * and one at construction to check the rules. `owns(cluster)` says whether a cluster's events come to it.
+   */
+  createEngine?: (args: EngineArgs) => DetectorEngine;
   /** Called when Alertmanager accepted a new alert state (benchmarks measure event-to-alert latency with it). */
   onAlertmanagerDelivered?: (alert: Alert, deliveredAtMs: number) => void;
 }
@@ -76,6 +73,8 @@ export interface Detector {
   readonly url: string;
   readonly port: number;
   readiness(): Readiness;
+  /** The input partitions this instance owns now (each with its own engine), in order. */
+  partitions(): number[];
   /** Waits until Alertmanager has every queued alert state (tests, shutdown). */
   flushAlertmanager(timeoutMs?: number): Promise<boolean>;
   readonly logger: Logger;
@@ -85,15 +84,20 @@ export interface Detector {
 const RESOLVED_REPUSH_MS = 15 * 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
 
-/** The shipped rules plus the site's rule file, compiled once (throws ConfigError listing every problem). */
-function defaultEngine(args: {
+/** What an engine is built from. */
+export interface EngineArgs {
   config: DetectorConfig;
   policy: CompiledPolicy;
   privileged: PrivilegedRoles;
   onPrivilegesChanged?: (cluster: string) => void;
   roleHistory: RoleHistory;
-}) {
-  const { config, policy, privileged, onPrivilegesChanged, roleHistory } = args;
+  /** Whether this engine's partition is the one a cluster's events are sent to. */
+  owns: (cluster: string) => boolean;
+}
+
+/** The shipped rules plus the site's rule file, compiled (throws ConfigError listing every problem). */
+function defaultEngine(args: EngineArgs) {
+  const { config, policy, privileged, onPrivilegesChanged, roleHistory, owns } = args;
   return createEngine({
     policy,
     privileged,
@@ -102,7 +106,10 @@ function defaultEngine(args: {
     rules: loadRules({ siteFile: config.engine.rulesFile }),
     maxSessions: config.engine.maxSessions,
     idleSessionMs: config.engine.idleSessionMs,
-    expectedCollectors: config.collectors.expected.map((e) => ({ ...e, cluster: e.cluster ?? config.cluster })),
+    // A collector's silence is told by the engine of the partition its heartbeats go to (its cluster's).
+    expectedCollectors: config.collectors.expected
+      .map((e) => ({ ...e, cluster: e.cluster ?? config.cluster }))
+      .filter((e) => owns(e.cluster)),
     revisions: config.engine.revisions,
   });
 }
@@ -210,32 +217,40 @@ function apiServerOf(
 }
 
 /**
- * Restart safety: the engine continues the incidents the store says are firing (same ids, next revision), and
- * Alertmanager gets them again in case the previous process died before pushing.
+ * Opens a partition the group gave this instance (at start or after a rebalance): a new engine that knows Vigie's
+ * accounts as its components last announced them, and continues the incidents the store says are firing for the
+ * clusters whose events go to this partition (same ids, next revision); Alertmanager gets those and the recently
+ * resolved ones again, in case their previous owner died before pushing. Other partitions' alerts are not touched:
+ * their owner continues them.
  */
-async function restoreFromStore(o: {
-  store: AlertStore;
-  handler: BatchHandler;
+async function openPartition(o: {
+  partition: number;
   engine: DetectorEngine;
-  roleHistory: RoleHistoryStore;
-  responder: Responder | undefined;
+  owns: (cluster: string) => boolean;
+  store: AlertStore;
   alertmanager: AlertmanagerSink | undefined;
   logger: Logger;
-}): Promise<void> {
-  const { store, handler, engine, roleHistory, responder, alertmanager, logger } = o;
-  // Every cluster's: one detector deployment serves every cluster whose events reach its topics.
-  const firing = await store.loadFiring();
-  handler.restore(firing);
-  // Vigie's accounts as its components last announced them (a day back: the engine's own retention).
+  rebuild: (engine: DetectorEngine) => Promise<RebuildResult>;
+}): Promise<OpenedPartition> {
+  const { partition, engine, owns, store, alertmanager, logger } = o;
+  const started = Date.now();
+  // The rules' state first (replayed from the input), then the store's incidents it did not rebuild (older than the
+  // window): their revisions continue from what the store last told.
+  const rebuilt = await o.rebuild(engine);
+  // A day back: the engine's own retention of announced accounts.
   for (const a of await store.loadVigieAccounts(new Date(Date.now() - 24 * 60 * 60_000))) {
-    engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
+    if (owns(a.cluster)) engine.announceAccounts?.(a.cluster, [a.role], Date.parse(a.ts));
   }
-  roleHistory.load(await store.loadRoleHistory());
-  // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
-  await responder?.start();
-  const resolved = await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS));
-  alertmanager?.enqueue([...firing, ...resolved], { fresh: false });
-  logger.info({ firing: firing.length }, 'firing alerts restored from the store');
+  const restored = (await store.loadFiring()).filter((a) => owns(a.cluster));
+  const resolved = (await store.loadResolvedSince(new Date(Date.now() - RESOLVED_REPUSH_MS))).filter((a) =>
+    owns(a.cluster),
+  );
+  alertmanager?.enqueue([...restored, ...resolved], { fresh: false });
+  logger.info(
+    { partition, firing: restored.length, replayed: rebuilt.events, replayMs: rebuilt.ms, ms: Date.now() - started },
+    'partition opened: state replayed from its input, firing alerts restored from the store',
+  );
+  return { engine, restored };
 }
 
 /**
@@ -252,20 +267,29 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
   let refreshPrivileged: (() => void) | undefined;
   // Last activity and catalog listings of the roles, from the store: what dormant-account detection compares with.
   const roleHistory = createRoleHistory();
-  const engine = (deps.createEngine ?? defaultEngine)({
-    config,
-    policy,
-    privileged,
-    roleHistory,
-    onPrivilegesChanged: (cluster) => {
-      if (cluster === config.cluster) refreshPrivileged?.();
-    },
-  });
-  checkResponseRules(policy, engine);
-  // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to the
+  // Partitions of the input topics (the same for each, checked at start): a cluster's events go to partition
+  // murmur2(cluster) mod this, and that partition's engine owns the cluster's state.
+  let partitionCount = 0;
+  const partitionOf = (cluster: string) => partitionForKey(cluster, partitionCount);
+  const makeEngine = (owns: (cluster: string) => boolean) =>
+    (deps.createEngine ?? defaultEngine)({
+      config,
+      policy,
+      privileged,
+      roleHistory,
+      onPrivilegesChanged: (cluster) => {
+        if (cluster === config.cluster) refreshPrivileged?.();
+      },
+      owns,
+    });
+  // Built once now to check the rules and the policy's responses against them (a configuration error stops here).
+  const rulesProbe = makeEngine(() => true);
+  checkResponseRules(policy, rulesProbe);
+  // The detector's own database sessions (store, catalog) are Vigie's like the collectors': announced to every
   // engine directly, the moment each connects, and again at every tick while held.
   const ownSessions = createOwnSessions();
-  const announceOwn = () => engine.announceOwn?.(config.cluster, ownSessions.list(), Date.now());
+  const announceOwn = () =>
+    handler.forEachEngine((engine) => engine.announceOwn?.(config.cluster, ownSessions.list(), Date.now()));
   const store: AlertStore = createAlertStore({
     connectionString: config.store.connectionString,
     migrationConnectionString: config.store.migrationConnectionString,
@@ -287,6 +311,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
   let storeError: string | undefined;
   let catalog: pg.Pool | undefined;
   let lag: LagProbe | undefined;
+  let kafka: KafkaClient | undefined;
   const periodic = createPeriodic(logger);
   const every = periodic.every;
   let url = '';
@@ -294,7 +319,8 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
 
   const consumerLag = new Map<EventSource, number>();
   const metrics = createDetectorMetrics(registry, {
-    sessionsTracked: () => engine.stats.sessionsTracked,
+    sessionsTracked: () => handler.sessionsTracked,
+    partitionsOwned: () => handler.owned().length,
     activeAlerts: () => handler.activeByRule(),
     alertmanagerQueue: () => alertmanager?.queued ?? 0,
     consumerLag: () => consumerLag,
@@ -302,11 +328,42 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
 
   // Every rule's counter exists from the start at 0: `increase()` then sees a rule's first alert, and a dashboard
   // shows 0 rather than no data for a rule that has not fired.
-  for (const rule of engine.ruleIds ?? [])
+  for (const rule of rulesProbe.ruleIds ?? [])
     for (const severity of Severity.options) metrics.alertsTotal.labels(rule, severity).inc(0);
 
-  const handler = createBatchHandler({
-    engine,
+  const handler: BatchHandler = createBatchHandler({
+    openPartition: (partition) => {
+      const owns = (cluster: string) => partitionOf(cluster) === partition;
+      const engine = makeEngine(owns);
+      engine.announceOwn?.(config.cluster, ownSessions.list(), Date.now());
+      return openPartition({
+        partition,
+        engine,
+        owns,
+        store,
+        alertmanager,
+        logger,
+        rebuild: (e) =>
+          kafka === undefined
+            ? Promise.resolve({ events: 0, ms: 0 })
+            : rebuildPartition(e, {
+                kafka,
+                groupId: config.kafka.groupId,
+                topics: [...sources.keys()],
+                partition,
+                windowMs: config.engine.rebuildWindowMs,
+                tickEveryMs: config.engine.tickIntervalMs,
+                cluster: config.cluster,
+                logger,
+              }),
+      });
+    },
+    // Their new owner continues them: this instance stops re-sending them to Alertmanager (it would re-fire one
+    // the new owner resolved).
+    onReleased: (partition, ids) => {
+      alertmanager?.release(ids);
+      logger.info({ partition, alerts: ids.length }, 'partition released to another instance');
+    },
     policy,
     metrics,
     timeline,
@@ -380,6 +437,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
     },
     logger,
     readiness,
+    partitions: () => handler.owned(),
     onAlert: (listener) => handler.onAlert(listener),
     flushAlertmanager: (timeoutMs) => alertmanager?.flush(timeoutMs) ?? Promise.resolve(true),
 
@@ -402,7 +460,9 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
         alertmanager.start();
       }
 
-      await restoreFromStore({ store, handler, engine, roleHistory, responder, alertmanager, logger });
+      roleHistory.load(await store.loadRoleHistory());
+      // Locks survive a restart: overdue ones get LOGIN back now, the others at their expiry.
+      await responder?.start();
 
       // Before consuming: the catalog connection is one of Vigie's own sessions, announced as soon as it exists.
       if (!deps.privileged && config.privileged.connectionString !== '') {
@@ -418,18 +478,31 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
         refreshPrivileged = watch.refreshSoon;
       }
 
-      const kafka = createKafka(config.kafka, logger);
+      kafka = createKafka(config.kafka, logger);
       const inputs = [...sources.keys()];
       await ensureTopics(kafka, [...inputs, config.topics.alerts, config.topics.deadletter], {
         partitions: config.kafka.partitions,
         durability: config.kafka.topics,
         logger,
       });
+      partitionCount = await coPartitionedCount(kafka, inputs);
       producer = createReliableProducer(config.kafka, { logger });
       source = createEventConsumer(kafka, {
         groupId: config.kafka.groupId,
         topics: inputs,
         logger,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        onAssigned: (partitions) => {
+          const asked = Date.now();
+          void handler.assign(partitions).then(
+            () =>
+              logger.info(
+                { partitions: handler.owned(), openedMs: Date.now() - asked },
+                'consumer group assignment applied',
+              ),
+            (error: unknown) => logger.error({ error: describeError(error) }, 'partition assignment failed'),
+          );
+        },
         handleBatch: (topic, partition, messages) => handler.handleBatch(topic, partition, messages),
       });
       await source.start();

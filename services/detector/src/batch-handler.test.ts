@@ -39,8 +39,16 @@ function setup() {
   return { ...wire(engine), engine };
 }
 
-/** The handler around an engine, with sinks that record what they get. */
-function wire(engine: DetectorEngine) {
+/**
+ * The handler around an engine, with sinks that record what they get. Every partition opens on `engine` (with
+ * `restored`) unless `engines` gives one per partition.
+ */
+function wire(
+  engine: DetectorEngine,
+  { restored = [], engines }: { restored?: Alert[]; engines?: (partition: number) => DetectorEngine } = {},
+) {
+  const opened: number[] = [];
+  const released: [number, string[]][] = [];
   const registry = new Registry();
   const metrics = createDetectorMetrics(registry, {
     sessionsTracked: () => 0,
@@ -56,7 +64,11 @@ function wire(engine: DetectorEngine) {
   const notified: Alert[] = [];
   const freshness: [string, string, boolean][] = [];
   const handler = createBatchHandler({
-    engine,
+    openPartition: async (partition) => {
+      opened.push(partition);
+      return { engine: engines?.(partition) ?? engine, restored };
+    },
+    onReleased: (partition, ids) => released.push([partition, [...ids]]),
     policy: compilePolicy(loadPolicy()),
     metrics,
     timeline: createTimelineRecorder({ preAlertEvents: 8, maxEventsPerSession: 100, maxSessions: 100 }),
@@ -80,7 +92,21 @@ function wire(engine: DetectorEngine) {
       },
     },
   });
-  return { engine, registry, handler, published, stored, pending, timeline, roles, accounts, notified, freshness };
+  return {
+    engine,
+    registry,
+    handler,
+    published,
+    stored,
+    pending,
+    timeline,
+    roles,
+    accounts,
+    notified,
+    freshness,
+    opened,
+    released,
+  };
 }
 
 const msg = (offset: number, event: VigieEvent | string) => ({
@@ -160,12 +186,44 @@ describe('batch handler', () => {
   });
 
   it('continues a restored incident instead of raising a new one', async () => {
-    const s = setup();
-    s.handler.restore([sampleAlert({ id: 'dump:local:a.1', sessionId: 'a.1', revision: 4 })]);
+    const s = wire(copyEngine(), {
+      restored: [sampleAlert({ id: 'dump:local:a.1', sessionId: 'a.1', revision: 4 })],
+    });
     await s.handler.handleBatch('act', 0, [msg(1, sampleStatement('a.1', 9, 'COPY x TO stdout;'))]);
     expect(s.stored.map((a) => [a.id, a.revision])).toEqual([['dump:local:a.1', 5]]);
     const text = await s.registry.metrics();
     expect(text).not.toMatch(/vigie_alerts_total\{/);
+  });
+
+  it('keeps one engine per partition, opened once, and releases a partition taken away without resolving it', async () => {
+    const engines = new Map<number, ReturnType<typeof copyEngine>>();
+    const s = wire(copyEngine(), {
+      engines: (p) => {
+        const e = copyEngine();
+        engines.set(p, e);
+        return e;
+      },
+    });
+    await s.handler.assign([0, 1]);
+    expect(s.opened).toEqual([0, 1]);
+    await s.handler.handleBatch('act', 0, [msg(1, sampleStatement('a.1', 1, 'COPY x TO stdout;'))]);
+    await s.handler.handleBatch('act', 1, [msg(1, sampleStatement('b.1', 1, 'SELECT 1'))]);
+    // A partition the consumer delivers before its assignment was applied opens on the way, once.
+    await s.handler.handleBatch('act', 2, [msg(1, sampleStatement('c.1', 1, 'SELECT 1'))]);
+    await s.handler.handleBatch('act', 2, [msg(2, sampleStatement('c.1', 2, 'SELECT 1'))]);
+    expect(s.opened).toEqual([0, 1, 2]);
+    expect([0, 1, 2].map((p) => engines.get(p)?.seen.length)).toEqual([1, 1, 2]);
+    expect(s.handler.owned()).toEqual([0, 1, 2]);
+
+    // Partition 0 goes to another instance: its firing alert is released, not resolved, and no longer counted here.
+    await s.handler.assign([1, 2]);
+    expect(s.released).toEqual([[0, ['dump:local:a.1']]]);
+    expect(s.handler.owned()).toEqual([1, 2]);
+    expect(s.stored.filter((a) => a.status === 'resolved')).toEqual([]);
+    expect(await s.registry.metrics()).not.toMatch(/vigie_alerts_active\{rule="dump"/);
+    // Given back later, it opens again (restored from the store by the caller), as a new engine.
+    await s.handler.assign([0, 1, 2]);
+    expect(s.opened).toEqual([0, 1, 2, 0]);
   });
 
   it('counts egress bytes by client class and records collector heartbeats', async () => {

@@ -29,9 +29,31 @@ export interface BatchSinks {
   notify?: (alerts: readonly Alert[], options: { fresh: boolean }) => void;
 }
 
+/** A partition this member was given: its own engine, and its firing alerts from the store to continue. */
+export interface OpenedPartition {
+  engine: DetectorEngine;
+  restored: readonly Alert[];
+}
+
+/** An open partition: its engine, and its counters as last reported to the metrics. */
+interface Task {
+  partition: number;
+  engine: DetectorEngine;
+  evictedSeen: number;
+  revisionsSeen: Map<string, number>;
+  heldSeen: Map<string, number>;
+}
+
 /** Options of {@link createBatchHandler}. */
 export interface BatchHandlerOptions {
-  engine: DetectorEngine;
+  /**
+   * Opens a partition this member was given (see `assign`): a new engine, and the partition's firing alerts to
+   * restore into it. Every partition number has its own engine: the state of a cluster lives in the engine of the
+   * partition its events are sent to, whichever member owns it, so N members decide what one would.
+   */
+  openPartition(partition: number): Promise<OpenedPartition>;
+  /** A partition was taken away (another member owns it now): its alerts are no longer this member's to send. */
+  onReleased?: (partition: number, alertIds: readonly string[]) => void;
   policy: CompiledPolicy;
   metrics: DetectorMetrics;
   sinks: BatchSinks;
@@ -54,11 +76,20 @@ export type AlertListener = (alert: Alert) => void;
  */
 export interface BatchHandler {
   handleBatch(topic: string, partition: number, messages: readonly InputMessage[]): Promise<void>;
+  /**
+   * The partitions the consumer group gave this member: opens those it did not have (restored from the store) and
+   * drops the others without resolving anything (their new owner continues their incidents).
+   */
+  assign(partitions: readonly number[]): Promise<void>;
+  /** The partitions this member has open, in order. */
+  owned(): number[];
+  /** Runs `fn` on the engine of every open partition (announcements that every engine must know). */
+  forEachEngine(fn: (engine: DetectorEngine) => void): void;
+  /** Sessions tracked by the engines of every open partition. */
+  readonly sessionsTracked: number;
   tick(nowMs: number): Promise<void>;
   /** Publishes every change the engine held back (the final state before a stop). */
   flush(): Promise<void>;
-  /** Restores firing alerts into the engine and marks their sessions for the timeline. */
-  restore(alerts: readonly Alert[]): void;
   /**
    * Records a change made outside the rules (an active response) as the alert's next revision, through every sink:
    * on the engine's incident when it holds it, else on the stored alert (`stored`). Undefined when neither has it.
@@ -75,11 +106,13 @@ export interface BatchHandler {
 
 /** Creates the {@link BatchHandler}. */
 export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
-  const { engine, policy, metrics, sinks, timeline, logger, cluster, sources } = o;
+  const { policy, metrics, sinks, timeline, logger, cluster, sources } = o;
   const isStopping = o.isStopping ?? (() => false);
   const listeners = new Set<AlertListener>();
-  const active = new Map<string, { rule: string; severity: string }>();
-  let evictedSeen = engine.stats.sessionsEvicted;
+  /** Firing alerts of the open partitions, by id. */
+  const active = new Map<string, { rule: string; severity: string; partition: number }>();
+  /** The open partitions: each its engine and what its counters were last synced at. */
+  const tasks = new Map<number, Task>();
   let queue: Promise<unknown> = Promise.resolve();
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -113,46 +146,68 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     }
   };
 
-  const track = (alerts: readonly Alert[]) => {
+  const track = (alerts: readonly Alert[], partition: number) => {
     for (const a of alerts) {
       if (a.status === 'firing') {
         // A new incident for this process: not already firing, not restored from the store.
         if (!active.has(a.id)) metrics.alertsTotal.labels(a.rule, a.severity).inc();
-        active.set(a.id, { rule: a.rule, severity: a.severity });
+        active.set(a.id, { rule: a.rule, severity: a.severity, partition });
       } else {
         active.delete(a.id);
       }
     }
   };
 
-  const syncEvictions = () => {
-    const now = engine.stats.sessionsEvicted;
-    if (now > evictedSeen) metrics.sessionsEvicted.inc(now - evictedSeen);
-    evictedSeen = now;
+  const syncEvictions = (task: Task) => {
+    const now = task.engine.stats.sessionsEvicted;
+    if (now > task.evictedSeen) metrics.sessionsEvicted.inc(now - task.evictedSeen);
+    task.evictedSeen = now;
   };
 
   // The engine counts revisions by rule and reason and held-back updates by rule; the metrics get the difference.
-  const revisionsSeen = new Map<string, number>();
-  const heldSeen = new Map<string, number>();
-  const syncRevisions = () => {
-    const counts = engine.revisionCounts?.();
+  const syncRevisions = (task: Task) => {
+    const counts = task.engine.revisionCounts?.();
     if (counts === undefined) return;
     for (const [key, n] of counts.revisions) {
-      const before = revisionsSeen.get(key) ?? 0;
+      const before = task.revisionsSeen.get(key) ?? 0;
       if (n === before) continue;
       const [rule = '', reason = ''] = key.split('\u0000');
       metrics.alertRevisions.labels(rule, reason).inc(n - before);
-      revisionsSeen.set(key, n);
+      task.revisionsSeen.set(key, n);
     }
     for (const [rule, n] of counts.held) {
-      const before = heldSeen.get(rule) ?? 0;
+      const before = task.heldSeen.get(rule) ?? 0;
       if (n === before) continue;
       metrics.alertUpdatesHeld.labels(rule).inc(n - before);
-      heldSeen.set(rule, n);
+      task.heldSeen.set(rule, n);
     }
   };
 
+  /** Opens a partition: its engine, restored with its firing alerts (their sessions marked for the timeline). */
+  const open = async (partition: number): Promise<Task> => {
+    const { engine, restored } = await o.openPartition(partition);
+    const task: Task = {
+      partition,
+      engine,
+      evictedSeen: engine.stats.sessionsEvicted,
+      revisionsSeen: new Map(),
+      heldSeen: new Map(),
+    };
+    engine.restore(restored, Date.now());
+    for (const a of restored) {
+      if (a.status !== 'firing') continue;
+      active.set(a.id, { rule: a.rule, severity: a.severity, partition });
+      if (a.sessionId !== undefined) timeline.markAlerting(a.cluster, a.sessionId);
+    }
+    tasks.set(partition, task);
+    return task;
+  };
+
+  const taskOf = async (partition: number): Promise<Task> => tasks.get(partition) ?? (await open(partition));
+
+  /** A batch's effects; `task` is the partition that produced them (none: an annotation of an alert not open here). */
   const effects = async (
+    task: Task | undefined,
     alerts: Alert[],
     deadLetters: DeadLetter[],
     entries: TimelineEntry[],
@@ -161,7 +216,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     pending: Alert[] = [],
     fresh = false,
   ) => {
-    syncRevisions();
+    if (task !== undefined) syncRevisions(task);
     const touchAccounts = sinks.store.touchVigieAccounts?.bind(sinks.store);
     await Promise.all([
       sinks.publish(alerts, deadLetters),
@@ -174,7 +229,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
       durably('roles', () => sinks.store.touchRoles(roles)),
       accounts.length > 0 && touchAccounts ? durably('vigie accounts', () => touchAccounts(accounts)) : undefined,
     ]);
-    track(alerts);
+    if (task !== undefined) track(alerts, task.partition);
     if (alerts.length > 0) {
       sinks.notify?.(alerts, { fresh });
       for (const a of alerts) for (const l of listeners) l(a);
@@ -212,6 +267,8 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
   return {
     handleBatch(topic, partition, messages) {
       return serial(async () => {
+        const task = await taskOf(partition);
+        const { engine } = task;
         const end = metrics.batchSeconds.startTimer();
         const source = sources.get(topic) ?? 'activity';
         const alerts: Alert[] = [];
@@ -252,8 +309,9 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         // not revisions, but the batch is the unit of commit, so the store keeps them as pending before the
         // offsets move (a restarted detector continues from them; nothing is lost if this process dies).
         metrics.eventsConsumed.labels(source).inc(consumed);
-        syncEvictions();
+        syncEvictions(task);
         await effects(
+          task,
           latestPerId(alerts),
           deadLetters,
           entries,
@@ -265,31 +323,54 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         end();
       });
     },
+    assign(partitions) {
+      return serial(async () => {
+        const wanted = new Set(partitions);
+        for (const [partition, task] of tasks) {
+          if (wanted.has(partition)) continue;
+          // Its counters up to now are this member's; its incidents are the new owner's to continue (not resolved).
+          syncRevisions(task);
+          syncEvictions(task);
+          tasks.delete(partition);
+          const released: string[] = [];
+          for (const [id, a] of active) if (a.partition === partition) released.push(id);
+          for (const id of released) active.delete(id);
+          o.onReleased?.(partition, released);
+        }
+        for (const partition of [...wanted].sort((a, b) => a - b)) await taskOf(partition);
+      });
+    },
+    owned: () => [...tasks.keys()].sort((a, b) => a - b),
+    forEachEngine(fn) {
+      for (const task of tasks.values()) fn(task.engine);
+    },
+    get sessionsTracked() {
+      let n = 0;
+      for (const task of tasks.values()) n += task.engine.stats.sessionsTracked;
+      return n;
+    },
     tick(nowMs) {
       return serial(async () => {
-        const alerts = latestPerId(engine.tick(nowMs));
-        syncEvictions();
-        if (alerts.length > 0) await effects(alerts, [], [], []);
-        else syncRevisions();
+        for (const task of tasks.values()) {
+          const alerts = latestPerId(task.engine.tick(nowMs));
+          syncEvictions(task);
+          if (alerts.length > 0) await effects(task, alerts, [], [], []);
+          else syncRevisions(task);
+        }
       });
     },
     flush() {
       return serial(async () => {
-        const alerts = latestPerId(engine.flush?.() ?? []);
-        if (alerts.length > 0) await effects(alerts, [], [], []);
+        for (const task of tasks.values()) {
+          const alerts = latestPerId(task.engine.flush?.() ?? []);
+          if (alerts.length > 0) await effects(task, alerts, [], [], []);
+        }
       });
-    },
-    restore(alerts) {
-      engine.restore(alerts, Date.now());
-      for (const a of alerts) {
-        if (a.status !== 'firing') continue;
-        active.set(a.id, { rule: a.rule, severity: a.severity });
-        if (a.sessionId !== undefined) timeline.markAlerting(a.cluster, a.sessionId);
-      }
     },
     annotate(id, mutate, stored) {
       return serial(async () => {
-        let alerts = engine.annotate?.(id, mutate) ?? [];
+        const owner = tasks.get(active.get(id)?.partition ?? -1);
+        let alerts = owner?.engine.annotate?.(id, mutate) ?? [];
         if (alerts.length === 0) {
           const found = await stored();
           if (found === undefined) return undefined;
@@ -298,7 +379,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
           next.revision += 1;
           alerts = [next];
         }
-        await effects(alerts, [], [], []);
+        await effects(owner, alerts, [], [], []);
         return alerts[0];
       });
     },

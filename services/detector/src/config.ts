@@ -44,6 +44,14 @@ export const DetectorConfig = z
         .positive()
         .default(3)
         .describe('Partitions of the topics the detector creates when they do not exist yet.'),
+      sessionTimeoutMs: z
+        .number()
+        .int()
+        .min(3_000)
+        .default(30_000)
+        .describe(
+          'How long the group waits for a silent instance (crashed, killed) before its partitions go to the others.',
+        ),
       lagIntervalMs: z
         .number()
         .int()
@@ -197,6 +205,14 @@ export const DetectorConfig = z
       .object({
         tickIntervalMs: z.number().int().positive().default(5_000).describe('How often resolutions and evictions run.'),
         maxSessions: z.number().int().positive().default(50_000).describe('Most sessions tracked at once.'),
+        rebuildWindowMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(60 * 60_000)
+          .describe(
+            "When this instance is given a partition (at start, after a rebalance), it replays the partition's events of this last period to rebuild the rules' state; 0: start empty.",
+          ),
         idleSessionMs: z
           .number()
           .int()

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { decodeAlert, decodeDeadLetter, encodeEvent, sessionKey, type Alert, type VigieEvent } from '@vigie/contract';
+import { decodeAlert, decodeDeadLetter, encodeEvent, type Alert, type VigieEvent } from '@vigie/contract';
 import { createSqlAnalyzer, type SqlAnalyzer } from '@vigie/sql';
 import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
@@ -98,7 +98,8 @@ describe('detector through the real broker, store and Alertmanager', () => {
   const produce = async (topic: string, events: readonly VigieEvent[]) => {
     await producer.send({
       topic,
-      messages: events.map((e) => ({ key: sessionKey(e.cluster, e.session?.id ?? 'none'), value: encodeEvent(e) })),
+      // As collectors do: every event of a cluster to its cluster's partition (murmur2 of the name, kafkajs' default).
+      messages: events.map((e) => ({ key: e.cluster, value: encodeEvent(e) })),
     });
   };
 

@@ -6,6 +6,10 @@ import { defineErrors } from '@vigie/errors';
  */
 export const DETECTOR_ERRORS = defineErrors({
   NOT_STARTED: ['VIGIE_DETECTOR_NOT_STARTED', 'alerts were to be published before the Kafka producer started (a bug)'],
+  INPUT_PARTITIONS: [
+    'VIGIE_DETECTOR_INPUT_PARTITIONS',
+    'the input topics do not all have the same number of partitions',
+  ],
   RULES_INVALID: ['VIGIE_DETECTOR_RULES_INVALID', 'the engine was given rules not produced by loadRules'],
   PRIVILEGED_QUERY: ['VIGIE_DETECTOR_PRIVILEGED_QUERY', 'privileged roles could not be read from the catalog'],
   ROLES_QUERY: ['VIGIE_DETECTOR_ROLES_QUERY', 'login roles could not be read from the catalog'],

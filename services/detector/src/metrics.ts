@@ -8,6 +8,8 @@ export type EventSource = EventStream;
 /** What the detector reads when Prometheus scrapes (cheap, no I/O). */
 export interface DetectorGauges {
   sessionsTracked(): number;
+  /** Input partitions this instance owns now (0 before it joined its consumer group). */
+  partitionsOwned?(): number;
   /** Firing alerts by rule and severity. */
   activeAlerts(): Iterable<{ rule: string; severity: string; count: number }>;
   alertmanagerQueue(): number;
@@ -53,6 +55,15 @@ export function createDetectorMetrics(registry: Registry, gauges: DetectorGauges
     registers: [registry],
     collect() {
       this.set(gauges.sessionsTracked());
+    },
+  });
+
+  new Gauge({
+    name: 'vigie_partitions_owned',
+    help: 'Input partitions this detector instance owns (their clusters are its to watch); 0 while not in the group.',
+    registers: [registry],
+    collect() {
+      this.set(gauges.partitionsOwned?.() ?? 0);
     },
   });
 

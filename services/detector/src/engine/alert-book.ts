@@ -444,7 +444,14 @@ export function createAlertBook({
     },
     restore(alerts, quietMsOf, nowMs) {
       for (const a of alerts) {
-        if (a.status !== 'firing' || incidents.has(a.id)) continue;
+        const known = incidents.get(a.id);
+        // Rebuilt from the input already (a partition taken over): its state stands, its next revision follows the
+        // last one told.
+        if (known !== undefined) {
+          known.alert.revision = Math.max(known.alert.revision, a.revision);
+          continue;
+        }
+        if (a.status !== 'firing') continue;
         const alert = copy(a);
         const lastSeenMs = Date.parse(a.lastSeen);
         const i: Incident = {

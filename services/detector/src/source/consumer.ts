@@ -8,6 +8,10 @@ export interface EventConsumerOptions {
   /** The input topics (activity, egress, changes). */
   topics: readonly string[];
   logger: Logger;
+  /** See `DetectorConfig.kafka.sessionTimeoutMs`. */
+  sessionTimeoutMs?: number;
+  /** After each join: the partition numbers this member owns (the same in every input topic). */
+  onAssigned(partitions: readonly number[]): void;
   /** Runs one partition's batch through the engine and the sinks; the offsets commit after it resolves. */
   handleBatch(topic: string, partition: number, messages: readonly InputMessage[]): Promise<void>;
 }
@@ -30,6 +34,14 @@ export function createEventConsumer(kafka: KafkaClient, o: EventConsumerOptions)
     groupId: o.groupId,
     topics: o.topics,
     logger: o.logger,
+    // Partition p of every input topic to one member: a cluster's events, whichever collector sent them, meet in the
+    // engine of the cluster's partition.
+    coPartitioned: true,
+    onAssigned: (assignment) => o.onAssigned([...new Set(Object.values(assignment).flat())]),
+    ...(o.sessionTimeoutMs !== undefined && {
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.min(3_000, Math.floor(o.sessionTimeoutMs / 3)),
+    }),
     handleBatch: async (batch) => {
       const beat = setInterval(() => void batch.heartbeat().catch(() => undefined), 3_000);
       try {

@@ -108,6 +108,11 @@ export interface AlertmanagerSinkOptions {
 export interface AlertmanagerSink {
   /** Queues states to push; a newer state of an alert replaces an older one still queued. */
   enqueue(alerts: readonly Alert[], options?: { fresh?: boolean }): void;
+  /**
+   * Stops re-sending these firing alerts (another detector instance owns them now and tells their changes); a push
+   * already queued still goes out. Nothing is resolved.
+   */
+  release(ids: readonly string[]): void;
   /** Resolves once the queue is empty (or after `timeoutMs`); true when it emptied. */
   flush(timeoutMs?: number): Promise<boolean>;
   start(): void;
@@ -300,6 +305,12 @@ export function createAlertmanagerSink({
         }
       }
       poke();
+    },
+    release(ids) {
+      for (const id of ids) {
+        active.delete(id);
+        sentLabels.delete(id);
+      }
     },
     flush(waitMs = 10_000) {
       if (idle()) return Promise.resolve(true);
