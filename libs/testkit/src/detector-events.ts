@@ -1,6 +1,7 @@
-// Realistic event streams for the detector benchmarks: what collector-pglog emits for a monitored cluster where
-// an application (service account) runs OLTP, DBAs work through the bastion, a contractor reads personal data from
-// outside it, and now and then someone runs pg_dump. Statement analysis comes from the real @vigie/sql analyzer.
+// Realistic event streams for the detector benchmarks and the scale-out tests: what collector-pglog emits for a
+// monitored cluster where an application (service account) runs OLTP, DBAs work through the bastion, a contractor
+// reads personal data from outside it, and now and then someone runs pg_dump. Statement analysis comes from the real
+// @vigie/sql analyzer.
 import type { SqlAnalysis, VigieEvent } from '@vigie/contract';
 
 /** The analyzer's one method the generator needs. */

@@ -6,3 +6,4 @@ export * from './service.js';
 export * from './private-kafka.js';
 export * from './exclusive.js';
 export * from './real-clock.js';
+export * from './detector-events.js';
