@@ -129,9 +129,18 @@ export interface AlertBook {
   settle(sessionKey: string): void;
   /**
    * Loads alerts still firing after a restart; the next update continues their revision. Their quiet time starts
-   * at `nowMs` (the detector's clock at the restore; default: each alert's `lastSeen`).
+   * at `nowMs` (the detector's clock at the restore; default: each alert's `lastSeen`). An incident the book holds
+   * already (rebuilt from the input) keeps its state and continues from the stored revision. With `replayedSinceMs`
+   * (the book was rebuilt from the input's events since then), a stored alert seen since that the rebuild did not
+   * produce comes from events after the committed offset, which will be consumed again: it is not loaded (its
+   * counts would be told twice), only its revision is remembered for when those events open it again.
    */
-  restore(alerts: readonly Alert[], quietMsOf: (rule: string) => number, nowMs?: number): void;
+  restore(
+    alerts: readonly Alert[],
+    quietMsOf: (rule: string) => number,
+    nowMs?: number,
+    replayedSinceMs?: number,
+  ): void;
   /**
    * Applies a change from outside the rules (an active response recorded on the alert) and emits it as a revision
    * at once; false when the book does not hold the incident.
@@ -266,6 +275,8 @@ export function createAlertBook({
   revisions?: RevisionPolicy;
 }): AlertBook {
   const incidents = new Map<string, Incident>();
+  /** Revisions stored for alerts not loaded (see `restore`): an incident opened with one of these ids continues it. */
+  const revisionFloors = new Map<string, number>();
   let queue = new Map<string, Alert>();
   /** The latest time `tick` was given: emissions remember it, so ticks measure intervals on one clock. */
   let tickClock: number | undefined;
@@ -369,7 +380,7 @@ export function createAlertBook({
             tags: s.tags,
             firstSeen: ts,
             lastSeen: ts,
-            revision: 0,
+            revision: revisionFloors.get(id) ?? 0,
           },
           facts: {},
           sessionKey: s.sessionKey,
@@ -380,6 +391,7 @@ export function createAlertBook({
           unsaved: true,
         };
         incidents.set(id, i);
+        revisionFloors.delete(id);
         index(i);
       }
       const a = i.alert;
@@ -442,7 +454,7 @@ export function createAlertBook({
         if (i !== undefined && i.dirty && i.alert.status === 'firing' && i.emitted !== undefined) emit(i, 'ended');
       }
     },
-    restore(alerts, quietMsOf, nowMs) {
+    restore(alerts, quietMsOf, nowMs, replayedSinceMs) {
       for (const a of alerts) {
         const known = incidents.get(a.id);
         // Rebuilt from the input already (a partition taken over): its state stands, its next revision follows the
@@ -452,8 +464,12 @@ export function createAlertBook({
           continue;
         }
         if (a.status !== 'firing') continue;
-        const alert = copy(a);
         const lastSeenMs = Date.parse(a.lastSeen);
+        if (replayedSinceMs !== undefined && lastSeenMs >= replayedSinceMs) {
+          revisionFloors.set(a.id, Math.max(revisionFloors.get(a.id) ?? 0, a.revision));
+          continue;
+        }
+        const alert = copy(a);
         const i: Incident = {
           alert,
           facts: {},

@@ -355,8 +355,11 @@ describe('engine', () => {
     expect(named.map((a) => [a.id, a.who.login, a.where.clientClass, a.severity])).toEqual([
       ['mass-write:local:6b07e904.1', 'dba_alice', 'non-bastion', 'critical'],
     ]);
-    // The same xid eleven minutes later (wrap-around or a stale map): not joined, keyed by the transaction.
-    const later = engine.process(txn(4242, T0 + 11 * 60_000, 1500));
+    // The same xid eleven minutes later (wrap-around or a stale map): not joined; it waits 15 s for its statement,
+    // then is told keyed by the transaction.
+    expect(engine.process(txn(4242, T0 + 11 * 60_000, 1500))).toEqual([]);
+    expect(engine.tick(T0 + 11 * 60_000 + 14_000)).toEqual([]);
+    const later = engine.tick(T0 + 11 * 60_000 + 15_000);
     expect(later.map((a) => [a.id, a.who.login, a.sessionId])).toEqual([
       ['mass-write:local:xid:4242', undefined, undefined],
     ]);

@@ -16,6 +16,12 @@ const ENDED_GRACE_MS = 60_000;
  * different collectors and topics, seconds apart; the bound also makes xid wrap-around (2^32) harmless.
  */
 const TXID_JOIN_MS = 10 * 60_000;
+/**
+ * How long a WAL summary whose write statement has not been seen waits for it (on the detector's clock, released by
+ * a tick): the two come from different topics, and which one is consumed first depends on fetch sizes and backlogs,
+ * not on what happened. Waiting makes the outcome (the alert names the session) the same in every order.
+ */
+const TXN_WAIT_MS = 15_000;
 
 /** `T` with `K` writable: the engine moves the context's clock, rules only read it. */
 type Mutable<T, K extends keyof T> = Omit<T, K> & { -readonly [P in K]: T[P] };
@@ -110,6 +116,23 @@ export function createEngine(options: EngineOptions): DetectorEngine {
   // state: activity is keyed by session and change.txn by xid, so with several detector instances the statement
   // and the WAL summary may land on different instances; the alert is then keyed by the transaction, unnamed.
   const writers = createRecentMap<SessionState>({ maxKeys: maxTransactions, maxAgeMs: TXID_JOIN_MS });
+  /** `<cluster>/<xid>` → a WAL summary waiting for its write statement, in arrival order (see TXN_WAIT_MS). */
+  const waitingTxns = new Map<string, { event: VigieEvent; arrivedMs: number }>();
+
+  /** Hands an event to the rules that read its kind (and accept it). */
+  const runRules = (event: VigieEvent, session: SessionState | undefined) => {
+    for (const rule of rules.get(event.kind) ?? NONE) {
+      if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
+    }
+  };
+  /** Gives up waiting for the statements of summaries that waited `TXN_WAIT_MS` (all with `nowMs` infinite). */
+  const releaseTxns = (nowMs: number) => {
+    for (const [key, w] of waitingTxns) {
+      if (nowMs - w.arrivedMs < TXN_WAIT_MS) break;
+      waitingTxns.delete(key);
+      runRules(w.event, undefined);
+    }
+  };
 
   return {
     process(event: VigieEvent, arrivedMs?: number): Alert[] {
@@ -154,11 +177,24 @@ export function createEngine(options: EngineOptions): DetectorEngine {
         if (event.kind === 'statement' && event.txid !== undefined && event.txid !== '0')
           writers.set(`${event.cluster}/${event.txid}`, session, arrived);
       } else if (event.kind === 'change.txn') {
-        // The WAL carries no user: the session that wrote in this transaction, when its statement was seen.
-        session = writers.get(`${event.cluster}/${event.xid}`, arrived);
+        // The WAL carries no user: the session that wrote in this transaction, when its statement was seen; if it
+        // was not (yet), the summary waits for it.
+        const key = `${event.cluster}/${event.xid}`;
+        session = writers.get(key, arrived);
+        if (session === undefined && waitingTxns.size < maxTransactions && !waitingTxns.has(key)) {
+          waitingTxns.set(key, { event, arrivedMs: arrived });
+          return alerts.drain();
+        }
       }
-      for (const rule of rules.get(event.kind) ?? NONE) {
-        if (rule.accepts(session, event, classify)) rule.onEvent(event, session, ctx);
+      runRules(event, session);
+      // The write statement a waiting WAL summary needed: the summary follows it, as if consumed in that order.
+      if (event.kind === 'statement' && session !== undefined && event.txid !== undefined) {
+        const key = `${event.cluster}/${event.txid}`;
+        const waiting = waitingTxns.get(key);
+        if (waiting !== undefined) {
+          waitingTxns.delete(key);
+          runRules(waiting.event, session);
+        }
       }
       // The session is over: what its incidents held back are its final figures (a dump's size), told now.
       if (session !== undefined && (event.kind === 'session.end' || (event.kind === 'egress.sample' && event.final)))
@@ -172,13 +208,17 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.tick(nowMs, (key) => sessions.get(key)?.endedAtMs);
       sessions.sweep(nowMs);
       writers.prune(nowMs);
+      releaseTxns(nowMs);
       self.prune(nowMs);
       for (const rule of all) rule.onTick?.(nowMs, ctx);
       return alerts.drain();
     },
-    restore(restored: readonly Alert[], nowMs?: number): void {
-      alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs);
+    restore(restored: readonly Alert[], nowMs?: number, replayedSinceMs?: number): void {
+      alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs, replayedSinceMs);
       for (const a of restored) {
+        // Not loaded (see the alert book): its events come again, and claims and rule state with them.
+        if (replayedSinceMs !== undefined && Date.parse(a.lastSeen) >= replayedSinceMs && alerts.get(a.id) === undefined)
+          continue;
         if (byId.get(a.rule)?.claims === 'session' && a.status === 'firing' && a.sessionId !== undefined) {
           claimedSessions.add(`${a.cluster}/${a.sessionId}`);
         }
@@ -192,6 +232,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       self.announceAccounts(cluster, roles, tsMs);
     },
     flush(): Alert[] {
+      // Stopping: a summary still waiting is told without its session rather than not at all.
+      releaseTxns(Number.POSITIVE_INFINITY);
       alerts.flush();
       return alerts.drain();
     },

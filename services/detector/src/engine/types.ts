@@ -96,9 +96,10 @@ export interface DetectorEngine {
   tick(nowMs: number): Alert[];
   /**
    * Reloads alerts still firing (from the store, after a restart) so that new events update them; their quiet
-   * time starts at `nowMs` (the detector's clock; default: each alert's lastSeen).
+   * time starts at `nowMs` (the detector's clock; default: each alert's lastSeen). `replayedSinceMs`: the engine
+   * was rebuilt from its input's events since then (see the alert book's `restore`).
    */
-  restore(alerts: readonly Alert[], nowMs?: number): void;
+  restore(alerts: readonly Alert[], nowMs?: number, replayedSinceMs?: number): void;
   readonly stats: { sessionsTracked: number; sessionsEvicted: number };
   /** Ids of the rules it runs (for metrics that must exist before a rule's first alert). Optional for doubles. */
   readonly ruleIds?: readonly string[];
