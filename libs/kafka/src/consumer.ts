@@ -75,6 +75,8 @@ export function createBatchConsumer(
     sessionTimeout: sessionTimeoutMs,
     heartbeatInterval: heartbeatIntervalMs,
     maxBytesPerPartition,
+    // A fetch waiting for data delays the member's answer to a rebalance by as much (kafkajs' default: 5 s).
+    maxWaitTimeInMs: 1_000,
     allowAutoTopicCreation: false,
     ...(coPartitioned && { partitionAssigners: [coPartitionedAssigner] }),
   });

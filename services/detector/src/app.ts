@@ -250,7 +250,7 @@ async function openPartition(o: {
     { partition, firing: restored.length, replayed: rebuilt.events, replayMs: rebuilt.ms, ms: Date.now() - started },
     'partition opened: state replayed from its input, firing alerts restored from the store',
   );
-  return { engine, restored };
+  return { engine, restored, replayedSinceMs: rebuilt.sinceMs };
 }
 
 /**
@@ -345,7 +345,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
         logger,
         rebuild: (e) =>
           kafka === undefined
-            ? Promise.resolve({ events: 0, ms: 0 })
+            ? Promise.resolve({ events: 0, ms: 0, sinceMs: undefined })
             : rebuildPartition(e, {
                 kafka,
                 groupId: config.kafka.groupId,

@@ -33,6 +33,8 @@ export interface BatchSinks {
 export interface OpenedPartition {
   engine: DetectorEngine;
   restored: readonly Alert[];
+  /** The engine was rebuilt from the partition's input events since then (see `DetectorEngine.restore`). */
+  replayedSinceMs?: number | undefined;
 }
 
 /** An open partition: its engine, and its counters as last reported to the metrics. */
@@ -185,7 +187,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
 
   /** Opens a partition: its engine, restored with its firing alerts (their sessions marked for the timeline). */
   const open = async (partition: number): Promise<Task> => {
-    const { engine, restored } = await o.openPartition(partition);
+    const { engine, restored, replayedSinceMs } = await o.openPartition(partition);
     const task: Task = {
       partition,
       engine,
@@ -193,8 +195,9 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
       revisionsSeen: new Map(),
       heldSeen: new Map(),
     };
-    engine.restore(restored, Date.now());
-    for (const a of restored) {
+    engine.restore(restored, Date.now(), replayedSinceMs);
+    // What the engine holds firing now (rebuilt or restored) is this partition's to continue.
+    for (const a of engine.alerts?.() ?? restored) {
       if (a.status !== 'firing') continue;
       active.set(a.id, { rule: a.rule, severity: a.severity, partition });
       if (a.sessionId !== undefined) timeline.markAlerting(a.cluster, a.sessionId);

@@ -23,6 +23,8 @@ export interface RebuildOptions {
 export interface RebuildResult {
   events: number;
   ms: number;
+  /** The start of the replayed window (undefined: no rebuild, the window is 0). */
+  sinceMs?: number | undefined;
 }
 
 /**
@@ -35,11 +37,14 @@ export interface RebuildResult {
  */
 export async function rebuildPartition(engine: DetectorEngine, o: RebuildOptions): Promise<RebuildResult> {
   const started = Date.now();
+  if (o.windowMs <= 0) return { events: 0, ms: 0 };
+  const sinceMs = started - o.windowMs;
   const ranges = await committedWindow(o.kafka, {
     groupId: o.groupId,
     topics: o.topics,
     partition: o.partition,
     windowMs: o.windowMs,
+    nowMs: started,
   });
   const messages = await readRanges(o.kafka, {
     groupPrefix: o.groupId,
@@ -74,5 +79,5 @@ export async function rebuildPartition(engine: DetectorEngine, o: RebuildOptions
   }
   // Held-back changes were saved by the previous owner; they are this engine's baseline, not news.
   engine.pending?.();
-  return { events, ms: Date.now() - started };
+  return { events, ms: Date.now() - started, sinceMs };
 }
