@@ -217,7 +217,11 @@ export function createEngine(options: EngineOptions): DetectorEngine {
       alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs, replayedSinceMs);
       for (const a of restored) {
         // Not loaded (see the alert book): its events come again, and claims and rule state with them.
-        if (replayedSinceMs !== undefined && Date.parse(a.lastSeen) >= replayedSinceMs && alerts.get(a.id) === undefined)
+        if (
+          replayedSinceMs !== undefined &&
+          Date.parse(a.lastSeen) >= replayedSinceMs &&
+          alerts.get(a.id) === undefined
+        )
           continue;
         if (byId.get(a.rule)?.claims === 'session' && a.status === 'firing' && a.sessionId !== undefined) {
           claimedSessions.add(`${a.cluster}/${a.sessionId}`);
