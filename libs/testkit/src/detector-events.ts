@@ -120,6 +120,11 @@ export interface GenerateOptions {
   stepMs?: number;
   /** Never end sessions (the memory benchmark keeps them all open). */
   keepOpen?: boolean;
+  /**
+   * Restart the random sequence at this seed: the same options then give the same events, whatever was generated
+   * before in the process. The sequence is shared by all generators: drain one before starting the next.
+   */
+  seed?: number;
 }
 
 /**
@@ -127,6 +132,7 @@ export interface GenerateOptions {
  * session takes the slot. Session ids are unique hex pairs like the server's.
  */
 export function* generateEvents(analyzer: Analyzer, o: GenerateOptions): Generator<VigieEvent> {
+  if (o.seed !== undefined) seed = o.seed;
   const stepMs = o.stepMs ?? 0;
   let ts = o.startMs ?? Date.now();
   let nextPid = 1;
@@ -196,7 +202,14 @@ export function* generateEvents(analyzer: Analyzer, o: GenerateOptions): Generat
   }
 }
 
-function statement(base: Omit<Extract<VigieEvent, { kind: 'statement' }>, 'kind' | 'audit' | 'sql'>, sql: SqlAnalysis) {
+/**
+ * A pgaudit statement event for one analysed statement: pgaudit's class and command from the analysis, the tables it
+ * names as audit objects, and rows as pgaudit logs them (one for a lookup, a whole table without WHERE).
+ */
+export function statement(
+  base: Omit<Extract<VigieEvent, { kind: 'statement' }>, 'kind' | 'audit' | 'sql'>,
+  sql: SqlAnalysis,
+) {
   const { cls, command } = pgauditOf(sql);
   const objects = [...sql.reads, ...sql.writes].map((name) => ({ type: 'TABLE', name }));
   const event: VigieEvent = {

@@ -7,3 +7,5 @@ export * from './private-kafka.js';
 export * from './exclusive.js';
 export * from './real-clock.js';
 export * from './detector-events.js';
+export * from './scale-out.js';
+export * from './scale-stream.js';

@@ -9,6 +9,8 @@ import { REPO_ROOT } from './stack.js';
 /** A Vigie service running as a real child process of the `vigie` command. */
 export interface RunningService {
   readonly port: number;
+  /** The process id (benchmarks read its CPU time and peak memory from /proc). */
+  readonly pid: number;
   readonly dir: string;
   readonly logFile: string;
   /** SIGTERM, wait for a clean exit (the service flushes and checkpoints). */
@@ -106,6 +108,7 @@ export async function startService(
   }
   return {
     port,
+    pid: child.pid ?? -1,
     dir,
     logFile,
     log,
