@@ -1,0 +1,177 @@
+// Detector scale-out on a consumer group, as separate processes on the local stack:
+//
+//   npm run bench -- scale-out [events]        (default 200,000)
+//
+// 1. one instance, then three (six partitions): the same alert ids with the same severity, counts and status;
+// 2. three instances, one killed with SIGKILL mid-stream and started again: the same answers again, and how long its
+//    partitions went unwatched (until the survivors own every partition);
+// 3. the cost of the group: total events per CPU-second of two instances against one instance's (the peer), on the
+//    same stream; peak RSS of each process.
+//
+// Each run uses its own topics, group and store schema and removes them afterwards. The test
+// `test/scale-out.int.test.ts` is the same on a CI-sized stream.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { waitFor } from '@vigie/runtime';
+import {
+  dropRun,
+  groupLag,
+  outcomeDifferences,
+  produceStream,
+  runConfig,
+  runTopics,
+  scaleStream,
+  startService,
+  storedOutcomes,
+  testKafka,
+  uniqueName,
+  waitBalanced,
+  waitDrained,
+  writePolicyFile,
+  type AlertOutcome,
+  type RunningService,
+  type ScaleStream,
+} from '@vigie/testkit';
+
+const PARTITIONS = 6;
+const CLUSTERS = 16;
+const total = Number(process.argv[2] ?? 200_000);
+const TOKEN = randomBytes(24).toString('hex');
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Peak resident memory of a process, in MB (VmHWM). */
+function peakRssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmHWM:'));
+  return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
+}
+
+/** The partitions a detector process last said it owns (its log). */
+function ownedBy(s: RunningService): number[] {
+  const applied = s
+    .log()
+    .split('\n')
+    .filter((l) => l.includes('consumer group assignment applied'));
+  const last = applied[applied.length - 1];
+  return last === undefined ? [] : (JSON.parse(last) as { partitions: number[] }).partitions;
+}
+
+interface RunResult {
+  outcomes: Map<string, AlertOutcome>;
+  drainSeconds: number;
+  cpuSeconds: number;
+  peakRssMb: number[];
+  rebalanceMs?: number;
+}
+
+async function run(stream: ScaleStream, instances: number, { kill = false } = {}): Promise<RunResult> {
+  const prefix = `${uniqueName('bscale')}-${instances}${kill ? 'k' : ''}`;
+  const config = runConfig({ prefix, partitions: PARTITIONS, token: TOKEN, sessionTimeoutMs: 6_000 });
+  const schema = (config['store'] as { schema: string }).schema;
+  const topics = runTopics(prefix);
+  const groupId = `${prefix}-group`;
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+  });
+  await admin.disconnect();
+  const policyFile = writePolicyFile(stream.policy);
+  const start = () => startService('detector', { ...config, log: { level: 'info' } }, { policyFile });
+  const procs: RunningService[] = [];
+  const cpuBefore = new Map<number, number>();
+  let cpuUsed = 0;
+  const peaks: number[] = [];
+  try {
+    for (let i = 0; i < instances; i += 1) procs.push(await start());
+    await waitBalanced(async () => procs.map(ownedBy), PARTITIONS);
+    for (const p of procs) cpuBefore.set(p.pid, cpuSeconds(p.pid));
+    const t0 = Date.now();
+    let rebalanceMs: number | undefined;
+    if (kill) {
+      const half = Math.floor(stream.events.length / 2);
+      await produceStream(topics, stream.events, PARTITIONS, { to: half });
+      await waitFor(async () => (await groupLag(groupId, topics)) < half * 0.7, {
+        timeoutMs: 120_000,
+        what: 'the group to be consuming the first half',
+      });
+      const victim = procs[1] as RunningService;
+      cpuUsed += cpuSeconds(victim.pid) - (cpuBefore.get(victim.pid) ?? 0);
+      peaks.push(peakRssMb(victim.pid));
+      await victim.kill();
+      const killedAt = Date.now();
+      const survivors = procs.filter((p) => p !== victim);
+      const rest = produceStream(topics, stream.events, PARTITIONS, { from: half });
+      await waitBalanced(async () => survivors.map(ownedBy), PARTITIONS);
+      rebalanceMs = Date.now() - killedAt;
+      await rest;
+      const again = await start();
+      procs[1] = again;
+      cpuBefore.set(again.pid, 0);
+      await waitBalanced(async () => procs.map(ownedBy), PARTITIONS);
+    } else {
+      await produceStream(topics, stream.events, PARTITIONS);
+    }
+    await waitDrained(groupId, topics, 900_000);
+    const drainSeconds = (Date.now() - t0) / 1000;
+    for (const p of procs) {
+      cpuUsed += cpuSeconds(p.pid) - (cpuBefore.get(p.pid) ?? 0);
+      peaks.push(peakRssMb(p.pid));
+    }
+    for (const p of procs) await p.stop();
+    procs.length = 0;
+    const outcomes = await storedOutcomes(schema);
+    return {
+      outcomes,
+      drainSeconds,
+      cpuSeconds: cpuUsed,
+      peakRssMb: peaks,
+      ...(rebalanceMs !== undefined && { rebalanceMs }),
+    };
+  } finally {
+    for (const p of procs) await p.kill().catch(() => undefined);
+    await dropRun(prefix, schema).catch(() => undefined);
+  }
+}
+
+function line(name: string, events: number, r: RunResult): string {
+  return (
+    `${name}: ${events} events drained in ${r.drainSeconds.toFixed(1)} s, ${r.cpuSeconds.toFixed(1)} CPU-s = ` +
+    `${Math.round(events / r.cpuSeconds)} events/CPU-s; peak RSS ${r.peakRssMb.join(', ')} MB; ${r.outcomes.size} alerts`
+  );
+}
+
+const noisePerCluster = Math.max(100, Math.round(total / CLUSTERS / 1.15));
+const t = Date.now();
+const stream = await scaleStream({ clusters: CLUSTERS, noisePerCluster, startMs: Date.now() - 600_000 });
+const n = stream.events.length;
+console.log(`stream: ${n} events over ${CLUSTERS} clusters, generated in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+const one = await run(stream, 1);
+console.log(line('one instance', n, one));
+const rules = new Set([...one.outcomes.values()].map((o) => o.rule));
+console.log(`rules firing: ${rules.size} (${[...rules].sort().join(', ')})`);
+const three = await run(stream, 3);
+console.log(line('three instances', n, three));
+const diff3 = outcomeDifferences(one.outcomes, three.outcomes);
+console.log(
+  `one vs three: ${diff3.length === 0 ? 'same answers' : `${diff3.length} differences: ${diff3.slice(0, 5).join('; ')}`}`,
+);
+const killed = await run(stream, 3, { kill: true });
+const diffK = outcomeDifferences(one.outcomes, killed.outcomes);
+console.log(
+  `kill -9 one of three mid-stream: survivors own every partition ${killed.rebalanceMs} ms after the kill; ` +
+    `${diffK.length === 0 ? 'same answers' : `${diffK.length} differences: ${diffK.slice(0, 5).join('; ')}`}`,
+);
+const two = await run(stream, 2);
+console.log(line('two instances', n, two));
+const ratio = n / two.cpuSeconds / (n / one.cpuSeconds);
+console.log(`two instances vs one (events per CPU-second, peer = one instance): ${ratio.toFixed(2)}`);
+process.exit(diff3.length === 0 && diffK.length === 0 ? 0 : 1);
