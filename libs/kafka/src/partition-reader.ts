@@ -25,7 +25,15 @@ export interface ReadMessage {
  */
 export async function committedWindow(
   kafka: KafkaClient,
-  o: { groupId: string; topics: readonly string[]; partition: number; windowMs: number; nowMs?: number },
+  o: {
+    groupId: string;
+    topics: readonly string[];
+    partition: number;
+    windowMs: number;
+    /** At most this many messages per topic (the newest): the reader holds them in memory. */
+    maxMessages?: number;
+    nowMs?: number;
+  },
 ): Promise<OffsetRange[]> {
   if (o.windowMs <= 0) return [];
   const admin = kafka.admin();
@@ -41,7 +49,8 @@ export async function committedWindow(
       const byTime = await admin.fetchTopicOffsetsByTimestamp(t.topic, since);
       const first = byTime.find((p) => p.partition === o.partition);
       // No message at or after `since`: kafkajs answers the end of the log (or -1); nothing of the window is left.
-      const from = first === undefined || Number(first.offset) < 0 ? to : BigInt(first.offset);
+      let from = first === undefined || Number(first.offset) < 0 ? to : BigInt(first.offset);
+      if (o.maxMessages !== undefined && to - from > BigInt(o.maxMessages)) from = to - BigInt(o.maxMessages);
       if (from < to) ranges.push({ topic: t.topic, from, to });
     }
     return ranges;

@@ -352,6 +352,7 @@ export function createDetector(config: DetectorConfig, deps: DetectorDeps): Dete
                 topics: [...sources.keys()],
                 partition,
                 windowMs: config.engine.rebuildWindowMs,
+                maxEvents: config.engine.rebuildMaxEvents,
                 tickEveryMs: config.engine.tickIntervalMs,
                 cluster: config.cluster,
                 logger,

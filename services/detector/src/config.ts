@@ -213,6 +213,14 @@ export const DetectorConfig = z
           .describe(
             "When this instance is given a partition (at start, after a rebalance), it replays the partition's events of this last period to rebuild the rules' state; 0: start empty.",
           ),
+        rebuildMaxEvents: z
+          .number()
+          .int()
+          .positive()
+          .default(100_000)
+          .describe(
+            'At most this many of the newest events per input topic are replayed when a partition is opened (held in memory meanwhile, ~1 KB each).',
+          ),
         idleSessionMs: z
           .number()
           .int()

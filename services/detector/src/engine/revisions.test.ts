@@ -168,6 +168,42 @@ describe('alert revisions', () => {
     ]);
   });
 
+  it('after a rebuild from the input, keeps the rebuilt state and continues from the stored revision', () => {
+    const owner = createEngine({ policy, privileged: none, rules });
+    const told = [...owner.process(start(T0)), ...run(owner, 1, 300)];
+    const stored = [...told, ...(owner.pending?.() ?? [])].filter((a) => a.id === ID).at(-1) as Alert;
+    // The partition moves: a new engine replays the same events (its emissions discarded), then the store's copy.
+    const next = createEngine({ policy, privileged: none, rules });
+    next.process(start(T0));
+    run(next, 1, 300);
+    next.pending?.();
+    next.restore([{ ...stored, revision: stored.revision + 3 }], T0 + 300_000, T0 - 60_000);
+    const after = [...run(next, 301, 600), ...next.process(end(T0 + 601_000))];
+    // Counts from the replayed state (not the stored ones added again), revisions after the stored one.
+    expect(after.map((a) => [a.revision, a.what.statements])).toEqual([
+      [stored.revision + 4, 512],
+      [stored.revision + 5, 600],
+    ]);
+  });
+
+  it('does not load a stored alert the rebuild did not produce from inside its window: its events come again', () => {
+    const owner = createEngine({ policy, privileged: none, rules });
+    const told = [...owner.process(start(T0)), ...run(owner, 1, 10)];
+    const stored = told.filter((a) => a.id === ID).at(-1) as Alert;
+    // The owner told the alert but died before committing: the new owner rebuilt nothing of it (empty engine).
+    const next = createEngine({ policy, privileged: none, rules });
+    next.restore([stored], T0 + 20_000, T0 - 60_000);
+    expect(next.alerts?.()).toEqual([]);
+    // The events are consumed again: the same incident, its counts told once, its revision after the stored one.
+    const again = [...next.process(start(T0)), ...run(next, 1, 10)];
+    expect(again.map((a) => [a.id, a.revision, a.what.statements])).toEqual(
+      told.map((a) => [a.id, a.revision + stored.revision, a.what.statements]),
+    );
+    expect(next.flush?.().map((a) => [a.revision, a.what.statements])).toEqual([
+      [(again.at(-1)?.revision ?? 0) + 1, 10],
+    ]);
+  });
+
   it('publishes an active response at once as the next revision, and later revisions keep it', () => {
     const engine = createEngine({ policy, privileged: none, rules });
     const emitted = [...engine.process(start(T0)), ...run(engine, 1, 10)];

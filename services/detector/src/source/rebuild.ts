@@ -13,6 +13,8 @@ export interface RebuildOptions {
   partition: number;
   /** How far back the partition's events are replayed (0: no rebuild). */
   windowMs: number;
+  /** At most this many of each topic's newest events in the window (they are held in memory while sorted). */
+  maxEvents: number;
   /** The engine's tick period: the replay ticks on the messages' clock as often. */
   tickEveryMs: number;
   cluster: string;
@@ -44,6 +46,7 @@ export async function rebuildPartition(engine: DetectorEngine, o: RebuildOptions
     topics: o.topics,
     partition: o.partition,
     windowMs: o.windowMs,
+    maxMessages: o.maxEvents,
     nowMs: started,
   });
   const messages = await readRanges(o.kafka, {
