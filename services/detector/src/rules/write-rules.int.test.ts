@@ -114,7 +114,8 @@ beforeAll(async () => {
     cluster,
     api: { token: TOKEN },
     http: { port: 0 },
-    kafka: { groupId: `${id}-group`, partitions: 1, topics: LOCAL_KAFKA_TOPICS },
+    // The collector created its topics with its default of 3: the detector's (egress) must match (co-partitioning).
+    kafka: { groupId: `${id}-group`, partitions: 3, topics: LOCAL_KAFKA_TOPICS },
     topics,
     store: { schema: id, connectionString: STORE_URL },
     alertmanager: { url: '' },
