@@ -14,16 +14,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { waitFor } from '@vigie/runtime';
 import {
+  createRunTopics,
   dropRun,
   groupLag,
   outcomeDifferences,
+  partitionsInLog,
   produceStream,
   runConfig,
   runTopics,
   scaleStream,
   startService,
   storedOutcomes,
-  testKafka,
   uniqueName,
   waitBalanced,
   waitDrained,
@@ -52,15 +53,7 @@ function peakRssMb(pid: number): number {
   return Math.round(Number(line?.split(/\s+/)[1] ?? 0) / 1024);
 }
 
-/** The partitions a detector process last said it owns (its log). */
-function ownedBy(s: RunningService): number[] {
-  const applied = s
-    .log()
-    .split('\n')
-    .filter((l) => l.includes('consumer group assignment applied'));
-  const last = applied[applied.length - 1];
-  return last === undefined ? [] : (JSON.parse(last) as { partitions: number[] }).partitions;
-}
+const ownedBy = (s: RunningService) => partitionsInLog(s.log());
 
 interface RunResult {
   outcomes: Map<string, AlertOutcome>;
@@ -76,13 +69,7 @@ async function run(stream: ScaleStream, instances: number, { kill = false } = {}
   const schema = (config['store'] as { schema: string }).schema;
   const topics = runTopics(prefix);
   const groupId = `${prefix}-group`;
-  const admin = testKafka().admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
-  });
-  await admin.disconnect();
+  await createRunTopics(topics, PARTITIONS);
   const policyFile = writePolicyFile(stream.policy);
   const start = () => startService('detector', { ...config, log: { level: 'info' } }, { policyFile });
   const procs: RunningService[] = [];

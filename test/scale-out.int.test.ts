@@ -9,12 +9,13 @@ import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
 import {
   startService,
-  testKafka,
   uniqueName,
   type RunningService,
+  createRunTopics,
   dropRun,
   groupLag,
   outcomeDifferences,
+  partitionsInLog,
   produceStream,
   runConfig,
   runTopics,
@@ -50,13 +51,7 @@ async function newRun(name: string) {
   const schema = (config['store'] as { schema: string }).schema;
   runs.push({ prefix, schema });
   const topics = runTopics(prefix);
-  const admin = testKafka().admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
-  });
-  await admin.disconnect();
+  await createRunTopics(topics, PARTITIONS);
   return { prefix, config, schema, topics, groupId: `${prefix}-group` };
 }
 
@@ -125,15 +120,7 @@ describe('detector scale-out on a consumer group', () => {
     const run = await newRun('kill');
     const policyFile = writePolicyFile(stream.policy);
     const start = () => startService('detector', run.config, { policyFile });
-    /** The partitions a detector process last said it owns (its log). */
-    const ownedBy = (s: RunningService): number[] => {
-      const applied = s
-        .log()
-        .split('\n')
-        .filter((l) => l.includes('consumer group assignment applied'));
-      const last = applied[applied.length - 1];
-      return last === undefined ? [] : ((JSON.parse(last) as { partitions: number[] }).partitions ?? []);
-    };
+    const ownedBy = (s: RunningService) => partitionsInLog(s.log());
     const instances: RunningService[] = [await start(), await start(), await start()];
     let firingHeld: Record<string, number> = {};
     let firingStored: Record<string, number> = {};

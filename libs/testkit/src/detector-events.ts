@@ -15,6 +15,19 @@ function rand(n: number): number {
   return seed % n;
 }
 
+/** What pg_dump runs to dump the demo's two personal tables, as pgaudit logs it. */
+export const PG_DUMP_STATEMENTS: readonly string[] = [
+  'SET extra_float_digits TO 3',
+  'SET synchronize_seqscans TO off',
+  'SET row_security = off',
+  'BEGIN',
+  'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+  'LOCK TABLE public.citizens IN ACCESS SHARE MODE',
+  'LOCK TABLE social.payments IN ACCESS SHARE MODE',
+  'COPY public.citizens (id, nir, name, email) TO stdout;',
+  'COPY social.payments (id, citizen_id, iban, amount) TO stdout;',
+];
+
 interface Persona {
   user: string;
   clientAddr: string;
@@ -69,17 +82,7 @@ const PERSONAS: Persona[] = [
     clientAddr: '127.0.0.3',
     applicationName: 'pg_dump',
     weight: 2,
-    statements: () => [
-      'SET extra_float_digits TO 3',
-      'SET synchronize_seqscans TO off',
-      'SET row_security = off',
-      'BEGIN',
-      'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY',
-      'LOCK TABLE public.citizens IN ACCESS SHARE MODE',
-      'LOCK TABLE social.payments IN ACCESS SHARE MODE',
-      'COPY public.citizens (id, nir, name, email) TO stdout;',
-      'COPY social.payments (id, citizen_id, iban, amount) TO stdout;',
-    ],
+    statements: () => [...PG_DUMP_STATEMENTS],
   },
 ];
 

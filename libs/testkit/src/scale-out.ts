@@ -56,6 +56,27 @@ export function runConfig(o: {
   };
 }
 
+/** Creates a run's topics with `partitions` each (instances starting together would race to create them). */
+export async function createRunTopics(topics: RunTopics, partitions: number): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: partitions })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The partitions a detector process last said it owns, from its log ("consumer group assignment applied"). */
+export function partitionsInLog(log: string): number[] {
+  const applied = log.split('\n').filter((l) => l.includes('consumer group assignment applied'));
+  const last = applied[applied.length - 1];
+  return last === undefined ? [] : (JSON.parse(last) as { partitions: number[] }).partitions;
+}
+
 /** Writes a site policy object as a file (JSON is valid YAML) and returns its path. */
 export function writePolicyFile(policy: unknown): string {
   const file = join(mkdtempSync(join(tmpdir(), 'vigie-scale-')), 'policy.yaml');

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import { collectorHeartbeat, sessionIdOf, type SessionInfo, type VigieEvent } from '@vigie/contract';
 import type { SitePolicy } from '@vigie/policy';
 import { createSqlAnalyzer } from '@vigie/sql';
-import { generateEvents, statement, type Analyzer } from './detector-events.js';
+import { generateEvents, PG_DUMP_STATEMENTS, statement, type Analyzer } from './detector-events.js';
 
 /** The policy as written in YAML (what `SitePolicy.parse` takes). */
 export type SitePolicyInput = z.input<typeof SitePolicy>;
@@ -301,16 +301,7 @@ function scriptIncidents(s: Script): void {
   // pg_dump from a workstation (dump).
   const dump = s.session('dba_alice', '10.20.0.9', 'backup');
   dump.start();
-  for (const sql of [
-    'SET extra_float_digits TO 3',
-    'SET synchronize_seqscans TO off',
-    'SET row_security = off',
-    'BEGIN',
-    'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY',
-    'LOCK TABLE public.citizens IN ACCESS SHARE MODE',
-    'COPY public.citizens (id, nir, name, email) TO stdout;',
-  ])
-    dump.sql(sql);
+  for (const sql of PG_DUMP_STATEMENTS) dump.sql(sql);
   dump.end();
 
   // A contractor deletes 2,500 citizens in one transaction: the pgaudit line carries the txid, the WAL summary the
