@@ -48,6 +48,8 @@ describe('Outbox', () => {
     expect(values.map((v) => decodeEvent(v).ok)).toEqual([true, true, true]);
     expect(bytes).toBe((values[0]?.length ?? 0) + (values[1]?.length ?? 0));
     expect(sends[0]?.messages[0]?.key).toBe('c/6b07ec8f.1');
+    // The key names the session; the partition is the cluster's (the detector owns state per cluster).
+    expect(sends.flatMap((s) => s.messages.map((m) => m.partitionKey))).toEqual(['c', 'c', 'c']);
     sends[0]?.ack();
     sends[1]?.ack();
     await sink.drain();
