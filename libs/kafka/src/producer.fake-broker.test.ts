@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KafkaSettings } from './client.js';
 import { createReliableProducer, type OutgoingMessage, type ReliableProducerOptions } from './producer.js';
 import { ZSTD_AVAILABLE } from './wire/compression.js';
+import { partitionForKey } from './wire/hash.js';
 import {
   startFakeCluster,
   tlsFixture,
@@ -86,6 +87,21 @@ describe('producer against a scripted broker', () => {
     expect(c.records('t').map((l) => l.length > 0)).toEqual([true, true, true]);
     // Sequence numbers count up from 0 per partition, under one producer id.
     for (const log of c.records('t')) expect(log.map((r) => r.sequence)).toEqual(log.map((_, i) => i));
+  });
+
+  it('puts a message in the partition of its partition key when it has one (murmur2, as the Java client)', async () => {
+    const c = await cluster({ topics: { t: { partitions: 6 } } });
+    const p = producer(c);
+    const sent = messages('t', 60).map((m, i) => ({ ...m, partitionKey: `cluster-${i % 3}` }));
+    await p.send(sent);
+    const where = c.records('t').flatMap((log, partition) => log.map((r) => [r.key, partition] as const));
+    expect(where).toHaveLength(60);
+    // Whatever the record keys, a partition key's messages are all in murmur2(partition key) mod 6.
+    for (const [key, partition] of where) {
+      const m = sent.find((x) => x.key === key);
+      expect(partition).toBe(partitionForKey(m?.partitionKey ?? '', 6));
+    }
+    expect(new Set(where.map(([k]) => k)).size).toBeGreaterThan(3);
   });
 
   it('NOT_LEADER_OR_FOLLOWER: follows the leader to its new broker, nothing lost, reordered or doubled', async () => {
