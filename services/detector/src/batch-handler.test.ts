@@ -226,6 +226,24 @@ describe('batch handler', () => {
     expect(s.opened).toEqual([0, 1, 2, 0]);
   });
 
+  it('does not feed its engine a message again when the consumer delivers it twice (a rebalance kept the partition)', async () => {
+    const s = setup();
+    await s.handler.handleBatch('act', 0, [
+      msg(1, sampleStatement('a.1', 1, 'x')),
+      msg(2, sampleStatement('a.1', 2, 'y')),
+    ]);
+    // Redelivered from the last committed offset (1), with one new message after it.
+    await s.handler.handleBatch('act', 0, [
+      msg(1, sampleStatement('a.1', 1, 'x')),
+      msg(2, sampleStatement('a.1', 2, 'y')),
+      msg(3, sampleStatement('a.1', 3, 'z')),
+    ]);
+    expect(s.engine.seen).toEqual(['local:a.1:1', 'local:a.1:2', 'local:a.1:3']);
+    // Another topic of the same partition has offsets of its own.
+    await s.handler.handleBatch('chg', 0, [msg(1, sampleStatement('a.1', 4, 'w'))]);
+    expect(s.engine.seen).toHaveLength(4);
+  });
+
   it('counts egress bytes by client class and records collector heartbeats', async () => {
     const s = setup();
     const egress: VigieEvent = {

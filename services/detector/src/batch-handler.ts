@@ -41,6 +41,11 @@ export interface OpenedPartition {
 interface Task {
   partition: number;
   engine: DetectorEngine;
+  /**
+   * Per topic, the offset after the last message this engine took in. A rebalance that leaves the partition here
+   * can deliver again what was processed and not yet committed: those messages are not fed twice.
+   */
+  next: Map<string, number>;
   evictedSeen: number;
   revisionsSeen: Map<string, number>;
   heldSeen: Map<string, number>;
@@ -192,6 +197,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
       partition,
       engine,
       evictedSeen: engine.stats.sessionsEvicted,
+      next: new Map(),
       revisionsSeen: new Map(),
       heldSeen: new Map(),
     };
@@ -280,7 +286,9 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         const roles = new Map<string, RoleSeen>();
         const accounts = new Map<string, VigieAccountSeen>();
         let consumed = 0;
+        const from = task.next.get(topic) ?? -1;
         for (const m of messages) {
+          if (Number(m.offset) < from) continue;
           const decoded = decodeMessage(topic, partition, m, cluster);
           if (!decoded.ok) {
             deadLetters.push(decoded.deadLetter);
@@ -311,6 +319,8 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         // The engine holds back changes on-call need not hear about at once (a count that grew a little): they are
         // not revisions, but the batch is the unit of commit, so the store keeps them as pending before the
         // offsets move (a restarted detector continues from them; nothing is lost if this process dies).
+        const last = messages[messages.length - 1];
+        if (last !== undefined) task.next.set(topic, Math.max(from, Number(last.offset) + 1));
         metrics.eventsConsumed.labels(source).inc(consumed);
         syncEvictions(task);
         await effects(
