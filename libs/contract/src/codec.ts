@@ -4,6 +4,7 @@ import { Alert } from './alert.js';
 import { DeadLetter } from './deadletter.js';
 import { CONTRACT_ERRORS } from './errors.js';
 import { VigieEvent } from './events.js';
+import { precheckOf } from './precheck.js';
 
 /** One problem found in a decoded value: `path` is dotted (`session.pid`, `audit.objects.0.name`). */
 export interface ContractIssue {
@@ -54,7 +55,10 @@ function toIssues(error: z.ZodError): ContractIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
 }
 
-/** Decodes bytes or text against a schema; never throws on bad input. */
+/**
+ * Decodes bytes or text against a schema; never throws on bad input. A value the schema's {@link precheckOf precheck}
+ * passes is zod's output as it stands (zod would return an equal copy); any other is zod's to accept or refuse.
+ */
 export function decodeWith<S extends z.ZodType>(schema: S, input: Buffer | string): Decoded<z.infer<S>> {
   let text = typeof input === 'string' ? input : input.toString('utf8');
   if (hasBareQueryId(text)) text = text.replace(BARE_QUERY_ID, '"queryId":"$1"');
@@ -64,6 +68,7 @@ export function decodeWith<S extends z.ZodType>(schema: S, input: Buffer | strin
   } catch (cause) {
     return { ok: false, error: new ContractError([{ path: '', message: 'not valid JSON' }], { cause }) };
   }
+  if (precheckOf(schema)(raw)) return { ok: true, value: raw as z.infer<S> };
   const result = schema.safeParse(raw);
   return result.success
     ? { ok: true, value: result.data }
