@@ -9,6 +9,7 @@
 //
 // Each run uses its own topics, consumer group and store schema and removes them afterwards.
 import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { encodeEvent, sessionKey, type Alert, type VigieEvent } from '@vigie/contract';
 import {
@@ -119,6 +120,10 @@ async function engineOnly(total: number): Promise<void> {
   const engine = createEngine({ policy, privileged, rules: loadRules({}) });
   const registry = new Registry();
   let alerts = 0;
+  // Every effect of the run, in order, digested after the clock stops: two builds that decide the same give the
+  // same digest.
+  const effects: [string, readonly unknown[]][] = [];
+  const record = (what: string, items: readonly unknown[]) => void effects.push([what, items]);
   const handler = createBatchHandler({
     openPartition: async () => ({ engine, restored: [] }),
     policy,
@@ -132,27 +137,39 @@ async function engineOnly(total: number): Promise<void> {
     cluster: 'local',
     sources: new Map([['activity', 'activity' as const]]),
     sinks: {
-      publish: async (a) => void (alerts += a.length),
+      publish: async (a, d) => {
+        alerts += a.length;
+        record('alert', a);
+        record('dead', d);
+      },
       store: {
         upsertAlerts: async () => undefined,
-        savePending: async () => undefined,
-        appendTimeline: async () => undefined,
-        touchRoles: async () => undefined,
+        savePending: async (p) => record('pending', p),
+        appendTimeline: async (t) => record('timeline', t),
+        touchRoles: async (r) => record('role', r),
       },
     },
   });
-  const messages = [...generateEvents(analyzer, { cluster: 'local', concurrentSessions: 200, total, stepMs: 1 })].map(
-    (e, i) => ({ offset: String(i), value: encodeEvent(e) }),
-  );
+  // Fixed event times (a Saturday night in the policy's zone, so the off-hours rule works too): every run reads the
+  // same events and, with the same rules, publishes the same alerts.
+  const startMs = Date.parse('2026-11-28T02:00:00.000Z');
+  const messages = [
+    ...generateEvents(analyzer, { cluster: 'local', concurrentSessions: 200, total, stepMs: 1, startMs }),
+  ].map((e, i) => ({ offset: String(i), value: encodeEvent(e) }));
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < messages.length; i += 2000) await handler.handleBatch('activity', 0, messages.slice(i, i + 2000));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const revisions = [...(engine.revisionCounts?.().revisions.values() ?? [])].reduce((a, b) => a + b, 0);
+  const digest = createHash('sha256');
+  for (const [what, items] of effects) for (const item of items) digest.update(`${what} ${JSON.stringify(item)}\n`);
   console.log(
-    `engine: ${total} events in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} events/s ` +
-      `(${((cpu.user + cpu.system) / 1e6).toFixed(2)} CPU-s), ${alerts} alert states, ` +
-      `${engine.stats.sessionsTracked} sessions tracked`,
+    `engine: ${total} events in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} events/s wall, ` +
+      `${Math.round(total / cpuSeconds)} events/s per CPU-second (${cpuSeconds.toFixed(2)} CPU-s), ` +
+      `${alerts} alert states, ${revisions} revisions, ${engine.stats.sessionsTracked} sessions tracked, ` +
+      `effects digest ${digest.digest('hex').slice(0, 16)}`,
   );
 }
 
