@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFirstSeen } from './first-seen.js';
+import { memoize } from './memo.js';
 import { compileMembership } from './membership.js';
 import { createRecentMap } from './recent-map.js';
 import { createSchedule } from './schedule.js';
@@ -106,5 +107,20 @@ describe('recent map', () => {
     expect([m.get('a', 20), m.get('b', 20), m.get('c', 20)]).toEqual([undefined, 'B', 'C']);
     m.prune(1015);
     expect(m.size).toBe(1);
+  });
+});
+
+describe('memoize', () => {
+  it('computes each key once until it holds maxKeys answers, then starts over', () => {
+    const calls: string[] = [];
+    const upper = memoize((k: string) => {
+      calls.push(k);
+      return k === 'none' ? undefined : k.toUpperCase();
+    }, 2);
+    expect([upper('a'), upper('a'), upper('none'), upper('none')]).toEqual(['A', 'A', undefined, undefined]);
+    expect(calls).toEqual(['a', 'none']);
+    upper('b');
+    expect(upper('a')).toBe('A');
+    expect(calls).toEqual(['a', 'none', 'b', 'a']);
   });
 });

@@ -7,6 +7,7 @@ import {
   type SessionState,
   createFirstSeen,
   createSlidingWindow,
+  memoize,
 } from '../../engine/rule-api.js';
 import type { StatementEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
@@ -121,7 +122,8 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
   const sessionLookups = createSlidingWindow({ windowMs: p.enumeration.perSession.windowMinutes * 60_000 });
   const roleWindowMs = p.enumeration.perRole.windowMinutes * 60_000;
   const roleLookups = createSlidingWindow({ windowMs: roleWindowMs });
-  const usualHost = networkMatcher(p.serviceAccounts.usualHosts);
+  // Asked for every point lookup of a service account: the few application hosts' answers are remembered.
+  const usualHost = memoize(networkMatcher(p.serviceAccounts.usualHosts));
   const seen = createFirstSeen();
   const learningMs = p.serviceAccounts.learningMinutes * 60_000;
   const pagingWindowMs = p.paging.windowMinutes * 60_000;
