@@ -51,6 +51,17 @@ describe('session table', () => {
     expect(evicted.at(-1)).toBe('y');
   });
 
+  it('keeps the same session id of two clusters apart', () => {
+    const table = createSessionTable({ maxSessions: 2 });
+    const one = table.touch('one', info('a'), 0, classify);
+    const two = table.touch('two', info('a'), 0, classify);
+    expect(one).not.toBe(two);
+    expect(table.touch('one', info('a'), 1, classify)).toBe(one);
+    table.touch('three', info('a'), 2, classify);
+    expect([table.get('one/a'), table.get('two/a')]).toEqual([one, undefined]);
+    expect(table.touch('two', info('a'), 3, classify)).not.toBe(two);
+  });
+
   it('refreshes what an event says about its session and classifies a new client address', () => {
     const table = createSessionTable();
     const s = table.touch('local', { ...info('a', '10.0.0.1'), user: 'alice' }, 5, classify, 7);

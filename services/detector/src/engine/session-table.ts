@@ -79,6 +79,9 @@ export function createSessionTable({
   onEvict?: (s: SessionState) => void;
 } = {}): SessionTable {
   const sessions = new Map<string, Entry>();
+  // The same entries by cluster then session id: an event finds its session without building (and hashing) a
+  // `<cluster>/<session>` key. Session ids hold no '/' (the contract's pattern), so the two agree.
+  const byCluster = new Map<string, Map<string, Entry>>();
   // Recency as a linked list: moving a session to the newest end on each touch is two pointer updates, where a
   // Map's delete + set (the order it iterates in) cost a measurable share of every event.
   let oldest: Entry | undefined;
@@ -103,6 +106,9 @@ export function createSessionTable({
 
   function evict(e: Entry): void {
     sessions.delete(e.state.key);
+    const ids = byCluster.get(e.state.cluster);
+    ids?.delete(e.state.id);
+    if (ids?.size === 0) byCluster.delete(e.state.cluster);
     unlink(e);
     evicted += 1;
     onEvict(e.state);
@@ -110,9 +116,9 @@ export function createSessionTable({
 
   return {
     touch(cluster, info, tsMs, classify, arrivedMs = tsMs) {
-      const key = `${cluster}/${info.id}`;
-      let e = sessions.get(key);
+      let e = byCluster.get(cluster)?.get(info.id);
       if (e === undefined) {
+        const key = `${cluster}/${info.id}`;
         e = {
           state: {
             key,
@@ -129,6 +135,9 @@ export function createSessionTable({
         };
         if (sessions.size >= maxSessions && oldest !== undefined) evict(oldest);
         sessions.set(key, e);
+        let ids = byCluster.get(cluster);
+        if (ids === undefined) byCluster.set(cluster, (ids = new Map()));
+        ids.set(info.id, e);
         append(e);
       } else if (e !== newest) {
         unlink(e);
