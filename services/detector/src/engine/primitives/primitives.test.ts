@@ -34,6 +34,14 @@ describe('sliding window', () => {
     expect(w.size).toBe(2);
     expect(w.total('b', 2)).toBe(0);
     expect(w.total('a', 2)).toBe(2);
+    // After a prune, the keys left are still evicted least recently added first.
+    w.add('c', 5000);
+    w.prune(5000);
+    expect(w.size).toBe(1);
+    w.add('d', 5001);
+    w.add('c', 5002);
+    w.add('e', 5003);
+    expect([w.total('c', 5003), w.total('d', 5003), w.total('e', 5003)]).toEqual([2, 0, 1]);
   });
 });
 
