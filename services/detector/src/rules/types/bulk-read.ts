@@ -101,6 +101,8 @@ const Params = z
   .strict();
 
 interface ReadState {
+  /** The session's alert id, made once: every read looks the incident up by it. */
+  readonly id: string;
   rows: number;
   reads: number;
 }
@@ -153,7 +155,7 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
     tables: string[],
     state: ReadState,
   ): void {
-    const id = alertId(base.id, session.cluster, session.id);
+    const id = state.id;
     const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
     ctx.alerts.update(
       sessionSeed(base, session, ctx, e, { id, severity, quietMs }),
@@ -233,13 +235,13 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
       const tsMs = eventMs(event);
       let state = session.rules.get(base.id) as ReadState | undefined;
       if (state === undefined) {
-        state = { rows: 0, reads: 0 };
+        state = { id: alertId(base.id, session.cluster, session.id), rows: 0, reads: 0 };
         session.rules.set(base.id, state);
       }
       const rows = event.audit.rows;
       state.reads += 1;
       if (rows !== undefined) state.rows += rows;
-      const existing = ctx.alerts.get(alertId(base.id, session.cluster, session.id));
+      const existing = ctx.alerts.get(state.id);
       const sql = event.sql;
       // `SELECT count(*) FROM citizens` says how many, not who: no row of the table leaves. (With a WHERE it is
       // still a lookup below: `count(*) … WHERE nir = $1` a million times tells who exists.)

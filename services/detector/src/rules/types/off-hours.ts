@@ -44,7 +44,12 @@ export const offHours = defineRuleType(Params, (base, p) => {
       inHours ??= createSchedule(ctx.policy.policy);
       if (inHours(tsMs)) return;
       if (p.privilegedOnly && !isPrivilegedSession(session, ctx)) return;
-      const id = alertId(base.id, session.cluster, session.id);
+      // The session's alert id, made once (kept as the rule's session state): every statement updates it.
+      let id = session.rules.get(base.id) as string | undefined;
+      if (id === undefined) {
+        id = alertId(base.id, session.cluster, session.id);
+        session.rules.set(base.id, id);
+      }
       const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
       ctx.alerts.update(
         sessionSeed(base, session, ctx, event, { id, severity, quietMs }),
