@@ -187,6 +187,8 @@ interface DrainResult {
   /** Resident set size at the end of the drain, and the highest sampled during it (every 100 ms). */
   rss: number;
   peakRss: number;
+  /** RSS of the started detector before its first event (its floor). */
+  startRss: number;
   /** Of the RSS at the end: the JS heap (reserved, used) and memory outside it (Buffers). */
   heapTotal: number;
   heapUsed: number;
@@ -209,6 +211,7 @@ async function throughputChild(id: string, n: number): Promise<void> {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   const startup = Date.now();
   await detector.start();
+  const startRss = process.memoryUsage().rss;
   // The clock starts at the first consumed event: joining the group (seconds) is not throughput.
   await waitFor(async () => (await consumed(registry)) > 0, {
     timeoutMs: 60_000,
@@ -237,6 +240,7 @@ async function throughputChild(id: string, n: number): Promise<void> {
     startSeconds: (start - startup) / 1000,
     rss,
     peakRss: Math.max(peakRss, rss),
+    startRss,
     heapTotal,
     heapUsed,
     external,
@@ -266,7 +270,7 @@ async function throughput(total: number): Promise<void> {
       `drained ${r.measured} events in ${r.seconds.toFixed(1)} s: ${Math.round(r.measured / r.seconds)} events/s wall, ` +
         `${Math.round(r.measured / r.cpuSeconds)} events/s per CPU-second (${r.cpuSeconds.toFixed(1)} CPU-s), ` +
         `${r.alerts} alerts; detector process RSS ${mb(r.rss)} at the end (heap ${mb(r.heapUsed)} used of ` +
-        `${mb(r.heapTotal)}, ${mb(r.external)} outside), ${mb(r.peakRss)} at most`,
+        `${mb(r.heapTotal)}, ${mb(r.external)} outside), ${mb(r.peakRss)} at most, ${mb(r.startRss)} before the first event`,
     );
   } finally {
     await cleanup(id);
