@@ -2,13 +2,17 @@
 //
 //   npx tsc -b bench && node dist/bench/detector-bench.js <mode> [count]
 //
-//   engine      decode + rules + timeline in-process, no I/O (events/s on one core)
-//   throughput  pre-fill a unique topic with `count` events (default 500000), time the detector's drain
+//   engine      decode + rules + timeline in-process, no I/O (events/s on one core); `engine <count> digest` also
+//               keeps every effect and prints their digest (two builds that decide the same print the same digest;
+//               keeping them costs memory and GC time, so a run that times the engine keeps none)
+//   throughput  pre-fill a unique topic with `count` events (default 500000), time the detector's drain (in a process
+//               of its own, whose RSS is the detector's)
 //   latency     produce at a steady 10,000 events/s for `count` seconds (default 30); event-to-Alertmanager latency
 //   sessions    10,000 concurrent open sessions (or `count`): RSS of a detector process holding them
 //
 // Each run uses its own topics, consumer group and store schema and removes them afterwards.
 import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { encodeEvent, sessionKey, type Alert, type VigieEvent } from '@vigie/contract';
 import {
@@ -112,13 +116,18 @@ function percentile(sorted: number[], p: number): number {
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
 /** Decode + rules + timeline on one core, sinks in memory: the ceiling of what the Kafka path can reach. */
-async function engineOnly(total: number): Promise<void> {
+async function engineOnly(total: number, withDigest: boolean): Promise<void> {
   const analyzer = await createSqlAnalyzer();
   const policy = compilePolicy(loadPolicy());
   const privileged = { isPrivileged: (_c: string, r: string) => r === 'dba_alice' };
   const engine = createEngine({ policy, privileged, rules: loadRules({}) });
   const registry = new Registry();
   let alerts = 0;
+  // With `digest`, every effect of the run in order, digested after the clock stops.
+  const effects: [string, readonly unknown[]][] = [];
+  const record = (what: string, items: readonly unknown[]) => {
+    if (withDigest) effects.push([what, items]);
+  };
   const handler = createBatchHandler({
     openPartition: async () => ({ engine, restored: [] }),
     policy,
@@ -132,28 +141,111 @@ async function engineOnly(total: number): Promise<void> {
     cluster: 'local',
     sources: new Map([['activity', 'activity' as const]]),
     sinks: {
-      publish: async (a) => void (alerts += a.length),
+      publish: async (a, d) => {
+        alerts += a.length;
+        record('alert', a);
+        record('dead', d);
+      },
       store: {
         upsertAlerts: async () => undefined,
-        savePending: async () => undefined,
-        appendTimeline: async () => undefined,
-        touchRoles: async () => undefined,
+        savePending: async (p) => record('pending', p),
+        appendTimeline: async (t) => record('timeline', t),
+        touchRoles: async (r) => record('role', r),
       },
     },
   });
-  const messages = [...generateEvents(analyzer, { cluster: 'local', concurrentSessions: 200, total, stepMs: 1 })].map(
-    (e, i) => ({ offset: String(i), value: encodeEvent(e) }),
-  );
+  // Fixed event times (a Saturday night in the policy's zone, so the off-hours rule works too): every run reads the
+  // same events and, with the same rules, publishes the same alerts.
+  const startMs = Date.parse('2026-11-28T02:00:00.000Z');
+  const messages = [
+    ...generateEvents(analyzer, { cluster: 'local', concurrentSessions: 200, total, stepMs: 1, startMs }),
+  ].map((e, i) => ({ offset: String(i), value: encodeEvent(e) }));
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < messages.length; i += 2000) await handler.handleBatch('activity', 0, messages.slice(i, i + 2000));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  const revisions = [...(engine.revisionCounts?.().revisions.values() ?? [])].reduce((a, b) => a + b, 0);
+  const digest = createHash('sha256');
+  for (const [what, items] of effects) for (const item of items) digest.update(`${what} ${JSON.stringify(item)}\n`);
+  const digestText = withDigest ? `, effects digest ${digest.digest('hex').slice(0, 16)}` : '';
   console.log(
-    `engine: ${total} events in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} events/s ` +
-      `(${((cpu.user + cpu.system) / 1e6).toFixed(2)} CPU-s), ${alerts} alert states, ` +
-      `${engine.stats.sessionsTracked} sessions tracked`,
+    `engine: ${total} events in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} events/s wall, ` +
+      `${Math.round(total / cpuSeconds)} events/s per CPU-second (${cpuSeconds.toFixed(2)} CPU-s), ` +
+      `${alerts} alert states, ${revisions} revisions, ${engine.stats.sessionsTracked} sessions tracked${digestText}`,
   );
+}
+
+/** What a drain measured, in the process that drained. */
+interface DrainResult {
+  measured: number;
+  seconds: number;
+  cpuSeconds: number;
+  alerts: number;
+  startSeconds: number;
+  /** Resident set size at the end of the drain, and the highest sampled during it (every 100 ms). */
+  rss: number;
+  peakRss: number;
+  /** RSS of the started detector before its first event (its floor). */
+  startRss: number;
+  /** Of the RSS at the end: the JS heap (reserved, used) and memory outside it (Buffers). */
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
+
+/**
+ * The detector's side of `throughput`, in a process of its own: the parent generated and produced the events, and
+ * its heap (hundreds of MB of garbage V8 does not hand back) is not the detector's RSS.
+ */
+async function throughputChild(id: string, n: number): Promise<void> {
+  const config = benchConfig(id);
+  const registry = new Registry();
+  const detector = createDetector(config, {
+    registry,
+    logger: createLogger('bench', { level: 'warn' }),
+    policy: compilePolicy(loadPolicy()),
+  });
+  let peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+  const startup = Date.now();
+  await detector.start();
+  const startRss = process.memoryUsage().rss;
+  // The clock starts at the first consumed event: joining the group (seconds) is not throughput.
+  await waitFor(async () => (await consumed(registry)) > 0, {
+    timeoutMs: 60_000,
+    intervalMs: 5,
+    what: 'a first event',
+  });
+  const cpu0 = process.cpuUsage();
+  const start = Date.now();
+  const first = await consumed(registry);
+  await waitFor(async () => (await consumed(registry)) >= n, {
+    timeoutMs: 600_000,
+    intervalMs: 20,
+    what: 'the drain',
+  });
+  const seconds = (Date.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const { rss, heapTotal, heapUsed, external } = process.memoryUsage();
+  clearInterval(sampler);
+  const alerts = (await registry.getSingleMetric('vigie_alerts_total')?.get())?.values ?? [];
+  await detector.stop();
+  const result: DrainResult = {
+    measured: n - first,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    alerts: alerts.reduce((sum, v) => sum + v.value, 0),
+    startSeconds: (start - startup) / 1000,
+    rss,
+    peakRss: Math.max(peakRss, rss),
+    startRss,
+    heapTotal,
+    heapUsed,
+    external,
+  };
+  process.send?.(result);
 }
 
 async function throughput(total: number): Promise<void> {
@@ -168,39 +260,17 @@ async function throughput(total: number): Promise<void> {
       generateEvents(analyzer, { cluster: id, concurrentSessions: 200, total, stepMs: 1, startMs: Date.now() - total }),
     );
     console.log(`pre-filled ${n} events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const registry = new Registry();
-    const detector = createDetector(config, {
-      registry,
-      logger: createLogger('bench', { level: 'warn' }),
-      policy: compilePolicy(loadPolicy()),
+    const r = await new Promise<DrainResult>((resolve, reject) => {
+      const child = fork(new URL(import.meta.url).pathname, ['throughput-child', String(n), id]);
+      child.on('message', (m) => resolve(m as DrainResult));
+      child.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`child exited ${code}`))));
     });
-    const startup = Date.now();
-    await detector.start();
-    // The clock starts at the first consumed event: joining the group (seconds) is not throughput.
-    await waitFor(async () => (await consumed(registry)) > 0, {
-      timeoutMs: 60_000,
-      intervalMs: 5,
-      what: 'a first event',
-    });
-    const cpu0 = process.cpuUsage();
-    const start = Date.now();
-    const first = await consumed(registry);
-    await waitFor(async () => (await consumed(registry)) >= n, {
-      timeoutMs: 600_000,
-      intervalMs: 20,
-      what: 'the drain',
-    });
-    const seconds = (Date.now() - start) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const measured = n - first;
-    console.log(`detector start to first event: ${((start - startup) / 1000).toFixed(1)} s`);
-    const alerts = (await registry.getSingleMetric('vigie_alerts_total')?.get())?.values ?? [];
-    await detector.stop();
+    console.log(`detector start to first event: ${r.startSeconds.toFixed(1)} s`);
     console.log(
-      `drained ${measured} events in ${seconds.toFixed(1)} s: ${Math.round(measured / seconds)} events/s wall, ` +
-        `${Math.round(measured / cpuSeconds)} events/s per CPU-second (${cpuSeconds.toFixed(1)} CPU-s), ` +
-        `${alerts.reduce((s, v) => s + v.value, 0)} alerts, RSS ${mb(process.memoryUsage().rss)}`,
+      `drained ${r.measured} events in ${r.seconds.toFixed(1)} s: ${Math.round(r.measured / r.seconds)} events/s wall, ` +
+        `${Math.round(r.measured / r.cpuSeconds)} events/s per CPU-second (${r.cpuSeconds.toFixed(1)} CPU-s), ` +
+        `${r.alerts} alerts; detector process RSS ${mb(r.rss)} at the end (heap ${mb(r.heapUsed)} used of ` +
+        `${mb(r.heapTotal)}, ${mb(r.external)} outside), ${mb(r.peakRss)} at most, ${mb(r.startRss)} before the first event`,
     );
   } finally {
     await cleanup(id);
@@ -301,7 +371,7 @@ async function sessions(count: number): Promise<void> {
 
 switch (mode) {
   case 'engine':
-    await engineOnly(countArg ?? 200_000);
+    await engineOnly(countArg ?? 200_000, process.argv[4] === 'digest');
     break;
   case 'throughput':
     await throughput(countArg ?? 500_000);
@@ -311,6 +381,9 @@ switch (mode) {
     break;
   case 'sessions':
     await sessions(countArg ?? 10_000);
+    break;
+  case 'throughput-child':
+    await throughputChild(process.argv[4] ?? '', Number(process.argv[3]));
     break;
   case 'sessions-child':
     await sessionsChild(process.argv[4] ?? '', Number(process.argv[3]), process.argv[5] ?? '');

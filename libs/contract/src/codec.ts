@@ -4,6 +4,7 @@ import { Alert } from './alert.js';
 import { DeadLetter } from './deadletter.js';
 import { CONTRACT_ERRORS } from './errors.js';
 import { VigieEvent } from './events.js';
+import { precheckOf } from './precheck.js';
 
 /** One problem found in a decoded value: `path` is dotted (`session.pid`, `audit.objects.0.name`). */
 export interface ContractIssue {
@@ -33,14 +34,18 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; error: ContractEr
 
 // A producer that wrote query_id as a bare JSON number would have it rounded by JSON.parse; quote it first.
 const BARE_QUERY_ID = /"queryId":\s*(-?\d+)/g;
-const QUERY_ID_KEY = '"queryId":';
+// Searched from its rare first letter, the quote before it checked apart: V8's indexOf skips ahead to a rare first
+// character, where from a quote (every key and string has two) it was ~6x slower (0.48 µs for a 720-byte event).
+const QUERY_ID_KEY = 'queryId":';
+const QUOTE = 34;
 
 /**
  * Whether any `"queryId":` is followed by a bare number. Vigie's own producers always quote it, so the common case
- * is one indexOf instead of a regex pass over every message (measured: 0.5 µs of a 9.4 µs decode).
+ * is one indexOf instead of a regex pass over every message.
  */
 function hasBareQueryId(text: string): boolean {
   for (let at = text.indexOf(QUERY_ID_KEY); at !== -1; at = text.indexOf(QUERY_ID_KEY, at + 1)) {
+    if (text.charCodeAt(at - 1) !== QUOTE) continue;
     let i = at + QUERY_ID_KEY.length;
     // JSON whitespace: space, tab, line feed, carriage return.
     for (let w = text.charCodeAt(i); w === 32 || w === 9 || w === 10 || w === 13; w = text.charCodeAt(i)) i += 1;
@@ -54,7 +59,10 @@ function toIssues(error: z.ZodError): ContractIssue[] {
   return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
 }
 
-/** Decodes bytes or text against a schema; never throws on bad input. */
+/**
+ * Decodes bytes or text against a schema; never throws on bad input. A value the schema's {@link precheckOf precheck}
+ * passes is zod's output as it stands (zod would return an equal copy); any other is zod's to accept or refuse.
+ */
 export function decodeWith<S extends z.ZodType>(schema: S, input: Buffer | string): Decoded<z.infer<S>> {
   let text = typeof input === 'string' ? input : input.toString('utf8');
   if (hasBareQueryId(text)) text = text.replace(BARE_QUERY_ID, '"queryId":"$1"');
@@ -64,6 +72,7 @@ export function decodeWith<S extends z.ZodType>(schema: S, input: Buffer | strin
   } catch (cause) {
     return { ok: false, error: new ContractError([{ path: '', message: 'not valid JSON' }], { cause }) };
   }
+  if (precheckOf(schema)(raw)) return { ok: true, value: raw as z.infer<S> };
   const result = schema.safeParse(raw);
   return result.success
     ? { ok: true, value: result.data }

@@ -15,7 +15,8 @@ const INT64_MAX = 2n ** 63n - 1n;
  */
 export const QueryId = z
   .string()
-  .regex(/^-?\d{1,19}$/, 'expected a signed 64-bit integer as a decimal string')
+  // `abort`: the range check below must not run on a string that is not a number (BigInt would throw).
+  .regex(/^-?\d{1,19}$/, { error: 'expected a signed 64-bit integer as a decimal string', abort: true })
   .refine((s) => {
     const n = BigInt(s);
     return n >= INT64_MIN && n <= INT64_MAX;

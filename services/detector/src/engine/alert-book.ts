@@ -192,7 +192,26 @@ export function addObjects(alert: Alert, objects: Iterable<string>): void {
 function pushCapped(list: string[], value: string): void {
   if (list[list.length - 1] === value) return;
   list.push(value);
-  if (list.length > EVIDENCE_CAP) list.splice(0, list.length - EVIDENCE_CAP);
+  // shift, not splice: splice returns (allocates) the removed entries, once per update of a long incident.
+  while (list.length > EVIDENCE_CAP) list.shift();
+}
+
+/**
+ * An incident as the book keeps it: with `alert.firstSeen` in ms, remembered with the text it was read from (every
+ * update compares with it, and Date.parse of the same text each time was a visible share of an update; a change of
+ * the text made outside the book is read again).
+ */
+interface Kept extends Incident {
+  firstSeenText: string;
+  firstSeenMs: number;
+}
+
+function firstSeenOf(i: Kept): number {
+  if (i.alert.firstSeen !== i.firstSeenText) {
+    i.firstSeenText = i.alert.firstSeen;
+    i.firstSeenMs = Date.parse(i.alert.firstSeen);
+  }
+  return i.firstSeenMs;
 }
 
 function copy(alert: Alert): Alert {
@@ -274,7 +293,7 @@ export function createAlertBook({
   retainResolvedMs?: number;
   revisions?: RevisionPolicy;
 }): AlertBook {
-  const incidents = new Map<string, Incident>();
+  const incidents = new Map<string, Kept>();
   /** Revisions stored for alerts not loaded (see `restore`): an incident opened with one of these ids continues it. */
   const revisionFloors = new Map<string, number>();
   let queue = new Map<string, Alert>();
@@ -389,6 +408,8 @@ export function createAlertBook({
           touchedMs: arrivedMs ?? s.tsMs,
           dirty: true,
           unsaved: true,
+          firstSeenText: '',
+          firstSeenMs: Number.NaN,
         };
         incidents.set(id, i);
         revisionFloors.delete(id);
@@ -402,7 +423,7 @@ export function createAlertBook({
         i.lastSeenMs = evidence.tsMs;
         a.lastSeen = new Date(evidence.tsMs).toISOString();
       }
-      if (evidence.tsMs < Date.parse(a.firstSeen)) a.firstSeen = new Date(evidence.tsMs).toISOString();
+      if (evidence.tsMs < firstSeenOf(i)) a.firstSeen = new Date(evidence.tsMs).toISOString();
       pushCapped(a.evidence.eventIds, evidence.eventId);
       if (evidence.statement !== undefined) pushCapped(a.evidence.statements, evidence.statement);
       i.dirty = true;
@@ -470,7 +491,7 @@ export function createAlertBook({
           continue;
         }
         const alert = copy(a);
-        const i: Incident = {
+        const i: Kept = {
           alert,
           facts: {},
           sessionKey: a.sessionId === undefined ? undefined : `${a.cluster}/${a.sessionId}`,
@@ -482,6 +503,8 @@ export function createAlertBook({
           // The store gives the latest state (a pending one when the last counts were held back): that is the
           // baseline; what the previous process held back goes out with the next revision (or the resolution).
           emitted: snapshot(alert, lastSeenMs, tickClock),
+          firstSeenText: '',
+          firstSeenMs: Number.NaN,
         };
         incidents.set(a.id, i);
         index(i);
@@ -495,6 +518,8 @@ export function createAlertBook({
       return true;
     },
     drain() {
+      // The engine drains after every event, and most events emit nothing: no new queue for those.
+      if (queue.size === 0) return [];
       const out = [...queue.values()];
       queue = new Map();
       return out;

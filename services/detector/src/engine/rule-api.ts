@@ -32,6 +32,7 @@ export {
   type RoleHistory,
 } from './types.js';
 export { createFirstSeen, type FirstSeen } from './primitives/first-seen.js';
+export { memoize } from './primitives/memo.js';
 export { compileMembership, type MembershipSpec, type Subject } from './primitives/membership.js';
 export { createRecentMap, type RecentMap } from './primitives/recent-map.js';
 export { createSchedule } from './primitives/schedule.js';

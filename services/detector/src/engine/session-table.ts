@@ -25,6 +25,11 @@ export interface SessionState {
   events: number;
   /** Per-rule state, keyed by rule id; each rule type owns the shape of its entry. */
   readonly rules: Map<string, unknown>;
+  /**
+   * Whether the login or effective role is on the policy's watchlist, as answered for that login and role: every
+   * rule asks it for every event (see rules/load.ts), a field is cheaper to read than a `rules` entry.
+   */
+  watchlist?: { login: string | undefined; role: string | undefined; watched: boolean };
   /** Whether the login is one of Vigie's accounts, as of self-knowledge generation `vigieGeneration`. */
   vigieAccount?: boolean;
   vigieGeneration?: number;
@@ -54,6 +59,13 @@ export interface SessionTable {
   readonly evicted: number;
 }
 
+/** A session in the table's recency list (least recently touched first). */
+interface Entry {
+  readonly state: SessionState;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
 /** Creates the session table. `onEvict` sees every session that leaves (for cleanup of alert links). */
 export function createSessionTable({
   maxSessions = 100_000,
@@ -66,39 +78,72 @@ export function createSessionTable({
   endedGraceMs?: number;
   onEvict?: (s: SessionState) => void;
 } = {}): SessionTable {
-  // A Map iterates in insertion order: delete + set on each touch keeps the least recently used first.
-  const sessions = new Map<string, SessionState>();
+  const sessions = new Map<string, Entry>();
+  // The same entries by cluster then session id: an event finds its session without building (and hashing) a
+  // `<cluster>/<session>` key. Session ids hold no '/' (the contract's pattern), so the two agree.
+  const byCluster = new Map<string, Map<string, Entry>>();
+  // Recency as a linked list: moving a session to the newest end on each touch is two pointer updates, where a
+  // Map's delete + set (the order it iterates in) cost a measurable share of every event.
+  let oldest: Entry | undefined;
+  let newest: Entry | undefined;
   let evicted = 0;
 
-  function evict(s: SessionState): void {
-    sessions.delete(s.key);
+  function unlink(e: Entry): void {
+    if (e.prev === undefined) oldest = e.next;
+    else e.prev.next = e.next;
+    if (e.next === undefined) newest = e.prev;
+    else e.next.prev = e.prev;
+    e.prev = undefined;
+    e.next = undefined;
+  }
+
+  function append(e: Entry): void {
+    e.prev = newest;
+    if (newest === undefined) oldest = e;
+    else newest.next = e;
+    newest = e;
+  }
+
+  function evict(e: Entry): void {
+    sessions.delete(e.state.key);
+    const ids = byCluster.get(e.state.cluster);
+    ids?.delete(e.state.id);
+    if (ids?.size === 0) byCluster.delete(e.state.cluster);
+    unlink(e);
     evicted += 1;
-    onEvict(s);
+    onEvict(e.state);
   }
 
   return {
     touch(cluster, info, tsMs, classify, arrivedMs = tsMs) {
-      const key = `${cluster}/${info.id}`;
-      let s = sessions.get(key);
-      if (s === undefined) {
-        s = {
-          key,
-          cluster,
-          id: info.id,
-          clientClass: classify(info.clientAddr),
-          lastEventMs: tsMs,
-          lastArrivedMs: arrivedMs,
-          events: 0,
-          rules: new Map(),
+      let e = byCluster.get(cluster)?.get(info.id);
+      if (e === undefined) {
+        const key = `${cluster}/${info.id}`;
+        e = {
+          state: {
+            key,
+            cluster,
+            id: info.id,
+            clientClass: classify(info.clientAddr),
+            lastEventMs: tsMs,
+            lastArrivedMs: arrivedMs,
+            events: 0,
+            rules: new Map(),
+          },
+          prev: undefined,
+          next: undefined,
         };
-        if (sessions.size >= maxSessions) {
-          const oldest = sessions.values().next().value;
-          if (oldest !== undefined) evict(oldest);
-        }
-      } else {
-        sessions.delete(key);
+        if (sessions.size >= maxSessions && oldest !== undefined) evict(oldest);
+        sessions.set(key, e);
+        let ids = byCluster.get(cluster);
+        if (ids === undefined) byCluster.set(cluster, (ids = new Map()));
+        ids.set(info.id, e);
+        append(e);
+      } else if (e !== newest) {
+        unlink(e);
+        append(e);
       }
-      sessions.set(key, s);
+      const s = e.state;
       s.events += 1;
       // Events can arrive slightly out of order across topics: time only moves forward.
       if (tsMs > s.lastEventMs) s.lastEventMs = tsMs;
@@ -114,15 +159,16 @@ export function createSessionTable({
       if (info.startedAt !== undefined && s.startedAtMs === undefined) s.startedAtMs = Date.parse(info.startedAt);
       return s;
     },
-    get: (key) => sessions.get(key),
+    get: (key) => sessions.get(key)?.state,
     sweep(nowMs) {
-      const out: SessionState[] = [];
-      for (const s of sessions.values()) {
+      const out: Entry[] = [];
+      for (let e = oldest; e !== undefined; e = e.next) {
+        const s = e.state;
         const ended = s.endedAtMs !== undefined && nowMs - s.endedAtMs >= endedGraceMs;
-        if (ended || nowMs - s.lastArrivedMs >= idleMs) out.push(s);
+        if (ended || nowMs - s.lastArrivedMs >= idleMs) out.push(e);
       }
-      for (const s of out) evict(s);
-      return out;
+      for (const e of out) evict(e);
+      return out.map((e) => e.state);
     },
     get size() {
       return sessions.size;

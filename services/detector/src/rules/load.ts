@@ -56,29 +56,20 @@ export function subjectOf(
   };
 }
 
-/** Where a session's watchlist answer is kept (every rule asks it for every event). */
-const WATCHED_KEY = '\u0000watchlist';
-
-interface WatchedAnswer {
-  login: string | undefined;
-  role: string | undefined;
-  watched: boolean;
-}
-
 /** Whether the session's login or effective role is on the policy's watchlist; asked again only when they change. */
 function isWatched(session: SessionState | undefined, ctx: RuleContext): boolean {
   if (session === undefined) return false;
-  const known = session.rules.get(WATCHED_KEY) as WatchedAnswer | undefined;
+  const known = session.watchlist;
   if (known !== undefined && known.login === session.login && known.role === session.effectiveRole)
     return known.watched;
-  const answer: WatchedAnswer = {
+  const answer: SessionState['watchlist'] = {
     login: session.login,
     role: session.effectiveRole,
     watched:
       (session.login !== undefined && ctx.policy.isWatchlisted(session.login)) ||
       (session.effectiveRole !== undefined && ctx.policy.isWatchlisted(session.effectiveRole)),
   };
-  session.rules.set(WATCHED_KEY, answer);
+  session.watchlist = answer;
   return answer.watched;
 }
 

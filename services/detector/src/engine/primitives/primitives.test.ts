@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFirstSeen } from './first-seen.js';
+import { memoize } from './memo.js';
 import { compileMembership } from './membership.js';
 import { createRecentMap } from './recent-map.js';
 import { createSchedule } from './schedule.js';
@@ -33,6 +34,14 @@ describe('sliding window', () => {
     expect(w.size).toBe(2);
     expect(w.total('b', 2)).toBe(0);
     expect(w.total('a', 2)).toBe(2);
+    // After a prune, the keys left are still evicted least recently added first.
+    w.add('c', 5000);
+    w.prune(5000);
+    expect(w.size).toBe(1);
+    w.add('d', 5001);
+    w.add('c', 5002);
+    w.add('e', 5003);
+    expect([w.total('c', 5003), w.total('d', 5003), w.total('e', 5003)]).toEqual([2, 0, 1]);
   });
 });
 
@@ -106,5 +115,20 @@ describe('recent map', () => {
     expect([m.get('a', 20), m.get('b', 20), m.get('c', 20)]).toEqual([undefined, 'B', 'C']);
     m.prune(1015);
     expect(m.size).toBe(1);
+  });
+});
+
+describe('memoize', () => {
+  it('computes each key once until it holds maxKeys answers, then starts over', () => {
+    const calls: string[] = [];
+    const upper = memoize((k: string) => {
+      calls.push(k);
+      return k === 'none' ? undefined : k.toUpperCase();
+    }, 2);
+    expect([upper('a'), upper('a'), upper('none'), upper('none')]).toEqual(['A', 'A', undefined, undefined]);
+    expect(calls).toEqual(['a', 'none']);
+    upper('b');
+    expect(upper('a')).toBe('A');
+    expect(calls).toEqual(['a', 'none', 'b', 'a']);
   });
 });

@@ -15,10 +15,14 @@ export interface SlidingWindow {
 }
 
 interface Ring {
+  readonly key: string;
   /** Bucket index (absolute: floor(ts / width)) of each slot, or -1. */
   ids: Float64Array;
   sums: Float64Array;
   last: number;
+  /** Neighbours in the recency list (least recently added first). */
+  older: Ring | undefined;
+  newer: Ring | undefined;
 }
 
 /** Creates a sliding window of `windowMs` split into `buckets` buckets, holding at most `maxKeys` keys (LRU). */
@@ -33,6 +37,31 @@ export function createSlidingWindow({
 }): SlidingWindow {
   const width = Math.max(1, Math.ceil(windowMs / buckets));
   const rings = new Map<string, Ring>();
+  // Recency as a linked list: moving a key to the newest end on each add is pointer updates, where a Map's
+  // delete + set (the order it iterates in) cost a visible share of every statement.
+  let oldest: Ring | undefined;
+  let newest: Ring | undefined;
+
+  function unlink(r: Ring): void {
+    if (r.older === undefined) oldest = r.newer;
+    else r.older.newer = r.newer;
+    if (r.newer === undefined) newest = r.older;
+    else r.newer.older = r.older;
+    r.older = undefined;
+    r.newer = undefined;
+  }
+
+  function append(r: Ring): void {
+    r.older = newest;
+    if (newest === undefined) oldest = r;
+    else newest.newer = r;
+    newest = r;
+  }
+
+  function forget(r: Ring): void {
+    rings.delete(r.key);
+    unlink(r);
+  }
 
   function sum(r: Ring, bucket: number): number {
     let total = 0;
@@ -48,15 +77,21 @@ export function createSlidingWindow({
       const bucket = Math.floor(tsMs / width);
       let r = rings.get(key);
       if (r === undefined) {
-        if (rings.size >= maxKeys) {
-          const oldest = rings.keys().next().value;
-          if (oldest !== undefined) rings.delete(oldest);
-        }
-        r = { ids: new Float64Array(buckets).fill(-1), sums: new Float64Array(buckets), last: bucket };
-      } else {
-        rings.delete(key);
+        if (rings.size >= maxKeys && oldest !== undefined) forget(oldest);
+        r = {
+          key,
+          ids: new Float64Array(buckets).fill(-1),
+          sums: new Float64Array(buckets),
+          last: bucket,
+          older: undefined,
+          newer: undefined,
+        };
+        rings.set(key, r);
+        append(r);
+      } else if (r !== newest) {
+        unlink(r);
+        append(r);
       }
-      rings.set(key, r);
       const slot = ((bucket % buckets) + buckets) % buckets;
       // An event older than the window (late arrival) is still counted in its own bucket if that bucket is live.
       if (r.ids[slot] !== bucket) {
@@ -87,7 +122,7 @@ export function createSlidingWindow({
     },
     prune(nowMs) {
       const bucket = Math.floor(nowMs / width);
-      for (const [key, r] of rings) if (r.last <= bucket - buckets) rings.delete(key);
+      for (const r of rings.values()) if (r.last <= bucket - buckets) forget(r);
     },
     get size() {
       return rings.size;

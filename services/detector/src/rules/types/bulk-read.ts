@@ -7,6 +7,7 @@ import {
   type SessionState,
   createFirstSeen,
   createSlidingWindow,
+  memoize,
 } from '../../engine/rule-api.js';
 import type { StatementEvent } from '@vigie/contract';
 import { Severity } from '@vigie/contract';
@@ -100,6 +101,8 @@ const Params = z
   .strict();
 
 interface ReadState {
+  /** The session's alert id, made once: every read looks the incident up by it. */
+  readonly id: string;
   rows: number;
   reads: number;
 }
@@ -121,7 +124,8 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
   const sessionLookups = createSlidingWindow({ windowMs: p.enumeration.perSession.windowMinutes * 60_000 });
   const roleWindowMs = p.enumeration.perRole.windowMinutes * 60_000;
   const roleLookups = createSlidingWindow({ windowMs: roleWindowMs });
-  const usualHost = networkMatcher(p.serviceAccounts.usualHosts);
+  // Asked for every point lookup of a service account: the few application hosts' answers are remembered.
+  const usualHost = memoize(networkMatcher(p.serviceAccounts.usualHosts));
   const seen = createFirstSeen();
   const learningMs = p.serviceAccounts.learningMinutes * 60_000;
   const pagingWindowMs = p.paging.windowMinutes * 60_000;
@@ -151,7 +155,7 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
     tables: string[],
     state: ReadState,
   ): void {
-    const id = alertId(base.id, session.cluster, session.id);
+    const id = state.id;
     const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
     ctx.alerts.update(
       sessionSeed(base, session, ctx, e, { id, severity, quietMs }),
@@ -231,13 +235,13 @@ export const bulkRead = defineRuleType(Params, (base, p) => {
       const tsMs = eventMs(event);
       let state = session.rules.get(base.id) as ReadState | undefined;
       if (state === undefined) {
-        state = { rows: 0, reads: 0 };
+        state = { id: alertId(base.id, session.cluster, session.id), rows: 0, reads: 0 };
         session.rules.set(base.id, state);
       }
       const rows = event.audit.rows;
       state.reads += 1;
       if (rows !== undefined) state.rows += rows;
-      const existing = ctx.alerts.get(alertId(base.id, session.cluster, session.id));
+      const existing = ctx.alerts.get(state.id);
       const sql = event.sql;
       // `SELECT count(*) FROM citizens` says how many, not who: no row of the table leaves. (With a WHERE it is
       // still a lookup below: `count(*) … WHERE nir = $1` a million times tells who exists.)

@@ -1,9 +1,16 @@
 import { eventMs, alertId, maxSeverity, createSchedule } from '../../engine/rule-api.js';
 import { Severity } from '@vigie/contract';
-import { formatLocal, localTime } from '@vigie/policy';
 import { z } from 'zod';
 import { defineRuleType } from '../rule-type.js';
-import { byWhom, fromWhere, humanCount, isPrivilegedSession, sessionSeed, severityByPlace } from './common.js';
+import {
+  byWhom,
+  firstSeenIn,
+  fromWhere,
+  humanCount,
+  isPrivilegedSession,
+  sessionSeed,
+  severityByPlace,
+} from './common.js';
 
 const Params = z
   .object({
@@ -37,7 +44,12 @@ export const offHours = defineRuleType(Params, (base, p) => {
       inHours ??= createSchedule(ctx.policy.policy);
       if (inHours(tsMs)) return;
       if (p.privilegedOnly && !isPrivilegedSession(session, ctx)) return;
-      const id = alertId(base.id, session.cluster, session.id);
+      // The session's alert id, made once (kept as the rule's session state): every statement updates it.
+      let id = session.rules.get(base.id) as string | undefined;
+      if (id === undefined) {
+        id = alertId(base.id, session.cluster, session.id);
+        session.rules.set(base.id, id);
+      }
       const severity = severityByPlace(base.severity, p.outsideBastionSeverity, session.clientClass);
       ctx.alerts.update(
         sessionSeed(base, session, ctx, event, { id, severity, quietMs }),
@@ -52,11 +64,10 @@ export const offHours = defineRuleType(Params, (base, p) => {
       );
     },
     summarize(alert, _facts, timeZone) {
-      const first = Date.parse(alert.firstSeen);
-      const day = localTime(first, timeZone).weekday;
+      const first = firstSeenIn(alert, timeZone);
       const who = alert.who.privileged === true ? 'privileged session' : 'session';
       const n = alert.what.statements ?? 0;
-      return `${who} ${byWhom(alert)} ${fromWhere(alert)} outside business hours (${day} ${formatLocal(first, timeZone, true)}), ${humanCount(n)} statement${n === 1 ? '' : 's'} so far`;
+      return `${who} ${byWhom(alert)} ${fromWhere(alert)} outside business hours (${first.weekday} ${first.date} ${first.time} ${timeZone}), ${humanCount(n)} statement${n === 1 ? '' : 's'} so far`;
     },
   };
 });

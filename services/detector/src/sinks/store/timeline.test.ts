@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { VigieEvent } from '@vigie/contract';
 import { sampleStatement } from '../../../test-support/fixtures.js';
 import { createTimelineRecorder } from './timeline.js';
 
@@ -23,6 +24,23 @@ describe('timeline recorder', () => {
     expect(t.size).toBe(2);
     expect(t.markAlerting('local', 'b.2')).toHaveLength(2);
     expect(t.markAlerting('local', 'c.3')).toHaveLength(1);
+  });
+
+  it('keeps the same session id of two clusters apart, and forgets an ended or evicted session whole', () => {
+    const t = createTimelineRecorder({ preAlertEvents: 5, maxEventsPerSession: 5, maxSessions: 2 });
+    t.observe(sampleStatement('a.1', 1, 'x', { cluster: 'one' }));
+    t.observe(sampleStatement('a.1', 2, 'x', { cluster: 'two' }));
+    t.observe(sampleStatement('a.1', 3, 'x', { cluster: 'two' }));
+    expect(t.markAlerting('one', 'a.1').map((e) => e.eventId)).toEqual(['one:a.1:1']);
+    // Full: a third session evicts the oldest created (one/a.1), which starts afresh when seen again.
+    t.observe(sampleStatement('b.2', 1, 'x', { cluster: 'one' }));
+    expect(t.size).toBe(2);
+    t.observe(sampleStatement('a.1', 4, 'x', { cluster: 'one' }));
+    expect(t.markAlerting('one', 'a.1').map((e) => e.eventId)).toEqual(['one:a.1:4']);
+    const end = { ...sampleStatement('b.2', 2, 'x', { cluster: 'one' }), kind: 'session.end', durationMs: 1 };
+    t.observe(end as VigieEvent);
+    expect(t.size).toBe(1);
+    expect(t.markAlerting('one', 'b.2')).toEqual([]);
   });
 
   it('evicts idle sessions', () => {

@@ -32,6 +32,10 @@ export interface TimelineRecorder {
 }
 
 interface SessionBuffer {
+  readonly cluster: string;
+  readonly sessionId: string;
+  /** `<cluster>/<session id>`. */
+  readonly key: string;
   ring: TimelineEntry[];
   alerting: boolean;
   written: number;
@@ -89,17 +93,30 @@ export function createTimelineRecorder(
   // Insertion order = creation order. A touch does not re-insert (delete + set per event cost more than the rest of
   // the recorder); when full, the oldest *created* session goes, which for sessions is close to least recent.
   const sessions = new Map<string, SessionBuffer>();
+  // The same buffers by cluster then session id: an event finds its buffer without building (and hashing) a
+  // `<cluster>/<session>` key. Session ids hold no '/' (the contract's pattern), so the two agree.
+  const byCluster = new Map<string, Map<string, SessionBuffer>>();
 
-  const touch = (key: string): SessionBuffer => {
-    let buf = sessions.get(key);
+  const drop = (buf: SessionBuffer): void => {
+    sessions.delete(buf.key);
+    const ids = byCluster.get(buf.cluster);
+    ids?.delete(buf.sessionId);
+    if (ids?.size === 0) byCluster.delete(buf.cluster);
+  };
+
+  const touch = (cluster: string, sessionId: string): SessionBuffer => {
+    let buf = byCluster.get(cluster)?.get(sessionId);
     if (buf === undefined) {
       while (sessions.size >= maxSessions) {
-        const oldest = sessions.keys().next();
+        const oldest = sessions.values().next();
         if (oldest.done) break;
-        sessions.delete(oldest.value);
+        drop(oldest.value);
       }
-      buf = { ring: [], alerting: false, written: 0, touchedMs: 0 };
-      sessions.set(key, buf);
+      buf = { cluster, sessionId, key: `${cluster}/${sessionId}`, ring: [], alerting: false, written: 0, touchedMs: 0 };
+      sessions.set(buf.key, buf);
+      let ids = byCluster.get(cluster);
+      if (ids === undefined) byCluster.set(cluster, (ids = new Map()));
+      ids.set(sessionId, buf);
     }
     buf.touchedMs = now();
     return buf;
@@ -109,8 +126,7 @@ export function createTimelineRecorder(
     observe(event) {
       const sessionId = event.session?.id;
       if (sessionId === undefined) return undefined;
-      const key = `${event.cluster}/${sessionId}`;
-      const buf = touch(key);
+      const buf = touch(event.cluster, sessionId);
       const entry: TimelineEntry = {
         cluster: event.cluster,
         sessionId,
@@ -130,11 +146,11 @@ export function createTimelineRecorder(
         if (buf.ring.length > preAlertEvents) buf.ring.shift();
       }
       // An ended session sends nothing more; its buffer (not its alerting mark for replays) can go.
-      if (event.kind === 'session.end' && !buf.alerting) sessions.delete(key);
+      if (event.kind === 'session.end' && !buf.alerting) drop(buf);
       return out;
     },
     markAlerting(cluster, sessionId) {
-      const buf = touch(`${cluster}/${sessionId}`);
+      const buf = touch(cluster, sessionId);
       if (buf.alerting) return [];
       buf.alerting = true;
       const out = buf.ring.slice(0, maxEventsPerSession);
@@ -143,7 +159,7 @@ export function createTimelineRecorder(
       return out;
     },
     evictIdle(olderThanMs) {
-      for (const [key, buf] of sessions) if (buf.touchedMs < olderThanMs) sessions.delete(key);
+      for (const buf of sessions.values()) if (buf.touchedMs < olderThanMs) drop(buf);
     },
     get size() {
       return sessions.size;
