@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import * as zlib from 'node:zlib';
 import { z } from 'zod';
 import { connectionCredentials } from './config-secrets.js';
@@ -141,6 +142,31 @@ export function kafkaSettings<E extends z.ZodRawShape = Record<never, never>>(cl
       ...(extra ?? ({} as E)),
     })
     .prefault({} as never);
+}
+
+/**
+ * `memory:` of a service with a throughput-bound heap. V8 lets the old generation grow to ~4× its live size between
+ * full collections; a fixed factor bounds the peak RSS for some CPU. Applied by {@link applyMemorySettings}.
+ */
+export function memorySettings(defaultPercent: number, why: string) {
+  return z
+    .object({
+      heapGrowingPercent: z
+        .number()
+        .int()
+        .min(0)
+        .max(300)
+        .default(defaultPercent)
+        .describe(
+          `V8's old generation may grow to (1 + N/100) × its live size before a full collection; 0 keeps V8's own factor (up to 4×). ${why}`,
+        ),
+    })
+    .prefault({});
+}
+
+/** Applies `memory:` (V8 reads the factor at every full collection: at startup, before the heap grew, is enough). */
+export function applyMemorySettings(memory: { heapGrowingPercent: number }): void {
+  if (memory.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${memory.heapGrowingPercent}`);
 }
 
 /** `partitions:` of the services that create their topics when missing. */

@@ -1,5 +1,5 @@
 import { loadSitePolicy } from '@vigie/policy';
-import { createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
+import { applyMemorySettings, createLogger, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createDetector, type DetectorDeps } from './app.js';
 import { DetectorConfig } from './config.js';
 
@@ -17,6 +17,7 @@ export async function main(
     const config = loadConfig(DetectorConfig, { file: values.config, env });
     const policy = loadSitePolicy(values.policy, env);
     const logger = createLogger('detector', { level: config.log.level });
+    applyMemorySettings(config.memory);
     const detector = createDetector(config, { ...deps, logger, policy });
     await detector.start();
     return { stop: () => detector.stop(), logger };

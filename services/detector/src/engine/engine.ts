@@ -1,5 +1,5 @@
 import { eventMs } from './event-time.js';
-import type { Alert, EventKind, PrivilegeChange, VigieEvent } from '@vigie/contract';
+import type { Alert, ClientClass, EventKind, PrivilegeChange, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/errors';
 import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
 import { createRecentMap } from './primitives/recent-map.js';
@@ -106,7 +106,19 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     expectedCollectors: options.expectedCollectors ?? [],
     roles: options.roleHistory ?? NO_ROLE_HISTORY,
   };
-  const classify = (addr: string | undefined) => policy.clientClass(addr);
+  // Where an address stands relative to the bastion, asked per new session and per sample of a session-less peer:
+  // the policy's CIDR match builds a SocketAddress each time, so the answers are kept (bounded, dropped whole).
+  const classes = new Map<string, ClientClass>();
+  const classify = (addr: string | undefined): ClientClass => {
+    if (addr === undefined) return policy.clientClass(addr);
+    let c = classes.get(addr);
+    if (c === undefined) {
+      if (classes.size >= 10_000) classes.clear();
+      c = policy.clientClass(addr);
+      classes.set(addr, c);
+    }
+    return c;
+  };
   /** The detector's clock for what follows (an event's arrival, a tick): rules read it, the alert book stamps with it. */
   const setClock = (ms: number) => {
     ctx.arrivedMs = ms;
