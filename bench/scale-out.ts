@@ -1,6 +1,6 @@
 // Detector scale-out on a consumer group, as separate processes on the local stack:
 //
-//   npm run bench -- scale-out [events]        (default 200,000)
+//   npm run bench -- scale-out [events] [runs]   (default 200,000 events; runs: all, or e.g. one,two)
 //
 // 1. one instance, then three (six partitions): the same alert ids with the same severity, counts and status;
 // 2. three instances, one killed with SIGKILL mid-stream and started again: the same answers again, and how long its
@@ -60,6 +60,8 @@ interface RunResult {
   drainSeconds: number;
   cpuSeconds: number;
   peakRssMb: number[];
+  /** Batches the instances handled (each has fixed costs: store writes, an alert publish, a commit). */
+  batches: number;
   rebalanceMs?: number;
 }
 
@@ -108,9 +110,12 @@ async function run(stream: ScaleStream, instances: number, { kill = false } = {}
     }
     await waitDrained(groupId, topics, 900_000);
     const drainSeconds = (Date.now() - t0) / 1000;
+    let batches = 0;
     for (const p of procs) {
       cpuUsed += cpuSeconds(p.pid) - (cpuBefore.get(p.pid) ?? 0);
       peaks.push(peakRssMb(p.pid));
+      const metrics = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
+      batches += Number(/^vigie_detector_batch_seconds_count(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
     }
     for (const p of procs) await p.stop();
     procs.length = 0;
@@ -120,6 +125,7 @@ async function run(stream: ScaleStream, instances: number, { kill = false } = {}
       drainSeconds,
       cpuSeconds: cpuUsed,
       peakRssMb: peaks,
+      batches,
       ...(rebalanceMs !== undefined && { rebalanceMs }),
     };
   } finally {
@@ -131,18 +137,31 @@ async function run(stream: ScaleStream, instances: number, { kill = false } = {}
 function line(name: string, events: number, r: RunResult): string {
   return (
     `${name}: ${events} events drained in ${r.drainSeconds.toFixed(1)} s, ${r.cpuSeconds.toFixed(1)} CPU-s = ` +
-    `${Math.round(events / r.cpuSeconds)} events/CPU-s; peak RSS ${r.peakRssMb.join(', ')} MB; ${r.outcomes.size} alerts`
+    `${Math.round(events / r.cpuSeconds)} events/CPU-s; peak RSS ${r.peakRssMb.join(', ')} MB; ${r.batches} batches; ` +
+    `${r.outcomes.size} alerts`
   );
 }
 
-const noisePerCluster = Math.max(100, Math.round(total / CLUSTERS / 1.15));
+// The stream adds 45 scripted events per cluster to its noise.
+const noisePerCluster = Math.max(100, Math.ceil(total / CLUSTERS) - 45);
 const t = Date.now();
 const stream = await scaleStream({ clusters: CLUSTERS, noisePerCluster, startMs: Date.now() - 600_000 });
 const n = stream.events.length;
 console.log(`stream: ${n} events over ${CLUSTERS} clusters, generated in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
+const runs = (process.argv[3] ?? 'one,three,kill,two').split(',');
 const one = await run(stream, 1);
 console.log(line('one instance', n, one));
+if (!runs.includes('three')) {
+  if (runs.includes('two')) {
+    const two = await run(stream, 2);
+    console.log(line('two instances', n, two));
+    console.log(
+      `two instances vs one (events per CPU-second, peer = one instance): ${(one.cpuSeconds / two.cpuSeconds).toFixed(2)}`,
+    );
+  }
+  process.exit(0);
+}
 const rules = new Set([...one.outcomes.values()].map((o) => o.rule));
 console.log(`rules firing: ${rules.size} (${[...rules].sort().join(', ')})`);
 const three = await run(stream, 3);
