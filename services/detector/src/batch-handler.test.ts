@@ -49,6 +49,7 @@ function wire(
 ) {
   const opened: number[] = [];
   const released: [number, string[]][] = [];
+  let hold: Promise<void> = Promise.resolve();
   const registry = new Registry();
   const metrics = createDetectorMetrics(registry, {
     sessionsTracked: () => 0,
@@ -80,7 +81,10 @@ function wire(
         published.push({ alerts: [...alerts], deadLetters: [...deadLetters] });
       },
       store: {
-        upsertAlerts: async (a) => void stored.push(...a),
+        upsertAlerts: async (a) => {
+          await hold;
+          stored.push(...a);
+        },
         savePending: async (a) => void pending.push(...a),
         appendTimeline: async (e) => void timeline.push(...e),
         touchRoles: async (r) => void roles.push(...r),
@@ -106,7 +110,15 @@ function wire(
     freshness,
     opened,
     released,
+    /** Store writes wait for `until` (a write in progress). */
+    holdStore: (until: Promise<void>): void => {
+      hold = until;
+    },
   };
+}
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i += 1) await new Promise((r) => setTimeout(r, 5));
 }
 
 const msg = (offset: number, event: VigieEvent | string) => ({
@@ -242,6 +254,26 @@ describe('batch handler', () => {
     // Another topic of the same partition has offsets of its own.
     await s.handler.handleBatch('chg', 0, [msg(1, sampleStatement('a.1', 4, 'w'))]);
     expect(s.engine.seen).toHaveLength(4);
+  });
+
+  it('tells Alertmanager of a new alert during a large batch, before the batch is written, and once', async () => {
+    const s = setup();
+    let release: () => void = () => undefined;
+    s.holdStore(new Promise<void>((r) => (release = r)));
+    const batch = [
+      msg(1, sampleStatement('a.1', 1, 'COPY x TO stdout;')),
+      ...Array.from({ length: 600 }, (_, i) => msg(i + 2, sampleStatement('b.1', i + 2, 'SELECT 1'))),
+    ];
+    const done = s.handler.handleBatch('act', 0, batch);
+    await waitUntil(() => s.notified.length > 0);
+    // Alertmanager has it while the rest of the batch and its store write are still going.
+    expect(s.notified.map((a) => a.id)).toEqual(['dump:local:a.1']);
+    expect(s.stored).toEqual([]);
+    release();
+    await done;
+    expect(s.stored.map((a) => a.id)).toEqual(['dump:local:a.1']);
+    // Not told twice for the same state.
+    expect(s.notified.map((a) => [a.id, a.revision])).toEqual([['dump:local:a.1', 1]]);
   });
 
   it('counts egress bytes by client class and records collector heartbeats', async () => {

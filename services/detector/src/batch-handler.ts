@@ -37,6 +37,9 @@ export interface OpenedPartition {
   replayedSinceMs?: number | undefined;
 }
 
+/** Messages of a batch between two early notifications of Alertmanager (see `handleBatch`). */
+const EARLY_EVERY = 256;
+
 /** An open partition: its engine, and its counters as last reported to the metrics. */
 interface Task {
   partition: number;
@@ -224,6 +227,8 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     accounts: VigieAccountSeen[] = [],
     pending: Alert[] = [],
     fresh = false,
+    /** States Alertmanager was already given during the batch (id → revision). */
+    notified?: ReadonlyMap<string, number>,
   ) => {
     if (task !== undefined) syncRevisions(task);
     const touchAccounts = sinks.store.touchVigieAccounts?.bind(sinks.store);
@@ -240,7 +245,8 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
     ]);
     if (task !== undefined) track(alerts, task.partition);
     if (alerts.length > 0) {
-      sinks.notify?.(alerts, { fresh });
+      const toNotify = notified === undefined ? alerts : alerts.filter((a) => notified.get(a.id) !== a.revision);
+      if (toNotify.length > 0) sinks.notify?.(toNotify, { fresh });
       for (const a of alerts) for (const l of listeners) l(a);
     }
   };
@@ -287,8 +293,25 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
         const accounts = new Map<string, VigieAccountSeen>();
         let consumed = 0;
         const from = task.next.get(topic) ?? -1;
+        // New states go to Alertmanager as the batch goes (every EARLY_EVERY messages), not after the last message
+        // and the batch's durable writes: on-call hears of an event within a fraction of a batch. Alertmanager is
+        // idempotent per alert, and a batch replayed after a crash sends the same states again.
+        const early = new Map<string, number>();
+        let unsent: Alert[] = [];
+        let sinceYield = 0;
         for (const m of messages) {
           if (Number(m.offset) < from) continue;
+          if (++sinceYield >= EARLY_EVERY) {
+            sinceYield = 0;
+            if (unsent.length > 0 && sinks.notify !== undefined) {
+              const states = latestPerId(unsent);
+              sinks.notify(states, { fresh: true });
+              for (const a of states) early.set(a.id, a.revision);
+              unsent = [];
+            }
+            // Lets the Alertmanager push (and heartbeats) run between chunks of a large batch.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
           const decoded = decodeMessage(topic, partition, m, cluster);
           if (!decoded.ok) {
             deadLetters.push(decoded.deadLetter);
@@ -313,6 +336,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
           }
           for (const alert of raised) {
             alerts.push(alert);
+            unsent.push(alert);
             if (alert.sessionId !== undefined) entries.push(...timeline.markAlerting(alert.cluster, alert.sessionId));
           }
         }
@@ -332,6 +356,7 @@ export function createBatchHandler(o: BatchHandlerOptions): BatchHandler {
           [...accounts.values()],
           engine.pending?.() ?? [],
           true,
+          early,
         );
         end();
       });
