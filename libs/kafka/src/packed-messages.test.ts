@@ -44,6 +44,16 @@ describe('PackedMessages', () => {
     expect(packed.messages().map((m) => String(m.value))).toEqual(['{"a":1}', '{"bb":22}', '{"ü":3}']);
   });
 
+  it('keeps a partition key apart from the key, and hands it back with the message', () => {
+    const packed = new PackedMessages([
+      { topic: 't', key: 'c/1', value: 'x', partitionKey: 'c' },
+      { topic: 't', key: 'c/2', value: 'y' },
+    ]);
+    expect(packed.partitionKeys).toEqual(['c', undefined]);
+    expect(packed.shift(1).message(0)).toEqual({ topic: 't', key: 'c/1', value: 'x', partitionKey: 'c' });
+    expect(packed.message(0)).toEqual({ topic: 't', key: 'c/2', value: 'y' });
+  });
+
   it('shift(n) takes the first n messages and keeps the rest, in order', () => {
     const { packed } = sample();
     const head = packed.shift(2);
