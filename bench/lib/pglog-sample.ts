@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Where the sample log is kept: bench.json and bench.csv, the same records in both formats. */
 export const OUT = join(ROOT, 'bench/out/pglog');
-const PGDATA = join(ROOT, '.stack/postgresql/data');
+/** The local stack's state directory: VIGIE_STACK_DIR moves it, as for `deploy/local/stack.sh`. */
+export const STACK_DIR = process.env['VIGIE_STACK_DIR'] ?? join(ROOT, '.stack');
+const PGDATA = join(STACK_DIR, 'postgresql/data');
 const PG = { host: '127.0.0.1', port: '55432' };
 
 /** What one measured run took. */

@@ -10,6 +10,7 @@ import {
   type VigieEvent,
 } from '@vigie/contract';
 import {
+  PackedMessages,
   TextArena,
   detachString,
   type OutgoingMessage,
@@ -98,7 +99,8 @@ interface Batch<W> {
  * dead-lettered) every event queued before it.
  */
 export class Outbox<W = never> {
-  private messages: OutgoingMessage[] = [];
+  /** The batch being built, packed (see PackedMessages: message objects outlived young-generation collections). */
+  private queued = new PackedMessages();
   private kinds: OutboxKind[] = [];
   /** Source position of each queued message, when given (autoSend batches take the last one). */
   private positions: (W | undefined)[] = [];
@@ -248,7 +250,7 @@ export class Outbox<W = never> {
     }
     // Every event of a cluster goes to the cluster's partition of its topic: the detector owns state per cluster
     // (sessions, roles, hosts, transactions), so one partition number of every input topic holds all of it.
-    this.messages.push({ topic, key, value, partitionKey: cluster });
+    this.queued.push(topic, key, value, cluster);
     this.kinds.push(kind);
     this.positions.push(options?.position);
     this.bytes += value.length;
@@ -274,24 +276,24 @@ export class Outbox<W = never> {
     }
     const n = Math.min(this.kinds.length, this.options.maxBatchEvents ?? Number.POSITIVE_INFINITY);
     let kinds: OutboxKind[];
-    let messages: OutgoingMessage[];
+    let packed: PackedMessages;
     let positions: (W | undefined)[];
     let bytes: number;
     if (n === this.kinds.length) {
       kinds = this.kinds;
-      messages = this.messages;
+      packed = this.queued;
       positions = this.positions;
       bytes = this.bytes;
       this.kinds = [];
-      this.messages = [];
+      this.queued = new PackedMessages();
       this.positions = [];
       this.bytes = 0;
     } else {
       kinds = this.kinds.splice(0, n);
-      messages = this.messages.splice(0, n);
+      packed = this.queued.shift(n);
       positions = this.positions.splice(0, n);
       bytes = 0;
-      for (const m of messages) bytes += (m.value as Buffer).length;
+      for (const b of packed.valueBytes) bytes += b;
       this.bytes -= bytes;
       watermark = undefined; // the explicit watermark covers everything queued, not this part of it
     }
@@ -307,10 +309,12 @@ export class Outbox<W = never> {
       watermark,
       done: Promise.resolve(),
     };
-    batch.done = this.producer.send(messages).then(
+    // Objects for the producer's interface only: it packs them again at once and they die young. In flight, the
+    // batch is the packed arrays (where a refused message is found) and its kinds.
+    batch.done = this.producer.send(packed.messages()).then(
       async ({ rejected }) => {
         // Before the batch settles: the refused messages' bytes live in the arena the settlement releases.
-        if (rejected.length > 0) await this.deadLetterRejected(rejected, messages, kinds);
+        if (rejected.length > 0) await this.deadLetterRejected(rejected, packed, kinds);
         this.options.metrics?.produceLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
         batch.complete = true;
         this.settle();
@@ -336,7 +340,7 @@ export class Outbox<W = never> {
   private fail(error: unknown): void {
     if (this.failure) return;
     this.failure = { error };
-    this.messages = [];
+    this.queued = new PackedMessages();
     this.kinds = [];
     this.positions = [];
     this.bytes = 0;
@@ -389,13 +393,13 @@ export class Outbox<W = never> {
    */
   private async deadLetterRejected(
     rejected: readonly RejectedMessage[],
-    messages: readonly OutgoingMessage[],
+    packed: PackedMessages,
     kinds: OutboxKind[],
   ): Promise<void> {
     const { cluster, collector } = this.options;
     const letters: OutgoingMessage[] = [];
     for (const r of rejected) {
-      const index = messages.indexOf(r.message);
+      const index = packed.indexOfValue(r.message.value);
       if (r.message.topic === this.routes.deadletter) {
         this.options.onKafkaRejected?.(r, false);
         continue;

@@ -4,6 +4,7 @@ export { assignCoPartitioned, CO_PARTITIONED } from './co-partitioned.js';
 export * from './producer.js';
 export * from './topics.js';
 export * from './text-arena.js';
+export { PackedMessages } from './packed-messages.js';
 export * from './security.js';
 export { ZSTD_AVAILABLE, type CompressionName } from './wire/compression.js';
 export * from './errors.js';

@@ -17,6 +17,7 @@ import {
   type PartitionBatch,
 } from './wire/protocol.js';
 import { KAFKA_ERRORS } from './errors.js';
+import { PackedMessages } from './packed-messages.js';
 
 /**
  * A message ready for Kafka: the value is already encoded by `@vigie/contract`. A string value is the UTF-8 JSON
@@ -96,20 +97,28 @@ export function splitByBytes<M extends { key: string; value: Buffer | string }>(
   messages: readonly M[],
   maxBytes: number,
 ): M[][] {
-  const runs: M[][] = [];
-  let run: M[] = [];
+  return runsBySize(
+    messages.length,
+    (i) => valueBytes(messages[i]!.value) + Buffer.byteLength(messages[i]!.key),
+    maxBytes,
+  ).map(([from, to]) => messages.slice(from, to));
+}
+
+/** The [from, to) index ranges, in order, of `count` items whose sizes add up to at most `maxBytes` each. */
+function runsBySize(count: number, size: (i: number) => number, maxBytes: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let from = 0;
   let bytes = 0;
-  for (const m of messages) {
-    const size = valueBytes(m.value) + Buffer.byteLength(m.key);
-    if (run.length > 0 && bytes + size > maxBytes) {
-      runs.push(run);
-      run = [];
+  for (let i = 0; i < count; i += 1) {
+    const n = size(i);
+    if (i > from && bytes + n > maxBytes) {
+      runs.push([from, i]);
+      from = i;
       bytes = 0;
     }
-    run.push(m);
-    bytes += size;
+    bytes += n;
   }
-  if (run.length > 0) runs.push(run);
+  if (count > from) runs.push([from, count]);
   return runs;
 }
 
@@ -145,8 +154,8 @@ class PartitionCache {
 interface Group {
   topic: string;
   partition: number;
-  /** Messages neither landed nor rejected yet, in order. */
-  queue: OutgoingMessage[];
+  /** Indices (in the send's packed messages) of the messages neither landed nor rejected yet, in order. */
+  queue: number[];
   /**
    * Most messages per attempt. Halved each time the broker refuses a batch as a whole (too large for the topic's
    * `max.message.bytes`), until a refused message is alone. Never changed while an attempt's outcome is unknown:
@@ -159,25 +168,28 @@ interface Group {
   code: number;
 }
 
-/** Groups messages by topic and partition, in order within each partition. */
+/** Groups the messages `[from, to)` by topic and partition, in order within each partition. */
 function groupMessages(
-  messages: readonly OutgoingMessage[],
+  packed: PackedMessages,
+  from: number,
+  to: number,
   layouts: ReadonlyMap<string, TopicLayout>,
   partitions: PartitionCache,
 ): Group[] {
   const groups: Group[] = [];
   const byTopic = new Map<string, Group[]>();
-  for (const m of messages) {
-    let slots = byTopic.get(m.topic);
-    if (!slots) byTopic.set(m.topic, (slots = []));
-    const count = layouts.get(m.topic)?.leaders.length ?? 1;
-    const partition = partitions.get(m.partitionKey ?? m.key, count);
+  for (let i = from; i < to; i += 1) {
+    const topic = packed.topics[i]!;
+    let slots = byTopic.get(topic);
+    if (!slots) byTopic.set(topic, (slots = []));
+    const count = layouts.get(topic)?.leaders.length ?? 1;
+    const partition = partitions.get(packed.partitionKeys[i] ?? packed.keys[i]!, count);
     let g = slots[partition];
     if (!g) {
-      g = slots[partition] = { topic: m.topic, partition, queue: [], limit: Infinity, sending: 0, code: -1 };
+      g = slots[partition] = { topic, partition, queue: [], limit: Infinity, sending: 0, code: -1 };
       groups.push(g);
     }
-    g.queue.push(m);
+    g.queue.push(i);
   }
   return groups;
 }
@@ -293,7 +305,11 @@ export function createReliableProducer(
    * Sends the head of every group with something left to its leader, one request per leader; sets each group's
    * `sending` and `code` (0 = landed). Throws only a non-retriable error (TLS, authentication).
    */
-  const produce = async (groups: readonly Group[], layouts: ReadonlyMap<string, TopicLayout>) => {
+  const produce = async (
+    packed: PackedMessages,
+    groups: readonly Group[],
+    layouts: ReadonlyMap<string, TopicLayout>,
+  ) => {
     const byLeader = new Map<number, Group[]>();
     for (const g of groups) {
       const leader = layouts.get(g.topic)?.leaders[g.partition] ?? -1;
@@ -312,7 +328,7 @@ export function createReliableProducer(
         const topics = new Map<string, PartitionBatch[]>();
         await Promise.all(
           list.map(async (g) => {
-            const records = g.queue.slice(0, g.sending);
+            const records = packed.records(g.queue.slice(0, g.sending));
             const batch: PartitionBatch = {
               partition: g.partition,
               records,
@@ -375,8 +391,8 @@ export function createReliableProducer(
     });
   };
 
-  const sendOnce = async (messages: readonly OutgoingMessage[], rejected: RejectedMessage[]) => {
-    const topics = [...new Set(messages.map((m) => m.topic))];
+  const sendOnce = async (packed: PackedMessages, from: number, to: number, rejected: RejectedMessage[]) => {
+    const topics = [...new Set(packed.topics.slice(from, to))];
     let groups: Group[] | undefined;
     let refresh = false;
     for (let attempt = 0; ;) {
@@ -386,9 +402,9 @@ export function createReliableProducer(
         if (producerId < 0n) await initProducerId(attempt);
         const layouts = await cluster.layout(topics, refresh);
         refresh = false;
-        groups ??= groupMessages(messages, layouts, partitions);
+        groups ??= groupMessages(packed, from, to, layouts, partitions);
         const active = groups.filter((g) => g.queue.length > 0);
-        const errors = await produce(active, layouts);
+        const errors = await produce(packed, active, layouts);
         const retried: Group[] = [];
         let fatal: VigieError | undefined;
         for (const g of active) {
@@ -405,10 +421,10 @@ export function createReliableProducer(
               if (g.sending > 1) {
                 g.limit = Math.ceil(g.sending / 2);
               } else {
-                const message = g.queue.shift()!;
-                const bytes = valueBytes(message.value);
+                const index = g.queue.shift()!;
+                const bytes = packed.valueBytes[index]!;
                 rejected.push({
-                  message,
+                  message: packed.message(index),
                   error: new VigieError(
                     info.vigieCode ?? KAFKA_ERRORS.RECORD_REJECTED,
                     `kafka refuses a message of ${bytes} bytes for ${g.topic}: ${info.name}`,
@@ -461,7 +477,7 @@ export function createReliableProducer(
       lastError = describeError(failure);
       // Once per kind of failure, and every tenth attempt of the same one (a long outage says it is still there).
       if (attempt === 0 || attempt % 10 === 0 || lastError !== previous) {
-        logger.warn({ attempt, error: lastError, messages: messages.length }, 'kafka send failed; retrying');
+        logger.warn({ attempt, error: lastError, messages: to - from }, 'kafka send failed; retrying');
       }
       setState('failing', failure);
       await sleep(backoffMs(attempt, { baseMs: 200, maxMs: maxBackoffMs }));
@@ -472,9 +488,13 @@ export function createReliableProducer(
   return {
     send(messages) {
       if (messages.length === 0) return chain.then(() => ({ rejected: [] }));
+      // Packed now: the caller's message objects are not kept while the send waits (see PackedMessages).
+      const packed = new PackedMessages(messages);
       const next = chain.then(async () => {
         const rejected: RejectedMessage[] = [];
-        for (const run of splitByBytes(messages, maxRequestBytes)) await sendOnce(run, rejected);
+        for (const [from, to] of runsBySize(packed.length, (i) => packed.size(i), maxRequestBytes)) {
+          await sendOnce(packed, from, to, rejected);
+        }
         return { rejected };
       });
       // Keep the chain alive after a rejection so later sends still run in order.

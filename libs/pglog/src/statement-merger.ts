@@ -13,6 +13,10 @@ export interface PendingStatement {
   object: boolean;
   objects: AuditObject[];
   seenAt: number;
+  /** Emitted (or being emitted): no longer pending. */
+  closed: boolean;
+  /** Index in the merger's list of statements in opening order. */
+  slot: number;
 }
 
 /** Where the oldest statement still being merged started (a checkpoint must not pass it). */
@@ -27,12 +31,22 @@ export interface PendingPosition {
  * merger holds each session's open statement until a line of another statement (or a flush) closes it.
  */
 export class StatementMerger {
-  // Insertion order = age: the first entry is the oldest statement still being merged.
-  private readonly pending = new Map<string, PendingStatement>();
+  /**
+   * Each session's open statement; a closed one leaves `undefined` in its entry rather than deleting it. A delete
+   * and a set per statement made V8 rebuild the Map's table every few records, and a rebuilt table that had
+   * reached the old generation kept the next one and the records it held alive through young-generation
+   * collections (the collector end to end, paused by Kafka's acknowledgements: ~2 MB promoted per collection).
+   */
+  private readonly bySession = new Map<string, PendingStatement | undefined>();
+  /** Statements in the order they were opened; a slot is cleared once its statement closed. */
+  private order: (PendingStatement | undefined)[] = [];
+  /** No open statement before this slot. */
+  private head = 0;
+  private openCount = 0;
 
   /** The session's statement still being merged, if any. */
   open(sessionId: string): PendingStatement | undefined {
-    return this.pending.get(sessionId);
+    return this.bySession.get(sessionId);
   }
 
   /**
@@ -66,8 +80,8 @@ export class StatementMerger {
       open.seenAt = t;
       return undefined;
     }
-    if (open !== undefined) this.pending.delete(open.record.sessionId);
-    this.pending.set(r.sessionId, {
+    if (open !== undefined) this.markClosed(open);
+    const p: PendingStatement = {
       record: r,
       file: raw.file,
       offset: raw.offset,
@@ -76,26 +90,55 @@ export class StatementMerger {
       object: line.auditType === 'OBJECT',
       objects: line.objectName === '' ? [] : [{ type: line.objectType, name: line.objectName }],
       seenAt: t,
-    });
+      closed: false,
+      slot: this.order.length,
+    };
+    this.bySession.set(r.sessionId, p);
+    this.order.push(p);
+    this.openCount += 1;
     return open;
   }
 
   /** Closes a statement (the session moved on): it is no longer pending. */
   close(p: PendingStatement): PendingStatement {
-    this.pending.delete(p.record.sessionId);
+    this.markClosed(p);
+    if (this.bySession.get(p.record.sessionId) === p) this.bySession.set(p.record.sessionId, undefined);
+    // Sessions that ended keep an empty entry: dropped together once they outnumber the open statements.
+    if (this.bySession.size > 2 * this.openCount + 1024) {
+      for (const [id, q] of this.bySession) if (q === undefined) this.bySession.delete(id);
+    }
     return p;
+  }
+
+  private markClosed(p: PendingStatement): void {
+    if (p.closed) return;
+    p.closed = true;
+    this.openCount -= 1;
+    this.order[p.slot] = undefined;
+    while (this.head < this.order.length && this.order[this.head] === undefined) this.head += 1;
+    // Cleared slots outnumber the open statements (a session that stays open holds the head): keep the open ones.
+    if (this.order.length > 2 * this.openCount + 1024) {
+      const open = this.order.filter((q) => q !== undefined);
+      open.forEach((q, i) => (q.slot = i));
+      this.order = open;
+      this.head = 0;
+    }
   }
 
   /** Closes and returns, oldest first, the statements whose last line was seen at or before `limit` (all: none given). */
   closeIdle(limit?: number): PendingStatement[] {
     const out: PendingStatement[] = [];
-    for (const p of [...this.pending.values()]) if (limit === undefined || p.seenAt <= limit) out.push(this.close(p));
+    for (let i = this.head; i < this.order.length; i += 1) {
+      const p = this.order[i];
+      if (p !== undefined && (limit === undefined || p.seenAt <= limit)) out.push(p);
+    }
+    for (const p of out) this.close(p);
     return out;
   }
 
   /** Position of the first record of the oldest statement still being merged, if any. */
   oldest(): PendingPosition | undefined {
-    for (const p of this.pending.values()) return { file: p.file, offset: p.offset };
-    return undefined;
+    const p = this.order[this.head];
+    return p === undefined ? undefined : { file: p.file, offset: p.offset };
   }
 }

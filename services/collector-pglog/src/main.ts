@@ -13,11 +13,11 @@ export async function main(args: string[], env: Record<string, string | undefine
   await runService(async () => {
     const config = loadConfig(CollectorPglogConfig, { file: values.config, env });
     const logger = createLogger('collector-pglog', { level: config.log.level });
-    // End to end, young collections promote ~400 MB per 500,000 records (parse-side objects, only with the real
-    // Kafka producer running; a heap snapshot at the same moments does not find them live), and V8 lets the old
-    // generation grow to ~4× its ~22 MB live size between full collections: 200+ MB peak RSS. A fixed factor bounds
-    // it (bench/pglog-throughput.ts: 168-178 MB at 2.5× for the CPU V8's own factor costs; 158 MB at 2× for ~10 %
-    // more CPU). V8 reads it at every full collection: setting it now, before the heap has grown, is enough.
+    // V8 lets the old generation grow to ~4× its ~22 MB live size between full collections; a fixed factor bounds
+    // the peak RSS. Young collections used to promote ~400 MB per 500,000 records end to end (the statement merger's
+    // Map rebuilt per statement, message objects in flight): then a low factor cost CPU; now ~70 MB reach the old
+    // generation and full collections are rare (bench/pglog-throughput.ts). V8 reads the factor at every full
+    // collection: setting it now, before the heap has grown, is enough.
     if (config.memory.heapGrowingPercent > 0) {
       setFlagsFromString(`--heap-growing-percent=${config.memory.heapGrowingPercent}`);
     }

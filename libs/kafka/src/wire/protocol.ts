@@ -150,12 +150,42 @@ export interface ProduceRecord {
   value: Buffer | string;
 }
 
+/**
+ * A batch's records read by index: what the producer writes from its packed messages (packed-messages.ts), which
+ * keep no object per record while a batch waits for its acknowledgement.
+ */
+export interface RecordSource {
+  readonly length: number;
+  keyAt(i: number): string;
+  valueBytesAt(i: number): number;
+  /** Writes record `i`'s value into `buf` at `at`; returns the bytes written. */
+  writeValueAt(i: number, buf: Buffer, at: number): number;
+}
+
+/** Records given as an array of objects, read as a {@link RecordSource}. */
+function sourceOf(records: readonly ProduceRecord[] | RecordSource): RecordSource {
+  if (!Array.isArray(records)) return records as RecordSource;
+  const list = records as readonly ProduceRecord[];
+  return {
+    length: list.length,
+    keyAt: (i) => list[i]!.key,
+    valueBytesAt: (i) => {
+      const v = list[i]!.value;
+      return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+    },
+    writeValueAt: (i, buf, at) => {
+      const v = list[i]!.value;
+      return typeof v === 'string' ? buf.write(v, at) : v.copy(buf, at);
+    },
+  };
+}
+
 /** Record batch compression codecs (attributes bits 0-2). Kafka also knows snappy (2) and lz4 (3). */
 export const CODEC = { none: 0, gzip: 1, zstd: 4 } as const;
 
 export interface PartitionBatch {
   partition: number;
-  records: readonly ProduceRecord[];
+  records: readonly ProduceRecord[] | RecordSource;
   /** Sequence number of the first record (idempotent producer), -1 without one. */
   baseSequence: number;
   /**
@@ -184,12 +214,11 @@ const ATTRIBUTES_OFFSET = 21;
  * Bytes of the records section of a batch. `sizes` receives, per record, the key's, the value's and the record
  * body's byte counts (the write pass needs them and must not measure strings twice).
  */
-function measureRecords(records: readonly ProduceRecord[], sizes: number[]): number {
+function measureRecords(records: RecordSource, sizes: number[]): number {
   let total = 0;
   for (let i = 0; i < records.length; i += 1) {
-    const { key, value } = records[i]!;
-    const k = Buffer.byteLength(key);
-    const v = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    const k = Buffer.byteLength(records.keyAt(i));
+    const v = records.valueBytesAt(i);
     // attributes (1) + timestamp delta 0 (1) + offset delta + key + value + header count 0 (1)
     const body = 3 + varintSize(i) + varintSize(k) + k + varintSize(v) + v;
     sizes.push(k, v, body);
@@ -199,30 +228,24 @@ function measureRecords(records: readonly ProduceRecord[], sizes: number[]): num
 }
 
 /** Writes the records section at `o` with the sizes {@link measureRecords} left at `sizes[sizeAt…]`; returns the end. */
-function writeRecords(
-  buf: Buffer,
-  o: number,
-  records: readonly ProduceRecord[],
-  sizes: readonly number[],
-  sizeAt: number,
-): number {
+function writeRecords(buf: Buffer, o: number, records: RecordSource, sizes: readonly number[], sizeAt: number): number {
   for (let i = 0, s = sizeAt; i < records.length; i += 1, s += 3) {
-    const { key, value } = records[i]!;
     o = writeVarint(buf, o, sizes[s + 2]!);
     buf[o++] = 0; // attributes
     buf[o++] = 0; // timestamp delta (zigzag 0)
     o = writeVarint(buf, o, i); // offset delta
     o = writeVarint(buf, o, sizes[s]!);
-    o += buf.write(key, o);
+    o += buf.write(records.keyAt(i), o);
     o = writeVarint(buf, o, sizes[s + 1]!);
-    o += typeof value === 'string' ? buf.write(value, o) : value.copy(buf, o);
+    o += records.writeValueAt(i, buf, o);
     buf[o++] = 0; // header count
   }
   return o;
 }
 
 /** The records section of a batch on its own, to be compressed (the input of {@link PartitionBatch.compressed}). */
-export function encodeRecords(records: readonly ProduceRecord[]): Buffer {
+export function encodeRecords(list: readonly ProduceRecord[] | RecordSource): Buffer {
+  const records = sourceOf(list);
   const sizes: number[] = [];
   const buf = Buffer.allocUnsafe(measureRecords(records, sizes));
   const end = writeRecords(buf, 0, records, sizes, 0);
@@ -239,7 +262,8 @@ function writeBatch(
   request: ProduceRequest,
   end: number,
 ): void {
-  const { records, compressed } = batch;
+  const { compressed } = batch;
+  const records = sourceOf(batch.records);
   buf.writeBigInt64BE(0n, start); // base offset: the broker assigns offsets
   buf.writeInt32BE(end - start - 12, start + 8); // batch length: bytes after this field
   buf.writeInt32BE(-1, start + 12); // partition leader epoch: set by the broker
@@ -269,7 +293,7 @@ export function writeProduce(w: Writer, request: ProduceRequest): void {
   for (const topic of request.topics) {
     total += 2 + Buffer.byteLength(topic.name) + 4;
     for (const p of topic.partitions) {
-      const n = BATCH_HEADER + (p.compressed ? p.compressed.bytes.length : measureRecords(p.records, sizes));
+      const n = BATCH_HEADER + (p.compressed ? p.compressed.bytes.length : measureRecords(sourceOf(p.records), sizes));
       batchBytes.push(n);
       total += 4 + 4 + n;
     }
