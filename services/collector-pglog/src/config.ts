@@ -1,5 +1,5 @@
 import { TOPICS } from '@vigie/contract';
-import { httpSettings, kafkaSettings, logSettings } from '@vigie/runtime';
+import { httpSettings, kafkaSettings, logSettings, memorySettings } from '@vigie/runtime';
 
 /** Port of `/metrics`, `/healthz`, `/readyz` (Prometheus scrapes collector-pglog there). */
 export const DEFAULT_PGLOG_PORT = 18081;
@@ -165,19 +165,10 @@ export const CollectorPglogConfig = z
           ),
       })
       .prefault({}),
-    memory: z
-      .object({
-        heapGrowingPercent: z
-          .number()
-          .int()
-          .min(0)
-          .max(300)
-          .default(50)
-          .describe(
-            "V8's old generation may grow to (1 + N/100) × its live size before a full collection; 0 keeps V8's own factor (up to 4×). Little reaches the old generation, so full collections are rare: 50 costs no measurable CPU against 150 and ~15 MB less peak RSS end to end (bench/pglog-throughput.ts)",
-          ),
-      })
-      .prefault({}),
+    memory: memorySettings(
+      50,
+      'Little reaches the old generation, so full collections are rare: 50 costs no measurable CPU against 150 and ~15 MB less peak RSS end to end (bench/pglog-throughput.ts).',
+    ),
     http: httpSettings(DEFAULT_PGLOG_PORT),
     log: logSettings(),
   })

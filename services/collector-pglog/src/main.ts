@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { createLogger, EXIT, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
+import { applyMemorySettings, createLogger, EXIT, loadConfig, parseServiceArgs, runService } from '@vigie/runtime';
 import { createCollectorPglog } from './app.js';
 import { CollectorPglogConfig } from './config.js';
 
@@ -16,11 +15,8 @@ export async function main(args: string[], env: Record<string, string | undefine
     // V8 lets the old generation grow to ~4× its ~22 MB live size between full collections; a fixed factor bounds
     // the peak RSS. Young collections used to promote ~400 MB per 500,000 records end to end (the statement merger's
     // Map rebuilt per statement, message objects in flight): then a low factor cost CPU; now ~70 MB reach the old
-    // generation and full collections are rare (bench/pglog-throughput.ts). V8 reads the factor at every full
-    // collection: setting it now, before the heap has grown, is enough.
-    if (config.memory.heapGrowingPercent > 0) {
-      setFlagsFromString(`--heap-growing-percent=${config.memory.heapGrowingPercent}`);
-    }
+    // generation and full collections are rare (bench/pglog-throughput.ts).
+    applyMemorySettings(config.memory);
     const collector = createCollectorPglog(config, {
       logger,
       // A bug stopped the read loop: stop (checkpoint kept at what Kafka acknowledged) and exit non-zero, so that
