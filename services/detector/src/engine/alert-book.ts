@@ -294,6 +294,8 @@ export function createAlertBook({
   revisions?: RevisionPolicy;
 }): AlertBook {
   const incidents = new Map<string, Kept>();
+  /** Incidents changed since the last `takeUnsaved` (what it walks: not every incident, each batch). */
+  const unsavedSet = new Set<Incident>();
   /** Revisions stored for alerts not loaded (see `restore`): an incident opened with one of these ids continues it. */
   const revisionFloors = new Map<string, number>();
   let queue = new Map<string, Alert>();
@@ -313,6 +315,7 @@ export function createAlertBook({
   const forget = (id: string) => {
     const i = incidents.get(id);
     incidents.delete(id);
+    if (i !== undefined) unsavedSet.delete(i);
     if (i?.sessionKey === undefined) return;
     const ids = bySession.get(i.sessionKey);
     ids?.delete(id);
@@ -428,6 +431,7 @@ export function createAlertBook({
       if (evidence.statement !== undefined) pushCapped(a.evidence.statements, evidence.statement);
       i.dirty = true;
       i.unsaved = true;
+      unsavedSet.add(i);
       // Event time decides between two revisions of an update (a replay holds back as much as the live detector).
       if (!emitIfDue(i, i.lastSeenMs - (i.emitted?.atMs ?? i.lastSeenMs))) bump(heldCounts, a.rule);
       return i;
@@ -529,12 +533,13 @@ export function createAlertBook({
     },
     takeUnsaved() {
       const out: Alert[] = [];
-      for (const i of incidents.values()) {
+      for (const i of unsavedSet) {
         if (!i.unsaved) continue;
         i.unsaved = false;
         // Emitted incidents are in the queue already; a never-emitted one has no row to attach a pending state to.
         if (i.dirty && i.emitted !== undefined) out.push(copy(i.alert));
       }
+      unsavedSet.clear();
       return out;
     },
     all() {
