@@ -27,7 +27,7 @@ import {
 } from '@vigie/detector';
 import { compilePolicy, loadPolicy } from '@vigie/policy';
 import { createSqlAnalyzer } from '@vigie/sql';
-import { createLogger, loadConfig, waitFor } from '@vigie/runtime';
+import { applyMemorySettings, createLogger, loadConfig, waitFor } from '@vigie/runtime';
 import { STACK, testKafka, uniqueName } from '@vigie/testkit';
 import pg from 'pg';
 import { generateEvents } from '@vigie/testkit';
@@ -201,6 +201,8 @@ interface DrainResult {
  */
 async function throughputChild(id: string, n: number): Promise<void> {
   const config = benchConfig(id);
+  // As `vigie run detector` does before it starts the detector.
+  applyMemorySettings(config.memory);
   const registry = new Registry();
   const detector = createDetector(config, {
     registry,

@@ -59,7 +59,7 @@ export function createBatchConsumer(
     logger,
     sessionTimeoutMs = 30_000,
     heartbeatIntervalMs = 3_000,
-    maxBytesPerPartition = 1 << 20,
+    maxBytesPerPartition = 4 << 20,
     coPartitioned = false,
     onAssigned,
   }: BatchConsumerOptions,
