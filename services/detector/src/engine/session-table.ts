@@ -1,4 +1,5 @@
 import type { ClientClass, SessionInfo } from '@vigie/contract';
+import { RecencyList, type RecencyNode } from './primitives/recency-list.js';
 
 /** What the engine remembers about one database session (partition-local). */
 export interface SessionState {
@@ -60,10 +61,8 @@ export interface SessionTable {
 }
 
 /** A session in the table's recency list (least recently touched first). */
-interface Entry {
+interface Entry extends RecencyNode<Entry> {
   readonly state: SessionState;
-  prev: Entry | undefined;
-  next: Entry | undefined;
 }
 
 /** Creates the session table. `onEvict` sees every session that leaves (for cleanup of alert links). */
@@ -82,34 +81,15 @@ export function createSessionTable({
   // The same entries by cluster then session id: an event finds its session without building (and hashing) a
   // `<cluster>/<session>` key. Session ids hold no '/' (the contract's pattern), so the two agree.
   const byCluster = new Map<string, Map<string, Entry>>();
-  // Recency as a linked list: moving a session to the newest end on each touch is two pointer updates, where a
-  // Map's delete + set (the order it iterates in) cost a measurable share of every event.
-  let oldest: Entry | undefined;
-  let newest: Entry | undefined;
+  const recency = new RecencyList<Entry>();
   let evicted = 0;
-
-  function unlink(e: Entry): void {
-    if (e.prev === undefined) oldest = e.next;
-    else e.prev.next = e.next;
-    if (e.next === undefined) newest = e.prev;
-    else e.next.prev = e.prev;
-    e.prev = undefined;
-    e.next = undefined;
-  }
-
-  function append(e: Entry): void {
-    e.prev = newest;
-    if (newest === undefined) oldest = e;
-    else newest.next = e;
-    newest = e;
-  }
 
   function evict(e: Entry): void {
     sessions.delete(e.state.key);
     const ids = byCluster.get(e.state.cluster);
     ids?.delete(e.state.id);
     if (ids?.size === 0) byCluster.delete(e.state.cluster);
-    unlink(e);
+    recency.unlink(e);
     evicted += 1;
     onEvict(e.state);
   }
@@ -130,18 +110,17 @@ export function createSessionTable({
             events: 0,
             rules: new Map(),
           },
-          prev: undefined,
-          next: undefined,
+          older: undefined,
+          newer: undefined,
         };
-        if (sessions.size >= maxSessions && oldest !== undefined) evict(oldest);
+        if (sessions.size >= maxSessions && recency.oldest !== undefined) evict(recency.oldest);
         sessions.set(key, e);
         let ids = byCluster.get(cluster);
         if (ids === undefined) byCluster.set(cluster, (ids = new Map()));
         ids.set(info.id, e);
-        append(e);
-      } else if (e !== newest) {
-        unlink(e);
-        append(e);
+        recency.append(e);
+      } else {
+        recency.touch(e);
       }
       const s = e.state;
       s.events += 1;
@@ -162,7 +141,7 @@ export function createSessionTable({
     get: (key) => sessions.get(key)?.state,
     sweep(nowMs) {
       const out: Entry[] = [];
-      for (let e = oldest; e !== undefined; e = e.next) {
+      for (let e = recency.oldest; e !== undefined; e = e.newer) {
         const s = e.state;
         const ended = s.endedAtMs !== undefined && nowMs - s.endedAtMs >= endedGraceMs;
         if (ended || nowMs - s.lastArrivedMs >= idleMs) out.push(e);

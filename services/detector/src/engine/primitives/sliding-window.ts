@@ -1,3 +1,4 @@
+import { RecencyList, type RecencyNode } from './recency-list.js';
 /**
  * Sum (or count) per key over a sliding window, in fixed buckets: memory is `buckets` numbers per key whatever
  * the rate, and the answer is exact to one bucket's width. Time is event time, so a replay gives the same sums.
@@ -14,15 +15,12 @@ export interface SlidingWindow {
   readonly size: number;
 }
 
-interface Ring {
+interface Ring extends RecencyNode<Ring> {
   readonly key: string;
   /** Bucket index (absolute: floor(ts / width)) of each slot, or -1. */
   ids: Float64Array;
   sums: Float64Array;
   last: number;
-  /** Neighbours in the recency list (least recently added first). */
-  older: Ring | undefined;
-  newer: Ring | undefined;
 }
 
 /** Creates a sliding window of `windowMs` split into `buckets` buckets, holding at most `maxKeys` keys (LRU). */
@@ -37,30 +35,11 @@ export function createSlidingWindow({
 }): SlidingWindow {
   const width = Math.max(1, Math.ceil(windowMs / buckets));
   const rings = new Map<string, Ring>();
-  // Recency as a linked list: moving a key to the newest end on each add is pointer updates, where a Map's
-  // delete + set (the order it iterates in) cost a visible share of every statement.
-  let oldest: Ring | undefined;
-  let newest: Ring | undefined;
-
-  function unlink(r: Ring): void {
-    if (r.older === undefined) oldest = r.newer;
-    else r.older.newer = r.newer;
-    if (r.newer === undefined) newest = r.older;
-    else r.newer.older = r.older;
-    r.older = undefined;
-    r.newer = undefined;
-  }
-
-  function append(r: Ring): void {
-    r.older = newest;
-    if (newest === undefined) oldest = r;
-    else newest.newer = r;
-    newest = r;
-  }
+  const recency = new RecencyList<Ring>();
 
   function forget(r: Ring): void {
     rings.delete(r.key);
-    unlink(r);
+    recency.unlink(r);
   }
 
   function sum(r: Ring, bucket: number): number {
@@ -77,7 +56,7 @@ export function createSlidingWindow({
       const bucket = Math.floor(tsMs / width);
       let r = rings.get(key);
       if (r === undefined) {
-        if (rings.size >= maxKeys && oldest !== undefined) forget(oldest);
+        if (rings.size >= maxKeys && recency.oldest !== undefined) forget(recency.oldest);
         r = {
           key,
           ids: new Float64Array(buckets).fill(-1),
@@ -87,10 +66,9 @@ export function createSlidingWindow({
           newer: undefined,
         };
         rings.set(key, r);
-        append(r);
-      } else if (r !== newest) {
-        unlink(r);
-        append(r);
+        recency.append(r);
+      } else {
+        recency.touch(r);
       }
       const slot = ((bucket % buckets) + buckets) % buckets;
       // An event older than the window (late arrival) is still counted in its own bucket if that bucket is live.
