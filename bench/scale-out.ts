@@ -14,14 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { waitFor } from '@vigie/runtime';
 import {
-  createRunTopics,
+  createRun,
   dropRun,
   groupLag,
   outcomeDifferences,
   partitionsInLog,
   produceStream,
-  runConfig,
-  runTopics,
   scaleStream,
   startService,
   storedOutcomes,
@@ -66,14 +64,15 @@ interface RunResult {
 }
 
 async function run(stream: ScaleStream, instances: number, { kill = false } = {}): Promise<RunResult> {
-  const prefix = `${uniqueName('bscale')}-${instances}${kill ? 'k' : ''}`;
-  const config = runConfig({ prefix, partitions: PARTITIONS, token: TOKEN, sessionTimeoutMs: 6_000 });
-  const schema = (config['store'] as { schema: string }).schema;
-  const topics = runTopics(prefix);
-  const groupId = `${prefix}-group`;
-  await createRunTopics(topics, PARTITIONS);
+  const scale = await createRun({
+    prefix: `${uniqueName('bscale')}-${instances}${kill ? 'k' : ''}`,
+    partitions: PARTITIONS,
+    token: TOKEN,
+    sessionTimeoutMs: 6_000,
+  });
+  const { config, topics, groupId, schema } = scale;
   const policyFile = writePolicyFile(stream.policy);
-  const start = () => startService('detector', { ...config, log: { level: 'info' } }, { policyFile });
+  const start = () => startService('detector', config, { policyFile });
   const procs: RunningService[] = [];
   const cpuBefore = new Map<number, number>();
   let cpuUsed = 0;
@@ -130,7 +129,7 @@ async function run(stream: ScaleStream, instances: number, { kill = false } = {}
     };
   } finally {
     for (const p of procs) await p.kill().catch(() => undefined);
-    await dropRun(prefix, schema).catch(() => undefined);
+    await dropRun(scale).catch(() => undefined);
   }
 }
 

@@ -8,51 +8,53 @@ import { createDetector, DetectorConfig, type Detector } from '@vigie/detector';
 import { compilePolicy, SitePolicy } from '@vigie/policy';
 import { createLogger, waitFor } from '@vigie/runtime';
 import {
-  startService,
-  uniqueName,
-  type RunningService,
-  createRunTopics,
+  createRun,
   dropRun,
   groupLag,
   outcomeDifferences,
   partitionsInLog,
   produceStream,
-  runConfig,
-  runTopics,
+  SCALE_STREAM_RULES,
+  scaleStream,
+  startService,
   storedOutcomes,
+  uniqueName,
   waitBalanced,
   waitDrained,
   writePolicyFile,
   type AlertOutcome,
+  type RunningService,
+  type ScaleRun,
+  type ScaleStream,
 } from '@vigie/testkit';
-import { SCALE_STREAM_RULES, scaleStream, type ScaleStream } from '@vigie/testkit';
 
 const PARTITIONS = 6;
 const CLUSTERS = 12;
-/** ~2,000 events a cluster: 24,000 in all, a few seconds of draining. */
+/** 1,545 events a cluster (the noise and 45 scripted): 18,540 in all, a few seconds of draining. */
 const NOISE_PER_CLUSTER = 1_500;
 const TOKEN = randomBytes(24).toString('hex');
 
 let stream: ScaleStream;
-const runs: { prefix: string; schema: string }[] = [];
+const runs: ScaleRun[] = [];
 
 beforeAll(async () => {
   stream = await scaleStream({ clusters: CLUSTERS, noisePerCluster: NOISE_PER_CLUSTER, startMs: Date.now() - 600_000 });
 }, 120_000);
 
 afterAll(async () => {
-  for (const r of runs) await dropRun(r.prefix, r.schema).catch(() => undefined);
+  for (const r of runs) await dropRun(r).catch(() => undefined);
 });
 
-/** A run's topics, created up front with `PARTITIONS` each (instances starting together would race to create them). */
-async function newRun(name: string) {
-  const prefix = `${uniqueName('scale')}-${name}`;
-  const config = runConfig({ prefix, partitions: PARTITIONS, token: TOKEN, sessionTimeoutMs: 6_000 });
-  const schema = (config['store'] as { schema: string }).schema;
-  runs.push({ prefix, schema });
-  const topics = runTopics(prefix);
-  await createRunTopics(topics, PARTITIONS);
-  return { prefix, config, schema, topics, groupId: `${prefix}-group` };
+/** A run of its own (topics, group, store schema), dropped after the tests. */
+async function newRun(name: string): Promise<ScaleRun> {
+  const run = await createRun({
+    prefix: `${uniqueName('scale')}-${name}`,
+    partitions: PARTITIONS,
+    token: TOKEN,
+    sessionTimeoutMs: 6_000,
+  });
+  runs.push(run);
+  return run;
 }
 
 /** `n` detectors of one group in this process; the stream is produced once they share the partitions. */

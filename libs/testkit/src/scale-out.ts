@@ -13,7 +13,7 @@ import { STACK } from './stack.js';
 export const STORE_URL = `postgresql://vigie:vigie@${STACK.pg.host}:${STACK.pg.port}/vigie`;
 
 /** The five topics of one run, `<prefix>.<stream>`. */
-export function runTopics(prefix: string) {
+function runTopics(prefix: string) {
   return {
     activity: `${prefix}.activity`,
     egress: `${prefix}.egress`,
@@ -24,50 +24,61 @@ export function runTopics(prefix: string) {
 }
 export type RunTopics = ReturnType<typeof runTopics>;
 
+/** One run of detector instances over a recorded stream: its settings, topics, consumer group and store schema. */
+export interface ScaleRun {
+  prefix: string;
+  /** The detector settings: its topics, group and store schema, every instance the same. */
+  config: Record<string, unknown>;
+  topics: RunTopics;
+  groupId: string;
+  schema: string;
+}
+
 /**
- * The detector settings of one run: its topics (`partitions` each), group and store schema; no Alertmanager (the
- * store is what is compared); ticks an hour apart, so that no resolution depends on when a tick happens to fall (a
- * quiet time or a grace run out on the wall clock): what is compared is what the events decided.
+ * Creates a run: its topics now, `partitions` each (instances starting together would race to create them), and the
+ * detector settings for them — no Alertmanager (the store is what is compared), ticks an hour apart so that no
+ * resolution depends on when a tick happens to fall (a quiet time or a grace run out on the wall clock): what is
+ * compared is what the events decided.
  */
-export function runConfig(o: {
+export async function createRun(o: {
   prefix: string;
   partitions: number;
   token: string;
   sessionTimeoutMs?: number;
-}): Record<string, unknown> {
-  return {
+}): Promise<ScaleRun> {
+  const topics = runTopics(o.prefix);
+  const groupId = `${o.prefix}-group`;
+  const schema = o.prefix.replace(/[^a-z0-9_]/g, '_');
+  const config = {
     profile: 'local',
     cluster: 'scale-local',
     api: { token: o.token },
     http: { port: 0 },
     kafka: {
       brokers: [...STACK.kafkaBrokers],
-      groupId: `${o.prefix}-group`,
+      groupId,
       partitions: o.partitions,
       topics: { replicationFactor: 1, minInsyncReplicas: 1, allowUnsafe: true },
       ...(o.sessionTimeoutMs !== undefined && { sessionTimeoutMs: o.sessionTimeoutMs }),
     },
-    topics: runTopics(o.prefix),
-    store: { connectionString: STORE_URL, schema: o.prefix.replace(/[^a-z0-9_]/g, '_') },
+    topics,
+    store: { connectionString: STORE_URL, schema },
     alertmanager: { url: '' },
     privileged: { connectionString: '' },
     engine: { tickIntervalMs: 3_600_000 },
     log: { level: 'info' },
   };
-}
-
-/** Creates a run's topics with `partitions` each (instances starting together would race to create them). */
-export async function createRunTopics(topics: RunTopics, partitions: number): Promise<void> {
   const admin = testKafka().admin();
   await admin.connect();
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: partitions })),
+      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: o.partitions })),
     });
   } finally {
     await admin.disconnect();
   }
+  return { prefix: o.prefix, config, topics, groupId, schema };
 }
 
 /** The partitions a detector process last said it owns, from its log ("consumer group assignment applied"). */
@@ -218,15 +229,14 @@ export async function storedOutcomes(schema: string): Promise<Map<string, AlertO
 }
 
 /** Removes a run's topics and store schema. */
-export async function dropRun(prefix: string, schema: string): Promise<void> {
+export async function dropRun(run: Pick<ScaleRun, 'topics' | 'schema'>): Promise<void> {
   const admin = testKafka().admin();
   await admin.connect();
-  const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-  if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+  await admin.deleteTopics({ topics: Object.values(run.topics) }).catch(() => undefined);
   await admin.disconnect();
   const client = new pg.Client({ connectionString: STORE_URL });
   await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.query(`DROP SCHEMA IF EXISTS "${run.schema}" CASCADE`);
   await client.end();
 }
 
