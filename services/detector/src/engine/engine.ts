@@ -2,6 +2,7 @@ import { eventMs } from './event-time.js';
 import type { Alert, ClientClass, EventKind, PrivilegeChange, VigieEvent } from '@vigie/contract';
 import { VigieError } from '@vigie/errors';
 import { createAlertBook, DEFAULT_REVISION_POLICY } from './alert-book.js';
+import { memoize } from './primitives/memo.js';
 import { createRecentMap } from './primitives/recent-map.js';
 import type { CompiledRule, RuleContext, RuleSet } from './rule-api.js';
 import { createSelfKnowledge } from './self-knowledge.js';
@@ -107,26 +108,15 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     roles: options.roleHistory ?? NO_ROLE_HISTORY,
   };
   // Where an address stands relative to the bastion, asked per new session and per sample of a session-less peer:
-  // the policy's CIDR match builds a SocketAddress each time, so the answers are kept (bounded, dropped whole).
-  const classes = new Map<string, ClientClass>();
-  const classify = (addr: string | undefined): ClientClass => {
-    if (addr === undefined) return policy.clientClass(addr);
-    let c = classes.get(addr);
-    if (c === undefined) {
-      if (classes.size >= 10_000) classes.clear();
-      c = policy.clientClass(addr);
-      classes.set(addr, c);
-    }
-    return c;
-  };
+  // the policy's CIDR match builds a SocketAddress each time, so the answers are kept.
+  const classify = memoize((addr: string | undefined): ClientClass => policy.clientClass(addr));
   /** The detector's clock for what follows (an event's arrival, a tick): rules read it, the alert book stamps with it. */
   const setClock = (ms: number) => {
     ctx.arrivedMs = ms;
     alerts.arrive(ms);
   };
-  // `<cluster>/<txid>` → the session whose statement ran in that transaction. Partition-local like all engine
-  // state: activity is keyed by session and change.txn by xid, so with several detector instances the statement
-  // and the WAL summary may land on different instances; the alert is then keyed by the transaction, unnamed.
+  // `<cluster>/<txid>` → the session whose statement ran in that transaction. Like all engine state it is the
+  // partition's: collectors send a cluster's statements and WAL summaries to the same partition number.
   const writers = createRecentMap<SessionState>({ maxKeys: maxTransactions, maxAgeMs: TXID_JOIN_MS });
   /** `<cluster>/<xid>` → a WAL summary waiting for its write statement, in arrival order (see TXN_WAIT_MS). */
   const waitingTxns = new Map<string, { event: VigieEvent; arrivedMs: number }>();
@@ -228,13 +218,8 @@ export function createEngine(options: EngineOptions): DetectorEngine {
     restore(restored: readonly Alert[], nowMs?: number, replayedSinceMs?: number): void {
       alerts.restore(restored, (rule) => byId.get(rule)?.quietMs ?? idleSessionMs, nowMs, replayedSinceMs);
       for (const a of restored) {
-        // Not loaded (see the alert book): its events come again, and claims and rule state with them.
-        if (
-          replayedSinceMs !== undefined &&
-          Date.parse(a.lastSeen) >= replayedSinceMs &&
-          alerts.get(a.id) === undefined
-        )
-          continue;
+        // What the book did not load (resolved, or to come again from the input) claims nothing and tells no rule.
+        if (alerts.get(a.id) === undefined) continue;
         if (byId.get(a.rule)?.claims === 'session' && a.status === 'firing' && a.sessionId !== undefined) {
           claimedSessions.add(`${a.cluster}/${a.sessionId}`);
         }
