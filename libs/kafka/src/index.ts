@@ -1,6 +1,5 @@
 export * from './client.js';
 export * from './consumer.js';
-export { assignCoPartitioned, CO_PARTITIONED } from './co-partitioned.js';
 export * from './producer.js';
 export * from './topics.js';
 export * from './text-arena.js';

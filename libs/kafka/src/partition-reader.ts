@@ -18,7 +18,7 @@ export interface ReadMessage {
 }
 
 /**
- * Where partition `partition` of each topic should be read from to cover the last `windowMs`, up to what consumer
+ * Where partition `partition` of each topic should be read from to cover what came since `sinceMs`, up to what consumer
  * group `groupId` committed: the part of the log a new owner replays to rebuild the state the previous owner held
  * (the input topics are the changelog, as Kafka Streams uses a source topic for a table's state). Topics the group
  * never committed on, or with nothing in the window, are left out.
@@ -29,24 +29,22 @@ export async function committedWindow(
     groupId: string;
     topics: readonly string[];
     partition: number;
-    windowMs: number;
+    /** Broker time the window starts at. */
+    sinceMs: number;
     /** At most this many messages per topic (the newest): the reader holds them in memory. */
     maxMessages?: number;
-    nowMs?: number;
   },
 ): Promise<OffsetRange[]> {
-  if (o.windowMs <= 0) return [];
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const since = (o.nowMs ?? Date.now()) - o.windowMs;
     const committed = await admin.fetchOffsets({ groupId: o.groupId, topics: [...o.topics] });
     const ranges: OffsetRange[] = [];
     for (const t of committed) {
       const at = t.partitions.find((p) => p.partition === o.partition);
       if (at === undefined || Number(at.offset) < 0) continue;
       const to = BigInt(at.offset);
-      const byTime = await admin.fetchTopicOffsetsByTimestamp(t.topic, since);
+      const byTime = await admin.fetchTopicOffsetsByTimestamp(t.topic, o.sinceMs);
       const first = byTime.find((p) => p.partition === o.partition);
       // No message at or after `since`: kafkajs answers the end of the log (or -1); nothing of the window is left.
       let from = first === undefined || Number(first.offset) < 0 ? to : BigInt(first.offset);
@@ -99,9 +97,9 @@ export async function readRanges(
     });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
+      eachBatch: ({ batch }) => {
         const range = byTopic.get(batch.topic);
-        if (batch.partition !== partition || range === undefined || done.has(batch.topic)) return;
+        if (batch.partition !== partition || range === undefined || done.has(batch.topic)) return Promise.resolve();
         for (const m of batch.messages) {
           const offset = BigInt(m.offset);
           if (offset < range.from) continue;
@@ -112,7 +110,7 @@ export async function readRanges(
           done.add(batch.topic);
           consumer.pause([{ topic: batch.topic, partitions: [partition] }]);
         }
-        await Promise.resolve();
+        return Promise.resolve();
       },
     });
     await waitFor(() => done.size === byTopic.size, {

@@ -45,9 +45,8 @@ export async function rebuildPartition(engine: DetectorEngine, o: RebuildOptions
     groupId: o.groupId,
     topics: o.topics,
     partition: o.partition,
-    windowMs: o.windowMs,
+    sinceMs,
     maxMessages: o.maxEvents,
-    nowMs: started,
   });
   const messages = await readRanges(o.kafka, {
     groupPrefix: o.groupId,
